@@ -1,0 +1,63 @@
+/**
+ * The application contract. An application is a module whose default export implements
+ * `Application`; it is loaded by name or path so that every worker can load its own copy.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+/** One WebSocket connection as an application sees it. */
+export interface Connection {
+  /** Unique within the server process. */
+  readonly id: number;
+  /** The negotiated subprotocol, or undefined when none was agreed. */
+  readonly protocol: string | undefined;
+  /** Bytes queued for the socket and not yet written. */
+  readonly bufferedAmount: number;
+  /** Sends a message: strings as text, bytes as binary, unless isBinary says otherwise. False once closing. */
+  send(data: string | Uint8Array, isBinary?: boolean): boolean;
+  /** Starts the closing handshake with `code` (default 1000) and a reason of at most 123 bytes. */
+  close(code?: number, reason?: string): void;
+}
+
+export interface Application {
+  open?(conn: Connection): void;
+  message?(conn: Connection, data: Buffer, isBinary: boolean): void;
+  /** Called once per connection with the close code received (1005 none, 1006 no close frame). */
+  close?(conn: Connection, code: number, reason: string): void;
+  /** The connection's write buffer fell below its high-water mark again. */
+  drain?(conn: Connection): void;
+}
+
+const BUILT_IN_APPS: Record<string, string> = {
+  echo: './echo.js',
+  pubsub: './pubsub.js',
+};
+
+/** Resolves `echo`, `pubsub` or a file path (relative to the working directory) to a module URL. */
+export function applicationUrl(nameOrPath: string): string {
+  const builtIn = BUILT_IN_APPS[nameOrPath];
+  if (builtIn !== undefined) return new URL(builtIn, import.meta.url).href;
+  const path = isAbsolute(nameOrPath) ? nameOrPath : resolve(process.cwd(), nameOrPath);
+  return pathToFileURL(path).href;
+}
+
+export async function loadApplication(nameOrPath: string): Promise<Application> {
+  const url = applicationUrl(nameOrPath);
+  let module: { default?: unknown };
+  try {
+    module = await import(url);
+  } catch (error) {
+    throw new Error(`cannot load application "${nameOrPath}" (${url}): ${(error as Error).message}`);
+  }
+  const app = module.default;
+  if (app === null || typeof app !== 'object') {
+    throw new TypeError(`application "${nameOrPath}" must default-export an object with open/message/close/drain handlers`);
+  }
+  for (const handler of ['open', 'message', 'close', 'drain'] as const) {
+    const value = (app as Record<string, unknown>)[handler];
+    if (value !== undefined && typeof value !== 'function') {
+      throw new TypeError(`application "${nameOrPath}": ${handler} must be a function`);
+    }
+  }
+  return app as Application;
+}

@@ -1,0 +1,85 @@
+/** Parsing and checking of `wasmsocket serve` arguments; no side effects, so tests can call it. */
+import { parseArgs } from 'node:util';
+import { DEFAULTS, type ServerOptions } from './server/server.js';
+import type { CodecKind } from './codec/codec.js';
+
+export const USAGE = `Usage: wasmsocket serve [options]
+
+Options:
+  --host HOST            address to listen on (default ${DEFAULTS.host})
+  --port PORT            TCP port, 0 for any free port (default ${DEFAULTS.port})
+  --app echo|pubsub|PATH application to run (default ${DEFAULTS.app})
+  --codec wasm|js        framing codec (default ${DEFAULTS.codec})
+  --workers N            worker threads; only 0 (inline) until the worker pool lands (default 0)
+  --max-payload BYTES    largest message accepted, else close 1009 (default ${DEFAULTS.maxPayload})
+  --subprotocols a,b     subprotocols the server speaks, in preference order
+  --origins URL,...      allowed Origin values (default: any)
+  -h, --help             show this help
+`;
+
+/** A command-line mistake: reported in one line with the usage hint, exit code 2. */
+export class UsageError extends Error {}
+
+export interface ServeCommand {
+  options: ServerOptions & { app: string; workers: number };
+}
+
+function parseInteger(name: string, value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} must be a whole number, got "${value}"`);
+  const parsed = Number(value);
+  if (parsed < min || parsed > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${value}`);
+  return parsed;
+}
+
+function parseList(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return value.split(',').map((item) => item.trim()).filter((item) => item.length > 0);
+}
+
+export function parseServeArgs(args: string[]): ServeCommand {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        app: { type: 'string' },
+        codec: { type: 'string' },
+        workers: { type: 'string' },
+        'max-payload': { type: 'string' },
+        subprotocols: { type: 'string' },
+        origins: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) throw new HelpRequested();
+  const codec = values.codec ?? DEFAULTS.codec;
+  if (codec !== 'wasm' && codec !== 'js') throw new UsageError(`--codec must be "wasm" or "js", got "${codec}"`);
+  const workers = values.workers === undefined ? 0 : parseInteger('workers', values.workers, 0, 256);
+  if (workers !== 0) throw new UsageError('--workers: only 0 (inline) is supported until the worker pool lands');
+  const origins = parseList(values.origins);
+  for (const origin of origins) {
+    if (!URL.canParse(origin)) throw new UsageError(`--origins: "${origin}" is not a URL`);
+  }
+  return {
+    options: {
+      host: values.host ?? DEFAULTS.host,
+      port: values.port === undefined ? DEFAULTS.port : parseInteger('port', values.port, 0, 65535),
+      app: values.app ?? DEFAULTS.app,
+      codec: codec as CodecKind,
+      workers,
+      maxPayload: values['max-payload'] === undefined ? DEFAULTS.maxPayload : parseInteger('max-payload', values['max-payload'], 1, 2 ** 31 - 1),
+      subprotocols: parseList(values.subprotocols),
+      origins,
+    },
+  };
+}
+
+/** `--help` was given: print the usage and exit 0. */
+export class HelpRequested extends Error {}

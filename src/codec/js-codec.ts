@@ -1,0 +1,243 @@
+/**
+ * JsCodec: the plain TypeScript twin of the WASM codec and the reference the WASM one is
+ * tested against. Every step mirrors assembly/frame.ts, assembly/mask.ts and assembly/utf8.ts.
+ */
+import {
+  FrameCodec, RECORD_CAPACITY, RECORD_WORDS, SCAN_STATE_WORDS,
+  S_REMAINING_LO, S_REMAINING_HI, S_MASK_KEY, S_MASK_PHASE, S_UTF8, S_FLAGS, S_CONSUMED, S_HEADER,
+  SF_IN_FRAME, SF_TEXT_MESSAGE, R_FLAGS, R_LENGTH_LO, R_LENGTH_HI, R_MASK_KEY, R_SEGMENT_START,
+  R_SEGMENT_LENGTH, R_FRAME_DONE, RF_OPCODE, RF_FIN, RF_MASKED, RF_UTF8_INVALID, RF_NEW_HEADER,
+  RF_LENGTH_MSB_SET, UTF8_ACCEPT, UTF8_REJECT,
+} from './codec.js';
+
+const TWO_POW_32 = 0x1_0000_0000;
+
+/** One step of the streaming UTF-8 validator (RFC 3629 §4 well-formed sequences). */
+function utf8Step(state: number, byte: number): number {
+  switch (state) {
+    case 0:
+      if (byte < 0x80) return 0;
+      if (byte < 0xc2) return UTF8_REJECT; // continuation byte or overlong 2-byte lead
+      if (byte < 0xe0) return 1;
+      if (byte === 0xe0) return 4; // 3-byte, second byte A0..BF (no overlong)
+      if (byte === 0xed) return 5; // 3-byte, second byte 80..9F (no surrogates)
+      if (byte < 0xf0) return 2;
+      if (byte === 0xf0) return 6; // 4-byte, second byte 90..BF (no overlong)
+      if (byte < 0xf4) return 3;
+      if (byte === 0xf4) return 7; // 4-byte, second byte 80..8F (≤ U+10FFFF)
+      return UTF8_REJECT;
+    case 1: return byte >= 0x80 && byte <= 0xbf ? 0 : UTF8_REJECT;
+    case 2: return byte >= 0x80 && byte <= 0xbf ? 1 : UTF8_REJECT;
+    case 3: return byte >= 0x80 && byte <= 0xbf ? 2 : UTF8_REJECT;
+    case 4: return byte >= 0xa0 && byte <= 0xbf ? 1 : UTF8_REJECT;
+    case 5: return byte >= 0x80 && byte <= 0x9f ? 1 : UTF8_REJECT;
+    case 6: return byte >= 0x90 && byte <= 0xbf ? 2 : UTF8_REJECT;
+    case 7: return byte >= 0x80 && byte <= 0x8f ? 2 : UTF8_REJECT;
+    default: return UTF8_REJECT;
+  }
+}
+
+export function validateUtf8Js(data: Uint8Array, offset: number, length: number, state: number): number {
+  const end = offset + length;
+  let i = offset;
+  while (i < end) {
+    if (state === UTF8_REJECT) return UTF8_REJECT;
+    if (state === UTF8_ACCEPT) {
+      // ASCII runs are the common case: skip them without the state switch.
+      while (i < end && data[i] < 0x80) i++;
+      if (i === end) break;
+    }
+    state = utf8Step(state, data[i++]);
+  }
+  return state;
+}
+
+export function maskJs(data: Uint8Array, offset: number, length: number, maskKey: number, phase: number): number {
+  const key0 = maskKey & 0xff, key1 = (maskKey >>> 8) & 0xff, key2 = (maskKey >>> 16) & 0xff, key3 = maskKey >>> 24;
+  const key = [key0, key1, key2, key3];
+  const end = offset + length;
+  let i = offset;
+  // Bring the phase to 0 so the main loop can use the key bytes in order.
+  while (i < end && phase !== 0) {
+    data[i++] ^= key[phase];
+    phase = (phase + 1) & 3;
+  }
+  for (; i + 4 <= end; i += 4) {
+    data[i] ^= key0;
+    data[i + 1] ^= key1;
+    data[i + 2] ^= key2;
+    data[i + 3] ^= key3;
+  }
+  while (i < end) {
+    data[i++] ^= key[phase];
+    phase = (phase + 1) & 3;
+  }
+  return phase;
+}
+
+export function writeHeaderJs(target: Uint8Array, offset: number, opcode: number, fin: boolean, length: number, maskKey?: number): number {
+  let p = offset;
+  target[p++] = (fin ? 0x80 : 0) | (opcode & 0x0f);
+  const maskBit = maskKey === undefined ? 0 : 0x80;
+  if (length < 126) {
+    target[p++] = maskBit | length;
+  } else if (length < 65536) {
+    target[p++] = maskBit | 126;
+    target[p++] = length >>> 8;
+    target[p++] = length & 0xff;
+  } else {
+    target[p++] = maskBit | 127;
+    const hi = Math.floor(length / TWO_POW_32);
+    const lo = length >>> 0;
+    target[p++] = hi >>> 24; target[p++] = (hi >>> 16) & 0xff; target[p++] = (hi >>> 8) & 0xff; target[p++] = hi & 0xff;
+    target[p++] = lo >>> 24; target[p++] = (lo >>> 16) & 0xff; target[p++] = (lo >>> 8) & 0xff; target[p++] = lo & 0xff;
+  }
+  if (maskKey !== undefined) {
+    target[p++] = maskKey & 0xff; target[p++] = (maskKey >>> 8) & 0xff;
+    target[p++] = (maskKey >>> 16) & 0xff; target[p++] = maskKey >>> 24;
+  }
+  return p - offset;
+}
+
+/** True for opcodes whose payload is text: a text frame, or a continuation of a text message. */
+function isTextPayload(header: number, flags: number): boolean {
+  const opcode = header & RF_OPCODE;
+  return opcode === 1 || (opcode === 0 && (flags & SF_TEXT_MESSAGE) !== 0);
+}
+
+export function scanJs(state: Uint32Array, work: Uint8Array, start: number, records: Int32Array): number {
+  const end = work.length;
+  let pos = start;
+  let count = 0;
+  let remaining = state[S_REMAINING_HI] * TWO_POW_32 + state[S_REMAINING_LO];
+  let maskKey = state[S_MASK_KEY];
+  let phase = state[S_MASK_PHASE];
+  let utf8 = state[S_UTF8];
+  let flags = state[S_FLAGS];
+  let header = state[S_HEADER];
+
+  while (count < RECORD_CAPACITY) {
+    let newHeader = 0;
+    let lengthLo = 0, lengthHi = 0;
+    if ((flags & SF_IN_FRAME) === 0) {
+      if (end - pos < 2) break;
+      const b0 = work[pos], b1 = work[pos + 1];
+      const masked = (b1 & 0x80) !== 0;
+      const length7 = b1 & 0x7f;
+      const size = 2 + (length7 === 126 ? 2 : length7 === 127 ? 8 : 0) + (masked ? 4 : 0);
+      if (end - pos < size) break; // partial header: wait for more bytes
+      let p = pos + 2;
+      if (length7 < 126) {
+        lengthLo = length7;
+      } else if (length7 === 126) {
+        lengthLo = (work[p] << 8) | work[p + 1];
+        p += 2;
+      } else {
+        lengthHi = ((work[p] << 24) | (work[p + 1] << 16) | (work[p + 2] << 8) | work[p + 3]) >>> 0;
+        lengthLo = ((work[p + 4] << 24) | (work[p + 5] << 16) | (work[p + 6] << 8) | work[p + 7]) >>> 0;
+        p += 8;
+      }
+      maskKey = 0;
+      if (masked) {
+        maskKey = (work[p] | (work[p + 1] << 8) | (work[p + 2] << 16) | (work[p + 3] << 24)) >>> 0;
+        p += 4;
+      }
+      // Header bits FIN, RSV1-3 and the opcode sit at the same bit positions in b0 and RF_*.
+      header = b0 | (masked ? RF_MASKED : 0) | ((lengthHi & 0x8000_0000) !== 0 ? RF_LENGTH_MSB_SET : 0);
+      remaining = lengthHi * TWO_POW_32 + lengthLo;
+      phase = 0;
+      const opcode = b0 & RF_OPCODE;
+      if (opcode === 1) {
+        flags |= SF_TEXT_MESSAGE;
+        utf8 = UTF8_ACCEPT;
+      } else if (opcode === 2) {
+        flags &= ~SF_TEXT_MESSAGE;
+      }
+      flags |= SF_IN_FRAME;
+      newHeader = RF_NEW_HEADER;
+      pos = p;
+    } else if (pos === end) {
+      break; // nothing of the current frame's payload in this chunk
+    }
+
+    const available = end - pos;
+    const segment = remaining < available ? remaining : available;
+    if (segment > 0 && (header & RF_MASKED) !== 0) phase = maskJs(work, pos, segment, maskKey, phase);
+    remaining -= segment;
+    const frameDone = remaining === 0;
+    let recordFlags = header | newHeader;
+    if (isTextPayload(header, flags)) {
+      if (segment > 0) utf8 = validateUtf8Js(work, pos, segment, utf8);
+      // Fail fast on a bad byte; a message may only end on a character boundary.
+      if (utf8 === UTF8_REJECT || (frameDone && (header & RF_FIN) !== 0 && utf8 !== UTF8_ACCEPT)) {
+        recordFlags |= RF_UTF8_INVALID;
+      }
+    }
+    if (frameDone) {
+      flags &= ~SF_IN_FRAME;
+      if ((header & RF_OPCODE) < 8 && (header & RF_FIN) !== 0) flags &= ~SF_TEXT_MESSAGE;
+    }
+
+    const r = count * RECORD_WORDS;
+    records[r + R_FLAGS] = recordFlags;
+    records[r + R_LENGTH_LO] = lengthLo;
+    records[r + R_LENGTH_HI] = lengthHi;
+    records[r + R_MASK_KEY] = maskKey;
+    records[r + R_SEGMENT_START] = pos;
+    records[r + R_SEGMENT_LENGTH] = segment;
+    records[r + R_FRAME_DONE] = frameDone ? 1 : 0;
+    records[r + 7] = 0;
+    count++;
+    pos += segment;
+    if (!frameDone) break; // the chunk ended inside this frame's payload
+  }
+
+  state[S_REMAINING_LO] = remaining >>> 0;
+  state[S_REMAINING_HI] = Math.floor(remaining / TWO_POW_32);
+  state[S_MASK_KEY] = maskKey;
+  state[S_MASK_PHASE] = phase;
+  state[S_UTF8] = utf8;
+  state[S_FLAGS] = flags;
+  state[S_CONSUMED] = pos;
+  state[S_HEADER] = header;
+  return count;
+}
+
+function concat(pending: Uint8Array | null, chunk: Uint8Array): Uint8Array {
+  if (pending === null || pending.length === 0) return chunk;
+  const work = new Uint8Array(pending.length + chunk.length);
+  work.set(pending, 0);
+  work.set(chunk, pending.length);
+  return work;
+}
+
+export class JsCodec implements FrameCodec {
+  readonly kind = 'js' as const;
+  /** Payload views point into the chunk itself, which the codec never reuses. */
+  readonly payloadIsBorrowed = false;
+  readonly records = new Int32Array(RECORD_CAPACITY * RECORD_WORDS);
+
+  createState(): Uint32Array {
+    return new Uint32Array(SCAN_STATE_WORDS);
+  }
+
+  load(pending: Uint8Array | null, chunk: Uint8Array): Uint8Array {
+    return concat(pending, chunk);
+  }
+
+  scan(state: Uint32Array, work: Uint8Array, start: number): number {
+    return scanJs(state, work, start, this.records);
+  }
+
+  mask(data: Uint8Array, offset: number, length: number, maskKey: number, phase: number): number {
+    return maskJs(data, offset, length, maskKey, phase);
+  }
+
+  validateUtf8(data: Uint8Array, offset: number, length: number, state: number): number {
+    return validateUtf8Js(data, offset, length, state);
+  }
+
+  writeHeader(target: Uint8Array, offset: number, opcode: number, fin: boolean, length: number, maskKey?: number): number {
+    return writeHeaderJs(target, offset, opcode, fin, length, maskKey);
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * The two error kinds that cross layer boundaries. Each carries the answer the peer gets:
+ * a close code (after the handshake) or an HTTP status (during it).
+ */
+
+/** A violation of RFC 6455 found in received bytes; the connection closes with `closeCode`. */
+export class ProtocolError extends Error {
+  constructor(readonly closeCode: number, readonly code: string, message: string) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+/** An opening handshake that is refused; the client gets HTTP `status` and `reason`. */
+export class HandshakeError extends Error {
+  constructor(readonly status: number, readonly reason: string, readonly headers: Record<string, string> = {}) {
+    super(reason);
+    this.name = 'HandshakeError';
+  }
+}

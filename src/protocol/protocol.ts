@@ -1,0 +1,337 @@
+/**
+ * The RFC 6455 state machine, sans-I/O: `receive(bytes)` turns bytes into events on a sink,
+ * `send()` / `close()` / `ping()` turn calls into bytes on the same sink. No socket, no timer:
+ * the server layer moves the bytes and owns the clocks, tests drive it byte by byte.
+ */
+import { randomFillSync } from 'node:crypto';
+import {
+  FrameCodec, RECORD_CAPACITY, RECORD_WORDS, S_CONSUMED, R_FLAGS, R_LENGTH_LO, R_LENGTH_HI,
+  R_SEGMENT_START, R_SEGMENT_LENGTH, R_FRAME_DONE, RF_OPCODE, RF_FIN, RF_MASKED, RF_RSV1, RF_RSV2,
+  RF_RSV3, RF_UTF8_INVALID, RF_NEW_HEADER, RF_LENGTH_MSB_SET, UTF8_ACCEPT, headerLength,
+} from '../codec/codec.js';
+import { CloseCode, isValidWireCloseCode } from './close-codes.js';
+import { ProtocolError } from './errors.js';
+
+export const Opcode = { CONTINUATION: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG: 10 } as const;
+
+export type Role = 'server' | 'client';
+
+/** Where the state machine's output goes. */
+export interface ProtocolSink {
+  /** A complete data message; `data` belongs to the receiver. */
+  message(data: Buffer, isBinary: boolean): void;
+  /** Bytes for the transport, in order. A frame may come as header and payload in one call. */
+  write(first: Uint8Array, second?: Uint8Array): void;
+  /** The transport should be closed now (RFC 6455 §7.1.1: the server closes TCP first). */
+  closeTransport(): void;
+  pong?(data: Buffer): void;
+}
+
+export interface ProtocolOptions {
+  role: Role;
+  /** Largest message (and frame) accepted, in bytes; larger closes with 1009. */
+  maxPayload: number;
+  /** RSV bits granted by a negotiated extension (none yet: permessage-deflate would grant RSV1). */
+  allowedRsv?: number;
+}
+
+export const enum ReadyState { OPEN = 1, CLOSING = 2, CLOSED = 3 }
+
+/** Payloads below this size are sent with their header in one buffer; larger ones as two writes. */
+const SMALL_FRAME_BYTES = 1024;
+/** RFC 6455 §5.5: a control frame's payload is at most 125 bytes, so a close reason at most 123. */
+const MAX_CONTROL_PAYLOAD = 125;
+const MAX_CLOSE_REASON_BYTES = 123;
+const TWO_POW_32 = 0x1_0000_0000;
+
+export class WebSocketProtocol {
+  readyState = ReadyState.OPEN;
+  /** The code of the close frame received, 1005 if it had none, 1006 if none arrived. */
+  closeCode: number = CloseCode.ABNORMAL;
+  closeReason = '';
+  /** Set when the connection was failed for a protocol violation. */
+  error: ProtocolError | undefined;
+
+  readonly #codec: FrameCodec;
+  readonly #sink: ProtocolSink;
+  readonly #role: Role;
+  readonly #maxPayload: number;
+  readonly #allowedRsv: number;
+  readonly #scanState: Uint32Array;
+  #pending: Uint8Array | null = null;
+  #closeSent = false;
+  #closeReceived = false;
+
+  // The data message being received (possibly fragmented).
+  #inMessage = false;
+  #messageIsBinary = false;
+  #messageLength = 0;
+  #messageParts: Uint8Array[] = [];
+  // The control frame being received (its payload may span chunks).
+  #controlOpcode = 0;
+  #controlParts: Uint8Array[] = [];
+
+  constructor(codec: FrameCodec, sink: ProtocolSink, options: ProtocolOptions) {
+    this.#codec = codec;
+    this.#sink = sink;
+    this.#role = options.role;
+    this.#maxPayload = options.maxPayload;
+    this.#allowedRsv = options.allowedRsv ?? 0;
+    this.#scanState = codec.createState();
+  }
+
+  /** Feeds bytes received from the transport. */
+  receive(chunk: Uint8Array): void {
+    // RFC 6455 §5.5.1: after a close frame, nothing more is read.
+    if (this.#closeReceived || this.readyState === ReadyState.CLOSED || chunk.length === 0) return;
+    const codec = this.#codec;
+    const work = codec.load(this.#pending, chunk);
+    this.#pending = null;
+    let start = 0;
+    for (;;) {
+      const count = codec.scan(this.#scanState, work, start);
+      const records = codec.records;
+      for (let i = 0; i < count; i++) {
+        if (!this.#handleRecord(records, i * RECORD_WORDS, work)) return;
+      }
+      start = this.#scanState[S_CONSUMED];
+      if (count < RECORD_CAPACITY) break;
+    }
+    // At most a partial frame header is left over; copy it since `work` may be reused.
+    if (start < work.length) this.#pending = work.slice(start);
+  }
+
+  /** The transport reached end of stream or broke. */
+  receiveEnd(): void {
+    if (this.readyState === ReadyState.CLOSED) return;
+    this.readyState = ReadyState.CLOSED;
+    if (!this.#closeReceived) this.closeCode = CloseCode.ABNORMAL;
+  }
+
+  /** Sends a data message: strings as text unless isBinary, bytes as binary unless isBinary is false. */
+  send(data: string | Uint8Array, isBinary?: boolean): boolean {
+    if (this.readyState !== ReadyState.OPEN) return false;
+    if (typeof data === 'string') {
+      this.#sendString(isBinary === true ? Opcode.BINARY : Opcode.TEXT, data);
+    } else {
+      this.#sendFrame(isBinary === false ? Opcode.TEXT : Opcode.BINARY, data);
+    }
+    return true;
+  }
+
+  ping(data: Uint8Array = Buffer.alloc(0)): void {
+    if (this.readyState !== ReadyState.OPEN) return;
+    if (data.length > MAX_CONTROL_PAYLOAD) throw new RangeError('a ping payload is at most 125 bytes');
+    this.#sendFrame(Opcode.PING, data);
+  }
+
+  /** Starts the closing handshake (RFC 6455 §7.1.2). */
+  close(code: number = CloseCode.NORMAL, reason = ''): void {
+    if (this.#closeSent || this.readyState === ReadyState.CLOSED) return;
+    this.#sendClose(code, reason);
+    this.readyState = ReadyState.CLOSING;
+  }
+
+  /** Returns false when processing must stop (the connection failed or closed). */
+  #handleRecord(records: Int32Array, r: number, work: Uint8Array): boolean {
+    const flags = records[r + R_FLAGS];
+    const opcode = flags & RF_OPCODE;
+    if ((flags & RF_NEW_HEADER) !== 0) {
+      const length = (records[r + R_LENGTH_HI] >>> 0) * TWO_POW_32 + (records[r + R_LENGTH_LO] >>> 0);
+      const error = this.#checkHeader(flags, opcode, length);
+      if (error !== undefined) return this.#fail(error);
+    }
+    if ((flags & RF_UTF8_INVALID) !== 0) {
+      return this.#fail(new ProtocolError(CloseCode.INVALID_PAYLOAD, 'WS_ERR_INVALID_UTF8', 'invalid UTF-8 in a text message'));
+    }
+    const segmentLength = records[r + R_SEGMENT_LENGTH];
+    const frameDone = records[r + R_FRAME_DONE] !== 0;
+    if (segmentLength > 0) {
+      const start = records[r + R_SEGMENT_START];
+      let part = work.subarray(start, start + segmentLength);
+      // Borrowed bytes live in memory the codec reuses on the next chunk: take our own copy.
+      if (this.#codec.payloadIsBorrowed) part = Buffer.from(part);
+      if (opcode >= 8) this.#controlParts.push(part);
+      else this.#messageParts.push(part);
+    }
+    if (!frameDone) return true;
+    if (opcode >= 8) return this.#handleControlFrame(opcode, joinParts(this.#controlParts));
+    if ((flags & RF_FIN) !== 0) this.#deliverMessage();
+    return true;
+  }
+
+  #checkHeader(flags: number, opcode: number, length: number): ProtocolError | undefined {
+    // RFC 6455 §5.2: RSV bits are 0 unless an extension defines them.
+    if ((flags & (RF_RSV1 | RF_RSV2 | RF_RSV3) & ~this.#allowedRsv) !== 0) {
+      return new ProtocolError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_UNEXPECTED_RSV', 'RSV bits set without a negotiated extension');
+    }
+    // RFC 6455 §5.2: opcodes 3-7 and 11-15 are reserved.
+    if ((opcode > 2 && opcode < 8) || opcode > 10) {
+      return new ProtocolError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_INVALID_OPCODE', `reserved opcode ${opcode}`);
+    }
+    // RFC 6455 §5.1: clients mask every frame; servers mask none.
+    const masked = (flags & RF_MASKED) !== 0;
+    if (this.#role === 'server' && !masked) {
+      return new ProtocolError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_EXPECTED_MASK', 'client frames must be masked');
+    }
+    if (this.#role === 'client' && masked) {
+      return new ProtocolError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_UNEXPECTED_MASK', 'server frames must not be masked');
+    }
+    // RFC 6455 §5.2: the most significant bit of a 64-bit length must be 0.
+    if ((flags & RF_LENGTH_MSB_SET) !== 0) {
+      return new ProtocolError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_INVALID_LENGTH', '64-bit payload length has its top bit set');
+    }
+    if (opcode >= 8) {
+      // RFC 6455 §5.5: control frames are not fragmented and carry at most 125 bytes.
+      if ((flags & RF_FIN) === 0) {
+        return new ProtocolError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_FRAGMENTED_CONTROL', 'fragmented control frame');
+      }
+      if (length > MAX_CONTROL_PAYLOAD) {
+        return new ProtocolError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_CONTROL_TOO_LONG', 'control frame payload over 125 bytes');
+      }
+      this.#controlOpcode = opcode;
+      this.#controlParts = [];
+      return undefined;
+    }
+    // RFC 6455 §5.4: a continuation continues a started message; a new message waits for FIN.
+    if (opcode === Opcode.CONTINUATION && !this.#inMessage) {
+      return new ProtocolError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_UNEXPECTED_CONTINUATION', 'continuation frame without a message to continue');
+    }
+    if (opcode !== Opcode.CONTINUATION && this.#inMessage) {
+      return new ProtocolError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_EXPECTED_CONTINUATION', 'new data frame inside a fragmented message');
+    }
+    if (opcode !== Opcode.CONTINUATION) {
+      this.#inMessage = true;
+      this.#messageIsBinary = opcode === Opcode.BINARY;
+      this.#messageLength = 0;
+      this.#messageParts = [];
+    }
+    this.#messageLength += length;
+    if (this.#messageLength > this.#maxPayload) {
+      return new ProtocolError(CloseCode.MESSAGE_TOO_BIG, 'WS_ERR_MESSAGE_TOO_BIG', `message over the ${this.#maxPayload}-byte limit`);
+    }
+    return undefined;
+  }
+
+  #deliverMessage(): void {
+    const data = joinParts(this.#messageParts);
+    this.#inMessage = false;
+    this.#messageParts = [];
+    // After our close frame, the application has said goodbye: data is read but not delivered.
+    if (!this.#closeSent) this.#sink.message(data, this.#messageIsBinary);
+  }
+
+  #handleControlFrame(opcode: number, payload: Buffer): boolean {
+    this.#controlParts = [];
+    if (opcode === Opcode.PING) {
+      // RFC 6455 §5.5.2: answer with a pong carrying the same payload, unless we are closing.
+      if (!this.#closeSent) this.#sendFrame(Opcode.PONG, payload);
+      return true;
+    }
+    if (opcode === Opcode.PONG) {
+      this.#sink.pong?.(payload);
+      return true;
+    }
+    return this.#handleCloseFrame(payload);
+  }
+
+  #handleCloseFrame(payload: Buffer): boolean {
+    // RFC 6455 §5.5.1: a close payload is empty or a 2-byte code plus a UTF-8 reason.
+    if (payload.length === 1) {
+      return this.#fail(new ProtocolError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_INVALID_CLOSE_PAYLOAD', 'close frame with a 1-byte payload'));
+    }
+    let code: number = CloseCode.NO_STATUS;
+    let reason = '';
+    if (payload.length >= 2) {
+      code = payload.readUInt16BE(0);
+      if (!isValidWireCloseCode(code)) {
+        return this.#fail(new ProtocolError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_INVALID_CLOSE_CODE', `invalid close code ${code}`));
+      }
+      if (this.#codec.validateUtf8(payload, 2, payload.length - 2, UTF8_ACCEPT) !== UTF8_ACCEPT) {
+        return this.#fail(new ProtocolError(CloseCode.INVALID_PAYLOAD, 'WS_ERR_INVALID_UTF8', 'close reason is not valid UTF-8'));
+      }
+      reason = payload.toString('utf8', 2);
+    }
+    this.#closeReceived = true;
+    this.closeCode = code;
+    this.closeReason = reason;
+    // RFC 6455 §5.5.1: reply with a close frame echoing the code (none if none was given).
+    if (!this.#closeSent) {
+      if (code === CloseCode.NO_STATUS) this.#sendFrame(Opcode.CLOSE, Buffer.alloc(0));
+      else this.#sendClose(code, '');
+      this.#closeSent = true;
+    }
+    this.readyState = ReadyState.CLOSED;
+    if (this.#role === 'server') this.#sink.closeTransport();
+    return false;
+  }
+
+  /** RFC 6455 §7.1.7 "Fail the WebSocket Connection": a close frame with the code, then drop TCP. */
+  #fail(error: ProtocolError): boolean {
+    this.error = error;
+    if (!this.#closeSent) this.#sendClose(error.closeCode, '');
+    this.closeCode = error.closeCode;
+    this.closeReason = error.message;
+    this.readyState = ReadyState.CLOSED;
+    this.#messageParts = [];
+    this.#controlParts = [];
+    this.#sink.closeTransport();
+    return false;
+  }
+
+  #sendClose(code: number, reason: string): void {
+    const reasonBytes = Buffer.from(reason, 'utf8');
+    if (reasonBytes.length > MAX_CLOSE_REASON_BYTES) throw new RangeError('a close reason is at most 123 bytes of UTF-8');
+    const payload = Buffer.allocUnsafe(2 + reasonBytes.length);
+    payload.writeUInt16BE(code, 0);
+    reasonBytes.copy(payload, 2);
+    this.#closeSent = true;
+    this.#sendFrame(Opcode.CLOSE, payload);
+  }
+
+  /** Text sent from a string is encoded straight into the frame buffer: one allocation. */
+  #sendString(opcode: number, text: string): void {
+    const length = Buffer.byteLength(text, 'utf8');
+    if (this.#role === 'client' || length >= SMALL_FRAME_BYTES) {
+      this.#sendFrame(opcode, Buffer.from(text, 'utf8'));
+      return;
+    }
+    const frame = Buffer.allocUnsafe(headerLength(length, false) + length);
+    const size = this.#codec.writeHeader(frame, 0, opcode, true, length);
+    frame.write(text, size, 'utf8');
+    this.#sink.write(frame);
+  }
+
+  #sendFrame(opcode: number, payload: Uint8Array): void {
+    const length = payload.length;
+    if (this.#role === 'client') {
+      // RFC 6455 §5.3: a fresh unpredictable mask key per frame; the caller's bytes stay intact.
+      const maskKey = randomFillSync(new Uint32Array(1))[0];
+      const frame = Buffer.allocUnsafe(headerLength(length, true) + length);
+      const size = this.#codec.writeHeader(frame, 0, opcode, true, length, maskKey);
+      frame.set(payload, size);
+      this.#codec.mask(frame, size, length, maskKey, 0);
+      this.#sink.write(frame);
+      return;
+    }
+    if (length < SMALL_FRAME_BYTES) {
+      const frame = Buffer.allocUnsafe(headerLength(length, false) + length);
+      const size = this.#codec.writeHeader(frame, 0, opcode, true, length);
+      frame.set(payload, size);
+      this.#sink.write(frame);
+      return;
+    }
+    const header = Buffer.allocUnsafe(headerLength(length, false));
+    this.#codec.writeHeader(header, 0, opcode, true, length);
+    this.#sink.write(header, payload);
+  }
+}
+
+function joinParts(parts: Uint8Array[]): Buffer {
+  if (parts.length === 0) return Buffer.alloc(0);
+  if (parts.length === 1) {
+    const only = parts[0];
+    return Buffer.isBuffer(only) ? only : Buffer.from(only.buffer, only.byteOffset, only.length);
+  }
+  return Buffer.concat(parts);
+}

@@ -1,0 +1,77 @@
+import test from 'ava';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { parseServeArgs, UsageError } from '../src/cli-args.js';
+
+const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+
+test('serve flags are parsed into server options', (t) => {
+  const { options } = parseServeArgs(['--port', '0', '--codec', 'js', '--max-payload', '1024',
+    '--subprotocols', 'a, b', '--origins', 'http://localhost:3000', '--workers', '0', '--app', 'echo']);
+  t.like(options, { port: 0, codec: 'js', maxPayload: 1024, workers: 0, app: 'echo' });
+  t.deepEqual(options.subprotocols, ['a', 'b']);
+  t.deepEqual(options.origins, ['http://localhost:3000']);
+});
+
+test('bad serve flags are usage errors with a clear message', (t) => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--port', 'eighty'], /--port must be a whole number/],
+    [['--port', '70000'], /--port must be between 0 and 65535/],
+    [['--codec', 'rust'], /--codec must be "wasm" or "js"/],
+    [['--max-payload', '0'], /--max-payload must be between/],
+    [['--workers', '2'], /only 0/],
+    [['--origins', 'not a url'], /is not a URL/],
+    [['--frobnicate'], /Unknown option '--frobnicate'/],
+  ];
+  for (const [args, message] of cases) {
+    const error = t.throws(() => parseServeArgs(args), { instanceOf: UsageError }, args.join(' '));
+    t.regex(error!.message, message);
+  }
+});
+
+test('the CLI exits 2 with a message on bad flags and on unknown commands', (t) => {
+  const badFlag = spawnSync(process.execPath, [cli, 'serve', '--codec', 'rust'], { encoding: 'utf8' });
+  t.is(badFlag.status, 2);
+  t.regex(badFlag.stderr, /--codec must be "wasm" or "js"/);
+  const badCommand = spawnSync(process.execPath, [cli, 'frobnicate'], { encoding: 'utf8' });
+  t.is(badCommand.status, 2);
+  t.regex(badCommand.stderr, /unknown command "frobnicate"/);
+});
+
+test('serve prints its address, serves, and exits 0 on SIGTERM after closing clients with 1001', async (t) => {
+  const child = spawn(process.execPath, [cli, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  let output = '';
+  child.stdout.setEncoding('utf8');
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (text: string) => {
+      output += text;
+      const match = /listening on (ws:\/\/\S+)/.exec(output);
+      if (match) resolve(match[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code}: ${output}`)));
+  });
+  const ws = new WebSocket(url);
+  await once(ws, 'open');
+  ws.send('ping?');
+  const [echo] = await once(ws, 'message');
+  t.is(String(echo), 'ping?');
+  const closeCode = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  t.is(await closeCode, 1001);
+  const [exitCode] = await once(child, 'exit');
+  t.is(exitCode, 0);
+});
+
+test('serve reports a port in use as a clear error', async (t) => {
+  const first = spawn(process.execPath, [cli, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  t.teardown(() => first.kill('SIGKILL'));
+  first.stdout.setEncoding('utf8');
+  const [line] = await once(first.stdout, 'data') as [string];
+  const port = /:(\d+)\//.exec(line)![1];
+  const second = spawnSync(process.execPath, [cli, 'serve', '--port', port], { encoding: 'utf8' });
+  t.is(second.status, 1);
+  t.regex(second.stderr, /cannot listen: .*EADDRINUSE/);
+});
