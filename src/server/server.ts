@@ -2,7 +2,7 @@
  * The main-thread server: listens, answers plain HTTP, performs the opening handshake and hands
  * each upgraded socket to a SocketConnection running the application inline.
  */
-import { createServer, IncomingMessage, ServerResponse, Server } from 'node:http';
+import { createServer, IncomingMessage, ServerResponse, Server, STATUS_CODES } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { CodecKind, FrameCodec } from '../codec/codec.js';
 import { createCodec } from '../codec/select.js';
@@ -46,10 +46,6 @@ export const DEFAULTS = {
   maxHeaderBytes: 16 * 1024,
   closeTimeoutMs: 5_000,
   highWaterMark: 1024 * 1024,
-};
-
-const HTTP_STATUS_TEXT: Record<number, string> = {
-  401: 'Unauthorized', 403: 'Forbidden', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
 export class WasmSocketServer {
@@ -203,7 +199,7 @@ export class WasmSocketServer {
     if (verdict === true) return;
     if (verdict === false) throw new HandshakeError(401, 'not authorized');
     const status = Number.isInteger(verdict.status) && verdict.status >= 400 && verdict.status < 600 ? verdict.status : 403;
-    throw new HandshakeError(status, verdict.reason ?? HTTP_STATUS_TEXT[status] ?? 'refused');
+    throw new HandshakeError(status, verdict.reason ?? STATUS_CODES[status] ?? 'refused');
   }
 }
 
