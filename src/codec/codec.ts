@@ -29,7 +29,7 @@ export const SF_TEXT_MESSAGE = 2; // the current data message is text: continuat
 export const RECORD_WORDS = 8;
 /** Record words. */
 export const R_FLAGS = 0;
-export const R_LENGTH_LO = 1; // the frame's payload length (whole frame, not this segment)
+export const R_LENGTH_LO = 1; // the frame's payload length (whole frame); set on RF_NEW_HEADER records only, else 0
 export const R_LENGTH_HI = 2;
 export const R_MASK_KEY = 3;
 export const R_SEGMENT_START = 4; // offset in the work buffer of this segment's (unmasked) payload

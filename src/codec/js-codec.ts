@@ -54,12 +54,12 @@ export function validateUtf8Js(data: Uint8Array, offset: number, length: number,
 
 export function maskJs(data: Uint8Array, offset: number, length: number, maskKey: number, phase: number): number {
   const key0 = maskKey & 0xff, key1 = (maskKey >>> 8) & 0xff, key2 = (maskKey >>> 16) & 0xff, key3 = maskKey >>> 24;
-  const key = [key0, key1, key2, key3];
   const end = offset + length;
   let i = offset;
+  phase &= 3;
   // Bring the phase to 0 so the main loop can use the key bytes in order.
   while (i < end && phase !== 0) {
-    data[i++] ^= key[phase];
+    data[i++] ^= (maskKey >>> (phase * 8)) & 0xff;
     phase = (phase + 1) & 3;
   }
   for (; i + 4 <= end; i += 4) {
@@ -69,7 +69,7 @@ export function maskJs(data: Uint8Array, offset: number, length: number, maskKey
     data[i + 3] ^= key3;
   }
   while (i < end) {
-    data[i++] ^= key[phase];
+    data[i++] ^= (maskKey >>> (phase * 8)) & 0xff;
     phase = (phase + 1) & 3;
   }
   return phase;
