@@ -1,5 +1,6 @@
 /** Parsing and checking of `wasmsocket serve` arguments; no side effects, so tests can call it. */
 import { parseArgs } from 'node:util';
+import { availableParallelism } from 'node:os';
 import { DEFAULTS, type ServerOptions } from './server/server.js';
 import type { CodecKind } from './codec/codec.js';
 
@@ -10,12 +11,18 @@ Options:
   --port PORT            TCP port, 0 for any free port (default ${DEFAULTS.port})
   --app echo|pubsub|PATH application to run (default ${DEFAULTS.app})
   --codec wasm|js        framing codec (default ${DEFAULTS.codec})
-  --workers N            worker threads; only 0 (inline) until the worker pool lands (default 0)
+  --workers N            worker threads running the connections; 0 runs them inline on the
+                         main thread (default: cores - 1, at least 1; here ${defaultWorkers()})
   --max-payload BYTES    largest message accepted, else close 1009 (default ${DEFAULTS.maxPayload})
   --subprotocols a,b     subprotocols the server speaks, in preference order
   --origins URL,...      allowed Origin values (default: any)
   -h, --help             show this help
 `;
+
+/** One core stays with the main thread (accept, handshake, socket I/O). */
+export function defaultWorkers(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
 
 /** A command-line mistake: reported in one line with the usage hint, exit code 2. */
 export class UsageError extends Error {}
@@ -61,8 +68,7 @@ export function parseServeArgs(args: string[]): ServeCommand {
   if (values.help) throw new HelpRequested();
   const codec = values.codec ?? DEFAULTS.codec;
   if (codec !== 'wasm' && codec !== 'js') throw new UsageError(`--codec must be "wasm" or "js", got "${codec}"`);
-  const workers = values.workers === undefined ? 0 : parseInteger('workers', values.workers, 0, 256);
-  if (workers !== 0) throw new UsageError('--workers: only 0 (inline) is supported until the worker pool lands');
+  const workers = values.workers === undefined ? defaultWorkers() : parseInteger('workers', values.workers, 0, 256);
   const origins = parseList(values.origins);
   for (const origin of origins) {
     if (!URL.canParse(origin)) throw new UsageError(`--origins: "${origin}" is not a URL`);

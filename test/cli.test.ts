@@ -21,7 +21,8 @@ test('bad serve flags are usage errors with a clear message', (t) => {
     [['--port', '70000'], /--port must be between 0 and 65535/],
     [['--codec', 'rust'], /--codec must be "wasm" or "js"/],
     [['--max-payload', '0'], /--max-payload must be between/],
-    [['--workers', '2'], /only 0/],
+    [['--workers', 'two'], /--workers must be a whole number/],
+    [['--workers', '1000'], /--workers must be between 0 and 256/],
     [['--origins', 'not a url'], /is not a URL/],
     [['--frobnicate'], /Unknown option '--frobnicate'/],
   ];

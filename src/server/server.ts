@@ -1,6 +1,7 @@
 /**
  * The main-thread server: listens, answers plain HTTP, performs the opening handshake and hands
- * each upgraded socket to a SocketConnection running the application inline.
+ * each upgraded socket to its connection: an AppConnection on this thread (`workers: 0`) or a
+ * worker of the pool, which owns it for its whole life.
  */
 import { createServer, IncomingMessage, ServerResponse, Server, STATUS_CODES } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -10,7 +11,9 @@ import { validateUpgrade, rejectionResponse } from '../handshake/handshake.js';
 import { HandshakeError } from '../protocol/errors.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { loadApplication, type Application, type Connection } from '../apps/app.js';
-import { SocketConnection } from './socket-io.js';
+import { AppConnection } from '../apps/app-connection.js';
+import { WorkerPool } from '../pool/pool.js';
+import { SocketLink } from './socket-io.js';
 
 /** Answer of the `authorize` hook: true accepts, false refuses with 401, or a chosen status. */
 export type AuthorizeResult = boolean | { status: number; reason?: string };
@@ -18,9 +21,11 @@ export type AuthorizeResult = boolean | { status: number; reason?: string };
 export interface ServerOptions {
   host?: string;
   port?: number;
-  /** `echo`, `pubsub`, a module path, or an application object. */
+  /** `echo`, `pubsub`, a module path, or an application object (inline only). */
   app?: string | Application;
   codec?: CodecKind;
+  /** Worker threads running the connections; 0 runs them inline on the main thread. */
+  workers?: number;
   maxPayload?: number;
   subprotocols?: readonly string[];
   /** Allowed `Origin` values; empty or undefined allows any origin. */
@@ -41,6 +46,7 @@ export const DEFAULTS = {
   port: 8080,
   app: 'echo',
   codec: 'wasm' as CodecKind,
+  workers: 0,
   maxPayload: 16 * 1024 * 1024,
   handshakeTimeoutMs: 10_000,
   maxHeaderBytes: 16 * 1024,
@@ -48,21 +54,33 @@ export const DEFAULTS = {
   highWaterMark: 1024 * 1024,
 };
 
+/** What the server keeps of a live connection, wherever it runs. */
+interface Session {
+  link: SocketLink;
+  close(code: number, reason: string): void;
+}
+
+type ResolvedOptions = Required<Omit<ServerOptions, 'authorize' | 'onError' | 'app'>> & Pick<ServerOptions, 'authorize' | 'onError'>;
+
 export class WasmSocketServer {
+  /** The main thread's codec (inline connections); workers instantiate their own. */
   readonly codec: FrameCodec;
   readonly #http: Server;
   readonly #app: Application;
-  readonly #options: Required<Omit<ServerOptions, 'authorize' | 'onError' | 'app'>> & Pick<ServerOptions, 'authorize' | 'onError'>;
-  readonly #connections = new Set<SocketConnection>();
+  readonly #pool: WorkerPool | undefined;
+  readonly #options: ResolvedOptions;
+  readonly #sessions = new Set<Session>();
   #nextId = 1;
   #closing = false;
 
-  constructor(app: Application, options: ServerOptions) {
+  /** `app` runs inline; with workers, `appSpec` (its name or path) is loaded in every worker. */
+  constructor(app: Application, options: ServerOptions, appSpec?: string) {
     this.#app = app;
     this.#options = {
       host: options.host ?? DEFAULTS.host,
       port: options.port ?? DEFAULTS.port,
       codec: options.codec ?? DEFAULTS.codec,
+      workers: options.workers ?? DEFAULTS.workers,
       maxPayload: options.maxPayload ?? DEFAULTS.maxPayload,
       subprotocols: options.subprotocols ?? [],
       origins: options.origins ?? [],
@@ -74,6 +92,13 @@ export class WasmSocketServer {
       onError: options.onError,
     };
     this.codec = createCodec(this.#options.codec);
+    if (this.#options.workers > 0) {
+      if (appSpec === undefined) throw new TypeError('with workers, the application must be given by name or path');
+      this.#pool = new WorkerPool({
+        workers: this.#options.workers, app: appSpec, codec: this.#options.codec,
+        maxPayload: this.#options.maxPayload, onError: options.onError,
+      });
+    }
     this.#http = createServer({ maxHeaderSize: this.#options.maxHeaderBytes });
     this.#http.on('connection', (socket: Socket) => this.#armHandshakeDeadline(socket));
     this.#http.on('request', (request: IncomingMessage, response: ServerResponse) => this.#answerHttp(request, response));
@@ -90,7 +115,19 @@ export class WasmSocketServer {
   }
 
   get connectionCount(): number {
-    return this.#connections.size;
+    return this.#sessions.size;
+  }
+
+  /** Bytes queued on all sockets and not yet written: what slow readers cost the server. */
+  get bufferedAmount(): number {
+    let total = 0;
+    for (const session of this.#sessions) total += session.link.bufferedAmount;
+    return total;
+  }
+
+  /** Connections per worker (empty when inline). */
+  get workerLoads(): number[] {
+    return this.#pool?.loads ?? [];
   }
 
   listen(): Promise<void> {
@@ -112,10 +149,11 @@ export class WasmSocketServer {
     this.#closing = true;
     const listenerClosed = new Promise<void>((resolve) => this.#http.close(() => resolve()));
     this.#http.closeIdleConnections();
-    const finished = [...this.#connections].map((conn) => { conn.close(code, reason); return conn.closed; });
-    const deadline = setTimeout(() => { for (const conn of this.#connections) conn.terminate(); }, this.#options.closeTimeoutMs);
+    const finished = [...this.#sessions].map((session) => { session.close(code, reason); return session.link.closed; });
+    const deadline = setTimeout(() => { for (const session of this.#sessions) session.link.terminate(); }, this.#options.closeTimeoutMs);
     await Promise.all(finished);
     clearTimeout(deadline);
+    await this.#pool?.close();
     this.#http.closeAllConnections();
     await listenerClosed;
   }
@@ -146,7 +184,7 @@ export class WasmSocketServer {
     }
     if (request.method === 'GET' && (request.url === '/' || request.url === '/healthz')) {
       const body = request.url === '/healthz'
-        ? JSON.stringify({ status: 'ok', connections: this.#connections.size }) + '\n'
+        ? JSON.stringify({ status: 'ok', connections: this.#sessions.size, workers: this.workerLoads }) + '\n'
         : 'wasmsocket: a WebSocket server. Connect with a WebSocket client to this URL.\n';
       response.writeHead(200, { 'Content-Type': request.url === '/healthz' ? 'application/json' : 'text/plain' });
       response.end(body);
@@ -169,23 +207,33 @@ export class WasmSocketServer {
       if (socket.destroyed) return; // the deadline passed while authorizing
       upgradedSockets.add(socket);
       socket.write(accepted.response);
-      const conn = new SocketConnection(socket, this.codec, this.#app, {
-        id: this.#nextId++,
-        subprotocol: accepted.protocol,
-        maxPayload: this.#options.maxPayload,
-        highWaterMark: this.#options.highWaterMark,
-        closeTimeoutMs: this.#options.closeTimeoutMs,
-        onError: (error) => this.#options.onError?.(error),
-      });
-      this.#connections.add(conn);
-      void conn.closed.then(() => this.#connections.delete(conn));
-      // Bytes that came in the same packet as the request are the connection's first input.
-      conn.start(head);
+      this.#startSession(socket, accepted.protocol, head);
     } catch (error) {
       const refusal = error instanceof HandshakeError ? error : new HandshakeError(500, 'handshake failed');
       if (!(error instanceof HandshakeError)) this.#options.onError?.(error as Error);
       if (!socket.destroyed) socket.end(rejectionResponse(refusal));
     }
+  }
+
+  #startSession(socket: Socket, subprotocol: string | undefined, head: Buffer): void {
+    const id = this.#nextId++;
+    const link = new SocketLink(socket, { highWaterMark: this.#options.highWaterMark, closeTimeoutMs: this.#options.closeTimeoutMs });
+    let session: Session;
+    if (this.#pool !== undefined) {
+      const pooled = this.#pool.open(id, link, subprotocol, head);
+      session = { link, close: (code, reason) => pooled.close(code, reason) };
+    } else {
+      const conn = new AppConnection(this.codec, this.#app, link, {
+        id, subprotocol, maxPayload: this.#options.maxPayload,
+        onError: (error) => this.#options.onError?.(error),
+      });
+      link.attach(conn);
+      session = { link, close: (code, reason) => conn.close(code, reason) };
+      // Bytes that came in the same packet as the request are the connection's first input.
+      conn.start(head);
+    }
+    this.#sessions.add(session);
+    void link.closed.then(() => this.#sessions.delete(session));
   }
 
   async #authorize(request: IncomingMessage): Promise<void> {
@@ -220,9 +268,16 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
 
 /** Creates a server, loads its application and starts listening. */
 export async function listen(options: ServerOptions = {}): Promise<WasmSocketServer> {
-  const app = typeof options.app === 'object' ? options.app : await loadApplication(options.app ?? DEFAULTS.app);
-  const server = new WasmSocketServer(app, options);
-  await server.listen();
+  const appSpec = typeof options.app === 'object' ? undefined : options.app ?? DEFAULTS.app;
+  // Loaded here even with workers, so a bad path fails at start with a clear message.
+  const app = typeof options.app === 'object' ? options.app : await loadApplication(appSpec!);
+  const server = new WasmSocketServer(app, options, appSpec);
+  try {
+    await server.listen();
+  } catch (error) {
+    await server.close(); // stops the worker pool, which would keep the process alive
+    throw error;
+  }
   return server;
 }
 

@@ -4,7 +4,8 @@
  * TCP first and reads nothing more; invalid close payloads fail the connection.
  */
 import test from 'ava';
-import { RawClient, conformanceSuite, close, text, binary, ping, frame, Op } from '../helpers/raw-client.js';
+import { RawClient, close, text, binary, ping, frame, Op } from '../helpers/raw-client.js';
+import { conformanceSuite } from '../helpers/conformance-suite.js';
 
 /** The server's close timeout: the server must close TCP well before it, not because of it. */
 const CLOSE_TIMEOUT_MS = 1000;

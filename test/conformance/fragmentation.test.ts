@@ -5,8 +5,9 @@
  */
 import test from 'ava';
 import {
-  RawClient, conformanceSuite, frame, fragments, text, binary, continuation, ping, close, pattern, Op,
+  RawClient, frame, fragments, text, binary, continuation, ping, close, pattern, Op,
 } from '../helpers/raw-client.js';
+import { conformanceSuite } from '../helpers/conformance-suite.js';
 
 const conformance = conformanceSuite(test);
 

@@ -3,8 +3,9 @@
  * every length-encoding boundary echo intact, however the bytes are cut into TCP writes.
  */
 import {
-  RawClient, conformanceSuite, text, binary, frame, fragments, pattern, splitEvery, Op, type ServerFrame,
+  RawClient, text, binary, frame, fragments, pattern, splitEvery, Op, type ServerFrame,
 } from '../helpers/raw-client.js';
+import { conformanceSuite } from '../helpers/conformance-suite.js';
 import test, { type ExecutionContext } from 'ava';
 
 const conformance = conformanceSuite(test);

@@ -4,7 +4,8 @@
  * as soon as a header announces the excess; exactly 1024 bytes are echoed.
  */
 import test from 'ava';
-import { RawClient, conformanceSuite, text, binary, continuation, frame, ping, pattern, Op } from '../helpers/raw-client.js';
+import { RawClient, text, binary, continuation, frame, ping, pattern, Op } from '../helpers/raw-client.js';
+import { conformanceSuite } from '../helpers/conformance-suite.js';
 
 const MAX_PAYLOAD = 1024;
 

@@ -3,7 +3,8 @@
  * with the same payload; control frames are at most 125 bytes and never fragmented.
  */
 import test from 'ava';
-import { RawClient, conformanceSuite, ping, pong, text, frame, pattern, Op } from '../helpers/raw-client.js';
+import { RawClient, ping, pong, text, frame, pattern, Op } from '../helpers/raw-client.js';
+import { conformanceSuite } from '../helpers/conformance-suite.js';
 
 const conformance = conformanceSuite(test);
 

@@ -4,7 +4,8 @@
  * 1002; frames before it are still processed, frames after it are not.
  */
 import test from 'ava';
-import { RawClient, conformanceSuite, frame, text, ping, Op, RSV1, RSV2, RSV3, pattern } from '../helpers/raw-client.js';
+import { RawClient, frame, text, ping, Op, RSV1, RSV2, RSV3, pattern } from '../helpers/raw-client.js';
+import { conformanceSuite } from '../helpers/conformance-suite.js';
 
 const conformance = conformanceSuite(test);
 

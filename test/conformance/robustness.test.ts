@@ -4,7 +4,8 @@
  * server runs in this process, so a crash would also fail the file with an uncaught error.
  */
 import test, { type ExecutionContext } from 'ava';
-import { RawClient, conformanceSuite, text, binary, ping, close, pattern, Op } from '../helpers/raw-client.js';
+import { RawClient, text, binary, ping, close, pattern, Op } from '../helpers/raw-client.js';
+import { conformanceSuite } from '../helpers/conformance-suite.js';
 
 const conformance = conformanceSuite(test);
 

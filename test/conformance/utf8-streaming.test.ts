@@ -4,7 +4,8 @@
  * fragment, TCP-write and interleaved-control-frame boundaries, and start clean for each message.
  */
 import test, { type ExecutionContext } from 'ava';
-import { RawClient, conformanceSuite, text, binary, continuation, ping, Op } from '../helpers/raw-client.js';
+import { RawClient, text, binary, continuation, ping, Op } from '../helpers/raw-client.js';
+import { conformanceSuite } from '../helpers/conformance-suite.js';
 
 const conformance = conformanceSuite(test);
 

@@ -5,8 +5,9 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import {
-  RawClient, conformanceSuite, text, binary, continuation, fragments, Op, type ServerFrame,
+  RawClient, text, binary, continuation, fragments, Op, type ServerFrame,
 } from '../helpers/raw-client.js';
+import { conformanceSuite } from '../helpers/conformance-suite.js';
 
 const conformance = conformanceSuite(test);
 

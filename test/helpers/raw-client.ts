@@ -2,17 +2,10 @@
  * A raw RFC 6455 client for conformance tests, in the spirit of the Autobahn|Testsuite
  * fuzzingclient: plain `node:net` sockets, hand-built client frames with any FIN/RSV/opcode/mask
  * and any length encoding, a parser for server frames, and a report of how the server closed.
- * It shares no framing code with src/ (only the server for the suite harness at the end), so
- * that it checks the server independently.
+ * It shares no code with src/, so that it checks the server independently.
  */
-import type { ExecutionContext, TestFn } from 'ava';
 import net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
-import type { CodecKind } from '../../src/codec/codec.js';
-import { listen, type ServerOptions, type WasmSocketServer } from '../../src/server/server.js';
-
-/** Every conformance case runs once per codec in this list. */
-export const CODECS: readonly CodecKind[] = ['js', 'wasm'];
 
 /** RFC 6455 §5.2 opcodes. */
 export const Op = { CONTINUATION: 0x0, TEXT: 0x1, BINARY: 0x2, CLOSE: 0x8, PING: 0x9, PONG: 0xa } as const;
@@ -378,44 +371,4 @@ export function splitEvery(bytes: Uint8Array, size: number): Uint8Array[] {
 
 function escape(literal: string): string {
   return literal.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}
-
-// --- the suite: one echo server per codec per test file --------------------------------------
-
-type ConformanceRun = (t: ExecutionContext, port: number) => Promise<void>;
-
-export interface Conformance {
-  /** Registers `run` once per codec, as concurrent tests. */
-  (title: string, run: ConformanceRun): void;
-  /** The same, as serial tests: they run one at a time, before the concurrent ones. */
-  serial(title: string, run: ConformanceRun): void;
-}
-
-/**
- * Starts one echo server per codec in CODECS before the file's tests and closes them after;
- * returns `conformance(title, run)`, which registers `run` once per codec. `test` is the test
- * file's own ava import, so that this module loads outside ava too.
- */
-export function conformanceSuite(test: TestFn, options: Partial<ServerOptions> = {}): Conformance {
-  const servers = new Map<CodecKind, WasmSocketServer>();
-  test.before(async () => {
-    for (const codec of CODECS) {
-      servers.set(codec, await listen({
-        host: '127.0.0.1', port: 0, app: 'echo', codec, maxPayload: 16 * 1024 * 1024, closeTimeoutMs: 1000, ...options,
-      }));
-    }
-  });
-  test.after.always(async () => {
-    await Promise.all([...servers.values()].map((server) => server.close()));
-  });
-  const register = (serial: boolean) => (title: string, run: ConformanceRun): void => {
-    for (const codec of CODECS) {
-      (serial ? test.serial : test)(`${title} [${codec}]`, async (t) => {
-        const server = servers.get(codec);
-        if (server === undefined) throw new Error(`no ${codec} server`);
-        await run(t, server.port);
-      });
-    }
-  };
-  return Object.assign(register(false), { serial: register(true) });
 }

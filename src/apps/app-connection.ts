@@ -1,0 +1,104 @@
+/**
+ * AppConnection runs one WebSocket connection's protocol state machine and its application
+ * handlers. It knows nothing of sockets or threads: below it is a `Transport` (the socket
+ * itself when inline, a batch to the main thread inside a worker), so the same code runs in
+ * both places.
+ */
+import type { FrameCodec } from '../codec/codec.js';
+import { WebSocketProtocol, ReadyState } from '../protocol/protocol.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import type { Application, Connection } from './app.js';
+
+/** What a connection needs from whatever carries its bytes. */
+export interface Transport {
+  /** Queues bytes for the socket; a frame may come as header and payload. */
+  write(first: Uint8Array, second?: Uint8Array): void;
+  /** Closes TCP now: the close handshake is over or the connection failed (server closes first). */
+  end(): void;
+  /** Our close frame is out: bound the wait for the peer's answer. */
+  closing(): void;
+  /** Bytes queued for the socket and not yet written, as far as this side knows. */
+  readonly bufferedAmount: number;
+}
+
+export interface AppConnectionOptions {
+  id: number;
+  subprotocol: string | undefined;
+  maxPayload: number;
+  onError?: (error: Error, conn: Connection) => void;
+}
+
+export class AppConnection implements Connection {
+  readonly id: number;
+  readonly protocol: string | undefined;
+  readonly #app: Application;
+  readonly #transport: Transport;
+  readonly #machine: WebSocketProtocol;
+  readonly #onError: AppConnectionOptions['onError'];
+  #finished = false;
+
+  constructor(codec: FrameCodec, app: Application, transport: Transport, options: AppConnectionOptions) {
+    this.id = options.id;
+    this.protocol = options.subprotocol;
+    this.#app = app;
+    this.#transport = transport;
+    this.#onError = options.onError;
+    this.#machine = new WebSocketProtocol(codec, {
+      message: (data, isBinary) => this.#runHandler(() => app.message?.(this, data, isBinary)),
+      write: (first, second) => transport.write(first, second),
+      closeTransport: () => transport.end(),
+    }, { role: 'server', maxPayload: options.maxPayload });
+  }
+
+  get bufferedAmount(): number {
+    return this.#transport.bufferedAmount;
+  }
+
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  /** Runs `open`, then feeds the bytes that arrived with the upgrade request. */
+  start(head: Uint8Array): void {
+    this.#runHandler(() => this.#app.open?.(this));
+    if (head.length > 0) this.receive(head);
+  }
+
+  receive(chunk: Uint8Array): void {
+    if (!this.#finished) this.#machine.receive(chunk);
+  }
+
+  send(data: string | Uint8Array, isBinary?: boolean): boolean {
+    return this.#machine.send(data, isBinary);
+  }
+
+  close(code: number = CloseCode.NORMAL, reason = ''): void {
+    if (this.#machine.readyState !== ReadyState.OPEN) return;
+    this.#machine.close(code, reason);
+    this.#transport.closing();
+  }
+
+  /** The socket's write buffer drained below its high-water mark. */
+  drain(): void {
+    if (!this.#finished) this.#runHandler(() => this.#app.drain?.(this));
+  }
+
+  /** The TCP connection is gone: tells the application once, with the code the peer sent. */
+  finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#machine.receiveEnd();
+    const { closeCode, closeReason } = this.#machine;
+    this.#runHandler(() => this.#app.close?.(this, closeCode, closeReason));
+  }
+
+  #runHandler(handler: () => void): void {
+    try {
+      handler();
+    } catch (error) {
+      // An application exception closes this connection only (1011), never the server.
+      this.#onError?.(error as Error, this);
+      this.close(CloseCode.INTERNAL_ERROR, 'internal error');
+    }
+  }
+}

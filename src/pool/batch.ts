@@ -1,0 +1,183 @@
+/**
+ * The one wire format between the main thread and a worker. Each direction sends at most one
+ * `Batch` per event-loop turn per worker, carrying the operations of every connection that
+ * worker owns, in the order they happened.
+ *
+ *   ops    Int32Array of [op, connectionId, argument] triples.
+ *   chunks main → worker: the bytes of OPEN (the upgrade's `head`) and DATA ops, in op order.
+ *          Each socket chunk owns its ArrayBuffer, which is transferred, not copied.
+ *   bytes  worker → main: the frames of every WRITE op, back to back in one transferred
+ *          buffer; a WRITE's argument is its length. One copy in the worker, none after.
+ *   texts  strings of OPEN (subprotocol, '' for none), CLOSE (reason) and ERROR (message) ops.
+ */
+
+/** Operations from the main thread to a worker. */
+export const ToWorker = {
+  /** A handshake finished: create the connection; chunk = head bytes, text = subprotocol. */
+  OPEN: 1,
+  /** Bytes read from the socket; chunk = the bytes. */
+  DATA: 2,
+  /** The socket's write queue passed the high-water mark; argument = bytes queued. */
+  PAUSE: 3,
+  /** The socket drained: resume dispatching and call the app's `drain`. */
+  DRAIN: 4,
+  /** Start the closing handshake; argument = close code, text = reason (server shutdown). */
+  CLOSE: 5,
+  /** The TCP connection is gone: call the app's `close` and forget the connection. */
+  FINISH: 6,
+} as const;
+
+/** Operations from a worker to the main thread. */
+export const ToMain = {
+  /** Frames for the socket; argument = their length in `bytes`. */
+  WRITE: 1,
+  /** Close TCP now (after the close handshake, or on a protocol failure). */
+  END: 2,
+  /** Our close frame is out: arm the close timer. */
+  CLOSING: 3,
+  /** An application handler threw; text = the error's message and stack. */
+  ERROR: 4,
+} as const;
+
+export interface Batch {
+  ops: Int32Array;
+  chunks: Uint8Array[];
+  bytes: Uint8Array | null;
+  texts: string[];
+}
+
+const INITIAL_OPS = 3 * 64;
+const INITIAL_BYTES = 64 * 1024;
+
+/** Accumulates one turn's operations; `take()` hands them out with their transfer list. */
+export class BatchBuilder {
+  #ops = new Int32Array(INITIAL_OPS);
+  #opCount = 0;
+  #chunks: Uint8Array[] = [];
+  #texts: string[] = [];
+  #bytes: Uint8Array | null = null;
+  #bytesUsed = 0;
+  /** Index of the last op if it is a WRITE, so consecutive frames of a connection merge. */
+  #lastWrite = -1;
+
+  get isEmpty(): boolean {
+    return this.#opCount === 0;
+  }
+
+  op(op: number, connectionId: number, argument = 0): void {
+    if ((this.#opCount + 1) * 3 > this.#ops.length) {
+      const grown = new Int32Array(this.#ops.length * 2);
+      grown.set(this.#ops);
+      this.#ops = grown;
+    }
+    const at = this.#opCount * 3;
+    this.#ops[at] = op;
+    this.#ops[at + 1] = connectionId;
+    this.#ops[at + 2] = argument;
+    this.#opCount++;
+    this.#lastWrite = -1;
+  }
+
+  chunk(op: number, connectionId: number, chunk: Uint8Array, argument = 0): void {
+    this.op(op, connectionId, argument);
+    this.#chunks.push(chunk);
+  }
+
+  text(op: number, connectionId: number, text: string, argument = 0): void {
+    this.op(op, connectionId, argument);
+    this.#texts.push(text);
+  }
+
+  chunkAndText(op: number, connectionId: number, chunk: Uint8Array, text: string): void {
+    this.op(op, connectionId);
+    this.#chunks.push(chunk);
+    this.#texts.push(text);
+  }
+
+  /** Appends frame bytes for a connection, merged with its previous WRITE when adjacent. */
+  write(connectionId: number, first: Uint8Array, second?: Uint8Array): void {
+    const length = first.length + (second === undefined ? 0 : second.length);
+    this.#reserve(length);
+    const bytes = this.#bytes!;
+    bytes.set(first, this.#bytesUsed);
+    if (second !== undefined) bytes.set(second, this.#bytesUsed + first.length);
+    this.#bytesUsed += length;
+    const last = this.#lastWrite;
+    if (last >= 0 && this.#ops[last + 1] === connectionId) {
+      this.#ops[last + 2] += length;
+      return;
+    }
+    this.op(ToMain.WRITE, connectionId, length);
+    this.#lastWrite = (this.#opCount - 1) * 3;
+  }
+
+  /** The batch and the buffers to transfer with it; the builder starts empty again. */
+  take(): { batch: Batch; transfer: ArrayBuffer[] } {
+    const ops = this.#ops.slice(0, this.#opCount * 3);
+    const bytes = this.#bytes === null ? null : this.#bytes.subarray(0, this.#bytesUsed);
+    const transfer: ArrayBuffer[] = [ops.buffer];
+    if (bytes !== null) transfer.push(bytes.buffer as ArrayBuffer);
+    const seen = new Set<ArrayBufferLike>();
+    for (const chunk of this.#chunks) {
+      const buffer = chunk.buffer;
+      // Only a chunk that owns its whole buffer is transferred; others are copied by postMessage.
+      if (chunk.byteOffset === 0 && chunk.byteLength === buffer.byteLength && !seen.has(buffer) && buffer instanceof ArrayBuffer) {
+        seen.add(buffer);
+        transfer.push(buffer);
+      }
+    }
+    const batch: Batch = { ops, chunks: this.#chunks, bytes, texts: this.#texts };
+    this.#opCount = 0;
+    this.#chunks = [];
+    this.#texts = [];
+    this.#bytes = null;
+    this.#bytesUsed = 0;
+    this.#lastWrite = -1;
+    return { batch, transfer };
+  }
+
+  #reserve(length: number): void {
+    const needed = this.#bytesUsed + length;
+    if (this.#bytes !== null && needed <= this.#bytes.length) return;
+    let capacity = this.#bytes === null ? INITIAL_BYTES : this.#bytes.length * 2;
+    while (capacity < needed) capacity *= 2;
+    const grown = new Uint8Array(capacity);
+    if (this.#bytes !== null) grown.set(this.#bytes.subarray(0, this.#bytesUsed));
+    this.#bytes = grown;
+  }
+}
+
+/** Ops that carry a chunk or a text, per direction (the rest carry only their argument). */
+const CARRIES_CHUNK = new Set<number>([ToWorker.OPEN, ToWorker.DATA]);
+const CARRIES_TEXT_TO_WORKER = new Set<number>([ToWorker.OPEN, ToWorker.CLOSE]);
+const CARRIES_TEXT_TO_MAIN = new Set<number>([ToMain.ERROR]);
+
+export type BatchVisitor = (op: number, connectionId: number, argument: number, bytes: Uint8Array | undefined, text: string | undefined) => void;
+
+/** Visits a main → worker batch's ops in order, each with its chunk and text. */
+export function readToWorker(batch: Batch, visit: BatchVisitor): void {
+  const { ops, chunks, texts } = batch;
+  let chunkIndex = 0, textIndex = 0;
+  for (let i = 0; i < ops.length; i += 3) {
+    const op = ops[i];
+    const chunk = CARRIES_CHUNK.has(op) ? chunks[chunkIndex++] : undefined;
+    const text = CARRIES_TEXT_TO_WORKER.has(op) ? texts[textIndex++] : undefined;
+    visit(op, ops[i + 1], ops[i + 2], chunk, text);
+  }
+}
+
+/** Visits a worker → main batch's ops in order; a WRITE gets its slice of `bytes` (a view, no copy). */
+export function readToMain(batch: Batch, visit: BatchVisitor): void {
+  const { ops, bytes, texts } = batch;
+  let byteOffset = 0, textIndex = 0;
+  for (let i = 0; i < ops.length; i += 3) {
+    const op = ops[i], argument = ops[i + 2];
+    let slice: Uint8Array | undefined;
+    if (op === ToMain.WRITE) {
+      slice = bytes!.subarray(byteOffset, byteOffset + argument);
+      byteOffset += argument;
+    }
+    const text = CARRIES_TEXT_TO_MAIN.has(op) ? texts[textIndex++] : undefined;
+    visit(op, ops[i + 1], argument, slice, text);
+  }
+}
