@@ -2,6 +2,7 @@
 /** `wasmsocket` command line: the subcommands and the process's lifecycle. */
 import { listen } from './server/server.js';
 import { HelpRequested, parseServeArgs, USAGE, UsageError } from './cli-args.js';
+import { runLoadCommand } from './load/command.js';
 
 async function serve(args: string[]): Promise<void> {
   const { options } = parseServeArgs(args);
@@ -10,7 +11,7 @@ async function serve(args: string[]): Promise<void> {
     onError: (error) => console.error(`wasmsocket: ${error.stack ?? error.message}`),
   });
   const { address, port } = server.address();
-  console.log(`wasmsocket listening on ws://${address.includes(':') ? `[${address}]` : address}:${port}/ (app ${options.app}, codec ${options.codec})`);
+  console.log(`wasmsocket listening on ws://${address.includes(':') ? `[${address}]` : address}:${port}/ (app ${options.app}, codec ${options.codec}, ${options.workers === 0 ? "inline" : `${options.workers} worker${options.workers > 1 ? "s" : ""}`})`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -32,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
       await serve(rest);
       return -1; // keeps running until a signal
     }
+    if (command === 'load') return await runLoadCommand(rest);
     if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
       process.stdout.write(USAGE);
       return command === undefined ? 2 : 0;

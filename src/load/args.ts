@@ -1,0 +1,230 @@
+/** Parsing and checking of `wasmsocket load` arguments; no side effects, so tests can call it. */
+import { isIPv4, isIP } from 'node:net';
+import { parseArgs } from 'node:util';
+import type { CodecKind } from '../codec/codec.js';
+import { ECHO_MIN_SIZE } from './payload.js';
+import { PUBLISH_MIN_SIZE } from './pubsub-format.js';
+
+/**
+ * A `load` flag mistake: the CLI reports it in one line and exits 2, like the serve flags'
+ * UsageError (command.ts converts it), without this module importing the server.
+ */
+export class UsageError extends Error {}
+
+export type Scenario = 'echo' | 'broadcast' | 'connect';
+
+export interface LoadTarget {
+  host: string;
+  port: number;
+  /** Request target of the GET line: path and query. */
+  path: string;
+  /** Value of the Host header. */
+  hostHeader: string;
+  /** The URL as given, for reports. */
+  url: string;
+}
+
+export interface LoadOptions {
+  target: LoadTarget;
+  scenario: Scenario;
+  /** echo and connect: connections; broadcast: subscribers (publishers come on top). */
+  connections: number;
+  /** broadcast: publishing connections. */
+  publishers: number;
+  /** New connections per second over all threads; 0 opens them as fast as possible. */
+  ramp: number;
+  size: number;
+  binary: boolean;
+  /** echo: messages kept in flight per connection (used when rate is 0). */
+  inFlight: number;
+  /** Messages per second over all connections (echo: sends, broadcast: publishes); 0 = in-flight mode. */
+  rate: number;
+  durationMs: number;
+  threads: number;
+  /** 0: as many as the open-file limit requires. */
+  processes: number;
+  sourceIps: string[];
+  topic: string;
+  codec: CodecKind;
+  /** From TCP connect to the 101 response. */
+  handshakeTimeoutMs: number;
+  /** From our close frame to the server's TCP close, at the end. */
+  closeTimeoutMs: number;
+  json: boolean;
+}
+
+export const LOAD_DEFAULTS = {
+  scenario: 'echo' as Scenario,
+  connections: 100,
+  publishers: 1,
+  ramp: 1000,
+  size: 32,
+  inFlight: 1,
+  broadcastRate: 100,
+  durationS: 10,
+  threads: 1,
+  topic: 'load',
+  codec: 'js' as CodecKind,
+  timeoutS: 10,
+  closeTimeoutMs: 3000,
+};
+
+export const LOAD_USAGE = `Usage: wasmsocket load ws://HOST:PORT/PATH [options]
+
+Opens many WebSocket connections to any RFC 6455 server and measures it.
+
+Options:
+  --scenario echo|broadcast|connect
+                         echo: round trips; broadcast: pub/sub deliveries; connect: open and hold
+                         (default ${LOAD_DEFAULTS.scenario})
+  --connections N        connections (broadcast: subscribers) (default ${LOAD_DEFAULTS.connections})
+  --publishers N         broadcast: publishing connections, on top of the subscribers (default ${LOAD_DEFAULTS.publishers})
+  --ramp PER_SECOND      new connections per second, 0 = all at once (default ${LOAD_DEFAULTS.ramp})
+  --size BYTES           message size (echo ≥ ${ECHO_MIN_SIZE}, broadcast data ≥ ${PUBLISH_MIN_SIZE}) (default ${LOAD_DEFAULTS.size})
+  --binary               send binary messages (default: ASCII text)
+  --in-flight K          echo: messages in flight per connection (default ${LOAD_DEFAULTS.inFlight})
+  --rate MSGS_PER_S      fixed total send rate instead (broadcast: publishes/s, default ${LOAD_DEFAULTS.broadcastRate})
+  --duration S           seconds to run, then close with 1000 (default ${LOAD_DEFAULTS.durationS})
+  --threads T            worker threads in all (default ${LOAD_DEFAULTS.threads}: the main thread)
+  --processes P          processes (default: as many as the open-file limit requires)
+  --source-ips A-B|A,B   local addresses to bind, round-robin (e.g. 127.0.0.1-127.0.0.20)
+  --topic T              broadcast topic (default ${LOAD_DEFAULTS.topic})
+  --codec js|wasm        client framing codec (default ${LOAD_DEFAULTS.codec})
+  --timeout S            handshake timeout, TCP connect to 101 (default ${LOAD_DEFAULTS.timeoutS})
+  --json                 print one JSON object at the end, no progress line
+  -h, --help             show this help
+`;
+
+/** `wasmsocket load --help`: print LOAD_USAGE and exit 0. */
+export class LoadHelpRequested extends Error {}
+
+function parseNumber(name: string, value: string | undefined, fallback: number, min: number, max: number, integer = true): number {
+  if (value === undefined) return fallback;
+  const pattern = integer ? /^\d+$/ : /^\d+(\.\d+)?$/;
+  if (!pattern.test(value)) throw new UsageError(`--${name} must be a ${integer ? 'whole ' : ''}number, got "${value}"`);
+  const parsed = Number(value);
+  if (parsed < min || parsed > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${value}`);
+  return parsed;
+}
+
+export function parseTarget(text: string): LoadTarget {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`"${text}" is not a URL (expected ws://HOST:PORT/)`);
+  }
+  if (url.protocol === 'wss:') throw new UsageError('wss:// is not supported: the generator speaks plain TCP (ws://)');
+  if (url.protocol !== 'ws:') throw new UsageError(`the URL must start with ws://, got "${text}"`);
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const port = url.port === '' ? 80 : Number(url.port);
+  return { host, port, path: `${url.pathname}${url.search}`, hostHeader: url.host, url: url.href };
+}
+
+/** "127.0.0.1-127.0.0.20" (an IPv4 range) or "a,b,c" (a list) → addresses. */
+export function parseSourceIps(text: string): string[] {
+  const range = /^([\d.]+)-([\d.]+)$/.exec(text.trim());
+  if (range !== null) {
+    const [, first, last] = range;
+    if (!isIPv4(first) || !isIPv4(last)) throw new UsageError(`--source-ips: "${text}" is not an IPv4 range`);
+    const from = ipv4ToNumber(first), to = ipv4ToNumber(last);
+    if (to < from) throw new UsageError(`--source-ips: the range "${text}" is empty`);
+    if (to - from >= 4096) throw new UsageError(`--source-ips: at most 4096 addresses, "${text}" has ${to - from + 1}`);
+    const addresses: string[] = [];
+    for (let n = from; n <= to; n++) addresses.push(numberToIpv4(n));
+    return addresses;
+  }
+  const list = text.split(',').map((item) => item.trim()).filter((item) => item.length > 0);
+  if (list.length === 0) throw new UsageError('--source-ips: no address given');
+  for (const address of list) {
+    if (isIP(address) === 0) throw new UsageError(`--source-ips: "${address}" is not an IP address`);
+  }
+  return list;
+}
+
+function ipv4ToNumber(address: string): number {
+  return address.split('.').reduce((sum, part) => sum * 256 + Number(part), 0);
+}
+
+function numberToIpv4(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+export function parseLoadArgs(args: string[]): LoadOptions {
+  let values, positionals;
+  try {
+    ({ values, positionals } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        scenario: { type: 'string' },
+        connections: { type: 'string' },
+        publishers: { type: 'string' },
+        ramp: { type: 'string' },
+        size: { type: 'string' },
+        binary: { type: 'boolean' },
+        'in-flight': { type: 'string' },
+        rate: { type: 'string' },
+        duration: { type: 'string' },
+        threads: { type: 'string' },
+        processes: { type: 'string' },
+        'source-ips': { type: 'string' },
+        topic: { type: 'string' },
+        codec: { type: 'string' },
+        timeout: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) throw new LoadHelpRequested();
+  if (positionals.length === 0) throw new UsageError('load needs the server URL, e.g. ws://127.0.0.1:8080/');
+  if (positionals.length > 1) throw new UsageError(`load takes one URL, got ${positionals.length}: ${positionals.join(' ')}`);
+  const target = parseTarget(positionals[0]);
+
+  const scenario = values.scenario ?? LOAD_DEFAULTS.scenario;
+  if (scenario !== 'echo' && scenario !== 'broadcast' && scenario !== 'connect') {
+    throw new UsageError(`--scenario must be "echo", "broadcast" or "connect", got "${scenario}"`);
+  }
+  const codec = values.codec ?? LOAD_DEFAULTS.codec;
+  if (codec !== 'wasm' && codec !== 'js') throw new UsageError(`--codec must be "js" or "wasm", got "${codec}"`);
+  if (values['in-flight'] !== undefined && values.rate !== undefined) {
+    throw new UsageError('--in-flight and --rate exclude each other: keep K messages in flight, or send at a fixed rate');
+  }
+  if (scenario === 'broadcast' && values['in-flight'] !== undefined) {
+    throw new UsageError('--in-flight applies to echo; broadcast publishes at --rate');
+  }
+
+  const size = parseNumber('size', values.size, LOAD_DEFAULTS.size, 0, 64 * 1024 * 1024);
+  const minSize = scenario === 'broadcast' ? PUBLISH_MIN_SIZE : scenario === 'echo' ? ECHO_MIN_SIZE : 0;
+  if (size < minSize) {
+    throw new UsageError(`--size must be at least ${minSize} for ${scenario}: the payload carries a sequence number and a send time`);
+  }
+  const defaultRate = scenario === 'broadcast' ? LOAD_DEFAULTS.broadcastRate : 0;
+  const topic = values.topic ?? LOAD_DEFAULTS.topic;
+  if (topic.length === 0) throw new UsageError('--topic must not be empty');
+
+  return {
+    target,
+    scenario,
+    connections: parseNumber('connections', values.connections, LOAD_DEFAULTS.connections, 1, 1_000_000),
+    publishers: parseNumber('publishers', values.publishers, LOAD_DEFAULTS.publishers, 1, 100_000),
+    ramp: parseNumber('ramp', values.ramp, LOAD_DEFAULTS.ramp, 0, 10_000_000),
+    size,
+    binary: values.binary ?? false,
+    inFlight: parseNumber('in-flight', values['in-flight'], LOAD_DEFAULTS.inFlight, 1, 100_000),
+    rate: parseNumber('rate', values.rate, defaultRate, 1, 100_000_000, false),
+    durationMs: Math.round(parseNumber('duration', values.duration, LOAD_DEFAULTS.durationS, 0.1, 7 * 24 * 3600, false) * 1000),
+    threads: parseNumber('threads', values.threads, LOAD_DEFAULTS.threads, 1, 256),
+    processes: parseNumber('processes', values.processes, 0, 1, 256),
+    sourceIps: values['source-ips'] === undefined ? [] : parseSourceIps(values['source-ips']),
+    topic,
+    codec: codec as CodecKind,
+    handshakeTimeoutMs: Math.round(parseNumber('timeout', values.timeout, LOAD_DEFAULTS.timeoutS, 0.1, 3600, false) * 1000),
+    closeTimeoutMs: LOAD_DEFAULTS.closeTimeoutMs,
+    json: values.json ?? false,
+  };
+}

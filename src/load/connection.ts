@@ -1,0 +1,228 @@
+/**
+ * One client connection of the load generator: a raw `net` socket, the opening handshake by hand,
+ * then our sans-I/O WebSocketProtocol in the client role (it masks what we send and validates what
+ * the server sends). The scenario sees open / message / end; every way a connection can fail ends
+ * in exactly one error kind (see errors.ts).
+ */
+import { connect, type Socket } from 'node:net';
+import type { FrameCodec } from '../codec/codec.js';
+import { Opcode, ReadyState, WebSocketProtocol, type ProtocolSink } from '../protocol/protocol.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import type { LoadTarget } from './args.js';
+import { socketErrorKind } from './errors.js';
+import { maskedFrame } from './frame-writer.js';
+import { checkResponseHead, createClientHandshake, findHeadEnd, MAX_RESPONSE_HEAD_BYTES } from './handshake.js';
+
+export const enum ConnState { CONNECTING, HANDSHAKE, OPEN, CLOSING, CLOSED }
+
+/** The error kind of an attempt cut short because the run stopped: counted apart, not an error. */
+export const ABANDONED = 'abandoned';
+
+/** Server frames up to this size are accepted; a load test does not police message size. */
+const CLIENT_MAX_PAYLOAD = 1024 * 1024 * 1024;
+
+export interface ConnectionEvents {
+  /** The handshake completed; `handshakeMs` runs from the TCP connect call to the 101. */
+  opened(conn: LoadConnection, handshakeMs: number): void;
+  message(conn: LoadConnection, data: Buffer, isBinary: boolean): void;
+  /**
+   * The connection is finished (TCP closed). `error` is its error kind, undefined for a clean
+   * close that we started; `wasOpen` tells whether the handshake had completed.
+   */
+  ended(conn: LoadConnection, error: string | undefined, wasOpen: boolean): void;
+}
+
+export interface ConnectionSettings {
+  target: LoadTarget;
+  codec: FrameCodec;
+  handshakeTimeoutMs: number;
+  localAddress?: string;
+}
+
+export class LoadConnection implements ProtocolSink {
+  state = ConnState.CONNECTING;
+  /** Scenario state, kept here so every connection has the same shape (no side maps). */
+  nextSeq = 0;
+  expectedSeq = 0;
+  inFlight = 0;
+  isPublisher = false;
+  /** Position in the shard's list of open connections, -1 when not in it. */
+  slot = -1;
+  /** Id of the last write batch that corked this socket (see CorkBatch). */
+  batch = 0;
+
+  readonly index: number;
+  readonly #events: ConnectionEvents;
+  readonly #socket: Socket;
+  readonly #expectedAccept: string;
+  /** The protocol is created with it once the handshake completes. */
+  readonly #codec: FrameCodec;
+  #protocol: WebSocketProtocol | undefined;
+  #head: Buffer | null = null;
+  #startedAt: number;
+  #timer: NodeJS.Timeout | undefined;
+  #error: string | undefined;
+
+  constructor(index: number, settings: ConnectionSettings, events: ConnectionEvents) {
+    this.index = index;
+    this.#events = events;
+    const handshake = createClientHandshake(settings.target);
+    this.#expectedAccept = handshake.expectedAccept;
+    this.#startedAt = performance.now();
+    const socket = connect({
+      host: settings.target.host,
+      port: settings.target.port,
+      localAddress: settings.localAddress,
+      noDelay: true,
+    });
+    this.#socket = socket;
+    socket.once('connect', () => {
+      this.state = ConnState.HANDSHAKE;
+      socket.write(handshake.request);
+    });
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (error: NodeJS.ErrnoException) => this.#setError(socketErrorKind(error)));
+    socket.once('close', () => this.#onClose());
+    this.#timer = setTimeout(() => {
+      this.#setError('timeout');
+      socket.destroy();
+    }, settings.handshakeTimeoutMs);
+    this.#codec = settings.codec;
+  }
+
+  get isOpen(): boolean {
+    return this.state === ConnState.OPEN;
+  }
+
+  /** Bytes queued on the socket, not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.#socket.writableLength;
+  }
+
+  /** Sends one data message as a masked copy; `payload` stays the caller's to reuse. */
+  send(payload: Uint8Array, isBinary: boolean): boolean {
+    // Data frames take the pooled-key fast path (frame-writer.ts) while the protocol is open.
+    if (this.#protocol === undefined || this.#protocol.readyState !== ReadyState.OPEN) return false;
+    this.#socket.write(maskedFrame(this.#codec, isBinary ? Opcode.BINARY : Opcode.TEXT, payload));
+    return true;
+  }
+
+  sendText(text: string): boolean {
+    return this.#protocol !== undefined && this.#protocol.send(text);
+  }
+
+  cork(): void {
+    this.#socket.cork();
+  }
+
+  uncork(): void {
+    this.#socket.uncork();
+  }
+
+  /** Starts our closing handshake (1000); the server answers and closes TCP first (RFC 6455 §7.1.1). */
+  close(): void {
+    if (this.state === ConnState.OPEN) {
+      this.state = ConnState.CLOSING;
+      this.#protocol!.close(CloseCode.NORMAL);
+    } else if (this.state === ConnState.CONNECTING || this.state === ConnState.HANDSHAKE) {
+      this.destroy(ABANDONED);
+    }
+  }
+
+  /** Drops TCP now (the close deadline passed). */
+  destroy(error?: string): void {
+    if (error !== undefined) this.#setError(error);
+    this.#socket.destroy();
+  }
+
+  // ProtocolSink
+  write(first: Uint8Array, second?: Uint8Array): void {
+    this.#socket.write(first);
+    if (second !== undefined) this.#socket.write(second);
+  }
+
+  message(data: Buffer, isBinary: boolean): void {
+    this.#events.message(this, data, isBinary);
+  }
+
+  /** The protocol failed the connection (its close frame is written): end TCP from our side. */
+  closeTransport(): void {
+    this.#socket.end();
+  }
+
+  #setError(kind: string): void {
+    this.#error ??= kind;
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.state >= ConnState.OPEN) {
+      this.#receive(chunk);
+      return;
+    }
+    const head = this.#head === null ? chunk : Buffer.concat([this.#head, chunk]);
+    const end = findHeadEnd(head);
+    if (end < 0) {
+      if (head.length > MAX_RESPONSE_HEAD_BYTES) this.#failHandshake('bad-response');
+      else this.#head = head;
+      return;
+    }
+    this.#head = null;
+    const problem = checkResponseHead(head.toString('latin1', 0, end - 4), this.#expectedAccept);
+    if (problem !== undefined) {
+      this.#failHandshake(problem);
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.state = ConnState.OPEN;
+    this.#protocol = new WebSocketProtocol(this.#codec, this, { role: 'client', maxPayload: CLIENT_MAX_PAYLOAD });
+    this.#events.opened(this, performance.now() - this.#startedAt);
+    // Frames that came in the same read as the 101 are the first input.
+    if (end < head.length && this.state >= ConnState.OPEN) this.#receive(head.subarray(end));
+  }
+
+  #failHandshake(kind: string): void {
+    this.#setError(kind);
+    this.#socket.destroy();
+  }
+
+  #receive(chunk: Buffer): void {
+    const protocol = this.#protocol!;
+    if (isClosed(protocol)) return;
+    // Replies written while handling this chunk leave in one write (cork/uncork per read).
+    this.#socket.cork();
+    protocol.receive(chunk);
+    this.#socket.uncork();
+    if (!isClosed(protocol)) return;
+    // A close frame arrived or the protocol failed the connection; the server closes TCP next.
+    if (protocol.error !== undefined) {
+      this.#setError(`protocol ${protocol.error.closeCode} ${protocol.error.code}`);
+    } else if (this.state !== ConnState.CLOSING) {
+      this.#setError(`server-close ${protocol.closeCode}`);
+    }
+    this.state = ConnState.CLOSING;
+  }
+
+  #onClose(): void {
+    clearTimeout(this.#timer);
+    const wasOpen = this.#protocol !== undefined;
+    const previous = this.state;
+    this.state = ConnState.CLOSED;
+    if (this.#error === undefined) {
+      if (previous === ConnState.CONNECTING || previous === ConnState.HANDSHAKE) {
+        this.#error = previous === ConnState.HANDSHAKE ? 'bad-response' : 'reset';
+      } else if (this.#protocol === undefined || !isClosed(this.#protocol)) {
+        this.#error = 'dropped'; // RFC 6455 §7.1.5: TCP closed without a close frame, 1006
+      } else if (this.#protocol.closeCode !== CloseCode.NORMAL) {
+        this.#error = `server-close ${this.#protocol.closeCode}`;
+      }
+    }
+    this.#protocol?.receiveEnd();
+    this.#events.ended(this, this.#error, wasOpen);
+  }
+}
+
+/** A function, so TypeScript does not narrow readyState across a receive() that changes it. */
+function isClosed(protocol: WebSocketProtocol): boolean {
+  return protocol.readyState === ReadyState.CLOSED;
+}

@@ -1,0 +1,78 @@
+/** Text output of `wasmsocket load`: the header line, the live progress line and the summary table. */
+import type { LoadOptions } from './args.js';
+import type { LoadResult, Percentiles, Progress } from './run.js';
+
+const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+function count(n: number): string {
+  return integer.format(n);
+}
+
+function bytes(perSecond: number): string {
+  if (perSecond >= 1e9) return `${(perSecond / 1e9).toFixed(2)} GB/s`;
+  if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(2)} MB/s`;
+  if (perSecond >= 1e3) return `${(perSecond / 1e3).toFixed(1)} kB/s`;
+  return `${perSecond.toFixed(0)} B/s`;
+}
+
+function ms(value: number): string {
+  return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(3);
+}
+
+function percentileRow(p: Percentiles): string {
+  if (p.count === 0) return 'no samples';
+  return `p50 ${ms(p.p50)}  p90 ${ms(p.p90)}  p99 ${ms(p.p99)}  p99.9 ${ms(p.p99_9)}  max ${ms(p.max)}  (ms, ${count(p.count)} samples)`;
+}
+
+export function headerLine(options: LoadOptions): string {
+  const what = options.scenario === 'broadcast'
+    ? `${count(options.connections)} subscribers + ${count(options.publishers)} publishers, ${count(options.rate)} publishes/s`
+    : options.scenario === 'echo'
+      ? `${count(options.connections)} connections, ${options.rate > 0 ? `${count(options.rate)} msgs/s` : `${options.inFlight} in flight each`}`
+      : `${count(options.connections)} connections`;
+  const size = options.scenario === 'connect' ? '' : `, ${options.size} B ${options.binary ? 'binary' : 'text'}`;
+  const ramp = options.ramp > 0 ? `${count(options.ramp)}/s` : 'unlimited';
+  return `wasmsocket load: ${options.scenario} → ${options.target.url}: ${what}${size}, ramp ${ramp}, ${options.durationMs / 1000} s`;
+}
+
+export function progressLine(options: LoadOptions, p: Progress): string {
+  const parts = [`${p.elapsedS.toFixed(0).padStart(4)}s`, `open ${count(p.open)}/${count(options.connections + (options.scenario === 'broadcast' ? options.publishers : 0))}`];
+  if (options.scenario === 'connect') {
+    parts.push(`opened ${count(p.opened)}`);
+  } else {
+    const received = options.scenario === 'broadcast' ? 'deliveries' : 'msgs';
+    parts.push(`${received} ${count(p.receivedPerSecond)}/s`);
+    if (p.p50Ms > 0 || p.p99Ms > 0) parts.push(`p50 ${ms(p.p50Ms)} ms`, `p99 ${ms(p.p99Ms)} ms`);
+  }
+  parts.push(`errors ${count(p.errorCount)}`);
+  return parts.join('  ');
+}
+
+export function summaryTable(result: LoadResult): string {
+  const rows: Array<[string, string]> = [];
+  const c = result.connect;
+  const m = result.messages;
+  rows.push(['run', `${result.scenario} → ${result.url}, ${result.elapsedS.toFixed(1)} s, ` +
+    `${result.processes} process${result.processes === 1 ? '' : 'es'}, ${result.threads} thread${result.threads === 1 ? '' : 's'}, codec ${result.codec}`]);
+  rows.push(['connections', `${count(c.opened)} opened of ${count(c.attempted)} attempted (${count(result.connections)} planned), ` +
+    `${count(c.openAtEnd)} open at the end, ${count(c.closedClean)} closed cleanly (1000)` +
+    (c.abandoned > 0 ? `, ${count(c.abandoned)} still connecting at the end` : '')]);
+  rows.push(['connect rate', c.rampS > 0 ? `${count(c.perSecond)}/s over ${c.rampS.toFixed(2)} s` : '-']);
+  rows.push(['handshake', percentileRow(c.handshakeMs)]);
+  if (result.scenario === 'echo') {
+    rows.push(['round trips', `${count(m.received)} (${count(m.receivedPerSecond)} msgs/s, ${bytes(m.bytesReceivedPerSecond)} each way)` +
+      (m.skipped > 0 ? `, ${count(m.skipped)} sends skipped (socket queue full)` : '')]);
+    rows.push(['latency', percentileRow(result.latencyMs)]);
+  } else if (result.scenario === 'broadcast') {
+    rows.push(['publishes', `${count(m.sent)} (${count(m.sentPerSecond)}/s)` + (m.skipped > 0 ? `, ${count(m.skipped)} skipped` : '')]);
+    rows.push(['deliveries', `${count(m.received)} (${count(m.receivedPerSecond)}/s, ${bytes(m.bytesReceivedPerSecond)})` +
+      (m.other > 0 ? `, ${count(m.other)} other messages` : '')]);
+    rows.push(['delivery latency', percentileRow(result.latencyMs)]);
+  }
+  const errorKinds = Object.entries(result.errors).sort((a, b) => b[1] - a[1]);
+  rows.push(['errors', errorKinds.length === 0 ? 'none' : errorKinds.map(([kind, n]) => `${kind} ×${count(n)}`).join(', ')]);
+  for (const line of result.limits) rows.push(['limit', line]);
+  for (const line of result.warnings) rows.push(['warning', line]);
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n') + '\n';
+}

@@ -1,0 +1,288 @@
+/**
+ * The coordinator: plans the run, starts the shards (inline, worker threads, child processes),
+ * merges their progress once a second, says `go` when every shard is connected, `stop` at the
+ * duration (or on abort), and merges their final measurements into one LoadResult.
+ */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import type { LoadOptions, LoadTarget } from './args.js';
+import { explainErrors, type LimitFacts } from './errors.js';
+import { startChildGroup, startLocalGroup, type GroupHandle } from './hosts.js';
+import { readOpenFileLimit, readPortRange } from './limits.js';
+import { planRun } from './plan.js';
+import type { ShardMessage } from './shard.js';
+import { createHistogram, decodeHistogram, emptyCounters, mergeSnapshots, type Counters, type ShardSnapshot } from './stats.js';
+import type { Histogram } from 'hdr-histogram-js';
+
+export interface Percentiles {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p99_9: number;
+  max: number;
+  mean: number;
+}
+
+export interface LoadResult {
+  scenario: string;
+  url: string;
+  codec: string;
+  connections: number;
+  durationS: number;
+  elapsedS: number;
+  processes: number;
+  threads: number;
+  openFileLimit: number;
+  connectionsPerProcess: number;
+  connect: {
+    attempted: number;
+    opened: number;
+    openAtEnd: number;
+    closedClean: number;
+    abandoned: number;
+    rampS: number;
+    /** Connections opened per second over the ramp. */
+    perSecond: number;
+    handshakeMs: Percentiles;
+  };
+  messages: {
+    sent: number;
+    received: number;
+    skipped: number;
+    other: number;
+    sentPerSecond: number;
+    receivedPerSecond: number;
+    bytesSentPerSecond: number;
+    bytesReceivedPerSecond: number;
+  };
+  /** echo: round trip; broadcast: publish → delivery. */
+  latencyMs: Percentiles;
+  errors: Record<string, number>;
+  errorCount: number;
+  /** Which limit stopped the run, in words, when errors point to one. */
+  limits: string[];
+  warnings: string[];
+  /** False when nothing succeeded (no round trip, delivery or connection): exit code 1. */
+  ok: boolean;
+}
+
+export interface Progress {
+  elapsedS: number;
+  attempted: number;
+  opened: number;
+  open: number;
+  sentPerSecond: number;
+  receivedPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errorCount: number;
+}
+
+export interface RunHooks {
+  onProgress?(progress: Progress): void;
+  /** Stops the run early (SIGINT); the result covers what ran. */
+  signal?: AbortSignal;
+  /** Limits the plan will run into, said once before the run starts. */
+  onWarning?(warning: string): void;
+  /** Overrides the open-file limit read from the system (tests). */
+  openFileLimit?: number;
+}
+
+const PROGRESS_INTERVAL_MS = 1000;
+/** Pause between "every shard is connected" and `go`: lets the last subscriptions land. */
+const GO_DELAY_MS = 200;
+/** After `stop`, how long past the close timeout a shard may take to report before it is killed. */
+const REPORT_GRACE_MS = 10_000;
+
+export function percentiles(histogram: Histogram): Percentiles {
+  const ms = (micros: number) => Math.round(micros) / 1000;
+  const count = histogram.totalCount;
+  if (count === 0) return { count, p50: 0, p90: 0, p99: 0, p99_9: 0, max: 0, mean: 0 };
+  return {
+    count,
+    p50: ms(histogram.getValueAtPercentile(50)),
+    p90: ms(histogram.getValueAtPercentile(90)),
+    p99: ms(histogram.getValueAtPercentile(99)),
+    p99_9: ms(histogram.getValueAtPercentile(99.9)),
+    max: ms(histogram.maxValue),
+    mean: ms(histogram.mean),
+  };
+}
+
+export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promise<LoadResult> {
+  const openFileLimit = hooks.openFileLimit ?? readOpenFileLimit();
+  const portRange = readPortRange();
+  const plan = planRun({ ...options, target: await resolveTarget(options.target) }, openFileLimit);
+  const facts: LimitFacts = {
+    openFileLimit,
+    connectionsPerProcess: plan.connectionsPerProcess,
+    portRange,
+    sourceAddresses: Math.max(1, options.sourceIps.length),
+  };
+  const warnings = planWarnings(plan.totalConnections, facts);
+  for (const warning of warnings) hooks.onWarning?.(warning);
+
+  const progress = new Map<number, { counters: Counters; errors: Record<string, number> }>();
+  const results = new Map<number, ShardSnapshot>();
+  let interval: Histogram = createHistogram();
+  let readyShards = 0;
+  let startedShards = 0;
+  let allStarted!: () => void;
+  const started = new Promise<void>((resolve) => { allStarted = resolve; });
+  let goTimer: NodeJS.Timeout | undefined;
+  const groups: GroupHandle[] = [];
+  const broadcast = (message: { type: 'go' } | { type: 'stop' }) => groups.forEach((group) => group.control(message));
+
+  const onMessage = (message: ShardMessage) => {
+    if (message.type === 'progress') {
+      progress.set(message.shard, { counters: message.counters, errors: message.errors });
+      interval.add(decodeHistogram(message.interval));
+    } else if (message.type === 'started') {
+      if (++startedShards === plan.shards) allStarted();
+    } else if (message.type === 'ready') {
+      if (++readyShards === plan.shards) goTimer = setTimeout(() => broadcast({ type: 'go' }), GO_DELAY_MS);
+    } else {
+      results.set(message.shard, message.snapshot);
+    }
+  };
+
+  const startedAt = performance.now();
+  if (plan.processes.length === 1) groups.push(startLocalGroup(plan.processes[0], onMessage));
+  else for (const plans of plan.processes) groups.push(startChildGroup(plans, onMessage));
+
+  // Progress once a second: rates from the difference of the cumulative counters.
+  let previous = { at: startedAt, sent: 0, received: 0 };
+  const progressTimer = hooks.onProgress === undefined ? undefined : setInterval(() => {
+    const now = performance.now();
+    const total = sumCounters([...progress.values()].map((p) => p.counters));
+    const errorCount = [...progress.values()].reduce((sum, p) => sum + countErrors(p.errors), 0);
+    const seconds = (now - previous.at) / 1000;
+    const current = percentiles(interval);
+    hooks.onProgress!({
+      elapsedS: (now - startedAt) / 1000,
+      attempted: total.attempted,
+      opened: total.opened,
+      open: total.openAtEnd,
+      sentPerSecond: (total.sent - previous.sent) / seconds,
+      receivedPerSecond: (total.received - previous.received) / seconds,
+      p50Ms: current.p50,
+      p99Ms: current.p99,
+      errorCount,
+    });
+    previous = { at: now, sent: total.sent, received: total.received };
+    interval = createHistogram();
+  }, PROGRESS_INTERVAL_MS);
+
+  // The duration counts from the moment every shard runs: thread and process start-up is not in it.
+  await new Promise<void>((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    void started.then(() => { timer = setTimeout(resolve, options.durationMs); });
+    const abort = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    if (hooks.signal?.aborted) abort();
+    hooks.signal?.addEventListener('abort', abort, { once: true });
+    // A shard that died before starting must not hold the run forever.
+    void Promise.all(groups.map((group) => group.exited)).then(abort);
+  });
+  clearTimeout(goTimer);
+  broadcast({ type: 'stop' });
+  const deadline = setTimeout(() => groups.forEach((group) => group.kill()), options.closeTimeoutMs + REPORT_GRACE_MS);
+  await Promise.all(groups.map((group) => group.exited));
+  clearTimeout(deadline);
+  clearInterval(progressTimer);
+  const elapsedS = (performance.now() - startedAt) / 1000;
+
+  const merged = mergeSnapshots([...results.values()]);
+  const lost = plan.shards - results.size;
+  if (lost > 0) merged.errors['shard-lost'] = lost;
+  const c = merged.counters;
+  const errorCount = countErrors(merged.errors);
+  const rampS = c.rampMs / 1000;
+  const succeeded = options.scenario === 'connect' ? c.opened : c.received;
+  return {
+    scenario: options.scenario,
+    url: options.target.url,
+    codec: options.codec,
+    connections: plan.totalConnections,
+    durationS: options.durationMs / 1000,
+    elapsedS,
+    processes: plan.processes.length,
+    threads: plan.shards,
+    openFileLimit,
+    connectionsPerProcess: plan.connectionsPerProcess,
+    connect: {
+      attempted: c.attempted,
+      opened: c.opened,
+      openAtEnd: c.openAtEnd,
+      closedClean: c.closedClean,
+      abandoned: c.abandoned,
+      rampS,
+      perSecond: rampS > 0 ? c.opened / rampS : 0,
+      handshakeMs: percentiles(merged.handshake),
+    },
+    messages: {
+      sent: c.sent,
+      received: c.received,
+      skipped: c.skipped,
+      other: c.other,
+      sentPerSecond: merged.sentPerSecond,
+      receivedPerSecond: merged.receivedPerSecond,
+      bytesSentPerSecond: merged.bytesSentPerSecond,
+      bytesReceivedPerSecond: merged.bytesReceivedPerSecond,
+    },
+    latencyMs: percentiles(merged.latency),
+    errors: merged.errors,
+    errorCount,
+    limits: explainErrors(merged.errors, facts, options.target.url),
+    warnings,
+    ok: succeeded > 0,
+  };
+}
+
+/**
+ * Resolves a host name once for the whole run instead of once per connection. A name with
+ * several addresses stays a name, so each connection may still try them in turn.
+ */
+async function resolveTarget(target: LoadTarget): Promise<LoadTarget> {
+  if (isIP(target.host) !== 0) return target;
+  try {
+    const addresses = await lookup(target.host, { all: true });
+    return addresses.length === 1 ? { ...target, host: addresses[0].address } : target;
+  } catch {
+    return target; // every connection will report the lookup error by its code
+  }
+}
+
+function countErrors(errors: Record<string, number>): number {
+  return Object.values(errors).reduce((sum, count) => sum + count, 0);
+}
+
+function sumCounters(all: readonly Counters[]): Counters {
+  const total = emptyCounters();
+  for (const counters of all) {
+    for (const key of Object.keys(total) as Array<keyof Counters>) total[key] += counters[key];
+  }
+  return total;
+}
+
+/** Limits the plan will run into, said before they bite. */
+function planWarnings(totalConnections: number, facts: LimitFacts): string[] {
+  const warnings: string[] = [];
+  const ports = facts.portRange[1] - facts.portRange[0] + 1;
+  if (totalConnections > ports * facts.sourceAddresses) {
+    const needed = Math.ceil(totalConnections / ports);
+    warnings.push(`${totalConnections} connections need ${needed} source addresses ` +
+      `(${ports} ephemeral ports each, ${facts.portRange[0]}-${facts.portRange[1]}): ` +
+      `expect EADDRNOTAVAIL past ${ports * facts.sourceAddresses}; add --source-ips 127.0.0.1-127.0.0.${needed + 1}`);
+  } else if (facts.sourceAddresses === 1 && totalConnections > ports / 2) {
+    // Measured on Linux 6: connect() took 9 µs per call up to ~12 000 connections from one address
+    // and 1.1 ms past 15 000 (the kernel searches its port range), which stalls the ramp.
+    warnings.push(`${totalConnections} connections from one source address fill over half of its ${ports} ports: ` +
+      'connect() slows down (ms per call), so the ramp lags and handshake times grow; ' +
+      `--source-ips 127.0.0.1-127.0.0.${Math.ceil(totalConnections / (ports / 4))} avoids it`);
+  }
+  return warnings;
+}

@@ -1,0 +1,97 @@
+/**
+ * echo: every connection keeps K messages in flight (the next one leaves when a reply comes back),
+ * or the shard sends at a fixed rate round-robin over its connections. Each reply must be the next
+ * message sent on that connection, same size and type; its round trip is read from its own bytes.
+ */
+import type { LoadConnection } from '../connection.js';
+import { createEchoPayload, readEchoSentAt, readEchoSeq, sequenceModulus, stampEchoPayload } from '../payload.js';
+import { CorkBatch, PACED_QUEUE_LIMIT, RatePacer, type ScenarioContext, type ScenarioDriver } from './scenario.js';
+
+export class EchoScenario implements ScenarioDriver {
+  readonly #context: ScenarioContext;
+  /** One payload for the whole shard: the protocol copies it into each frame before masking. */
+  readonly #payload: Buffer;
+  readonly #size: number;
+  readonly #binary: boolean;
+  readonly #modulus: number;
+  readonly #pacer: RatePacer | undefined;
+  readonly #batch = new CorkBatch();
+  #next = 0;
+
+  constructor(context: ScenarioContext) {
+    this.#context = context;
+    const { size, binary, rate } = context.plan;
+    this.#size = size;
+    this.#binary = binary;
+    this.#payload = createEchoPayload(size, binary);
+    this.#modulus = sequenceModulus(binary);
+    if (rate > 0) {
+      this.#pacer = new RatePacer(rate, (at) => this.#sendPaced(at), () => this.#batch.begin(), () => this.#batch.flush());
+    }
+  }
+
+  opened(conn: LoadConnection): void {
+    if (this.#pacer !== undefined) {
+      this.#pacer.start(); // the clock starts with the first open connection
+      return;
+    }
+    // In-flight mode: the connection is not corked outside a read, so cork the initial burst.
+    conn.cork();
+    for (let k = 0; k < this.#context.plan.inFlight; k++) this.#send(conn, performance.now());
+    conn.uncork();
+  }
+
+  message(conn: LoadConnection, data: Buffer, isBinary: boolean): void {
+    const now = performance.now();
+    const stats = this.#context.stats;
+    const seq = readEchoSeq(data, this.#binary);
+    if (data.length !== this.#size || isBinary !== this.#binary || seq !== conn.expectedSeq) {
+      stats.countError('echo-mismatch');
+    } else {
+      stats.recordLatency(now - readEchoSentAt(data, this.#binary));
+      stats.counters.received++;
+      stats.counters.bytesReceived += data.length;
+    }
+    if (seq >= 0) conn.expectedSeq = (seq + 1) % this.#modulus;
+    conn.inFlight--;
+    // The socket is corked by the read that delivered this reply: the next message joins its write.
+    if (this.#pacer === undefined && !this.#context.stopping) this.#send(conn, now);
+  }
+
+  go(): void {}
+
+  stop(): void {
+    this.#pacer?.stop();
+  }
+
+  /** Every message sent has come back: replies that arrive after our close frame would be lost. */
+  drained(): boolean {
+    for (const conn of this.#context.open) if (conn.inFlight > 0) return false;
+    return true;
+  }
+
+  #send(conn: LoadConnection, sentAt: number): void {
+    stampEchoPayload(this.#payload, this.#binary, conn.nextSeq, sentAt);
+    if (!conn.send(this.#payload, this.#binary)) return;
+    conn.nextSeq = (conn.nextSeq + 1) % this.#modulus;
+    conn.inFlight++;
+    const counters = this.#context.stats.counters;
+    counters.sent++;
+    counters.bytesSent += this.#size;
+  }
+
+  #sendPaced(intendedAt: number): void {
+    const open = this.#context.open;
+    if (open.length === 0) {
+      this.#context.stats.counters.skipped++;
+      return;
+    }
+    const conn = open[this.#next++ % open.length];
+    if (conn.bufferedAmount > PACED_QUEUE_LIMIT) {
+      this.#context.stats.counters.skipped++;
+      return;
+    }
+    this.#batch.add(conn);
+    this.#send(conn, intendedAt);
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * What a shard counts and measures, in a form that crosses threads and processes (structured
+ * clone or JSON) and merges: plain counters, errors by kind, HDR histograms (µs) encoded as
+ * compressed base64. The pure-JS histogram is used so it works the same in every worker.
+ */
+import hdr from 'hdr-histogram-js';
+import type { Histogram } from 'hdr-histogram-js';
+
+export interface Counters {
+  /** Connections whose TCP connect was started. */
+  attempted: number;
+  /** Connections that completed the opening handshake. */
+  opened: number;
+  /** Connections still open when the run stopped. */
+  openAtEnd: number;
+  /** Connections whose closing handshake (ours, 1000) completed at the end. */
+  closedClean: number;
+  /** Connection attempts abandoned because the run stopped first. */
+  abandoned: number;
+  /** Data messages sent (broadcast: publishes) and received (broadcast: deliveries). */
+  sent: number;
+  received: number;
+  /** Payload bytes of those messages. */
+  bytesSent: number;
+  bytesReceived: number;
+  /** Sends skipped at a fixed rate because the socket's queue was over its limit. */
+  skipped: number;
+  /** Messages that are neither replies nor deliveries (a pub/sub acknowledgement, say). */
+  other: number;
+  /** Milliseconds during which connections were open and measured (first open → stop). */
+  activeMs: number;
+  /** Milliseconds from the first attempt to the last successful open. */
+  rampMs: number;
+}
+
+export function emptyCounters(): Counters {
+  return {
+    attempted: 0, opened: 0, openAtEnd: 0, closedClean: 0, abandoned: 0, sent: 0, received: 0,
+    bytesSent: 0, bytesReceived: 0, skipped: 0, other: 0, activeMs: 0, rampMs: 0,
+  };
+}
+
+/** Latency histograms hold µs, up to an hour, 3 significant digits. */
+export function createHistogram(): Histogram {
+  return hdr.build({
+    bitBucketSize: 32,
+    autoResize: true,
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000_000,
+    numberOfSignificantValueDigits: 3,
+    useWebAssembly: false,
+  });
+}
+
+export function encodeHistogram(histogram: Histogram): string {
+  return hdr.encodeIntoCompressedBase64(histogram);
+}
+
+export function decodeHistogram(encoded: string): Histogram {
+  return hdr.decodeFromCompressedBase64(encoded, 32, false);
+}
+
+/** A shard's measurements as they cross a thread or process boundary. */
+export interface ShardSnapshot {
+  counters: Counters;
+  errors: Record<string, number>;
+  /** Message round trip (echo) or delivery (broadcast) latency, µs. */
+  latency: string;
+  /** TCP connect → 101, µs. */
+  handshake: string;
+}
+
+export class ShardStats {
+  readonly counters = emptyCounters();
+  readonly errors = new Map<string, number>();
+  /** Latency of the run up to the last progress interval: the interval's is added in each tick. */
+  readonly #latency = createHistogram();
+  readonly handshake = createHistogram();
+  /** Latency of the current progress interval; every sample is recorded here, once. */
+  readonly #interval = createHistogram();
+
+  countError(kind: string, count = 1): void {
+    this.errors.set(kind, (this.errors.get(kind) ?? 0) + count);
+  }
+
+  /** Records one latency in ms (floats from performance.now() differences). */
+  recordLatency(ms: number): void {
+    this.#interval.recordValue(ms <= 0 ? 0 : Math.round(ms * 1000));
+  }
+
+  recordHandshake(ms: number): void {
+    this.handshake.recordValue(ms <= 0 ? 0 : Math.round(ms * 1000));
+  }
+
+  snapshot(): ShardSnapshot {
+    return {
+      counters: { ...this.counters },
+      errors: Object.fromEntries(this.errors),
+      latency: encodeHistogram(this.#totalLatency()),
+      handshake: encodeHistogram(this.handshake),
+    };
+  }
+
+  /** The interval histogram, encoded, then reset for the next interval. */
+  takeInterval(): string {
+    const encoded = encodeHistogram(this.#interval);
+    this.#totalLatency();
+    return encoded;
+  }
+
+  /** Folds the interval into the run's histogram and starts a new interval. */
+  #totalLatency(): Histogram {
+    this.#latency.add(this.#interval);
+    this.#interval.reset();
+    return this.#latency;
+  }
+}
+
+/** The merge of several shards' snapshots. */
+export interface MergedStats {
+  counters: Counters;
+  errors: Record<string, number>;
+  latency: Histogram;
+  handshake: Histogram;
+  /** Sum over shards of each shard's count / its own active time: rates add up across shards. */
+  receivedPerSecond: number;
+  sentPerSecond: number;
+  bytesReceivedPerSecond: number;
+  bytesSentPerSecond: number;
+}
+
+export function mergeSnapshots(snapshots: readonly ShardSnapshot[]): MergedStats {
+  const counters = emptyCounters();
+  const errors: Record<string, number> = {};
+  const latency = createHistogram();
+  const handshake = createHistogram();
+  let receivedPerSecond = 0, sentPerSecond = 0, bytesReceivedPerSecond = 0, bytesSentPerSecond = 0;
+  for (const snapshot of snapshots) {
+    const c = snapshot.counters;
+    for (const key of Object.keys(counters) as Array<keyof Counters>) {
+      counters[key] = key === 'activeMs' || key === 'rampMs' ? Math.max(counters[key], c[key]) : counters[key] + c[key];
+    }
+    for (const [kind, count] of Object.entries(snapshot.errors)) errors[kind] = (errors[kind] ?? 0) + count;
+    latency.add(decodeHistogram(snapshot.latency));
+    handshake.add(decodeHistogram(snapshot.handshake));
+    if (c.activeMs > 0) {
+      const seconds = c.activeMs / 1000;
+      receivedPerSecond += c.received / seconds;
+      sentPerSecond += c.sent / seconds;
+      bytesReceivedPerSecond += c.bytesReceived / seconds;
+      bytesSentPerSecond += c.bytesSent / seconds;
+    }
+  }
+  return { counters, errors, latency, handshake, receivedPerSecond, sentPerSecond, bytesReceivedPerSecond, bytesSentPerSecond };
+}

@@ -1,0 +1,46 @@
+import test from 'ava';
+import { createEchoPayload, readEchoSentAt, readEchoSeq, stampEchoPayload, TEXT_SEQ_MODULUS } from '../../src/load/payload.js';
+import { epochMicros, PublishTemplate, PUBLISH_MIN_SIZE, readDeliverySentAt, subscribeMessage } from '../../src/load/pubsub-format.js';
+import { checkResponseHead, createClientHandshake } from '../../src/load/handshake.js';
+import { parseTarget } from '../../src/load/args.js';
+
+test('an echo payload carries its sequence number and send time, as ASCII text or binary', (t) => {
+  for (const binary of [false, true]) {
+    const payload = createEchoPayload(20, binary);
+    stampEchoPayload(payload, binary, TEXT_SEQ_MODULUS + 7, 123_456.789);
+    t.is(payload.length, 20);
+    t.is(readEchoSeq(payload, binary), binary ? TEXT_SEQ_MODULUS + 7 : 7);
+    t.is(Math.round(readEchoSentAt(payload, binary) * 1000), 123_456_789);
+    if (!binary) t.regex(payload.toString('latin1'), /^[0-9a-f]{16}a{4}$/);
+  }
+});
+
+test('pub/sub messages: subscribe, a publish stamped in place, a delivery read back', (t) => {
+  t.deepEqual(JSON.parse(subscribeMessage('prices')), { type: 'subscribe', topic: 'prices' });
+  const template = new PublishTemplate('prices', 40);
+  const now = epochMicros();
+  const publish = JSON.parse(template.stamp(now, 42).toString()) as { type: string; topic: string; data: string };
+  t.is(publish.type, 'publish');
+  t.is(publish.topic, 'prices');
+  t.is(publish.data.length, 40);
+  t.regex(publish.data, /^\d{16}:0000000042:x+$/);
+  const delivery = Buffer.from(JSON.stringify({ type: 'message', topic: 'prices', data: publish.data }));
+  t.is(readDeliverySentAt(delivery), now);
+  // Another serialisation of the same delivery (spaces, other key order) goes through JSON.parse.
+  const spaced = Buffer.from(`{ "topic": "prices", "data": "${publish.data}", "type": "message" }`);
+  t.is(readDeliverySentAt(spaced), now);
+  t.is(readDeliverySentAt(Buffer.from('{"type":"subscribed","topic":"prices"}')), -1);
+  t.is(readDeliverySentAt(Buffer.from('not json')), -1);
+  t.is(PUBLISH_MIN_SIZE, 28);
+});
+
+test('the client handshake checks the status, the upgrade tokens and Sec-WebSocket-Accept', (t) => {
+  const { request, expectedAccept } = createClientHandshake(parseTarget('ws://example.test:81/a?b'));
+  t.regex(request.toString(), /^GET \/a\?b HTTP\/1\.1\r\nHost: example\.test:81\r\n.*Sec-WebSocket-Key: [A-Za-z0-9+/]{22}==\r\nSec-WebSocket-Version: 13\r\n\r\n$/s);
+  const ok = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Accept: ${expectedAccept}`;
+  t.is(checkResponseHead(ok, expectedAccept), undefined);
+  t.is(checkResponseHead('HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13', expectedAccept), 'status 426');
+  t.is(checkResponseHead(ok.replace(expectedAccept, 'AAAA'), expectedAccept), 'bad-accept');
+  t.is(checkResponseHead(ok.replace('Upgrade: WebSocket', 'Upgrade: h2c'), expectedAccept), 'bad-upgrade');
+  t.is(checkResponseHead('SSH-2.0-OpenSSH', expectedAccept), 'bad-response');
+});

@@ -1,0 +1,99 @@
+/**
+ * Servers the load generator is tested against: the `ws` package's echo server, a tiny `ws`-based
+ * pub/sub server speaking the broadcast scenario's JSON, an HTTP server that refuses the upgrade,
+ * and a server that answers 101 and then breaks RFC 6455 (a masked server frame).
+ */
+import { createServer, type Server } from 'node:http';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { parseLoadArgs, type LoadOptions } from '../../src/load/args.js';
+
+export interface TestServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Load options for `url` plus extra flags, bounded to a short run. */
+export function loadOptions(url: string, ...flags: string[]): LoadOptions {
+  return parseLoadArgs([url, '--duration', '1', ...flags]);
+}
+
+async function startWss(onConnection: (ws: WebSocket, wss: WebSocketServer) => void): Promise<TestServer> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  await once(wss, 'listening');
+  wss.on('connection', (ws) => onConnection(ws, wss));
+  const { port } = wss.address() as AddressInfo;
+  return {
+    url: `ws://127.0.0.1:${port}/`,
+    close: () => new Promise((resolve) => {
+      for (const client of wss.clients) client.terminate();
+      wss.close(() => resolve());
+    }),
+  };
+}
+
+export function startWsEcho(): Promise<TestServer> {
+  return startWss((ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+}
+
+/** subscribe / publish / message, as src/load/pubsub-format.ts speaks it; publishers get nothing back. */
+export function startWsPubsub(): Promise<TestServer> {
+  const topics = new Map<string, Set<WebSocket>>();
+  return startWss((ws) => {
+    ws.on('message', (raw) => {
+      const message = JSON.parse(String(raw)) as { type: string; topic: string; data?: string };
+      if (message.type === 'subscribe') {
+        if (!topics.has(message.topic)) topics.set(message.topic, new Set());
+        topics.get(message.topic)!.add(ws);
+        ws.once('close', () => topics.get(message.topic)?.delete(ws));
+      } else if (message.type === 'publish') {
+        const delivery = JSON.stringify({ type: 'message', topic: message.topic, data: message.data });
+        for (const subscriber of topics.get(message.topic) ?? []) subscriber.send(delivery);
+      }
+    });
+  });
+}
+
+async function startHttp(onUpgrade: (socket: Socket, key: string) => void): Promise<TestServer> {
+  const server: Server = createServer((_request, response) => response.end('no'));
+  server.on('upgrade', (request, socket: Socket) => onUpgrade(socket, String(request.headers['sec-websocket-key'])));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `ws://127.0.0.1:${port}/`,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+/** Answers every upgrade with `status`. */
+export function startRefusingServer(status: number): Promise<TestServer> {
+  return startHttp((socket) => socket.end(`HTTP/1.1 ${status} Refused\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`));
+}
+
+/** Completes the handshake, then sends a masked text frame: RFC 6455 §5.1 forbids that of a server. */
+export function startMaskingServer(): Promise<TestServer> {
+  return startHttp((socket, key) => {
+    const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+    socket.on('error', () => socket.destroy());
+    socket.on('data', () => {}); // read the client's close frame
+    socket.on('end', () => socket.end());
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    socket.write(Buffer.from([0x81, 0x82, 1, 2, 3, 4, 0x68 ^ 1, 0x69 ^ 2]));
+  });
+}
+
+/** A port on which nothing listens (it was free a moment ago). */
+export async function unusedPort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
