@@ -5,6 +5,7 @@ import { DEFAULTS, type ServerOptions } from './server/server.js';
 import type { CodecKind } from './codec/codec.js';
 
 export const USAGE = `Usage: wasmsocket serve [options]
+       wasmsocket load ws://HOST:PORT/ [options]   (see wasmsocket load --help)
 
 Options:
   --host HOST            address to listen on (default ${DEFAULTS.host})
@@ -16,6 +17,12 @@ Options:
   --max-payload BYTES    largest message accepted, else close 1009 (default ${DEFAULTS.maxPayload})
   --subprotocols a,b     subprotocols the server speaks, in preference order
   --origins URL,...      allowed Origin values (default: any)
+  --redis URL            redis://host:port joining several server nodes (default: none)
+  --slow-subscriber-bytes BYTES
+                         socket queue above which a subscriber is slow (default ${DEFAULTS.slowSubscriberBytes})
+  --slow-policy drop|close
+                         slow subscribers: drop and count deliveries, or close with 1013
+                         (default ${DEFAULTS.slowPolicy})
   -h, --help             show this help
 `;
 
@@ -59,6 +66,9 @@ export function parseServeArgs(args: string[]): ServeCommand {
         'max-payload': { type: 'string' },
         subprotocols: { type: 'string' },
         origins: { type: 'string' },
+        redis: { type: 'string' },
+        'slow-subscriber-bytes': { type: 'string' },
+        'slow-policy': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -73,6 +83,12 @@ export function parseServeArgs(args: string[]): ServeCommand {
   for (const origin of origins) {
     if (!URL.canParse(origin)) throw new UsageError(`--origins: "${origin}" is not a URL`);
   }
+  const redis = values.redis;
+  if (redis !== undefined && !/^rediss?:\/\/[^/\s]+/.test(redis)) {
+    throw new UsageError(`--redis must look like redis://host:port, got "${redis}"`);
+  }
+  const slowPolicy = values['slow-policy'] ?? DEFAULTS.slowPolicy;
+  if (slowPolicy !== 'drop' && slowPolicy !== 'close') throw new UsageError(`--slow-policy must be "drop" or "close", got "${slowPolicy}"`);
   return {
     options: {
       host: values.host ?? DEFAULTS.host,
@@ -83,6 +99,11 @@ export function parseServeArgs(args: string[]): ServeCommand {
       maxPayload: values['max-payload'] === undefined ? DEFAULTS.maxPayload : parseInteger('max-payload', values['max-payload'], 1, 2 ** 31 - 1),
       subprotocols: parseList(values.subprotocols),
       origins,
+      redis,
+      slowPolicy,
+      slowSubscriberBytes: values['slow-subscriber-bytes'] === undefined
+        ? DEFAULTS.slowSubscriberBytes
+        : parseInteger('slow-subscriber-bytes', values['slow-subscriber-bytes'], 1, 2 ** 31 - 1),
     },
   };
 }

@@ -24,6 +24,9 @@ test('bad serve flags are usage errors with a clear message', (t) => {
     [['--workers', 'two'], /--workers must be a whole number/],
     [['--workers', '1000'], /--workers must be between 0 and 256/],
     [['--origins', 'not a url'], /is not a URL/],
+    [['--redis', 'localhost:6379'], /--redis must look like redis:\/\/host:port/],
+    [['--slow-policy', 'ignore'], /--slow-policy must be "drop" or "close"/],
+    [['--slow-subscriber-bytes', '1.5'], /--slow-subscriber-bytes must be a whole number/],
     [['--frobnicate'], /Unknown option '--frobnicate'/],
   ];
   for (const [args, message] of cases) {
@@ -42,7 +45,7 @@ test('the CLI exits 2 with a message on bad flags and on unknown commands', (t) 
 });
 
 test('serve prints its address, serves, and exits 0 on SIGTERM after closing clients with 1001', async (t) => {
-  const child = spawn(process.execPath, [cli, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--app', 'echo'], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => child.kill('SIGKILL'));
   let output = '';
   child.stdout.setEncoding('utf8');

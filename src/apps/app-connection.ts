@@ -8,6 +8,7 @@ import type { FrameCodec } from '../codec/codec.js';
 import { WebSocketProtocol, ReadyState } from '../protocol/protocol.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { Application, Connection } from './app.js';
+import { topicError } from '../pubsub/topics.js';
 
 /** What a connection needs from whatever carries its bytes. */
 export interface Transport {
@@ -19,6 +20,10 @@ export interface Transport {
   closing(): void;
   /** Bytes queued for the socket and not yet written, as far as this side knows. */
   readonly bufferedAmount: number;
+  /** Pub/sub goes to the broker on the main thread; patterns and topics are already valid. */
+  subscribe(pattern: string): void;
+  unsubscribe(pattern: string): void;
+  publish(topic: string, payload: Uint8Array, isBinary: boolean): void;
 }
 
 export interface AppConnectionOptions {
@@ -76,6 +81,23 @@ export class AppConnection implements Connection {
     if (this.#machine.readyState !== ReadyState.OPEN) return;
     this.#machine.close(code, reason);
     this.#transport.closing();
+  }
+
+  subscribe(pattern: string): void {
+    const error = topicError(pattern, true);
+    if (error !== undefined) throw new TypeError(`invalid topic pattern "${pattern}": ${error}`);
+    if (!this.#finished) this.#transport.subscribe(pattern);
+  }
+
+  unsubscribe(pattern: string): void {
+    if (!this.#finished) this.#transport.unsubscribe(pattern);
+  }
+
+  publish(topic: string, data: string | Uint8Array, isBinary?: boolean): void {
+    const error = topicError(topic, false);
+    if (error !== undefined) throw new TypeError(`invalid topic "${topic}": ${error}`);
+    if (typeof data === 'string') this.#transport.publish(topic, Buffer.from(data, 'utf8'), isBinary === true);
+    else this.#transport.publish(topic, data, isBinary !== false);
   }
 
   /** The socket's write buffer drained below its high-water mark. */

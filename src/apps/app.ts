@@ -17,6 +17,19 @@ export interface Connection {
   send(data: string | Uint8Array, isBinary?: boolean): boolean;
   /** Starts the closing handshake with `code` (default 1000) and a reason of at most 123 bytes. */
   close(code?: number, reason?: string): void;
+  /**
+   * Subscribes this connection to a topic pattern (`*` one segment, `>` the rest): every message
+   * published to a matching topic, on this node or another one, is sent to it. Throws a
+   * TypeError for an invalid pattern (check with `topicError` first to answer the client).
+   */
+  subscribe(pattern: string): void;
+  unsubscribe(pattern: string): void;
+  /**
+   * Publishes `data` to every connection subscribed to `topic`, on every node: each subscriber
+   * receives `data` as a message (text for strings, binary for bytes unless isBinary says otherwise).
+   * The frame is built once for all subscribers.
+   */
+  publish(topic: string, data: string | Uint8Array, isBinary?: boolean): void;
 }
 
 export interface Application {

@@ -6,9 +6,11 @@
  *   ops    Int32Array of [op, connectionId, argument] triples.
  *   chunks main → worker: the bytes of OPEN (the upgrade's `head`) and DATA ops, in op order.
  *          Each socket chunk owns its ArrayBuffer, which is transferred, not copied.
- *   bytes  worker → main: the frames of every WRITE op, back to back in one transferred
- *          buffer; a WRITE's argument is its length. One copy in the worker, none after.
- *   texts  strings of OPEN (subprotocol, '' for none), CLOSE (reason) and ERROR (message) ops.
+ *   bytes  worker → main: the frames of every WRITE op and the payloads of PUBLISH ops, back to
+ *          back in one transferred buffer; their argument is their length. One copy in the
+ *          worker, none after.
+ *   texts  strings of OPEN (subprotocol, '' for none), CLOSE (reason), ERROR (message),
+ *          SUBSCRIBE / UNSUBSCRIBE (pattern) and PUBLISH (topic) ops.
  */
 
 /** Operations from the main thread to a worker. */
@@ -37,6 +39,14 @@ export const ToMain = {
   CLOSING: 3,
   /** An application handler threw; text = the error's message and stack. */
   ERROR: 4,
+  /** conn.subscribe(); text = pattern. */
+  SUBSCRIBE: 5,
+  /** conn.unsubscribe(); text = pattern. */
+  UNSUBSCRIBE: 6,
+  /** conn.publish() of a text message; text = topic, bytes = payload. */
+  PUBLISH_TEXT: 7,
+  /** conn.publish() of a binary message; text = topic, bytes = payload. */
+  PUBLISH_BINARY: 8,
 } as const;
 
 export interface Batch {
@@ -96,12 +106,7 @@ export class BatchBuilder {
 
   /** Appends frame bytes for a connection, merged with its previous WRITE when adjacent. */
   write(connectionId: number, first: Uint8Array, second?: Uint8Array): void {
-    const length = first.length + (second === undefined ? 0 : second.length);
-    this.#reserve(length);
-    const bytes = this.#bytes!;
-    bytes.set(first, this.#bytesUsed);
-    if (second !== undefined) bytes.set(second, this.#bytesUsed + first.length);
-    this.#bytesUsed += length;
+    const length = this.#appendBytes(first, second);
     const last = this.#lastWrite;
     if (last >= 0 && this.#ops[last + 1] === connectionId) {
       this.#ops[last + 2] += length;
@@ -109,6 +114,23 @@ export class BatchBuilder {
     }
     this.op(ToMain.WRITE, connectionId, length);
     this.#lastWrite = (this.#opCount - 1) * 3;
+  }
+
+  /** An op whose payload goes to `bytes` (argument = its length) and which carries a text. */
+  bytesAndText(op: number, connectionId: number, payload: Uint8Array, text: string): void {
+    const length = this.#appendBytes(payload);
+    this.op(op, connectionId, length);
+    this.#texts.push(text);
+  }
+
+  #appendBytes(first: Uint8Array, second?: Uint8Array): number {
+    const length = first.length + (second === undefined ? 0 : second.length);
+    this.#reserve(length);
+    const bytes = this.#bytes!;
+    bytes.set(first, this.#bytesUsed);
+    if (second !== undefined) bytes.set(second, this.#bytesUsed + first.length);
+    this.#bytesUsed += length;
+    return length;
   }
 
   /** The batch and the buffers to transfer with it; the builder starts empty again. */
@@ -150,7 +172,8 @@ export class BatchBuilder {
 /** Ops that carry a chunk or a text, per direction (the rest carry only their argument). */
 const CARRIES_CHUNK = new Set<number>([ToWorker.OPEN, ToWorker.DATA]);
 const CARRIES_TEXT_TO_WORKER = new Set<number>([ToWorker.OPEN, ToWorker.CLOSE]);
-const CARRIES_TEXT_TO_MAIN = new Set<number>([ToMain.ERROR]);
+const CARRIES_TEXT_TO_MAIN = new Set<number>([ToMain.ERROR, ToMain.SUBSCRIBE, ToMain.UNSUBSCRIBE, ToMain.PUBLISH_TEXT, ToMain.PUBLISH_BINARY]);
+const CARRIES_BYTES_TO_MAIN = new Set<number>([ToMain.WRITE, ToMain.PUBLISH_TEXT, ToMain.PUBLISH_BINARY]);
 
 export type BatchVisitor = (op: number, connectionId: number, argument: number, bytes: Uint8Array | undefined, text: string | undefined) => void;
 
@@ -166,14 +189,14 @@ export function readToWorker(batch: Batch, visit: BatchVisitor): void {
   }
 }
 
-/** Visits a worker → main batch's ops in order; a WRITE gets its slice of `bytes` (a view, no copy). */
+/** Visits a worker → main batch's ops in order; WRITE and PUBLISH get their slice of `bytes` (a view, no copy). */
 export function readToMain(batch: Batch, visit: BatchVisitor): void {
   const { ops, bytes, texts } = batch;
   let byteOffset = 0, textIndex = 0;
   for (let i = 0; i < ops.length; i += 3) {
     const op = ops[i], argument = ops[i + 2];
     let slice: Uint8Array | undefined;
-    if (op === ToMain.WRITE) {
+    if (CARRIES_BYTES_TO_MAIN.has(op)) {
       slice = bytes!.subarray(byteOffset, byteOffset + argument);
       byteOffset += argument;
     }

@@ -25,6 +25,14 @@ export interface WorkerPoolOptions {
   maxPayload: number;
   resourceLimits?: ResourceLimits;
   onError?: (error: Error) => void;
+  /** Pub/sub requests of the workers' connections, for the broker on this thread. */
+  pubsub: PubsubHooks;
+}
+
+export interface PubsubHooks {
+  subscribe(connectionId: number, pattern: string): void;
+  unsubscribe(connectionId: number, pattern: string): void;
+  publish(connectionId: number, topic: string, payload: Uint8Array, isBinary: boolean): void;
 }
 
 /** What the server keeps per connection: how to ask it to close. */
@@ -111,9 +119,16 @@ class WorkerSlot {
       }
       const link = this.links.get(id);
       if (link === undefined) return;
-      if (op === ToMain.WRITE) link.write(bytes!);
-      else if (op === ToMain.END) link.end();
-      else if (op === ToMain.CLOSING) link.closing();
+      const pubsub = this.pool.options.pubsub;
+      switch (op) {
+        case ToMain.WRITE: link.write(bytes!); break;
+        case ToMain.END: link.end(); break;
+        case ToMain.CLOSING: link.closing(); break;
+        case ToMain.SUBSCRIBE: pubsub.subscribe(id, text!); break;
+        case ToMain.UNSUBSCRIBE: pubsub.unsubscribe(id, text!); break;
+        case ToMain.PUBLISH_TEXT: pubsub.publish(id, text!, bytes!, false); break;
+        case ToMain.PUBLISH_BINARY: pubsub.publish(id, text!, bytes!, true); break;
+      }
     });
   }
 

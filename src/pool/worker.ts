@@ -89,6 +89,21 @@ class WorkerTransport implements Transport {
     this.channel.builder.op(ToMain.CLOSING, this.id);
     this.channel.touched(this);
   }
+
+  subscribe(pattern: string): void {
+    this.channel.builder.text(ToMain.SUBSCRIBE, this.id, pattern);
+    this.channel.touched(this);
+  }
+
+  unsubscribe(pattern: string): void {
+    this.channel.builder.text(ToMain.UNSUBSCRIBE, this.id, pattern);
+    this.channel.touched(this);
+  }
+
+  publish(topic: string, payload: Uint8Array, isBinary: boolean): void {
+    this.channel.builder.bytesAndText(isBinary ? ToMain.PUBLISH_BINARY : ToMain.PUBLISH_TEXT, this.id, payload, topic);
+    this.channel.touched(this);
+  }
 }
 
 interface Bound {

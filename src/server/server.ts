@@ -5,14 +5,19 @@
  */
 import { createServer, IncomingMessage, ServerResponse, Server, STATUS_CODES } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { randomUUID } from 'node:crypto';
 import type { CodecKind, FrameCodec } from '../codec/codec.js';
 import { createCodec } from '../codec/select.js';
 import { validateUpgrade, rejectionResponse } from '../handshake/handshake.js';
 import { HandshakeError } from '../protocol/errors.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { loadApplication, type Application, type Connection } from '../apps/app.js';
-import { AppConnection } from '../apps/app-connection.js';
+import { AppConnection, type Transport } from '../apps/app-connection.js';
 import { WorkerPool } from '../pool/pool.js';
+import { Broker, type SlowSubscriberPolicy, type Subscriber } from '../pubsub/broker.js';
+import { RedisBackplane } from '../pubsub/redis-backplane.js';
+import { topicError } from '../pubsub/topics.js';
+import { pubsubPage } from '../pubsub/page.js';
 import { SocketLink } from './socket-io.js';
 
 /** Answer of the `authorize` hook: true accepts, false refuses with 401, or a chosen status. */
@@ -37,14 +42,21 @@ export interface ServerOptions {
   maxHeaderBytes?: number;
   closeTimeoutMs?: number;
   highWaterMark?: number;
+  /** `redis://host:port` of the Redis that joins several server nodes. */
+  redis?: string;
+  /** Socket queue above which a subscriber is slow: its deliveries are dropped, or it is closed. */
+  slowSubscriberBytes?: number;
+  slowPolicy?: SlowSubscriberPolicy;
   /** Reports application exceptions and other per-connection failures. */
   onError?: (error: Error) => void;
+  /** Operational messages (backplane up/down); default console.error. */
+  log?: (line: string) => void;
 }
 
 export const DEFAULTS = {
   host: '127.0.0.1',
   port: 8080,
-  app: 'echo',
+  app: 'pubsub',
   codec: 'wasm' as CodecKind,
   workers: 0,
   maxPayload: 16 * 1024 * 1024,
@@ -52,15 +64,42 @@ export const DEFAULTS = {
   maxHeaderBytes: 16 * 1024,
   closeTimeoutMs: 5_000,
   highWaterMark: 1024 * 1024,
+  slowSubscriberBytes: 4 * 1024 * 1024,
+  slowPolicy: 'drop' as SlowSubscriberPolicy,
 };
 
-/** What the server keeps of a live connection, wherever it runs. */
-interface Session {
-  link: SocketLink;
-  close(code: number, reason: string): void;
+/** What the server keeps of a live connection, wherever it runs; the broker's view of it too. */
+class Session implements Subscriber {
+  close: (code: number, reason: string) => void = () => {};
+  constructor(readonly id: number, readonly link: SocketLink) {}
+
+  get backlog(): number {
+    return this.link.backlog;
+  }
+
+  deliver(frame: Uint8Array): void {
+    this.link.deliver(frame);
+  }
+
+  closeAsTooSlow(): void {
+    this.close(CloseCode.TRY_AGAIN_LATER, 'subscriber too slow');
+  }
 }
 
-type ResolvedOptions = Required<Omit<ServerOptions, 'authorize' | 'onError' | 'app'>> & Pick<ServerOptions, 'authorize' | 'onError'>;
+/** An inline connection's transport: its socket, plus the broker on this same thread. */
+class InlineTransport implements Transport {
+  constructor(readonly session: Session, readonly broker: Broker) {}
+  get bufferedAmount(): number { return this.session.link.bufferedAmount; }
+  write(first: Uint8Array, second?: Uint8Array): void { this.session.link.write(first, second); }
+  end(): void { this.session.link.end(); }
+  closing(): void { this.session.link.closing(); }
+  subscribe(pattern: string): void { this.broker.subscribe(pattern, this.session); }
+  unsubscribe(pattern: string): void { this.broker.unsubscribe(pattern, this.session); }
+  publish(topic: string, payload: Uint8Array, isBinary: boolean): void { this.broker.publish(topic, payload, isBinary); }
+}
+
+type ResolvedOptions = Required<Omit<ServerOptions, 'authorize' | 'onError' | 'app' | 'redis' | 'log'>>
+  & Pick<ServerOptions, 'authorize' | 'onError' | 'redis'> & { log: (line: string) => void };
 
 export class WasmSocketServer {
   /** The main thread's codec (inline connections); workers instantiate their own. */
@@ -69,7 +108,9 @@ export class WasmSocketServer {
   readonly #app: Application;
   readonly #pool: WorkerPool | undefined;
   readonly #options: ResolvedOptions;
-  readonly #sessions = new Set<Session>();
+  readonly #sessions = new Map<number, Session>();
+  readonly broker: Broker;
+  readonly #backplane: RedisBackplane | undefined;
   #nextId = 1;
   #closing = false;
 
@@ -88,15 +129,32 @@ export class WasmSocketServer {
       maxHeaderBytes: options.maxHeaderBytes ?? DEFAULTS.maxHeaderBytes,
       closeTimeoutMs: options.closeTimeoutMs ?? DEFAULTS.closeTimeoutMs,
       highWaterMark: options.highWaterMark ?? DEFAULTS.highWaterMark,
+      slowSubscriberBytes: options.slowSubscriberBytes ?? DEFAULTS.slowSubscriberBytes,
+      slowPolicy: options.slowPolicy ?? DEFAULTS.slowPolicy,
       authorize: options.authorize,
       onError: options.onError,
+      redis: options.redis,
+      log: options.log ?? ((line) => console.error(`wasmsocket: ${line}`)),
     };
     this.codec = createCodec(this.#options.codec);
+    this.broker = new Broker({ codec: this.codec, slowSubscriberBytes: this.#options.slowSubscriberBytes, slowPolicy: this.#options.slowPolicy });
+    if (this.#options.redis !== undefined) {
+      this.#backplane = new RedisBackplane({
+        url: this.#options.redis, nodeId: randomUUID(), log: this.#options.log,
+        onMessage: (topic, payload, isBinary) => this.broker.publishFromBackplane(topic, payload, isBinary),
+      });
+      this.broker.attachBackplane(this.#backplane);
+    }
     if (this.#options.workers > 0) {
       if (appSpec === undefined) throw new TypeError('with workers, the application must be given by name or path');
       this.#pool = new WorkerPool({
         workers: this.#options.workers, app: appSpec, codec: this.#options.codec,
         maxPayload: this.#options.maxPayload, onError: options.onError,
+        pubsub: {
+          subscribe: (id, pattern) => this.#withSession(id, (session) => this.broker.subscribe(pattern, session)),
+          unsubscribe: (id, pattern) => this.#withSession(id, (session) => this.broker.unsubscribe(pattern, session)),
+          publish: (_id, topic, payload, isBinary) => this.broker.publish(topic, payload, isBinary),
+        },
       });
     }
     this.#http = createServer({ maxHeaderSize: this.#options.maxHeaderBytes });
@@ -121,8 +179,32 @@ export class WasmSocketServer {
   /** Bytes queued on all sockets and not yet written: what slow readers cost the server. */
   get bufferedAmount(): number {
     let total = 0;
-    for (const session of this.#sessions) total += session.link.bufferedAmount;
+    for (const session of this.#sessions.values()) total += session.link.bufferedAmount;
     return total;
+  }
+
+  /** Publishes to every subscriber of `topic` on every node, like `conn.publish()`. */
+  publish(topic: string, data: string | Uint8Array, isBinary?: boolean): number {
+    const error = topicError(topic, false);
+    if (error !== undefined) throw new TypeError(`invalid topic "${topic}": ${error}`);
+    const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    return this.broker.publish(topic, payload, typeof data === 'string' ? isBinary === true : isBinary !== false);
+  }
+
+  /** The state reported by GET /healthz. */
+  health(): Record<string, unknown> {
+    return {
+      status: 'ok',
+      connections: this.#sessions.size,
+      workers: this.workerLoads,
+      pubsub: { subscriptions: this.broker.subscriptionCount, ...this.broker.stats },
+      backplane: this.#backplane === undefined ? 'none' : { state: this.#backplane.state, ...this.#backplane.stats },
+    };
+  }
+
+  #withSession(id: number, use: (session: Session) => void): void {
+    const session = this.#sessions.get(id);
+    if (session !== undefined) use(session);
   }
 
   /** Connections per worker (empty when inline). */
@@ -149,11 +231,12 @@ export class WasmSocketServer {
     this.#closing = true;
     const listenerClosed = new Promise<void>((resolve) => this.#http.close(() => resolve()));
     this.#http.closeIdleConnections();
-    const finished = [...this.#sessions].map((session) => { session.close(code, reason); return session.link.closed; });
-    const deadline = setTimeout(() => { for (const session of this.#sessions) session.link.terminate(); }, this.#options.closeTimeoutMs);
+    const finished = [...this.#sessions.values()].map((session) => { session.close(code, reason); return session.link.closed; });
+    const deadline = setTimeout(() => { for (const session of this.#sessions.values()) session.link.terminate(); }, this.#options.closeTimeoutMs);
     await Promise.all(finished);
     clearTimeout(deadline);
     await this.#pool?.close();
+    await this.#backplane?.close();
     this.#http.closeAllConnections();
     await listenerClosed;
   }
@@ -182,12 +265,15 @@ export class WasmSocketServer {
       response.end(`${error.reason}\n`);
       return;
     }
-    if (request.method === 'GET' && (request.url === '/' || request.url === '/healthz')) {
-      const body = request.url === '/healthz'
-        ? JSON.stringify({ status: 'ok', connections: this.#sessions.size, workers: this.workerLoads }) + '\n'
-        : 'wasmsocket: a WebSocket server. Connect with a WebSocket client to this URL.\n';
-      response.writeHead(200, { 'Content-Type': request.url === '/healthz' ? 'application/json' : 'text/plain' });
-      response.end(body);
+    const path = (request.url ?? '/').split('?')[0];
+    if (request.method === 'GET' && path === '/healthz') {
+      response.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+      response.end(JSON.stringify(this.health()) + '\n');
+      return;
+    }
+    if (request.method === 'GET' && (path === '/' || path === '/index.html')) {
+      response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+      response.end(pubsubPage());
       return;
     }
     response.writeHead(404, { 'Content-Type': 'text/plain' });
@@ -218,22 +304,25 @@ export class WasmSocketServer {
   #startSession(socket: Socket, subprotocol: string | undefined, head: Buffer): void {
     const id = this.#nextId++;
     const link = new SocketLink(socket, { highWaterMark: this.#options.highWaterMark, closeTimeoutMs: this.#options.closeTimeoutMs });
-    let session: Session;
+    const session = new Session(id, link);
+    this.#sessions.set(id, session);
+    void link.closed.then(() => {
+      this.#sessions.delete(id);
+      this.broker.removeSubscriber(session);
+    });
     if (this.#pool !== undefined) {
       const pooled = this.#pool.open(id, link, subprotocol, head);
-      session = { link, close: (code, reason) => pooled.close(code, reason) };
+      session.close = (code, reason) => pooled.close(code, reason);
     } else {
-      const conn = new AppConnection(this.codec, this.#app, link, {
+      const conn = new AppConnection(this.codec, this.#app, new InlineTransport(session, this.broker), {
         id, subprotocol, maxPayload: this.#options.maxPayload,
         onError: (error) => this.#options.onError?.(error),
       });
       link.attach(conn);
-      session = { link, close: (code, reason) => conn.close(code, reason) };
+      session.close = (code, reason) => conn.close(code, reason);
       // Bytes that came in the same packet as the request are the connection's first input.
       conn.start(head);
     }
-    this.#sessions.add(session);
-    void link.closed.then(() => this.#sessions.delete(session));
   }
 
   async #authorize(request: IncomingMessage): Promise<void> {

@@ -4,7 +4,6 @@
  * closing timers. It never parses a frame.
  */
 import type { Socket } from 'node:net';
-import type { Transport } from '../apps/app-connection.js';
 
 /** What the socket's events are delivered to. */
 export interface LinkEndpoint {
@@ -24,12 +23,14 @@ export interface SocketLinkOptions {
   closeTimeoutMs: number;
 }
 
-export class SocketLink implements Transport {
+export class SocketLink {
   readonly closed: Promise<void>;
   readonly #socket: Socket;
   readonly #options: SocketLinkOptions;
   #endpoint: LinkEndpoint | undefined;
   #paused = false;
+  #corked = false;
+  #backlogAtCork = 0;
   #closeTimer: NodeJS.Timeout | undefined;
 
   constructor(socket: Socket, options: SocketLinkOptions) {
@@ -57,6 +58,14 @@ export class SocketLink implements Transport {
     return this.#socket.writableLength;
   }
 
+  /**
+   * Bytes still queued from earlier turns: what a slow reader has left unread. Bytes delivered
+   * this turn sit in the corked socket until the turn ends and say nothing about the reader.
+   */
+  get backlog(): number {
+    return this.#corked ? this.#backlogAtCork : this.#socket.writableLength;
+  }
+
   write(first: Uint8Array, second?: Uint8Array): void {
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable) return;
@@ -74,6 +83,30 @@ export class SocketLink implements Transport {
       socket.pause();
       this.#endpoint?.pause?.(socket.writableLength);
     }
+  }
+
+  /**
+   * Writes a frame shared with other sockets (a broadcast). The socket stays corked until the
+   * end of this turn, so the deliveries of many publishes leave in one writev.
+   */
+  deliver(frame: Uint8Array): void {
+    const socket = this.#socket;
+    // RFC 6455 §5.5.1: nothing may follow our close frame.
+    if (this.#closeTimer !== undefined || socket.destroyed || !socket.writable) return;
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#backlogAtCork = socket.writableLength;
+      socket.cork();
+      corkedLinks.push(this);
+      if (corkedLinks.length === 1) process.nextTick(uncorkAll);
+    }
+    this.write(frame);
+  }
+
+  /** @internal called once per turn for the links corked by deliver(). */
+  uncork(): void {
+    this.#corked = false;
+    this.#socket.uncork();
   }
 
   end(): void {
@@ -99,4 +132,13 @@ export class SocketLink implements Transport {
     if (!this.#socket.destroyed) this.#socket.resume();
     this.#endpoint?.drain();
   }
+}
+
+/** Links corked by deliver() during this turn. */
+let corkedLinks: SocketLink[] = [];
+
+function uncorkAll(): void {
+  const links = corkedLinks;
+  corkedLinks = [];
+  for (const link of links) link.uncork();
 }

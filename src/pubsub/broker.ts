@@ -1,0 +1,134 @@
+/**
+ * The broker, on the main thread: topic patterns → subscribers of every worker. A publish is
+ * framed once and the same buffer is written to every matching subscriber's socket; with a
+ * backplane, it also goes to the other nodes, and their publishes come back through it.
+ */
+import type { FrameCodec } from '../codec/codec.js';
+import { headerLength } from '../codec/codec.js';
+import { SubscriptionIndex } from './topics.js';
+
+/** A connection as the broker sees it. */
+export interface Subscriber {
+  /** Bytes queued on its socket in earlier turns and not yet written. */
+  readonly backlog: number;
+  /** Queues a ready frame; frames written in the same turn leave in one syscall. */
+  deliver(frame: Uint8Array): void;
+  /** Asks the connection to close with 1013 (the 'close' slow-subscriber policy). */
+  closeAsTooSlow(): void;
+}
+
+/** What happens to deliveries for a subscriber whose socket queue is over the limit. */
+export type SlowSubscriberPolicy = 'drop' | 'close';
+
+/** The other nodes: implemented by RedisBackplane. */
+export interface Backplane {
+  addPattern(pattern: string): void;
+  removePattern(pattern: string): void;
+  publish(topic: string, payload: Uint8Array, isBinary: boolean): void;
+}
+
+export interface BrokerOptions {
+  codec: FrameCodec;
+  /** Socket queue, in bytes, above which a subscriber counts as slow. */
+  slowSubscriberBytes: number;
+  slowPolicy: SlowSubscriberPolicy;
+}
+
+export interface BrokerStats {
+  published: number;
+  /** Publishes that came from other nodes. */
+  received: number;
+  deliveries: number;
+  /** Deliveries not made because the subscriber was slow ('drop' policy). */
+  dropped: number;
+  /** Subscribers closed with 1013 ('close' policy). */
+  closedSlow: number;
+}
+
+const OPCODE_TEXT = 1;
+const OPCODE_BINARY = 2;
+
+export class Broker {
+  readonly stats: BrokerStats = { published: 0, received: 0, deliveries: 0, dropped: 0, closedSlow: 0 };
+  readonly #index = new SubscriptionIndex<Subscriber>();
+  readonly #options: BrokerOptions;
+  #backplane: Backplane | undefined;
+  /** Subscribers already asked to close for slowness (asked once). */
+  readonly #closingSlow = new WeakSet<Subscriber>();
+
+  constructor(options: BrokerOptions) {
+    this.#options = options;
+  }
+
+  /** Connects the broker to other nodes; patterns subscribed so far are announced to it. */
+  attachBackplane(backplane: Backplane): void {
+    this.#backplane = backplane;
+    for (const pattern of this.#index.patterns()) backplane.addPattern(pattern);
+  }
+
+  get subscriptionCount(): number {
+    let count = 0;
+    for (const pattern of this.#index.patterns()) count += this.#index.subscriberCount(pattern);
+    return count;
+  }
+
+  subscribe(pattern: string, subscriber: Subscriber): void {
+    if (this.#index.add(pattern, subscriber) && this.#index.subscriberCount(pattern) === 1) {
+      this.#backplane?.addPattern(pattern);
+    }
+  }
+
+  unsubscribe(pattern: string, subscriber: Subscriber): void {
+    if (this.#index.remove(pattern, subscriber) && this.#index.subscriberCount(pattern) === 0) {
+      this.#backplane?.removePattern(pattern);
+    }
+  }
+
+  /** Forgets a connection that closed. */
+  removeSubscriber(subscriber: Subscriber): void {
+    for (const pattern of this.#index.removeAll(subscriber)) {
+      if (this.#index.subscriberCount(pattern) === 0) this.#backplane?.removePattern(pattern);
+    }
+  }
+
+  /** A publish from this node: delivered here, and sent to the other nodes. Returns local deliveries. */
+  publish(topic: string, payload: Uint8Array, isBinary: boolean): number {
+    this.stats.published++;
+    this.#backplane?.publish(topic, payload, isBinary);
+    return this.#deliver(topic, payload, isBinary);
+  }
+
+  /** A publish from another node: delivered here only. */
+  publishFromBackplane(topic: string, payload: Uint8Array, isBinary: boolean): number {
+    this.stats.received++;
+    return this.#deliver(topic, payload, isBinary);
+  }
+
+  #deliver(topic: string, payload: Uint8Array, isBinary: boolean): number {
+    let frame: Buffer | undefined;
+    const { slowSubscriberBytes, slowPolicy } = this.#options;
+    return this.#index.match(topic, (subscriber) => {
+      if (subscriber.backlog > slowSubscriberBytes) {
+        if (slowPolicy === 'drop') {
+          this.stats.dropped++;
+        } else if (!this.#closingSlow.has(subscriber)) {
+          this.#closingSlow.add(subscriber);
+          this.stats.closedSlow++;
+          subscriber.closeAsTooSlow();
+        }
+        return;
+      }
+      // Built on the first delivery only: a publish nobody receives costs no frame.
+      frame ??= this.#frame(payload, isBinary);
+      subscriber.deliver(frame);
+      this.stats.deliveries++;
+    });
+  }
+
+  #frame(payload: Uint8Array, isBinary: boolean): Buffer {
+    const frame = Buffer.allocUnsafeSlow(headerLength(payload.length, false) + payload.length);
+    const size = this.#options.codec.writeHeader(frame, 0, isBinary ? OPCODE_BINARY : OPCODE_TEXT, true, payload.length);
+    frame.set(payload, size);
+    return frame;
+  }
+}

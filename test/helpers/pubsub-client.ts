@@ -1,0 +1,77 @@
+/** A `ws` client speaking the pubsub app's JSON protocol, with awaitable replies. */
+import { once } from 'node:events';
+import WebSocket from 'ws';
+
+export interface Delivery { topic: string; data: unknown }
+
+export class PubsubClient {
+  readonly ws: WebSocket;
+  readonly deliveries: Delivery[] = [];
+  readonly replies: Array<Record<string, unknown>> = [];
+  readonly binary: Buffer[] = [];
+  #waiters: Array<() => void> = [];
+
+  private constructor(ws: WebSocket) {
+    this.ws = ws;
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        this.binary.push(data as Buffer);
+      } else {
+        const message = JSON.parse(String(data)) as Record<string, unknown>;
+        if (message.type === 'message') this.deliveries.push({ topic: message.topic as string, data: message.data });
+        else this.replies.push(message);
+      }
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const wake of waiters) wake();
+    });
+  }
+
+  static async connect(port: number): Promise<PubsubClient> {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+    await once(ws, 'open');
+    return new PubsubClient(ws);
+  }
+
+  /** Resolves once `condition` holds, re-checked after every message; rejects after `timeoutMs`. */
+  until(condition: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+    if (condition()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+      const check = () => {
+        if (condition()) {
+          clearTimeout(timer);
+          resolve();
+        } else {
+          this.#waiters.push(check);
+        }
+      };
+      this.#waiters.push(check);
+    });
+  }
+
+  send(message: unknown): void {
+    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
+  }
+
+  /** Sends a request and waits for the next non-delivery reply. */
+  async request(message: unknown): Promise<Record<string, unknown>> {
+    const before = this.replies.length;
+    this.send(message);
+    await this.until(() => this.replies.length > before, 10_000, `a reply to ${JSON.stringify(message)}`);
+    return this.replies[before];
+  }
+
+  async subscribe(topic: string): Promise<void> {
+    const reply = await this.request({ type: 'subscribe', topic });
+    if (reply.type !== 'subscribed') throw new Error(`subscribe ${topic} failed: ${JSON.stringify(reply)}`);
+  }
+
+  publish(topic: string, data: unknown): void {
+    this.send({ type: 'publish', topic, data });
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
