@@ -1,0 +1,136 @@
+import test from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startRedisServer } from '../helpers/redis-server.js';
+import { PubsubClient, type Delivery } from '../helpers/pubsub-client.js';
+
+const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+interface Node {
+  port: number;
+  process: ChildProcess;
+  stderr: () => string;
+  health(): Promise<{ backplane: { state: string; dropped: number } }>;
+}
+
+/** Starts `wasmsocket serve --app pubsub --redis URL` as its own process: a real second node. */
+async function startNode(redisUrl: string): Promise<Node> {
+  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--app', 'pubsub', '--workers', '1', '--redis', redisUrl], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+      stdout += text;
+      const match = /listening on ws:\/\/[^:]+:(\d+)\//.exec(stdout);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`node exited ${code}: ${stderr}`)));
+  });
+  return {
+    port,
+    process: child,
+    stderr: () => stderr,
+    health: async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).json() as Promise<{ backplane: { state: string; dropped: number } }>,
+  };
+}
+
+async function stopNode(node: Node): Promise<number | null> {
+  if (node.process.exitCode !== null) return node.process.exitCode;
+  const exited = new Promise<number | null>((resolve) => node.process.once('exit', (code) => resolve(code)));
+  node.process.kill('SIGTERM');
+  return exited;
+}
+
+/** Publishes warm-up messages from `publisher` until every probe has seen one: the Redis subscriptions are live. */
+async function waitForBackplane(publisher: PubsubClient, topic: string, probes: PubsubClient[]): Promise<void> {
+  const seen = (probe: PubsubClient) => probe.deliveries.some((d) => (d.data as { warm?: boolean }).warm === true);
+  for (let attempt = 0; attempt < 100 && !probes.every(seen); attempt++) {
+    publisher.publish(topic, { warm: true });
+    await sleep(50);
+  }
+  if (!probes.every(seen)) throw new Error('the backplane never delivered across nodes');
+}
+
+const isWarmUp = (d: Delivery) => (d.data as { warm?: boolean }).warm === true;
+
+test('200 subscribers on two nodes get 1 000 publishes from both nodes exactly once and in order', async (t) => {
+  const redis = await startRedisServer();
+  t.teardown(() => redis.stop());
+  const nodes = [await startNode(redis.url), await startNode(redis.url)];
+  t.teardown(() => Promise.all(nodes.map(stopNode)));
+
+  // 100 subscribers per node, with exact and wildcard patterns that all match `orders.eu`.
+  const patterns = ['orders.eu', 'orders.*', 'orders.>'];
+  const subscribers: PubsubClient[] = [];
+  for (let i = 0; i < 200; i++) {
+    const client = await PubsubClient.connect(nodes[i % 2].port);
+    await client.subscribe(patterns[i % 3]);
+    subscribers.push(client);
+  }
+  t.teardown(() => { for (const client of subscribers) client.close(); });
+  const publishers = await Promise.all(nodes.map((node) => PubsubClient.connect(node.port)));
+  await waitForBackplane(publishers[0], 'orders.eu', [subscribers[1]]);
+  await waitForBackplane(publishers[1], 'orders.eu', [subscribers[0]]);
+
+  for (let i = 0; i < 500; i++) {
+    publishers[0].publish('orders.eu', { from: 'A', seq: i });
+    publishers[1].publish('orders.eu', { from: 'B', seq: i });
+  }
+  await Promise.all(subscribers.map((client) => client.until(
+    () => client.deliveries.filter((d) => !isWarmUp(d)).length >= 1000, 30_000, 'all 1 000 publishes')));
+  // Let anything duplicated arrive before counting.
+  publishers[0].publish('orders.eu', { from: 'A', seq: 'end' });
+  publishers[1].publish('orders.eu', { from: 'B', seq: 'end' });
+  await Promise.all(subscribers.map((client) => client.until(
+    () => client.deliveries.filter((d) => (d.data as { seq: unknown }).seq === 'end').length === 2, 10_000, 'the end markers')));
+
+  const expected = Array.from({ length: 500 }, (_, i) => i);
+  for (const client of subscribers) {
+    const real = client.deliveries.filter((d) => !isWarmUp(d)).map((d) => d.data as { from: string; seq: number | 'end' });
+    t.deepEqual(real.filter((d) => d.from === 'A' && d.seq !== 'end').map((d) => d.seq), expected, 'A: exactly once, in order');
+    t.deepEqual(real.filter((d) => d.from === 'B' && d.seq !== 'end').map((d) => d.seq), expected, 'B: exactly once, in order');
+  }
+  for (const client of publishers) client.close();
+});
+
+test('with Redis down, local delivery goes on; when it is back, delivery across nodes resumes', async (t) => {
+  const redis = await startRedisServer();
+  t.teardown(() => redis.stop());
+  const [nodeA, nodeB] = [await startNode(redis.url), await startNode(redis.url)];
+  t.teardown(() => Promise.all([nodeA, nodeB].map(stopNode)));
+  const localSubscriber = await PubsubClient.connect(nodeA.port);
+  const remoteSubscriber = await PubsubClient.connect(nodeB.port);
+  await localSubscriber.subscribe('alerts.>');
+  await remoteSubscriber.subscribe('alerts.>');
+  const publisher = await PubsubClient.connect(nodeA.port);
+  t.teardown(() => { for (const client of [localSubscriber, remoteSubscriber, publisher]) client.close(); });
+  await waitForBackplane(publisher, 'alerts.fire', [remoteSubscriber]);
+
+  await redis.stop();
+  for (let i = 0; i < 100 && (await nodeA.health()).backplane.state !== 'down'; i++) await sleep(50);
+  t.is((await nodeA.health()).backplane.state, 'down');
+  const before = localSubscriber.deliveries.length;
+  publisher.publish('alerts.fire', 'during the outage');
+  await localSubscriber.until(() => localSubscriber.deliveries.length === before + 1, 5000, 'local delivery during the outage');
+  t.true((await nodeA.health()).backplane.dropped >= 1, 'the publish that could not cross is counted');
+
+  await redis.restart();
+  // Publish until the remote node hears again: the backplane reconnected and resubscribed.
+  const resumed = () => remoteSubscriber.deliveries.some((d) => d.data === 'after the outage');
+  for (let i = 0; i < 200 && !resumed(); i++) {
+    publisher.publish('alerts.fire', 'after the outage');
+    await sleep(50);
+  }
+  t.true(resumed(), 'delivery across nodes resumed after Redis came back');
+  t.is((await nodeB.health()).backplane.state, 'ready');
+  // Logged once per transition, and neither node crashed.
+  const downLines = nodeA.stderr().split('\n').filter((line) => /down/i.test(line));
+  t.is(downLines.length, 1, nodeA.stderr());
+  t.is(nodeA.process.exitCode, null);
+  t.is(nodeB.process.exitCode, null);
+  t.is(await stopNode(nodeA), 0);
+});
