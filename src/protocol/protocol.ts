@@ -306,7 +306,7 @@ export class WebSocketProtocol {
     const length = payload.length;
     if (this.#role === 'client') {
       // RFC 6455 §5.3: a fresh unpredictable mask key per frame; the caller's bytes stay intact.
-      const maskKey = randomFillSync(new Uint32Array(1))[0];
+      const maskKey = nextMaskKey();
       const frame = Buffer.allocUnsafe(headerLength(length, true) + length);
       const size = this.#codec.writeHeader(frame, 0, opcode, true, length, maskKey);
       frame.set(payload, size);
@@ -325,6 +325,22 @@ export class WebSocketProtocol {
     this.#codec.writeHeader(header, 0, opcode, true, length);
     this.#sink.write(header, payload);
   }
+}
+
+/**
+ * Mask keys come from a pool of random words refilled from the CSPRNG every MASK_POOL_SIZE
+ * frames: one randomFillSync call per frame cost a client a sixth of its CPU.
+ */
+const MASK_POOL_SIZE = 2048;
+const maskPool = new Uint32Array(MASK_POOL_SIZE);
+let maskPoolNext = MASK_POOL_SIZE;
+
+function nextMaskKey(): number {
+  if (maskPoolNext === MASK_POOL_SIZE) {
+    randomFillSync(maskPool);
+    maskPoolNext = 0;
+  }
+  return maskPool[maskPoolNext++];
 }
 
 function joinParts(parts: Uint8Array[]): Buffer {

@@ -168,9 +168,9 @@ export class RedisBackplane {
       return;
     }
     try {
-      const message = this.#encode(payload, isBinary);
+      const reply = this.#publisher.publish(CHANNEL_PREFIX + topic, this.#encode(payload, isBinary));
       this.#inFlightBytes += size;
-      this.#publisher.publish(CHANNEL_PREFIX + topic, message).then(
+      reply.then(
         () => {
           this.#inFlightBytes -= size;
           this.stats.published++;

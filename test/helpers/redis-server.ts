@@ -14,6 +14,10 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Kills the server, then starts a fresh one on the same port. */
   restart(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open but nothing is answered. */
+  pause(): void;
+  /** Unfreezes it (SIGCONT). */
+  resume(): void;
 }
 
 const BINARY = process.env.REDIS_SERVER ?? 'redis-server';
@@ -41,6 +45,8 @@ export async function startRedisServer(): Promise<RedisServer> {
           await kill(child);
           child = await launch(port);
         },
+        pause: () => { child.kill('SIGSTOP'); },
+        resume: () => { child.kill('SIGCONT'); },
       };
       return server;
     } catch (error) {

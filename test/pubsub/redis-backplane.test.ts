@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RedisBackplane, type BackplaneOptions } from '../../src/pubsub/redis-backplane.js';
+import { MAX_IN_FLIGHT_BYTES, RedisBackplane, type BackplaneOptions } from '../../src/pubsub/redis-backplane.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 
 interface Received {
@@ -225,6 +225,29 @@ test('Redis killed: down is logged once and publishes are dropped; restarted: re
   t.false(b.received.some((m) => m.payload.toString() === 'lost'), 'dropped messages are not replayed');
   t.deepEqual(await redisSubscriptions(client), { channels: ['wasmsocket:added.while.down', 'wasmsocket:live.exact'], patterns: 1 });
   t.deepEqual(a.log.map((line) => line.split(' (')[0]), ['redis backplane ready', 'redis backplane down', 'redis backplane ready']);
+});
+
+test('a stalled Redis bounds the unacknowledged publishes; the excess is dropped and counted', async (t) => {
+  const server = await redis(t);
+  const a = node(t, server, 'node-a');
+  const b = node(t, server, 'node-b');
+  b.backplane.addPattern('big');
+  await ready(a, b);
+  await subscribed(a, b, 'big');
+  server.pause();
+  t.teardown(() => server.resume());
+  const payload = Buffer.alloc(1024 * 1024, 7);
+  for (let i = 0; i < 40; i++) a.backplane.publish('big', payload, true);
+  const fits = Math.floor(MAX_IN_FLIGHT_BYTES / (payload.length + 64)); // + header
+  t.true(a.backplane.stats.dropped >= 40 - fits - 1, `dropped ${a.backplane.stats.dropped}`);
+  t.true(a.backplane.stats.dropped < 40);
+  const sent = 40 - a.backplane.stats.dropped;
+  server.resume();
+  await waitFor('the accepted publishes', () => b.received.length === sent && a.backplane.stats.published >= sent);
+  t.true(b.received.every((m) => m.isBinary && m.payload.equals(payload)));
+  // Acknowledged: the budget is free again.
+  a.backplane.publish('big', payload, true);
+  await waitFor('one more', () => b.received.length === sent + 1);
 });
 
 test('Redis unreachable at start: down once, then ready when it appears', async (t) => {
