@@ -21,6 +21,7 @@ const S_HEADER: usize = 7 << 2;
 
 const SF_IN_FRAME: u32 = 1;
 const SF_TEXT_MESSAGE: u32 = 2;
+const SF_CALLER_VALIDATES_UTF8: u32 = 4;
 
 const RECORD_WORDS: u32 = 8;
 const RECORD_CAPACITY: u32 = 256;
@@ -130,7 +131,7 @@ export function scan(work: usize, start: u32, end: u32): u32 {
     remaining -= segment;
     const frameDone = remaining == 0;
     let recordFlags = header | newHeader;
-    if (isTextPayload(header, flags)) {
+    if ((flags & SF_CALLER_VALIDATES_UTF8) == 0 && isTextPayload(header, flags)) {
       if (segment > 0) utf8 = validateUtf8(work + pos, segment, utf8);
       // Fail fast on a bad byte; a message may only end on a character boundary.
       if (utf8 == UTF8_REJECT || (frameDone && (header & RF_FIN) != 0 && utf8 != UTF8_ACCEPT)) {

@@ -5,7 +5,7 @@
  * both places.
  */
 import type { FrameCodec } from '../codec/codec.js';
-import { WebSocketProtocol, ReadyState } from '../protocol/protocol.js';
+import { WebSocketProtocol, ReadyState, type Utf8ValidatorChoice } from '../protocol/protocol.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { Application, Connection } from './app.js';
 import { topicError } from '../pubsub/topics.js';
@@ -30,6 +30,7 @@ export interface AppConnectionOptions {
   id: number;
   subprotocol: string | undefined;
   maxPayload: number;
+  utf8Validator?: Utf8ValidatorChoice;
   onError?: (error: Error, conn: Connection) => void;
 }
 
@@ -52,7 +53,7 @@ export class AppConnection implements Connection {
       message: (data, isBinary) => this.#runHandler(() => app.message?.(this, data, isBinary)),
       write: (first, second) => transport.write(first, second),
       closeTransport: () => transport.end(),
-    }, { role: 'server', maxPayload: options.maxPayload });
+    }, { role: 'server', maxPayload: options.maxPayload, utf8Validator: options.utf8Validator });
   }
 
   get bufferedAmount(): number {

@@ -24,6 +24,11 @@ export const S_HEADER = 7; // record flags (R_*) of the current frame's header
 /** S_FLAGS bits. */
 export const SF_IN_FRAME = 1; // a header was parsed and its payload is not complete yet
 export const SF_TEXT_MESSAGE = 2; // the current data message is text: continuations are validated
+/**
+ * Set by the caller: scan() leaves UTF-8 to the caller (no validation, no RF_UTF8_INVALID), which
+ * then picks the fastest validator per segment (src/protocol/utf8-validator.ts).
+ */
+export const SF_CALLER_VALIDATES_UTF8 = 4;
 
 /** Number of 32-bit words per record. */
 export const RECORD_WORDS = 8;

@@ -5,7 +5,7 @@
 import {
   FrameCodec, RECORD_CAPACITY, RECORD_WORDS, SCAN_STATE_WORDS,
   S_REMAINING_LO, S_REMAINING_HI, S_MASK_KEY, S_MASK_PHASE, S_UTF8, S_FLAGS, S_CONSUMED, S_HEADER,
-  SF_IN_FRAME, SF_TEXT_MESSAGE, R_FLAGS, R_LENGTH_LO, R_LENGTH_HI, R_MASK_KEY, R_SEGMENT_START,
+  SF_IN_FRAME, SF_TEXT_MESSAGE, SF_CALLER_VALIDATES_UTF8, R_FLAGS, R_LENGTH_LO, R_LENGTH_HI, R_MASK_KEY, R_SEGMENT_START,
   R_SEGMENT_LENGTH, R_FRAME_DONE, RF_OPCODE, RF_FIN, RF_MASKED, RF_UTF8_INVALID, RF_NEW_HEADER,
   RF_LENGTH_MSB_SET, UTF8_ACCEPT, UTF8_REJECT,
 } from './codec.js';
@@ -166,7 +166,7 @@ export function scanJs(state: Uint32Array, work: Uint8Array, start: number, reco
     remaining -= segment;
     const frameDone = remaining === 0;
     let recordFlags = header | newHeader;
-    if (isTextPayload(header, flags)) {
+    if ((flags & SF_CALLER_VALIDATES_UTF8) === 0 && isTextPayload(header, flags)) {
       if (segment > 0) utf8 = validateUtf8Js(work, pos, segment, utf8);
       // Fail fast on a bad byte; a message may only end on a character boundary.
       if (utf8 === UTF8_REJECT || (frameDone && (header & RF_FIN) !== 0 && utf8 !== UTF8_ACCEPT)) {

@@ -12,6 +12,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { CodecKind } from '../codec/codec.js';
+import type { Utf8ValidatorChoice } from '../protocol/protocol.js';
 import type { LinkEndpoint, SocketLink } from '../server/socket-io.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { BatchBuilder, readToMain, ToMain, ToWorker, type Batch } from './batch.js';
@@ -23,6 +24,7 @@ export interface WorkerPoolOptions {
   app: string;
   codec: CodecKind;
   maxPayload: number;
+  utf8Validator: Utf8ValidatorChoice;
   resourceLimits?: ResourceLimits;
   onError?: (error: Error) => void;
   /** Pub/sub requests of the workers' connections, for the broker on this thread. */
@@ -63,7 +65,8 @@ class WorkerSlot {
     this.#builder = new BatchBuilder();
     this.#scheduled = false;
     port1.on('message', (batch: Batch) => this.#onBatch(batch));
-    const task: WorkerTask = { port: port2, app: this.pool.options.app, codec: this.pool.options.codec, maxPayload: this.pool.options.maxPayload };
+    const { app, codec, maxPayload, utf8Validator } = this.pool.options;
+    const task: WorkerTask = { port: port2, app, codec, maxPayload, utf8Validator };
     void this.pool.piscina.run(task, { transferList: [port2] as never }).then(
       () => undefined,
       (error: Error) => this.#onWorkerDied(port1, error),

@@ -5,6 +5,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { CodecKind, FrameCodec } from '../codec/codec.js';
+import type { Utf8ValidatorChoice } from '../protocol/protocol.js';
 import { createCodec } from '../codec/select.js';
 import { loadApplication, type Application } from '../apps/app.js';
 import { AppConnection, type Transport } from '../apps/app-connection.js';
@@ -15,6 +16,7 @@ export interface WorkerTask {
   app: string;
   codec: CodecKind;
   maxPayload: number;
+  utf8Validator: Utf8ValidatorChoice;
 }
 
 /** The WASM module is instantiated once per worker, whatever the number of tasks. */
@@ -125,7 +127,7 @@ export default async function runWorker(task: WorkerTask): Promise<void> {
     if (op === ToWorker.OPEN) {
       const transport = new WorkerTransport(id, channel);
       const conn = new AppConnection(codec, app, transport, {
-        id, subprotocol: text === '' ? undefined : text, maxPayload: task.maxPayload,
+        id, subprotocol: text === '' ? undefined : text, maxPayload: task.maxPayload, utf8Validator: task.utf8Validator,
         onError: (error) => onError(error, id),
       });
       connections.set(id, { conn, transport });

@@ -7,8 +7,10 @@ import { randomFillSync } from 'node:crypto';
 import {
   FrameCodec, RECORD_CAPACITY, RECORD_WORDS, S_CONSUMED, R_FLAGS, R_LENGTH_LO, R_LENGTH_HI,
   R_SEGMENT_START, R_SEGMENT_LENGTH, R_FRAME_DONE, RF_OPCODE, RF_FIN, RF_MASKED, RF_RSV1, RF_RSV2,
-  RF_RSV3, RF_UTF8_INVALID, RF_NEW_HEADER, RF_LENGTH_MSB_SET, UTF8_ACCEPT, headerLength,
+  RF_RSV3, RF_UTF8_INVALID, RF_NEW_HEADER, RF_LENGTH_MSB_SET, UTF8_ACCEPT, UTF8_REJECT, S_FLAGS,
+  SF_CALLER_VALIDATES_UTF8, headerLength,
 } from '../codec/codec.js';
+import { validateTextSegment } from './utf8-validator.js';
 import { CloseCode, isValidWireCloseCode } from './close-codes.js';
 import { ProtocolError } from './errors.js';
 
@@ -33,7 +35,14 @@ export interface ProtocolOptions {
   maxPayload: number;
   /** RSV bits granted by a negotiated extension (none yet: permessage-deflate would grant RSV1). */
   allowedRsv?: number;
+  /**
+   * Who validates the UTF-8 of text messages: 'native' (default) picks isUtf8 or a streaming
+   * validator per segment (src/protocol/utf8-validator.ts); 'codec' leaves it to the codec's scan.
+   */
+  utf8Validator?: Utf8ValidatorChoice;
 }
+
+export type Utf8ValidatorChoice = 'native' | 'codec';
 
 export const enum ReadyState { OPEN = 1, CLOSING = 2, CLOSED = 3 }
 
@@ -58,6 +67,9 @@ export class WebSocketProtocol {
   readonly #maxPayload: number;
   readonly #allowedRsv: number;
   readonly #scanState: Uint32Array;
+  readonly #validatesUtf8: boolean;
+  /** Streaming UTF-8 state of the text message being received (when #validatesUtf8). */
+  #utf8State = UTF8_ACCEPT;
   #pending: Uint8Array | null = null;
   #closeSent = false;
   #closeReceived = false;
@@ -78,6 +90,8 @@ export class WebSocketProtocol {
     this.#maxPayload = options.maxPayload;
     this.#allowedRsv = options.allowedRsv ?? 0;
     this.#scanState = codec.createState();
+    this.#validatesUtf8 = (options.utf8Validator ?? 'native') === 'native';
+    if (this.#validatesUtf8) this.#scanState[S_FLAGS] |= SF_CALLER_VALIDATES_UTF8;
   }
 
   /** Feeds bytes received from the transport. */
@@ -141,9 +155,7 @@ export class WebSocketProtocol {
       const error = this.#checkHeader(flags, opcode, length);
       if (error !== undefined) return this.#fail(error);
     }
-    if ((flags & RF_UTF8_INVALID) !== 0) {
-      return this.#fail(new ProtocolError(CloseCode.INVALID_PAYLOAD, 'WS_ERR_INVALID_UTF8', 'invalid UTF-8 in a text message'));
-    }
+    if ((flags & RF_UTF8_INVALID) !== 0) return this.#fail(invalidUtf8());
     const segmentLength = records[r + R_SEGMENT_LENGTH];
     const frameDone = records[r + R_FRAME_DONE] !== 0;
     if (segmentLength > 0) {
@@ -151,12 +163,24 @@ export class WebSocketProtocol {
       let part = work.subarray(start, start + segmentLength);
       // Borrowed bytes live in memory the codec reuses on the next chunk: take our own copy.
       if (this.#codec.payloadIsBorrowed) part = Buffer.from(part);
-      if (opcode >= 8) this.#controlParts.push(part);
-      else this.#messageParts.push(part);
+      if (opcode >= 8) {
+        this.#controlParts.push(part);
+      } else {
+        this.#messageParts.push(part);
+        if (this.#validatesUtf8 && !this.#messageIsBinary) {
+          // Fail fast: each segment is checked as it arrives, not at the end of the message.
+          this.#utf8State = validateTextSegment(part, 0, part.length, this.#utf8State);
+          if (this.#utf8State === UTF8_REJECT) return this.#fail(invalidUtf8());
+        }
+      }
     }
     if (!frameDone) return true;
     if (opcode >= 8) return this.#handleControlFrame(opcode, joinParts(this.#controlParts));
-    if ((flags & RF_FIN) !== 0) this.#deliverMessage();
+    if ((flags & RF_FIN) !== 0) {
+      // A text message must end on a character boundary.
+      if (this.#validatesUtf8 && !this.#messageIsBinary && this.#utf8State !== UTF8_ACCEPT) return this.#fail(invalidUtf8());
+      this.#deliverMessage();
+    }
     return true;
   }
 
@@ -205,6 +229,7 @@ export class WebSocketProtocol {
       this.#messageIsBinary = opcode === Opcode.BINARY;
       this.#messageLength = 0;
       this.#messageParts = [];
+      this.#utf8State = UTF8_ACCEPT;
     }
     this.#messageLength += length;
     if (this.#messageLength > this.#maxPayload) {
@@ -341,6 +366,10 @@ function nextMaskKey(): number {
     maskPoolNext = 0;
   }
   return maskPool[maskPoolNext++];
+}
+
+function invalidUtf8(): ProtocolError {
+  return new ProtocolError(CloseCode.INVALID_PAYLOAD, 'WS_ERR_INVALID_UTF8', 'invalid UTF-8 in a text message');
 }
 
 function joinParts(parts: Uint8Array[]): Buffer {

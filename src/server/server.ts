@@ -10,6 +10,7 @@ import type { CodecKind, FrameCodec } from '../codec/codec.js';
 import { createCodec } from '../codec/select.js';
 import { validateUpgrade, rejectionResponse } from '../handshake/handshake.js';
 import { HandshakeError } from '../protocol/errors.js';
+import type { Utf8ValidatorChoice } from '../protocol/protocol.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { loadApplication, type Application, type Connection } from '../apps/app.js';
 import { AppConnection, type Transport } from '../apps/app-connection.js';
@@ -31,6 +32,8 @@ export interface ServerOptions {
   codec?: CodecKind;
   /** Worker threads running the connections; 0 runs them inline on the main thread. */
   workers?: number;
+  /** UTF-8 of text messages: 'native' (isUtf8 or streaming, per segment) or the codec's own scan. */
+  utf8Validator?: Utf8ValidatorChoice;
   maxPayload?: number;
   subprotocols?: readonly string[];
   /** Allowed `Origin` values; empty or undefined allows any origin. */
@@ -59,6 +62,7 @@ export const DEFAULTS = {
   app: 'pubsub',
   codec: 'wasm' as CodecKind,
   workers: 0,
+  utf8Validator: 'native' as Utf8ValidatorChoice,
   maxPayload: 16 * 1024 * 1024,
   handshakeTimeoutMs: 10_000,
   maxHeaderBytes: 16 * 1024,
@@ -122,6 +126,7 @@ export class WasmSocketServer {
       port: options.port ?? DEFAULTS.port,
       codec: options.codec ?? DEFAULTS.codec,
       workers: options.workers ?? DEFAULTS.workers,
+      utf8Validator: options.utf8Validator ?? DEFAULTS.utf8Validator,
       maxPayload: options.maxPayload ?? DEFAULTS.maxPayload,
       subprotocols: options.subprotocols ?? [],
       origins: options.origins ?? [],
@@ -149,7 +154,7 @@ export class WasmSocketServer {
       if (appSpec === undefined) throw new TypeError('with workers, the application must be given by name or path');
       this.#pool = new WorkerPool({
         workers: this.#options.workers, app: appSpec, codec: this.#options.codec,
-        maxPayload: this.#options.maxPayload, onError: options.onError,
+        maxPayload: this.#options.maxPayload, utf8Validator: this.#options.utf8Validator, onError: options.onError,
         pubsub: {
           subscribe: (id, pattern) => this.#withSession(id, (session) => this.broker.subscribe(pattern, session)),
           unsubscribe: (id, pattern) => this.#withSession(id, (session) => this.broker.unsubscribe(pattern, session)),
@@ -315,7 +320,7 @@ export class WasmSocketServer {
       session.close = (code, reason) => pooled.close(code, reason);
     } else {
       const conn = new AppConnection(this.codec, this.#app, new InlineTransport(session, this.broker), {
-        id, subprotocol, maxPayload: this.#options.maxPayload,
+        id, subprotocol, maxPayload: this.#options.maxPayload, utf8Validator: this.#options.utf8Validator,
         onError: (error) => this.#options.onError?.(error),
       });
       link.attach(conn);

@@ -7,7 +7,7 @@ import test from 'ava';
 import { isUtf8 } from 'node:buffer';
 import {
   FrameCodec, RECORD_CAPACITY, RECORD_WORDS, S_CONSUMED, RF_FIN, RF_MASKED, RF_NEW_HEADER,
-  RF_LENGTH_MSB_SET, UTF8_ACCEPT, MAX_HEADER_BYTES,
+  RF_LENGTH_MSB_SET, UTF8_ACCEPT, MAX_HEADER_BYTES, SF_CALLER_VALIDATES_UTF8, RF_UTF8_INVALID,
 } from '../../src/codec/codec.js';
 import { JsCodec } from '../../src/codec/js-codec.js';
 import { createWasmCodec, WasmCodec } from '../../src/codec/wasm-codec.js';
@@ -91,6 +91,23 @@ test('random frame streams: codecs agree when split at random points into many c
       // Half the runs hand WasmCodec a copied pending (bytes outside linear memory).
       const failure = compareAt(stream, randomCuts(rng, stream.bytes.length), i % 2 === 1);
       if (failure !== null) failures.push(`stream ${s}: ${failure}`);
+    }
+  }
+  t.deepEqual(failuresSummary(failures), []);
+});
+
+test('with SF_CALLER_VALIDATES_UTF8 the codecs agree and leave UTF-8 to the caller', (t) => {
+  const rng = new Prng(0x5eed_0007);
+  const failures: string[] = [];
+  for (let s = 0; s < 150; s++) {
+    const stream = randomStream(rng, { allowLarge: false, truncate: s % 3 === 1 });
+    const cuts = randomCuts(rng, stream.bytes.length);
+    const expected = drive(js, stream.bytes, cuts, false, SF_CALLER_VALIDATES_UTF8);
+    const actual = drive(wasm, stream.bytes, cuts, false, SF_CALLER_VALIDATES_UTF8);
+    const difference = firstDifference(expected, actual);
+    if (difference !== null) failures.push(`stream ${s}: ${difference}`);
+    if (expected.records.some((word, i) => i % RECORD_WORDS === 0 && (word & RF_UTF8_INVALID) !== 0)) {
+      failures.push(`stream ${s}: a record flags UTF-8 although the caller validates it`);
     }
   }
   t.deepEqual(failuresSummary(failures), []);

@@ -5,7 +5,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import {
-  FrameCodec, RECORD_CAPACITY, RECORD_WORDS, S_CONSUMED, R_FLAGS, R_LENGTH_LO, R_LENGTH_HI,
+  FrameCodec, RECORD_CAPACITY, RECORD_WORDS, S_CONSUMED, S_FLAGS, R_FLAGS, R_LENGTH_LO, R_LENGTH_HI,
   R_MASK_KEY, R_SEGMENT_LENGTH, R_SEGMENT_START, R_FRAME_DONE, RF_MASKED, RF_NEW_HEADER, RF_UTF8_INVALID,
   RF_OPCODE, RF_FIN,
 } from '../../src/codec/codec.js';
@@ -224,9 +224,10 @@ class ByteSink {
  * the unconsumed tail is the next load's pending, and scan resumes from S_CONSUMED while it
  * filled RECORD_CAPACITY records. Records and segments are copied out after each scan.
  */
-export function drive(codec: FrameCodec, stream: Uint8Array, cuts: readonly number[], copyPending = false): Trace {
+export function drive(codec: FrameCodec, stream: Uint8Array, cuts: readonly number[], copyPending = false, stateFlags = 0): Trace {
   const bytes = stream.slice(); // JsCodec unmasks the caller's chunk in place
   const state = codec.createState();
+  state[S_FLAGS] = stateFlags;
   const records: number[] = [];
   const payload = new ByteSink();
   let pending: Uint8Array | null = null;

@@ -4,17 +4,27 @@
  */
 import type { ExecutionContext, TestFn } from 'ava';
 import type { CodecKind } from '../../src/codec/codec.js';
+import type { Utf8ValidatorChoice } from '../../src/protocol/protocol.js';
 import { listen, type ServerOptions, type WasmSocketServer } from '../../src/server/server.js';
 
 interface Variant {
   codec: CodecKind;
   workers: number;
+  utf8Validator: Utf8ValidatorChoice;
   label: string;
 }
 
-/** Both codecs, inline and with 1 and 2 workers: the same RFC rules must hold in every mode. */
-export const VARIANTS: readonly Variant[] = (['js', 'wasm'] as const).flatMap((codec) =>
-  [0, 1, 2].map((workers) => ({ codec, workers, label: workers === 0 ? codec : `${codec}, ${workers} worker${workers > 1 ? 's' : ''}` })));
+/**
+ * Both codecs, inline and with 1 and 2 workers: the same RFC rules must hold in every mode.
+ * UTF-8 is checked by the default 'native' validator choice, and inline also by each codec's own scan.
+ */
+export const VARIANTS: readonly Variant[] = (['js', 'wasm'] as const).flatMap((codec) => [
+  ...[0, 1, 2].map((workers) => ({
+    codec, workers, utf8Validator: 'native' as const,
+    label: workers === 0 ? codec : `${codec}, ${workers} worker${workers > 1 ? 's' : ''}`,
+  })),
+  { codec, workers: 0, utf8Validator: 'codec' as const, label: `${codec}, codec UTF-8` },
+]);
 
 type ConformanceRun = (t: ExecutionContext, port: number) => Promise<void>;
 
@@ -34,7 +44,7 @@ export function conformanceSuite(test: TestFn, options: Partial<ServerOptions> =
   test.before(async () => {
     for (const variant of VARIANTS) {
       servers.set(variant, await listen({
-        host: '127.0.0.1', port: 0, app: 'echo', codec: variant.codec, workers: variant.workers,
+        host: '127.0.0.1', port: 0, app: 'echo', codec: variant.codec, workers: variant.workers, utf8Validator: variant.utf8Validator,
         maxPayload: 16 * 1024 * 1024, closeTimeoutMs: 1000, ...options,
       }));
     }
