@@ -13,13 +13,14 @@ import { HandshakeError } from '../protocol/errors.js';
 import type { Utf8ValidatorChoice } from '../protocol/protocol.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { loadApplication, type Application, type Connection } from '../apps/app.js';
-import { AppConnection, type Transport } from '../apps/app-connection.js';
+import { AppConnection } from '../apps/app-connection.js';
 import { WorkerPool } from '../pool/pool.js';
-import { Broker, type SlowSubscriberPolicy, type Subscriber } from '../pubsub/broker.js';
+import { Broker, type SlowSubscriberPolicy } from '../pubsub/broker.js';
 import { RedisBackplane } from '../pubsub/redis-backplane.js';
 import { topicError } from '../pubsub/topics.js';
-import { pubsubPage } from '../pubsub/page.js';
 import { SocketLink } from './socket-io.js';
+import { answerHttp, answerClientError } from './http-answers.js';
+import { Session, InlineTransport } from './session.js';
 
 /** Answer of the `authorize` hook: true accepts, false refuses with 401, or a chosen status. */
 export type AuthorizeResult = boolean | { status: number; reason?: string };
@@ -72,35 +73,6 @@ export const DEFAULTS = {
   slowPolicy: 'drop' as SlowSubscriberPolicy,
 };
 
-/** What the server keeps of a live connection, wherever it runs; the broker's view of it too. */
-class Session implements Subscriber {
-  close: (code: number, reason: string) => void = () => {};
-  constructor(readonly id: number, readonly link: SocketLink) {}
-
-  get backlog(): number {
-    return this.link.backlog;
-  }
-
-  deliver(frame: Uint8Array): void {
-    this.link.deliver(frame);
-  }
-
-  closeAsTooSlow(): void {
-    this.close(CloseCode.TRY_AGAIN_LATER, 'subscriber too slow');
-  }
-}
-
-/** An inline connection's transport: its socket, plus the broker on this same thread. */
-class InlineTransport implements Transport {
-  constructor(readonly session: Session, readonly broker: Broker) {}
-  get bufferedAmount(): number { return this.session.link.bufferedAmount; }
-  write(first: Uint8Array, second?: Uint8Array): void { this.session.link.write(first, second); }
-  end(): void { this.session.link.end(); }
-  closing(): void { this.session.link.closing(); }
-  subscribe(pattern: string): void { this.broker.subscribe(pattern, this.session); }
-  unsubscribe(pattern: string): void { this.broker.unsubscribe(pattern, this.session); }
-  publish(topic: string, payload: Uint8Array, isBinary: boolean): void { this.broker.publish(topic, payload, isBinary); }
-}
 
 type ResolvedOptions = Required<Omit<ServerOptions, 'authorize' | 'onError' | 'app' | 'redis' | 'log'>>
   & Pick<ServerOptions, 'authorize' | 'onError' | 'redis'> & { log: (line: string) => void };
@@ -164,7 +136,9 @@ export class WasmSocketServer {
     }
     this.#http = createServer({ maxHeaderSize: this.#options.maxHeaderBytes });
     this.#http.on('connection', (socket: Socket) => this.#armHandshakeDeadline(socket));
-    this.#http.on('request', (request: IncomingMessage, response: ServerResponse) => this.#answerHttp(request, response));
+    this.#http.on('request', (request: IncomingMessage, response: ServerResponse) => answerHttp(request, response, {
+      handshakeOptions: this.#handshakeOptions(), health: () => this.health(),
+    }));
     this.#http.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => void this.#upgrade(request, socket, head));
     this.#http.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket));
   }
@@ -255,35 +229,7 @@ export class WasmSocketServer {
     socket.once('close', () => clearTimeout(timer));
   }
 
-  #answerHttp(request: IncomingMessage, response: ServerResponse): void {
-    // A request that tried to upgrade but was not recognised as one (say, no `Connection: Upgrade`)
-    // gets the handshake's own answer instead of a page.
-    if (request.headers.upgrade !== undefined || request.headers['sec-websocket-key'] !== undefined) {
-      let error: HandshakeError;
-      try {
-        validateUpgrade(request, this.#handshakeOptions());
-        error = new HandshakeError(400, 'Connection header must contain "Upgrade"');
-      } catch (caught) {
-        error = caught instanceof HandshakeError ? caught : new HandshakeError(400, String(caught));
-      }
-      response.writeHead(error.status, { 'Content-Type': 'text/plain', 'Connection': 'close', ...error.headers });
-      response.end(`${error.reason}\n`);
-      return;
-    }
-    const path = (request.url ?? '/').split('?')[0];
-    if (request.method === 'GET' && path === '/healthz') {
-      response.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
-      response.end(JSON.stringify(this.health()) + '\n');
-      return;
-    }
-    if (request.method === 'GET' && (path === '/' || path === '/index.html')) {
-      response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-      response.end(pubsubPage());
-      return;
-    }
-    response.writeHead(404, { 'Content-Type': 'text/plain' });
-    response.end('not found\n');
-  }
+
 
   #handshakeOptions() {
     return { subprotocols: this.#options.subprotocols, origins: this.#options.origins };
@@ -348,17 +294,6 @@ export class WasmSocketServer {
 /** Sockets past the handshake: the handshake deadline no longer applies to them. */
 const upgradedSockets = new WeakSet<Socket>();
 
-/** Malformed HTTP before the handshake: 431 for oversized headers, 400 for the rest. */
-function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-  const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
-  const body = tooLarge ? 'request headers too large\n' : 'malformed HTTP request\n';
-  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
-}
 
 /** Creates a server, loads its application and starts listening. */
 export async function listen(options: ServerOptions = {}): Promise<WasmSocketServer> {

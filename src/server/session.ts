@@ -1,0 +1,38 @@
+/**
+ * A live connection as the main thread keeps it, wherever its protocol runs: its socket link,
+ * how to ask it to close, and the broker's view of it as a subscriber.
+ */
+import type { Transport } from '../apps/app-connection.js';
+import type { Broker, Subscriber } from '../pubsub/broker.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import type { SocketLink } from './socket-io.js';
+
+/** What the server keeps of a live connection, wherever it runs; the broker's view of it too. */
+export class Session implements Subscriber {
+  close: (code: number, reason: string) => void = () => {};
+  constructor(readonly id: number, readonly link: SocketLink) {}
+
+  get backlog(): number {
+    return this.link.backlog;
+  }
+
+  deliver(frame: Uint8Array): void {
+    this.link.deliver(frame);
+  }
+
+  closeAsTooSlow(): void {
+    this.close(CloseCode.TRY_AGAIN_LATER, 'subscriber too slow');
+  }
+}
+
+/** An inline connection's transport: its socket, plus the broker on this same thread. */
+export class InlineTransport implements Transport {
+  constructor(readonly session: Session, readonly broker: Broker) {}
+  get bufferedAmount(): number { return this.session.link.bufferedAmount; }
+  write(first: Uint8Array, second?: Uint8Array): void { this.session.link.write(first, second); }
+  end(): void { this.session.link.end(); }
+  closing(): void { this.session.link.closing(); }
+  subscribe(pattern: string): void { this.broker.subscribe(pattern, this.session); }
+  unsubscribe(pattern: string): void { this.broker.unsubscribe(pattern, this.session); }
+  publish(topic: string, payload: Uint8Array, isBinary: boolean): void { this.broker.publish(topic, payload, isBinary); }
+}
