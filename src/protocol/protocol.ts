@@ -3,14 +3,14 @@
  * `send()` / `close()` / `ping()` turn calls into bytes on the same sink. No socket, no timer:
  * the server layer moves the bytes and owns the clocks, tests drive it byte by byte.
  */
-import { randomFillSync } from 'node:crypto';
 import {
   FrameCodec, RECORD_CAPACITY, RECORD_WORDS, S_CONSUMED, R_FLAGS, R_LENGTH_LO, R_LENGTH_HI,
   R_SEGMENT_START, R_SEGMENT_LENGTH, R_FRAME_DONE, RF_OPCODE, RF_FIN, RF_MASKED, RF_RSV1, RF_RSV2,
   RF_RSV3, RF_UTF8_INVALID, RF_NEW_HEADER, RF_LENGTH_MSB_SET, UTF8_ACCEPT, UTF8_REJECT, S_FLAGS,
-  SF_CALLER_VALIDATES_UTF8, headerLength,
+  SF_CALLER_VALIDATES_UTF8,
 } from '../codec/codec.js';
 import { validateTextSegment } from './utf8-validator.js';
+import { FrameEncoder } from './frame-encoder.js';
 import { CloseCode, isValidWireCloseCode } from './close-codes.js';
 import { ProtocolError } from './errors.js';
 
@@ -46,8 +46,6 @@ export type Utf8ValidatorChoice = 'native' | 'codec';
 
 export const enum ReadyState { OPEN = 1, CLOSING = 2, CLOSED = 3 }
 
-/** Payloads below this size are sent with their header in one buffer; larger ones as two writes. */
-const SMALL_FRAME_BYTES = 1024;
 /** RFC 6455 §5.5: a control frame's payload is at most 125 bytes, so a close reason at most 123. */
 const MAX_CONTROL_PAYLOAD = 125;
 const MAX_CLOSE_REASON_BYTES = 123;
@@ -67,6 +65,7 @@ export class WebSocketProtocol {
   readonly #maxPayload: number;
   readonly #allowedRsv: number;
   readonly #scanState: Uint32Array;
+  readonly #encoder: FrameEncoder;
   readonly #validatesUtf8: boolean;
   /** Streaming UTF-8 state of the text message being received (when #validatesUtf8). */
   #utf8State = UTF8_ACCEPT;
@@ -90,6 +89,7 @@ export class WebSocketProtocol {
     this.#maxPayload = options.maxPayload;
     this.#allowedRsv = options.allowedRsv ?? 0;
     this.#scanState = codec.createState();
+    this.#encoder = new FrameEncoder(codec, options.role, sink);
     this.#validatesUtf8 = (options.utf8Validator ?? 'native') === 'native';
     if (this.#validatesUtf8) this.#scanState[S_FLAGS] |= SF_CALLER_VALIDATES_UTF8;
   }
@@ -126,9 +126,9 @@ export class WebSocketProtocol {
   send(data: string | Uint8Array, isBinary?: boolean): boolean {
     if (this.readyState !== ReadyState.OPEN) return false;
     if (typeof data === 'string') {
-      this.#sendString(isBinary === true ? Opcode.BINARY : Opcode.TEXT, data);
+      this.#encoder.sendString(isBinary === true ? Opcode.BINARY : Opcode.TEXT, data);
     } else {
-      this.#sendFrame(isBinary === false ? Opcode.TEXT : Opcode.BINARY, data);
+      this.#encoder.sendFrame(isBinary === false ? Opcode.TEXT : Opcode.BINARY, data);
     }
     return true;
   }
@@ -136,7 +136,7 @@ export class WebSocketProtocol {
   ping(data: Uint8Array = Buffer.alloc(0)): void {
     if (this.readyState !== ReadyState.OPEN) return;
     if (data.length > MAX_CONTROL_PAYLOAD) throw new RangeError('a ping payload is at most 125 bytes');
-    this.#sendFrame(Opcode.PING, data);
+    this.#encoder.sendFrame(Opcode.PING, data);
   }
 
   /** Starts the closing handshake (RFC 6455 §7.1.2). */
@@ -250,7 +250,7 @@ export class WebSocketProtocol {
     this.#controlParts = [];
     if (opcode === Opcode.PING) {
       // RFC 6455 §5.5.2: answer with a pong carrying the same payload, unless we are closing.
-      if (!this.#closeSent) this.#sendFrame(Opcode.PONG, payload);
+      if (!this.#closeSent) this.#encoder.sendFrame(Opcode.PONG, payload);
       return true;
     }
     if (opcode === Opcode.PONG) {
@@ -282,7 +282,7 @@ export class WebSocketProtocol {
     this.closeReason = reason;
     // RFC 6455 §5.5.1: reply with a close frame echoing the code (none if none was given).
     if (!this.#closeSent) {
-      if (code === CloseCode.NO_STATUS) this.#sendFrame(Opcode.CLOSE, Buffer.alloc(0));
+      if (code === CloseCode.NO_STATUS) this.#encoder.sendFrame(Opcode.CLOSE, Buffer.alloc(0));
       else this.#sendClose(code, '');
       this.#closeSent = true;
     }
@@ -311,61 +311,8 @@ export class WebSocketProtocol {
     payload.writeUInt16BE(code, 0);
     reasonBytes.copy(payload, 2);
     this.#closeSent = true;
-    this.#sendFrame(Opcode.CLOSE, payload);
+    this.#encoder.sendFrame(Opcode.CLOSE, payload);
   }
-
-  /** Text sent from a string is encoded straight into the frame buffer: one allocation. */
-  #sendString(opcode: number, text: string): void {
-    const length = Buffer.byteLength(text, 'utf8');
-    if (this.#role === 'client' || length >= SMALL_FRAME_BYTES) {
-      this.#sendFrame(opcode, Buffer.from(text, 'utf8'));
-      return;
-    }
-    const frame = Buffer.allocUnsafe(headerLength(length, false) + length);
-    const size = this.#codec.writeHeader(frame, 0, opcode, true, length);
-    frame.write(text, size, 'utf8');
-    this.#sink.write(frame);
-  }
-
-  #sendFrame(opcode: number, payload: Uint8Array): void {
-    const length = payload.length;
-    if (this.#role === 'client') {
-      // RFC 6455 §5.3: a fresh unpredictable mask key per frame; the caller's bytes stay intact.
-      const maskKey = nextMaskKey();
-      const frame = Buffer.allocUnsafe(headerLength(length, true) + length);
-      const size = this.#codec.writeHeader(frame, 0, opcode, true, length, maskKey);
-      frame.set(payload, size);
-      this.#codec.mask(frame, size, length, maskKey, 0);
-      this.#sink.write(frame);
-      return;
-    }
-    if (length < SMALL_FRAME_BYTES) {
-      const frame = Buffer.allocUnsafe(headerLength(length, false) + length);
-      const size = this.#codec.writeHeader(frame, 0, opcode, true, length);
-      frame.set(payload, size);
-      this.#sink.write(frame);
-      return;
-    }
-    const header = Buffer.allocUnsafe(headerLength(length, false));
-    this.#codec.writeHeader(header, 0, opcode, true, length);
-    this.#sink.write(header, payload);
-  }
-}
-
-/**
- * Mask keys come from a pool of random words refilled from the CSPRNG every MASK_POOL_SIZE
- * frames: one randomFillSync call per frame cost a client a sixth of its CPU.
- */
-const MASK_POOL_SIZE = 2048;
-const maskPool = new Uint32Array(MASK_POOL_SIZE);
-let maskPoolNext = MASK_POOL_SIZE;
-
-function nextMaskKey(): number {
-  if (maskPoolNext === MASK_POOL_SIZE) {
-    randomFillSync(maskPool);
-    maskPoolNext = 0;
-  }
-  return maskPool[maskPoolNext++];
 }
 
 function invalidUtf8(): ProtocolError {
