@@ -208,7 +208,7 @@ export class WorkerPool {
     for (const candidate of this.#slots) if (candidate.load < slot.load) slot = candidate;
     slot.links.set(id, link);
     const endpoint = new WorkerEndpoint(id, slot, link);
-    slot.pushOpen(id, new Uint8Array(head), subprotocol ?? '');
+    slot.pushOpen(id, head, subprotocol ?? '');
     link.attach(endpoint);
     return endpoint;
   }

@@ -13,7 +13,11 @@ export const Op = { CONTINUATION: 0x0, TEXT: 0x1, BINARY: 0x2, CLOSE: 0x8, PING:
 export const RSV1 = 0x40, RSV2 = 0x20, RSV3 = 0x10;
 
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-const DEFAULT_TIMEOUT_MS = 5000;
+/**
+ * Generous: a test file runs eight servers in its own process, and on a loaded 2-core machine
+ * the event loop can stall for seconds; a deadline only decides how long a failure takes.
+ */
+const DEFAULT_TIMEOUT_MS = 20_000;
 
 // --- client frames --------------------------------------------------------------------------
 
