@@ -42,6 +42,10 @@ export interface PooledConnection {
   close(code: number, reason: string): void;
 }
 
+/** A worker dying sooner than this after its start counts as a crash loop. */
+const QUICK_DEATH_MS = 1000;
+const MAX_RESTART_DELAY_MS = 5000;
+
 /** RFC 6455 close frame with code 1011, for connections whose worker died. */
 const INTERNAL_ERROR_CLOSE = Buffer.from([0x88, 0x02, CloseCode.INTERNAL_ERROR >> 8, CloseCode.INTERNAL_ERROR & 0xff]);
 
@@ -51,6 +55,8 @@ class WorkerSlot {
   #builder = new BatchBuilder();
   #scheduled = false;
   #stopped = false;
+  #startedAt = 0;
+  #quickDeaths = 0;
 
   constructor(readonly index: number, readonly pool: WorkerPool) {}
 
@@ -58,8 +64,14 @@ class WorkerSlot {
     return this.links.size;
   }
 
+  /** False while a crashed worker waits to be restarted. */
+  get alive(): boolean {
+    return this.#port !== undefined;
+  }
+
   /** Starts this slot's long-lived task; when it dies, its connections close 1011 and it restarts. */
   start(): void {
+    this.#startedAt = Date.now();
     const { port1, port2 } = new MessageChannel();
     this.#port = port1;
     this.#builder = new BatchBuilder();
@@ -137,6 +149,7 @@ class WorkerSlot {
 
   #onWorkerDied(port: MessagePort, error: Error): void {
     port.close();
+    this.#port = undefined;
     if (this.#stopped) return;
     this.pool.options.onError?.(new Error(`worker ${this.index} died: ${error.message}`));
     // Its connections lost their state: close them with 1011, then serve new ones on a fresh worker.
@@ -145,7 +158,15 @@ class WorkerSlot {
       link.end();
     }
     this.links.clear();
-    this.start();
+    // A worker that dies right after it starts (an app that throws when loaded in a worker)
+    // is restarted with a growing delay instead of in a tight loop.
+    this.#quickDeaths = Date.now() - this.#startedAt < QUICK_DEATH_MS ? this.#quickDeaths + 1 : 0;
+    if (this.#quickDeaths === 0) {
+      this.start();
+      return;
+    }
+    const delay = Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** (this.#quickDeaths - 1));
+    setTimeout(() => { if (!this.#stopped) this.start(); }, delay).unref();
   }
 }
 
@@ -204,13 +225,21 @@ export class WorkerPool {
 
   /** Binds a new connection to the least-loaded worker and starts it with the upgrade's head bytes. */
   open(id: number, link: SocketLink, subprotocol: string | undefined, head: Buffer): PooledConnection {
-    let slot = this.#slots[0];
-    for (const candidate of this.#slots) if (candidate.load < slot.load) slot = candidate;
+    let slot: WorkerSlot | undefined;
+    for (const candidate of this.#slots) {
+      if (candidate.alive && (slot === undefined || candidate.load < slot.load)) slot = candidate;
+    }
+    if (slot === undefined) throw new Error('no worker is running');
     slot.links.set(id, link);
     const endpoint = new WorkerEndpoint(id, slot, link);
     slot.pushOpen(id, head, subprotocol ?? '');
     link.attach(endpoint);
     return endpoint;
+  }
+
+  /** False when every worker is down and waiting to be restarted: new connections get 503. */
+  get canAccept(): boolean {
+    return this.#slots.some((slot) => slot.alive);
   }
 
   /** Connections per worker, in worker order. */

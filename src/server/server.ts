@@ -242,6 +242,7 @@ export class WasmSocketServer {
       const accepted = validateUpgrade(request, this.#handshakeOptions());
       if (this.#options.authorize !== undefined) await this.#authorize(request);
       if (socket.destroyed) return; // the deadline passed while authorizing
+      if (this.#pool !== undefined && !this.#pool.canAccept) throw new HandshakeError(503, 'no worker is running; try again later');
       upgradedSockets.add(socket);
       socket.write(accepted.response);
       this.#startSession(socket, accepted.protocol, head);

@@ -118,3 +118,24 @@ for (const codec of CODEC_KINDS) {
     t.is(server.connectionCount, 0);
   });
 }
+
+test('a worker that keeps dying at start is restarted with backoff, and the server stays up', async (t) => {
+  const errors: string[] = [];
+  const server = await listen({ port: 0, workers: 1, app: fixture('worker-hostile-app'), onError: (e) => errors.push(e.message) });
+  t.teardown(() => server.close());
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const deaths = errors.filter((message) => /worker 0 died/.test(message)).length;
+  t.true(deaths >= 2, `the worker died ${deaths} times`);
+  // Without backoff a worker that dies at load restarts dozens of times in two seconds.
+  t.true(deaths <= 8, `restarts back off: ${deaths} deaths in 2 s`);
+  const health = await fetch(`http://127.0.0.1:${server.port}/healthz`);
+  t.is(health.status, 200, 'plain HTTP is still answered');
+  // A WebSocket either waits out a restart (503) or lands on a worker that then dies (1011).
+  const outcome = await new Promise<string>((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`);
+    ws.once('unexpected-response', (_request, response) => resolve(`http ${response.statusCode}`));
+    ws.once('close', (code) => resolve(`close ${code}`));
+    ws.once('error', () => {});
+  });
+  t.regex(outcome, /^(http 503|close 1011)$/);
+});
