@@ -1,0 +1,71 @@
+/**
+ * `npm run bench:e2e` (issue 5 §2): every server under the same loads, side by side in one run:
+ * wasmsocket (wasm and js codec; inline and one worker), `ws`, `ws` + bufferutil, uWebSockets.js.
+ * Echo 20 B / 1 KiB / 64 KiB with 100 connections and 20 B with 1 000, broadcast to 1 000
+ * subscribers, memory per idle connection and the time to accept a storm of 10 000 connections.
+ */
+import { parseBenchOptions, select } from './options.js';
+import { broadcast, connectStorm, echo } from './scenarios.js';
+import { COLOURS, uwsServer, wasmsocket, wsServer } from './servers.js';
+import { runSuite, type Target } from './suite.js';
+
+const options = parseBenchOptions('e2e');
+const durationS = options.durationS ?? (options.quick ? 2 : 4);
+const holdS = options.quick ? 4 : 5;
+const PUBLISH_RATE = 2000;
+const STORM = 10_000;
+
+const servers = select([
+  wasmsocket('wasm', 0, COLOURS.wasmWasmInline),
+  wasmsocket('js', 0, COLOURS.wasmJsInline),
+  wasmsocket('wasm', 1, COLOURS.wasmWasmWorker),
+  wasmsocket('js', 1, COLOURS.wasmJsWorker),
+  wsServer(false, COLOURS.ws),
+  wsServer(true, COLOURS.wsNative),
+  uwsServer(COLOURS.uws),
+], options.servers, 'server');
+const scenarios = select([
+  echo(20, 100, durationS),
+  echo(1024, 100, durationS),
+  echo(64 * 1024, 100, durationS),
+  echo(20, 1000, durationS),
+  broadcast(28, 1000, durationS, PUBLISH_RATE),
+  connectStorm(STORM, holdS),
+], options.scenarios, 'scenario');
+
+const targets: Target[] = [];
+for (const codec of ['wasm', 'js']) {
+  const server = `wasmsocket-${codec}-inline`;
+  targets.push(
+    { label: `echo 20 B: wasmsocket ${codec} inline ≥ 1.5× ws`, metric: 'echo-20-100/round-trips', server, versus: 'ws', atLeast: 1.5 },
+    { label: `echo 20 B: wasmsocket ${codec} inline ≥ 1.5× ws, per server CPU-s`, metric: 'echo-20-100/round-trips', server, versus: 'ws', atLeast: 1.5, basis: 'perCpu' },
+    { label: `echo 64 KiB: wasmsocket ${codec} inline ≥ 1.5× ws + bufferutil`, metric: 'echo-65536-100/round-trips', server, versus: 'ws-bufferutil', atLeast: 1.5 },
+    { label: `echo 64 KiB: wasmsocket ${codec} inline ≥ 1.5× ws + bufferutil, per server CPU-s`, metric: 'echo-65536-100/round-trips', server, versus: 'ws-bufferutil', atLeast: 1.5, basis: 'perCpu' },
+    { label: `memory per idle connection: wasmsocket ${codec} inline ≤ ws`, metric: `connect-${STORM}/idle-memory`, server, versus: 'ws', atMost: 1 },
+  );
+}
+
+await runSuite({
+  name: 'e2e',
+  title: 'wasmsocket against ws and uWebSockets.js, end to end (issue 5)',
+  method: [
+    'Servers: `wasmsocket serve --app echo|pubsub --codec wasm|js --workers 0|1` (the real CLI); `ws` 8 (bench/apps/ws-echo.ts, ws-pubsub.ts) plain, with `WS_NO_BUFFER_UTIL=1`, ' +
+      'and with bufferutil (`--native`); uWebSockets.js v20.30 from `@trufflesuite/uws-js-unofficial` (native binary for Node ABI 115; it loads on Node 20, and the app refuses the package\'s silent pure-JS fallback). ' +
+      'On Node 20, `ws` validates UTF-8 with `buffer.isUtf8` and never loads `utf-8-validate`, so "ws + bufferutil" is also "ws + bufferutil + utf-8-validate". No permessage-deflate anywhere.',
+    '**Placement: every server on core 0 (`taskset -c 0`), the load generator on core 1 (`taskset -c 1`).** The "1 worker" columns therefore put the main thread and the worker on the same single core: ' +
+      'they show what worker mode costs, not what it gains (bench:workers gives it both cores).',
+    `Echo: \`wasmsocket load --scenario echo --connections N --in-flight 1 --size S\` for ${durationS} s, ASCII text (client codec js below 64 KiB, wasm at 64 KiB); rate = round trips/s over the steady window (per-second samples after the first second). ` +
+      `Broadcast: \`--scenario broadcast --connections 1000 --publishers 1 --rate ${PUBLISH_RATE} --size 28 --ramp 0\`, ${(PUBLISH_RATE * 1000 / 1e6).toFixed(0)}M deliveries/s offered (28 B is the generator's smallest publish data; the issue's 20 B).`,
+    `Idle memory and storm, one run per server: \`--scenario connect --connections ${STORM} --ramp 0\` holding for ${holdS} s. Memory = (server RSS at the end of the hold − RSS before the load) ÷ ${STORM.toLocaleString('en-US')}, ` +
+      'from /proc/PID/status (a garbage-collected server\'s RSS also holds the storm\'s garbage). Storm = time from the first connect to the last 101 response, as the client saw it (one client thread; SYN retries when the accept queue overflows are included).',
+    'Client-bound rows: the load generator uses one core; where its CPU is near 100% it, not the server, sets the pace, and "per server CPU-s" estimates the server\'s capacity.',
+  ],
+  placement: { serverCpus: '0', loadCpus: '1', serverEnv: {} },
+  servers,
+  scenarios,
+  baseline: 'ws',
+  reference: 'uws',
+  repetitions: options.repetitions,
+  fromRaw: options.fromRaw,
+  targets,
+});

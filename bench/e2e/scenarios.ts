@@ -1,0 +1,151 @@
+/**
+ * What a run measures: the load it applies (arguments of `wasmsocket load`) and the numbers
+ * (metrics) read from one run. A metric throws an Error to say why a run has no value.
+ */
+import type { LoadResult, Progress } from '../../src/load/run.js';
+import type { AppKind } from './servers.js';
+import { bytes, count, seconds, size } from './format.js';
+
+/** 1000 → "1,000" in titles. */
+const n = (value: number) => value.toLocaleString('en-US');
+
+/** Everything recorded about one run of one scenario against one server. */
+export interface RunSample {
+  scenario: string;
+  server: string;
+  repetition: number;
+  /** Position in the whole run, from 1. */
+  sequence: number;
+  startedAt: string;
+  error?: string;
+  notes: string[];
+  serverCommand: string;
+  loadCommand: string;
+  result?: LoadResult;
+  progress?: Progress[];
+  /** Mean received/s over the steady window (per-second samples), NaN when none qualified. */
+  steadyRate: number;
+  steadyWindowS: number;
+  /** Server and load-generator CPU over the steady window, % of one core (all threads). */
+  serverCpuPercent: number;
+  loadCpuPercent: number;
+  /** Time the server's threads waited for a CPU (taken by other work), % of the steady window. */
+  serverWaitPercent: number;
+  rssBeforeKiB: number;
+  /** Server RSS at the end of the hold (the last sample before the generator stops). */
+  rssHeldKiB: number;
+  rssPeakKiB: number;
+  wallS: number;
+}
+
+export interface Metric {
+  id: string;
+  /** Row title, with the unit and which way is better. */
+  title: string;
+  better: 'higher' | 'lower';
+  value(sample: RunSample): number;
+  format(value: number): string;
+  /** Throughput per server CPU-second is meaningful for rates only. */
+  perCpu: boolean;
+}
+
+export interface Scenario {
+  id: string;
+  title: string;
+  app: AppKind;
+  /** `wasmsocket load` arguments after the URL, without --duration and --json. */
+  loadArgs: string[];
+  durationS: number;
+  /** Progress intervals that start before this many seconds are not in the steady window. */
+  warmupS: number;
+  metrics: Metric[];
+}
+
+/** The steady rate is the number for rates: the CLI's own average also counts the drain. */
+function steadyRate(sample: RunSample): number {
+  if (!Number.isFinite(sample.steadyRate)) throw new Error('no steady-state progress samples');
+  return sample.steadyRate;
+}
+
+export function echo(bytesPerMessage: number, connections: number, durationS: number, app: AppKind = 'echo', label?: string): Scenario {
+  // The client masks and validates every byte it sends and receives: its WASM codec is the faster one
+  // from 64 KiB (measured here: 14.2k vs 11.3k round trips/s against uWebSockets.js at 64 KiB).
+  const clientCodec = bytesPerMessage >= 64 * 1024 ? 'wasm' : 'js';
+  const title = label ?? `echo ${size(bytesPerMessage)}, ${n(connections)} conns`;
+  return {
+    id: `${app}-${bytesPerMessage}-${connections}`,
+    title,
+    app,
+    loadArgs: ['--scenario', 'echo', '--connections', String(connections), '--size', String(bytesPerMessage),
+      '--in-flight', '1', '--ramp', connections > 100 ? '5000' : '1000', '--codec', clientCodec],
+    durationS,
+    warmupS: 0.9,
+    metrics: [{
+      id: 'round-trips', title: `${title}: round trips/s`, better: 'higher', perCpu: true,
+      value: steadyRate, format: count,
+    }],
+  };
+}
+
+/**
+ * Broadcast to `subscribers` at an offered publish rate above every server's capacity here, so the
+ * number is what the server (or the client, see its CPU) can deliver. The generator's smallest
+ * publish data is 28 B (a 16-digit timestamp, a sequence number, two colons).
+ */
+export function broadcast(dataBytes: number, subscribers: number, durationS: number, publishRate: number): Scenario {
+  const title = `broadcast ${size(dataBytes)} to ${n(subscribers)} subs`;
+  return {
+    id: `broadcast-${dataBytes}-${subscribers}`,
+    title,
+    app: 'pubsub',
+    loadArgs: ['--scenario', 'broadcast', '--connections', String(subscribers), '--publishers', '1',
+      '--rate', String(publishRate), '--size', String(dataBytes), '--ramp', '0', '--topic', 'bench'],
+    durationS,
+    warmupS: 0.9,
+    metrics: [{
+      id: 'deliveries', title: `${title}: deliveries/s`, better: 'higher', perCpu: true,
+      value: steadyRate, format: count,
+    }],
+  };
+}
+
+/** One storm of `connections` opened at once and held idle: two numbers from the same run. */
+export function connectStorm(connections: number, durationS: number): Scenario {
+  const opened = (sample: RunSample): LoadResult => {
+    const result = sample.result!;
+    if (result.connect.openAtEnd < connections) {
+      throw new Error(`${result.connect.openAtEnd} of ${connections} open at the end (${describeErrors(result) || 'no error counted'})`);
+    }
+    return result;
+  };
+  return {
+    id: `connect-${connections}`,
+    title: `${n(connections)} conns`,
+    app: 'echo',
+    loadArgs: ['--scenario', 'connect', '--connections', String(connections), '--ramp', '0', '--timeout', '30'],
+    durationS,
+    warmupS: 0,
+    metrics: [
+      {
+        id: 'idle-memory', title: `memory per idle conn (${n(connections)} held; RSS delta; lower is better)`, better: 'lower', perCpu: false,
+        value: (sample) => {
+          const result = opened(sample);
+          if (!Number.isFinite(sample.rssHeldKiB) || !Number.isFinite(sample.rssBeforeKiB)) throw new Error('no RSS samples');
+          // The RSS is read at the end of the hold: the storm must be over well before it.
+          if (result.connect.rampS > durationS - 0.5) throw new Error(`the storm took ${result.connect.rampS.toFixed(1)} s of a ${durationS} s hold`);
+          return ((sample.rssHeldKiB - sample.rssBeforeKiB) * 1024) / result.connect.openAtEnd;
+        },
+        format: bytes,
+      },
+      {
+        id: 'storm', title: `accept + handshake a storm of ${n(connections)} conns (s; lower is better)`, better: 'lower', perCpu: false,
+        value: (sample) => opened(sample).connect.rampS,
+        format: seconds,
+      },
+    ],
+  };
+}
+
+export function describeErrors(result: LoadResult): string {
+  return Object.entries(result.errors).sort((a, b) => b[1] - a[1]).map(([kind, n]) => `${kind} ×${n}`).join(', ');
+}

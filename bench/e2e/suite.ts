@@ -1,0 +1,248 @@
+/**
+ * A benchmark suite: every (scenario, server) pair measured `repetitions` times, interleaved
+ * (each repetition goes through every scenario, and within a scenario through every server, in
+ * an order rotated per repetition), then medians, ratios against the baseline, targets, and the
+ * three outputs: bench/results/<name>.md, <name>.svg and raw/<name>-<time>.json.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { median, percent } from './format.js';
+import { measure, type Placement, CLIENT_BOUND_PERCENT } from './measure.js';
+import { installCleanup } from './processes.js';
+import { renderChart } from './chart.js';
+import { renderMarkdown } from './report.js';
+import type { Metric, RunSample, Scenario } from './scenarios.js';
+import { ROOT, type ServerSpec } from './servers.js';
+
+export interface Target {
+  label: string;
+  metric: string;
+  server: string;
+  versus: string;
+  /** Pass when median(server) / median(versus) ≥ atLeast (or ≤ atMost). */
+  atLeast?: number;
+  atMost?: number;
+  /** Compare the medians (default) or the rates per server CPU-second (when the client is the limit). */
+  basis?: 'median' | 'perCpu';
+}
+
+export interface SuiteConfig {
+  name: string;
+  title: string;
+  /** Lines for the header: how the run was made, what is fair about it, caveats. */
+  method: string[];
+  placement: Placement;
+  servers: ServerSpec[];
+  scenarios: Scenario[];
+  baseline: string;
+  /** The server every row is also compared with (uWebSockets.js), if any. */
+  reference?: string;
+  repetitions: number;
+  targets: Target[];
+  /** A raw JSON file of an earlier run: its samples are reported again, nothing is measured. */
+  fromRaw?: string;
+}
+
+/** One metric of one server over all repetitions. */
+export interface Cell {
+  values: number[];
+  errors: string[];
+  median: number;
+  serverCpu: number;
+  loadCpu: number;
+  /** Median % of the window the server's threads waited for a CPU that other work held. */
+  serverWait: number;
+  /** Median value per server CPU-second (rates only). */
+  perCpuSecond: number;
+  notes: string[];
+}
+
+export interface Row {
+  scenario: Scenario;
+  metric: Metric;
+  cells: Map<string, Cell>;
+}
+
+export interface TargetResult extends Target {
+  ratio: number;
+  met: boolean | undefined;
+}
+
+export interface SuiteOutcome {
+  config: SuiteConfig;
+  rows: Row[];
+  targets: TargetResult[];
+  environment: Record<string, string>;
+  startedAt: Date;
+  finishedAt: Date;
+}
+
+export async function runSuite(config: SuiteConfig): Promise<SuiteOutcome> {
+  if (config.fromRaw !== undefined) return reportAgain(config, config.fromRaw);
+  installCleanup();
+  const startedAt = new Date();
+  const environment = describeEnvironment();
+  const total = config.repetitions * config.scenarios.length * config.servers.length;
+  const samples: RunSample[] = [];
+  let sequence = 0;
+  log(`${config.title}: ${total} runs (${config.repetitions} repetition${config.repetitions > 1 ? 's' : ''} × ${config.scenarios.length} scenarios × ${config.servers.length} servers)`);
+  for (let repetition = 1; repetition <= config.repetitions; repetition++) {
+    for (const [index, scenario] of config.scenarios.entries()) {
+      const shift = (repetition - 1 + index) % config.servers.length;
+      const order = [...config.servers.slice(shift), ...config.servers.slice(0, shift)];
+      for (const server of order) {
+        sequence++;
+        const sample = await measure(server, scenario, config.placement, repetition, sequence);
+        samples.push(sample);
+        log(`[${sequence}/${total}] rep ${repetition} · ${scenario.title} · ${server.label}: ${summarize(scenario, sample)}`);
+      }
+    }
+  }
+  const rows = aggregate(config, samples);
+  const targets = evaluateTargets(config, rows);
+  const outcome: SuiteOutcome = { config, rows, targets, environment, startedAt, finishedAt: new Date() };
+  writeOutputs(outcome, samples);
+  return outcome;
+}
+
+/** Rebuilds the Markdown and SVG from the samples of an earlier run (after a change of format). */
+function reportAgain(config: SuiteConfig, file: string): SuiteOutcome {
+  const path = file.includes('/') ? file : join(ROOT, 'bench', 'results', 'raw', file);
+  const raw = JSON.parse(readFileSync(path, 'utf8')) as {
+    samples: RunSample[]; environment: Record<string, string>; startedAt: string; finishedAt: string; repetitions?: number;
+  };
+  const repetitions = Math.max(...raw.samples.map((s) => s.repetition));
+  const full = { ...config, repetitions };
+  const rows = aggregate(full, raw.samples);
+  const outcome: SuiteOutcome = {
+    config: full, rows, targets: evaluateTargets(full, rows), environment: raw.environment,
+    startedAt: new Date(raw.startedAt), finishedAt: new Date(raw.finishedAt),
+  };
+  const results = join(ROOT, 'bench', 'results');
+  writeFileSync(join(results, `${config.name}.md`), renderMarkdown(outcome));
+  writeFileSync(join(results, `${config.name}.svg`), renderChart(outcome));
+  log(`re-rendered bench/results/${config.name}.md and .svg from ${path.replace(`${ROOT}/`, '')}`);
+  return outcome;
+}
+
+function summarize(scenario: Scenario, sample: RunSample): string {
+  if (sample.error !== undefined) return `error: ${sample.error}`;
+  const values = scenario.metrics.map((metric) => {
+    try {
+      return `${metric.id} ${metric.format(metric.value(sample))}`;
+    } catch (error) {
+      return `${metric.id} error: ${(error as Error).message}`;
+    }
+  });
+  return `${values.join(', ')} (server CPU ${percent(sample.serverCpuPercent)}, waited ${percent(sample.serverWaitPercent)}, client CPU ${percent(sample.loadCpuPercent)}, ${sample.wallS.toFixed(1)} s)`;
+}
+
+function aggregate(config: SuiteConfig, samples: RunSample[]): Row[] {
+  const rows: Row[] = [];
+  for (const scenario of config.scenarios) {
+    for (const metric of scenario.metrics) {
+      const cells = new Map<string, Cell>();
+      for (const server of config.servers) {
+        const mine = samples.filter((s) => s.scenario === scenario.id && s.server === server.id);
+        const values: number[] = [];
+        const errors: string[] = [];
+        const notes = new Set<string>();
+        for (const sample of mine) {
+          if (sample.error !== undefined) {
+            errors.push(sample.error);
+            continue;
+          }
+          try {
+            values.push(metric.value(sample));
+          } catch (error) {
+            errors.push((error as Error).message);
+          }
+          for (const note of sample.notes) notes.add(note);
+        }
+        const ok = mine.filter((s) => s.error === undefined);
+        const serverCpu = median(ok.map((s) => s.serverCpuPercent));
+        const loadCpu = median(ok.map((s) => s.loadCpuPercent));
+        const serverWait = median(ok.map((s) => s.serverWaitPercent));
+        const value = median(values);
+        if (metric.perCpu && loadCpu >= CLIENT_BOUND_PERCENT) {
+          notes.add(`client CPU ≥ ${CLIENT_BOUND_PERCENT}%: the load generator (one core) is probably the limit here; "per server CPU-s" estimates the server's own capacity`);
+        }
+        cells.set(server.id, {
+          values, errors, median: value, serverCpu, loadCpu, serverWait, notes: [...notes],
+          perCpuSecond: metric.perCpu && serverCpu > 0 ? value / (serverCpu / 100) : NaN,
+        });
+      }
+      rows.push({ scenario, metric, cells });
+    }
+  }
+  return rows;
+}
+
+function evaluateTargets(config: SuiteConfig, rows: Row[]): TargetResult[] {
+  const rowOf = (target: Target) => rows.find((r) => r.metric.id === target.metric || `${r.scenario.id}/${r.metric.id}` === target.metric);
+  // Targets whose row or servers were left out (--servers, --scenarios) are not reported at all.
+  const present = config.targets.filter((t) => rowOf(t)?.cells.has(t.server) === true && rowOf(t)?.cells.has(t.versus) === true);
+  return present.map((target) => {
+    const row = rowOf(target)!;
+    const pick = (cell: Cell) => target.basis === 'perCpu' ? cell.perCpuSecond : cell.median;
+    const a = pick(row.cells.get(target.server)!);
+    const b = pick(row.cells.get(target.versus)!);
+    const value = a / b;
+    const met = !Number.isFinite(value) ? undefined
+      : target.atLeast !== undefined ? value >= target.atLeast : value <= (target.atMost ?? Infinity);
+    return { ...target, ratio: value, met };
+  });
+}
+
+function describeEnvironment(): Record<string, string> {
+  const git = (args: string[]) => {
+    try {
+      return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+    } catch {
+      return '?';
+    }
+  };
+  return {
+    node: process.version,
+    cpu: `${cpus()[0]?.model ?? '?'} × ${cpus().length}`,
+    loadavg: loadavg().map((l) => l.toFixed(2)).join(' '),
+    commit: `${git(['rev-parse', '--short', 'HEAD'])}${git(['status', '--porcelain', '--untracked-files=no']) === '' ? '' : ' + uncommitted changes'}`,
+  };
+}
+
+function writeOutputs(outcome: SuiteOutcome, samples: RunSample[]): void {
+  const results = join(ROOT, 'bench', 'results');
+  const raw = join(results, 'raw');
+  mkdirSync(raw, { recursive: true });
+  outcome.environment.loadavgAtEnd = loadavg().map((l) => l.toFixed(2)).join(' ');
+  const markdown = renderMarkdown(outcome);
+  writeFileSync(join(results, `${outcome.config.name}.md`), markdown);
+  writeFileSync(join(results, `${outcome.config.name}.svg`), renderChart(outcome));
+  const stamp = outcome.startedAt.toISOString().replace(/[:.]/g, '-');
+  const rawPath = join(raw, `${outcome.config.name}-${stamp}.json`);
+  writeFileSync(rawPath, JSON.stringify({
+    name: outcome.config.name,
+    title: outcome.config.title,
+    method: outcome.config.method,
+    placement: outcome.config.placement,
+    environment: outcome.environment,
+    startedAt: outcome.startedAt,
+    finishedAt: outcome.finishedAt,
+    servers: outcome.config.servers.map(({ id, label, unavailable }) => ({ id, label, unavailable })),
+    scenarios: outcome.config.scenarios.map(({ id, title, app, loadArgs, durationS }) => ({ id, title, app, loadArgs, durationS })),
+    medians: outcome.rows.map((row) => ({
+      scenario: row.scenario.id, metric: row.metric.id,
+      cells: Object.fromEntries([...row.cells].map(([id, cell]) => [id, cell])),
+    })),
+    targets: outcome.targets,
+    samples,
+  }, null, 1));
+  process.stdout.write(`\n${markdown}\n`);
+  log(`wrote bench/results/${outcome.config.name}.md, bench/results/${outcome.config.name}.svg and ${rawPath.replace(`${ROOT}/`, '')}`);
+}
+
+function log(line: string): void {
+  process.stderr.write(`bench: ${line}\n`);
+}
