@@ -82,8 +82,11 @@ function matrixCell(row: Row, id: string, baseline: string, reference: string | 
   }
   const parts = [row.metric.format(cell.median)];
   const ratios: string[] = [];
-  ratios.push(ratio(cell.median / row.cells.get(baseline)!.median));
-  if (reference !== undefined) ratios.push(ratio(cell.median / row.cells.get(reference)!.median));
+  // A baseline or reference left out with --servers has no column: its ratio shows as '–'.
+  const base = row.cells.get(baseline);
+  ratios.push(base === undefined ? '–' : ratio(cell.median / base.median));
+  const ref = reference === undefined ? undefined : row.cells.get(reference);
+  if (reference !== undefined) ratios.push(ref === undefined ? '–' : ratio(cell.median / ref.median));
   parts.push(ratios.join(' · '));
   const failed = cell.errors.length > 0 ? ` (${cell.values.length}/${cell.values.length + cell.errors.length} runs)` : '';
   return parts.join('<br>') + failed;

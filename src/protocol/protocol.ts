@@ -50,6 +50,11 @@ export const enum ReadyState { OPEN = 1, CLOSING = 2, CLOSED = 3 }
 const MAX_CONTROL_PAYLOAD = 125;
 const MAX_CLOSE_REASON_BYTES = 123;
 const TWO_POW_32 = 0x1_0000_0000;
+/**
+ * Frames up to this size get their buffer when their header arrives; larger ones collect a
+ * copy per read, so a peer that announces a huge frame and trickles it costs no more.
+ */
+const PREALLOCATE_MAX_BYTES = 1024 * 1024;
 
 export class WebSocketProtocol {
   readyState = ReadyState.OPEN;
@@ -81,6 +86,9 @@ export class WebSocketProtocol {
   // The control frame being received (its payload may span chunks).
   #controlOpcode = 0;
   #controlParts: Uint8Array[] = [];
+  // The data frame being received into one buffer (borrowed payloads spanning reads).
+  #frameBuffer: Buffer | undefined;
+  #frameFilled = 0;
 
   constructor(codec: FrameCodec, sink: ProtocolSink, options: ProtocolOptions) {
     this.#codec = codec;
@@ -150,29 +158,41 @@ export class WebSocketProtocol {
   #handleRecord(records: Int32Array, r: number, work: Uint8Array): boolean {
     const flags = records[r + R_FLAGS];
     const opcode = flags & RF_OPCODE;
+    const segmentLength = records[r + R_SEGMENT_LENGTH];
+    const frameDone = records[r + R_FRAME_DONE] !== 0;
     if ((flags & RF_NEW_HEADER) !== 0) {
       const length = (records[r + R_LENGTH_HI] >>> 0) * TWO_POW_32 + (records[r + R_LENGTH_LO] >>> 0);
       const error = this.#checkHeader(flags, opcode, length);
       if (error !== undefined) return this.#fail(error);
+      // A borrowed payload that spans reads is copied straight into one buffer for the frame,
+      // instead of a copy per read and a concatenation at the end.
+      if (opcode < 8 && !frameDone && this.#codec.payloadIsBorrowed && length <= PREALLOCATE_MAX_BYTES) {
+        this.#frameBuffer = Buffer.allocUnsafe(length);
+        this.#frameFilled = 0;
+      }
     }
     if ((flags & RF_UTF8_INVALID) !== 0) return this.#fail(invalidUtf8());
-    const segmentLength = records[r + R_SEGMENT_LENGTH];
-    const frameDone = records[r + R_FRAME_DONE] !== 0;
     if (segmentLength > 0) {
       const start = records[r + R_SEGMENT_START];
       let part = work.subarray(start, start + segmentLength);
-      // Borrowed bytes live in memory the codec reuses on the next chunk: take our own copy.
-      if (this.#codec.payloadIsBorrowed) part = Buffer.from(part);
-      if (opcode >= 8) {
-        this.#controlParts.push(part);
-      } else {
-        this.#messageParts.push(part);
-        if (this.#validatesUtf8 && !this.#messageIsBinary) {
-          // Fail fast: each segment is checked as it arrives, not at the end of the message.
-          this.#utf8State = validateTextSegment(part, 0, part.length, this.#utf8State);
-          if (this.#utf8State === UTF8_REJECT) return this.#fail(invalidUtf8());
-        }
+      if (opcode < 8 && this.#validatesUtf8 && !this.#messageIsBinary) {
+        // Fail fast: each segment is checked as it arrives, not at the end of the message.
+        this.#utf8State = validateTextSegment(part, 0, part.length, this.#utf8State);
+        if (this.#utf8State === UTF8_REJECT) return this.#fail(invalidUtf8());
       }
+      if (opcode < 8 && this.#frameBuffer !== undefined) {
+        this.#frameBuffer.set(part, this.#frameFilled);
+        this.#frameFilled += segmentLength;
+      } else {
+        // Borrowed bytes live in memory the codec reuses on the next chunk: take our own copy.
+        if (this.#codec.payloadIsBorrowed) part = Buffer.from(part);
+        if (opcode >= 8) this.#controlParts.push(part);
+        else this.#messageParts.push(part);
+      }
+    }
+    if (frameDone && opcode < 8 && this.#frameBuffer !== undefined) {
+      this.#messageParts.push(this.#frameBuffer);
+      this.#frameBuffer = undefined;
     }
     if (!frameDone) return true;
     if (opcode >= 8) return this.#handleControlFrame(opcode, joinParts(this.#controlParts));
@@ -300,6 +320,7 @@ export class WebSocketProtocol {
     this.readyState = ReadyState.CLOSED;
     this.#messageParts = [];
     this.#controlParts = [];
+    this.#frameBuffer = undefined;
     this.#sink.closeTransport();
     return false;
   }

@@ -223,10 +223,11 @@ export class WasmSocketServer {
   /** RFC 6455 §4.1 leaves the handshake's duration to the server: ours is bounded. */
   #armHandshakeDeadline(socket: Socket): void {
     const timer = setTimeout(() => {
-      if (!upgradedSockets.has(socket)) socket.destroy();
+      handshakeDeadlines.delete(socket);
+      socket.destroy();
     }, this.#options.handshakeTimeoutMs);
     timer.unref();
-    socket.once('close', () => clearTimeout(timer));
+    handshakeDeadlines.set(socket, timer);
   }
 
 
@@ -243,7 +244,9 @@ export class WasmSocketServer {
       if (this.#options.authorize !== undefined) await this.#authorize(request);
       if (socket.destroyed) return; // the deadline passed while authorizing
       if (this.#pool !== undefined && !this.#pool.canAccept) throw new HandshakeError(503, 'no worker is running; try again later');
-      upgradedSockets.add(socket);
+      // Past the handshake: no deadline any more, and no timer kept alive per idle connection.
+      clearTimeout(handshakeDeadlines.get(socket));
+      handshakeDeadlines.delete(socket);
       socket.write(accepted.response);
       this.#startSession(socket, accepted.protocol, head);
     } catch (error) {
@@ -255,13 +258,16 @@ export class WasmSocketServer {
 
   #startSession(socket: Socket, subprotocol: string | undefined, head: Buffer): void {
     const id = this.#nextId++;
-    const link = new SocketLink(socket, { highWaterMark: this.#options.highWaterMark, closeTimeoutMs: this.#options.closeTimeoutMs });
+    const link = new SocketLink(socket, {
+      highWaterMark: this.#options.highWaterMark,
+      closeTimeoutMs: this.#options.closeTimeoutMs,
+      onClosed: () => {
+        this.#sessions.delete(id);
+        this.broker.removeSubscriber(session);
+      },
+    });
     const session = new Session(id, link);
     this.#sessions.set(id, session);
-    void link.closed.then(() => {
-      this.#sessions.delete(id);
-      this.broker.removeSubscriber(session);
-    });
     if (this.#pool !== undefined) {
       const pooled = this.#pool.open(id, link, subprotocol, head);
       session.close = (code, reason) => pooled.close(code, reason);
@@ -292,8 +298,8 @@ export class WasmSocketServer {
   }
 }
 
-/** Sockets past the handshake: the handshake deadline no longer applies to them. */
-const upgradedSockets = new WeakSet<Socket>();
+/** Handshake deadlines of sockets not upgraded yet. */
+const handshakeDeadlines = new WeakMap<Socket, NodeJS.Timeout>();
 
 
 /** Creates a server, loads its application and starts listening. */

@@ -17,6 +17,8 @@ export interface LinkEndpoint {
 }
 
 export interface SocketLinkOptions {
+  /** Called once when the TCP connection is closed, after the endpoint has been told. */
+  onClosed?: () => void;
   /** Bytes queued on the socket above which we stop reading from it until it drains. */
   highWaterMark: number;
   /** How long to wait for the peer's close frame, or for its FIN after ours, before dropping TCP. */
@@ -24,7 +26,8 @@ export interface SocketLinkOptions {
 }
 
 export class SocketLink {
-  readonly closed: Promise<void>;
+  #closed: Promise<void> | undefined;
+  #isClosed = false;
   readonly #socket: Socket;
   readonly #options: SocketLinkOptions;
   #endpoint: LinkEndpoint | undefined;
@@ -37,15 +40,24 @@ export class SocketLink {
     this.#socket = socket;
     this.#options = options;
     socket.setNoDelay(true);
-    this.closed = new Promise((resolve) => socket.once('close', () => {
+    // A callback, not a promise per connection: idle connections are what memory is made of.
+    socket.once('close', () => {
+      this.#isClosed = true;
       clearTimeout(this.#closeTimer);
       this.#endpoint?.finish();
-      resolve();
-    }));
+      options.onClosed?.();
+    });
     // The HTTP server's sockets allow half-open connections: answer the peer's FIN with ours.
     socket.on('end', () => socket.end());
     socket.on('error', () => socket.destroy()); // 'close' follows; the endpoint reports 1006
     socket.on('drain', () => this.#onDrain());
+  }
+
+  /** Resolves when the TCP connection is closed (made on demand, for shutdown). */
+  get closed(): Promise<void> {
+    if (this.#isClosed) return Promise.resolve();
+    this.#closed ??= new Promise((resolve) => this.#socket.once('close', () => resolve()));
+    return this.#closed;
   }
 
   /** Starts delivering the socket's bytes to `endpoint`. */
