@@ -127,9 +127,9 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
   const results = new Map<number, ShardSnapshot>();
   let interval: Histogram = createHistogram();
   let readyShards = 0;
-  let startedShards = 0;
-  let allStarted!: () => void;
-  const started = new Promise<void>((resolve) => { allStarted = resolve; });
+  let allReady!: () => void;
+  // Every connection has been attempted (opened or failed) and the traffic starts.
+  const going = new Promise<void>((resolve) => { allReady = resolve; });
   let goTimer: NodeJS.Timeout | undefined;
   const groups: GroupHandle[] = [];
   const broadcast = (message: { type: 'go' } | { type: 'stop' }) => groups.forEach((group) => group.control(message));
@@ -139,9 +139,14 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
       progress.set(message.shard, { counters: message.counters, errors: message.errors });
       interval.add(decodeHistogram(message.interval));
     } else if (message.type === 'started') {
-      if (++startedShards === plan.shards) allStarted();
+      // The shard runs and starts opening its connections.
     } else if (message.type === 'ready') {
-      if (++readyShards === plan.shards) goTimer = setTimeout(() => broadcast({ type: 'go' }), GO_DELAY_MS);
+      if (++readyShards === plan.shards) {
+        goTimer = setTimeout(() => {
+          broadcast({ type: 'go' });
+          allReady();
+        }, GO_DELAY_MS);
+      }
     } else {
       results.set(message.shard, message.snapshot);
     }
@@ -174,10 +179,11 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
     interval = createHistogram();
   }, PROGRESS_INTERVAL_MS);
 
-  // The duration counts from the moment every shard runs: thread and process start-up is not in it.
+  // The duration counts from `go`, once every connection has been attempted: start-up and the
+  // ramp are not in it, so a slow machine opens every connection before the end, never fewer.
   await new Promise<void>((resolve) => {
     let timer: NodeJS.Timeout | undefined;
-    void started.then(() => { timer = setTimeout(resolve, options.durationMs); });
+    void going.then(() => { timer = setTimeout(resolve, options.durationMs); });
     const abort = () => {
       clearTimeout(timer);
       resolve();
