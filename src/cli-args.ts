@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { DEFAULTS, type ServerOptions } from './server/server.js';
 import type { CodecKind } from './codec/codec.js';
+import { canTransferSockets } from './pool/pool.js';
 
 export const USAGE = `Usage: wasmsocket serve [options]
        wasmsocket load ws://HOST:PORT/ [options]   (see wasmsocket load --help)
@@ -12,8 +13,9 @@ Options:
   --port PORT            TCP port, 0 for any free port (default ${DEFAULTS.port})
   --app echo|pubsub|PATH application to run (default ${DEFAULTS.app})
   --codec wasm|js        framing codec (default ${DEFAULTS.codec})
-  --workers N            worker threads running the connections; 0 runs them inline on the
-                         main thread (default: cores - 1, at least 1; here ${defaultWorkers()})
+  --workers N            worker threads, each serving its own connections (socket I/O,
+                         framing, application); 0 serves them on the main thread
+                         (default: one per core, here ${defaultWorkers()}; 0 on Node < 24.22)
   --max-payload BYTES    largest message accepted, else close 1009 (default ${DEFAULTS.maxPayload})
   --subprotocols a,b     subprotocols the server speaks, in preference order
   --origins URL,...      allowed Origin values (default: any)
@@ -26,9 +28,13 @@ Options:
   -h, --help             show this help
 `;
 
-/** One core stays with the main thread (accept, handshake, socket I/O). */
+/**
+ * One worker per core: each owns its sockets, and the main thread only accepts, so every core
+ * serves connections (measured by bench:workers). Node < 24.22 cannot move a socket to a
+ * worker: inline there.
+ */
 export function defaultWorkers(): number {
-  return Math.max(1, availableParallelism() - 1);
+  return canTransferSockets() ? availableParallelism() : 0;
 }
 
 /** A command-line mistake: reported in one line with the usage hint, exit code 2. */

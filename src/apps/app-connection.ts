@@ -1,8 +1,7 @@
 /**
  * AppConnection runs one WebSocket connection's protocol state machine and its application
- * handlers. It knows nothing of sockets or threads: below it is a `Transport` (the socket
- * itself when inline, a batch to the main thread inside a worker), so the same code runs in
- * both places.
+ * handlers. It knows nothing of sockets or threads: below it is a `Transport` (in the server,
+ * the socket and the broker of the thread that owns it; in tests, whatever the test gives).
  */
 import type { FrameCodec } from '../codec/codec.js';
 import { WebSocketProtocol, ReadyState, type Utf8ValidatorChoice } from '../protocol/protocol.js';
@@ -20,7 +19,7 @@ export interface Transport {
   closing(): void;
   /** Bytes queued for the socket and not yet written, as far as this side knows. */
   readonly bufferedAmount: number;
-  /** Pub/sub goes to the broker on the main thread; patterns and topics are already valid. */
+  /** Pub/sub goes to this thread's broker; patterns and topics are already valid. */
   subscribe(pattern: string): void;
   unsubscribe(pattern: string): void;
   publish(topic: string, payload: Uint8Array, isBinary: boolean): void;

@@ -1,163 +1,209 @@
 /**
- * WorkerPool: the Piscina pool that runs connections off the main thread. Each worker runs
- * one long-lived task (src/pool/worker.ts) that owns a MessagePort; a connection is bound to
- * the least-loaded worker when it opens and stays there for its whole life, so its protocol
- * state and the application's state live in one thread.
+ * WorkerPool: the Piscina pool whose workers own the node's connections. The main thread hands
+ * each accepted socket, before its first byte is read, to the least-loaded live worker, which
+ * serves it for its whole life (src/pool/worker.ts). The pool supervises the workers: a worker
+ * that dies or stops answering its heartbeat is replaced, and only its own connections are lost.
  *
- * Why a long-lived task per worker rather than a task per batch: a task per batch would need
- * Piscina's loadBalancer to pin connections to workers and would pay a task round trip per
- * turn; a port per worker lets both sides batch freely (one message per turn each way).
+ * Why a long-lived task per worker rather than a task per connection or per batch: a socket and
+ * its protocol state must stay on one thread, and a port per worker lets both sides batch their
+ * control messages freely (one postMessage per turn each way).
  */
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { Piscina } from 'piscina';
+import { MessageChannel } from 'node:worker_threads';
 import type { ResourceLimits } from 'node:worker_threads';
-import type { CodecKind } from '../codec/codec.js';
-import type { Utf8ValidatorChoice } from '../protocol/protocol.js';
-import type { LinkEndpoint, SocketLink } from '../server/socket-io.js';
-import { CloseCode } from '../protocol/close-codes.js';
-import { BatchBuilder, readToMain, ToMain, ToWorker, type Batch } from './batch.js';
+import type { Socket } from 'node:net';
+import { Piscina } from 'piscina';
+import type { ThreadStats } from '../server/connection-server.js';
+import type { AuthorizeVerdict, UpgradeRequest } from '../server/upgrade-request.js';
+import { PendingRequests, PortChannel, type ToMain, type ToWorker } from './messages.js';
 import type { WorkerTask } from './worker.js';
+
+/** What the pool asks of the server it serves. */
+export interface PoolHooks {
+  authorize(request: UpgradeRequest): Promise<AuthorizeVerdict>;
+  health(): Promise<Record<string, unknown>>;
+  /** A publish from a connection of worker `from`. */
+  publish(from: number, topic: string, payload: Uint8Array, isBinary: boolean): void;
+  pattern(from: number, pattern: string, added: boolean): void;
+  /** Worker `slot` is gone with its connections and subscriptions. */
+  workerLost(slot: number): void;
+  onError(error: Error): void;
+  log(line: string): void;
+}
 
 export interface WorkerPoolOptions {
   workers: number;
-  /** Application name or module path, loaded in every worker. */
-  app: string;
-  codec: CodecKind;
-  maxPayload: number;
-  utf8Validator: Utf8ValidatorChoice;
+  task: Omit<WorkerTask, 'port'>;
+  /** A worker that has not answered heartbeats for this long is stuck: it is terminated and replaced. */
+  heartbeatTimeoutMs: number;
   resourceLimits?: ResourceLimits;
-  onError?: (error: Error) => void;
-  /** Pub/sub requests of the workers' connections, for the broker on this thread. */
-  pubsub: PubsubHooks;
+  hooks: PoolHooks;
 }
 
-export interface PubsubHooks {
-  subscribe(connectionId: number, pattern: string): void;
-  unsubscribe(connectionId: number, pattern: string): void;
-  publish(connectionId: number, topic: string, payload: Uint8Array, isBinary: boolean): void;
-}
-
-/** What the server keeps per connection: how to ask it to close. */
-export interface PooledConnection {
-  close(code: number, reason: string): void;
+export interface PoolStats {
+  /** Workers replaced after dying or getting stuck. */
+  restarts: number;
+  /** Of those, workers terminated for missing their heartbeat. */
+  stuck: number;
 }
 
 /** A worker dying sooner than this after its start counts as a crash loop. */
 const QUICK_DEATH_MS = 1000;
 const MAX_RESTART_DELAY_MS = 5000;
+/** How long stats and shutdown wait for a worker beyond which it counts as not answering. */
+const STATS_ANSWER_MS = 2000;
 
-/** RFC 6455 close frame with code 1011, for connections whose worker died. */
-const INTERNAL_ERROR_CLOSE = Buffer.from([0x88, 0x02, CloseCode.INTERNAL_ERROR >> 8, CloseCode.INTERNAL_ERROR & 0xff]);
+/** Node moves an accepted `net.Socket` to a worker thread from 24.22 on (and in 26.x). */
+export function canTransferSockets(version = process.versions.node): boolean {
+  const [major, minor] = version.split('.').map(Number);
+  return major > 24 || (major === 24 && minor >= 22);
+}
 
 class WorkerSlot {
-  readonly links = new Map<number, SocketLink>();
-  #port: MessagePort | undefined;
-  #builder = new BatchBuilder();
-  #scheduled = false;
-  #stopped = false;
+  /** Sockets handed to this worker and not closed yet. */
+  load = 0;
+  #channel: PortChannel<ToWorker, ToMain> | undefined;
+  #threadId = -1;
+  /** Heartbeats in a row that found the previous one unanswered. */
+  #missedBeats = 0;
+  #awaitingAnswer = false;
   #startedAt = 0;
   #quickDeaths = 0;
+  #stopped = false;
+  /** An uncaught error is ending this worker: it takes no new sockets. */
+  #failing = false;
+  #stats = new PendingRequests<ThreadStats>();
+  #shutdownDone: (() => void) | undefined;
+  #markStarted: () => void = () => {};
+  /** Resolves once this worker has first started, or first died trying. */
+  readonly started = new Promise<void>((resolve) => { this.#markStarted = resolve; });
 
   constructor(readonly index: number, readonly pool: WorkerPool) {}
 
-  get load(): number {
-    return this.links.size;
-  }
-
   /** False while a crashed worker waits to be restarted. */
   get alive(): boolean {
-    return this.#port !== undefined;
+    return this.#channel !== undefined;
   }
 
-  /** Starts this slot's long-lived task; when it dies, its connections close 1011 and it restarts. */
+  /** Takes sockets: started (a socket handed to a worker that dies loading would be lost) and not failing. */
+  get accepting(): boolean {
+    return this.#channel !== undefined && this.#threadId >= 0 && !this.#failing;
+  }
+
   start(): void {
     this.#startedAt = Date.now();
+    this.#missedBeats = 0;
+    this.#awaitingAnswer = false;
+    this.#threadId = -1;
+    this.#failing = false;
+    this.#stats = new PendingRequests<ThreadStats>();
     const { port1, port2 } = new MessageChannel();
-    this.#port = port1;
-    this.#builder = new BatchBuilder();
-    this.#scheduled = false;
-    port1.on('message', (batch: Batch) => this.#onBatch(batch));
-    const { app, codec, maxPayload, utf8Validator } = this.pool.options;
-    const task: WorkerTask = { port: port2, app, codec, maxPayload, utf8Validator };
-    void this.pool.piscina.run(task, { transferList: [port2] as never }).then(
+    const channel = new PortChannel<ToWorker, ToMain>(port1, (message) => this.#receive(message));
+    this.#channel = channel;
+    const task: WorkerTask = { ...this.pool.options.task, port: port2 };
+    this.pool.piscina.run(task, { transferList: [port2] as never }).then(
       () => undefined,
-      (error: Error) => this.#onWorkerDied(port1, error),
+      (error: Error) => this.#died(channel, error),
     );
   }
 
-  push(op: number, id: number, argument = 0): void {
-    this.#builder.op(op, id, argument);
-    this.#schedule();
+  hand(socket: Socket, id: number): void {
+    this.load++;
+    this.#channel!.send({ type: 'socket', id, socket }, [socket]);
   }
 
-  pushChunk(op: number, id: number, chunk: Uint8Array): void {
-    this.#builder.chunk(op, id, chunk);
-    this.#schedule();
+  send(message: ToWorker, transfer?: readonly unknown[]): void {
+    this.#channel?.send(message, transfer);
   }
 
-  pushOpen(id: number, head: Uint8Array, subprotocol: string): void {
-    this.#builder.chunkAndText(ToWorker.OPEN, id, head, subprotocol);
-    this.#schedule();
+  /** This worker's counters, or undefined when it does not answer in time. */
+  stats(): Promise<ThreadStats | undefined> {
+    if (this.#channel === undefined) return Promise.resolve(undefined);
+    const { id, answer } = this.#stats.create(STATS_ANSWER_MS);
+    this.#channel.send({ type: 'stats', request: id });
+    return answer;
   }
 
-  pushText(op: number, id: number, text: string, argument: number): void {
-    this.#builder.text(op, id, text, argument);
-    this.#schedule();
+  /**
+   * Sends a heartbeat, or replaces the worker if it left `allowedMisses` in a row unanswered.
+   * Counted in beats, not in wall time: when the whole machine is starved, this thread's timer
+   * fires late too, so a slow but live worker is not mistaken for a stuck one.
+   */
+  beat(allowedMisses: number, intervalMs: number): void {
+    if (this.#channel === undefined || this.#threadId < 0) return;
+    this.#missedBeats = this.#awaitingAnswer ? this.#missedBeats + 1 : 0;
+    if (this.#missedBeats < allowedMisses) {
+      this.#awaitingAnswer = true;
+      this.#channel.send({ type: 'ping', seq: this.#missedBeats });
+      return;
+    }
+    this.pool.stats.stuck++;
+    this.pool.options.hooks.log(`worker ${this.index} did not answer ${this.#missedBeats} heartbeats ${intervalMs} ms apart: replacing it`);
+    const thread = this.pool.piscina.threads.find((worker) => worker.threadId === this.#threadId);
+    this.#threadId = -1; // one termination per stuck worker
+    void thread?.terminate();
   }
 
-  /** Sends what is pending and closes the port, which ends the worker's task. */
-  stop(): void {
-    this.#stopped = true;
-    this.#flush();
-    this.#port?.close();
-  }
-
-  #schedule(): void {
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    // setImmediate runs after this turn's I/O callbacks: every socket read of the turn is in one batch.
-    setImmediate(() => this.#flush());
-  }
-
-  #flush(): void {
-    this.#scheduled = false;
-    if (this.#builder.isEmpty || this.#port === undefined) return;
-    const { batch, transfer } = this.#builder.take();
-    this.#port.postMessage(batch, transfer);
-  }
-
-  #onBatch(batch: Batch): void {
-    readToMain(batch, (op, id, _argument, bytes, text) => {
-      if (op === ToMain.ERROR) {
-        this.pool.options.onError?.(new Error(`application error in worker ${this.index}, connection ${id}: ${text}`));
-        return;
-      }
-      const link = this.links.get(id);
-      if (link === undefined) return;
-      const pubsub = this.pool.options.pubsub;
-      switch (op) {
-        case ToMain.WRITE: link.write(bytes!); break;
-        case ToMain.END: link.end(); break;
-        case ToMain.CLOSING: link.closing(); break;
-        case ToMain.SUBSCRIBE: pubsub.subscribe(id, text!); break;
-        case ToMain.UNSUBSCRIBE: pubsub.unsubscribe(id, text!); break;
-        case ToMain.PUBLISH_TEXT: pubsub.publish(id, text!, bytes!, false); break;
-        case ToMain.PUBLISH_BINARY: pubsub.publish(id, text!, bytes!, true); break;
-      }
+  /** Asks the worker to close its connections with `code`; resolves when it has, or at `timeoutMs`. */
+  shutdown(code: number, reason: string, timeoutMs: number): Promise<void> {
+    if (this.#channel === undefined) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done() { clearTimeout(timer); resolve(); }
+      this.#shutdownDone = done;
+      this.#channel!.send({ type: 'shutdown', code, reason });
     });
   }
 
-  #onWorkerDied(port: MessagePort, error: Error): void {
-    port.close();
-    this.#port = undefined;
-    if (this.#stopped) return;
-    this.pool.options.onError?.(new Error(`worker ${this.index} died: ${error.message}`));
-    // Its connections lost their state: close them with 1011, then serve new ones on a fresh worker.
-    for (const link of this.links.values()) {
-      link.write(INTERNAL_ERROR_CLOSE);
-      link.end();
+  /** Closes the port, which ends the worker's task. */
+  stop(): void {
+    this.#stopped = true;
+    this.#channel?.close();
+  }
+
+  #receive(message: ToMain): void {
+    this.#awaitingAnswer = false;
+    const hooks = this.pool.options.hooks;
+    switch (message.type) {
+      case 'ready':
+        this.#threadId = message.threadId;
+        this.#markStarted();
+        break;
+      case 'closed': this.load--; break;
+      case 'publish': hooks.publish(this.index, message.topic, message.payload, message.isBinary); break;
+      case 'pattern': hooks.pattern(this.index, message.pattern, message.added); break;
+      case 'authorize':
+        void hooks.authorize(message.upgrade).then((verdict) => this.send({ type: 'verdict', request: message.request, verdict }));
+        break;
+      case 'health':
+        void hooks.health().then((health) => this.send({ type: 'health', request: message.request, health }));
+        break;
+      case 'stats': this.#stats.settle(message.request, message.stats); break;
+      case 'pong': break;
+      case 'error':
+        hooks.onError(new Error(`application error in worker ${this.index}, connection ${message.connection}: ${message.stack}`));
+        break;
+      case 'log': hooks.log(message.line); break;
+      case 'failing':
+        this.#failing = true;
+        hooks.onError(new Error(`worker ${this.index} is ending after an uncaught error, closing its connections with 1011: ${message.stack}`));
+        break;
+      case 'shutdown-done': this.#shutdownDone?.(); break;
     }
-    this.links.clear();
+  }
+
+  #died(channel: PortChannel<ToWorker, ToMain>, error: Error): void {
+    if (this.#channel !== channel) return;
+    this.#markStarted();
+    channel.close();
+    this.#channel = undefined;
+    this.#stats.cancelAll();
+    this.#shutdownDone?.();
+    if (this.#stopped) return;
+    // The thread's sockets closed with it: its clients see their TCP connections end.
+    this.load = 0;
+    this.pool.stats.restarts++;
+    this.pool.options.hooks.workerLost(this.index);
+    this.pool.options.hooks.onError(new Error(`worker ${this.index} died: ${error.message}`));
     // A worker that dies right after it starts (an app that throws when loaded in a worker)
     // is restarted with a growing delay instead of in a tight loop.
     this.#quickDeaths = Date.now() - this.#startedAt < QUICK_DEATH_MS ? this.#quickDeaths + 1 : 0;
@@ -170,40 +216,18 @@ class WorkerSlot {
   }
 }
 
-/** The main-thread side of a connection that lives in a worker. */
-class WorkerEndpoint implements LinkEndpoint, PooledConnection {
-  constructor(readonly id: number, readonly slot: WorkerSlot, readonly link: SocketLink) {}
-
-  receive(chunk: Buffer): void {
-    this.slot.pushChunk(ToWorker.DATA, this.id, chunk);
-  }
-
-  pause(bufferedAmount: number): void {
-    this.slot.push(ToWorker.PAUSE, this.id, Math.min(bufferedAmount, 0x7fff_ffff));
-  }
-
-  drain(): void {
-    this.slot.push(ToWorker.DRAIN, this.id);
-  }
-
-  finish(): void {
-    if (this.slot.links.get(this.id) !== this.link) return; // the worker died and forgot it
-    this.slot.links.delete(this.id);
-    this.slot.push(ToWorker.FINISH, this.id);
-  }
-
-  close(code: number, reason: string): void {
-    if (this.slot.links.get(this.id) === this.link) this.slot.pushText(ToWorker.CLOSE, this.id, reason, code);
-  }
-}
-
 export class WorkerPool {
   readonly piscina: Piscina;
   readonly options: WorkerPoolOptions;
+  readonly stats: PoolStats = { restarts: 0, stuck: 0 };
   readonly #slots: WorkerSlot[] = [];
+  readonly #heartbeat: NodeJS.Timeout;
 
   constructor(options: WorkerPoolOptions) {
     if (!Number.isInteger(options.workers) || options.workers < 1) throw new TypeError('workers must be a positive integer');
+    if (!canTransferSockets()) {
+      throw new Error(`worker mode needs Node >= 24.22, which can move a socket to a worker thread; this is Node ${process.versions.node} (use workers: 0, or a newer Node)`);
+    }
     this.options = options;
     this.piscina = new Piscina({
       filename: new URL('./worker.js', import.meta.url).href,
@@ -221,37 +245,55 @@ export class WorkerPool {
       this.#slots.push(slot);
       slot.start();
     }
+    const interval = Math.max(50, Math.min(1000, Math.floor(options.heartbeatTimeoutMs / 5)));
+    const allowedMisses = Math.max(2, Math.ceil(options.heartbeatTimeoutMs / interval));
+    this.#heartbeat = setInterval(() => {
+      for (const slot of this.#slots) slot.beat(allowedMisses, interval);
+    }, interval);
+    this.#heartbeat.unref();
   }
 
-  /** Binds a new connection to the least-loaded worker and starts it with the upgrade's head bytes. */
-  open(id: number, link: SocketLink, subprotocol: string | undefined, head: Buffer): PooledConnection {
+  /** Resolves when every worker has started (or failed its first start). */
+  get started(): Promise<void> {
+    return Promise.all(this.#slots.map((slot) => slot.started)).then(() => undefined);
+  }
+
+  /** Hands a fresh socket to the least-loaded live worker; false when none is running. */
+  hand(socket: Socket, id: number): boolean {
     let slot: WorkerSlot | undefined;
     for (const candidate of this.#slots) {
-      if (candidate.alive && (slot === undefined || candidate.load < slot.load)) slot = candidate;
+      if (candidate.accepting && (slot === undefined || candidate.load < slot.load)) slot = candidate;
     }
-    if (slot === undefined) throw new Error('no worker is running');
-    slot.links.set(id, link);
-    const endpoint = new WorkerEndpoint(id, slot, link);
-    slot.pushOpen(id, head, subprotocol ?? '');
-    link.attach(endpoint);
-    return endpoint;
+    if (slot === undefined) return false;
+    slot.hand(socket, id);
+    return true;
   }
 
-  /** False when every worker is down and waiting to be restarted: new connections get 503. */
-  get canAccept(): boolean {
-    return this.#slots.some((slot) => slot.alive);
+  /** Sends a publish to every live worker but `except` (the one it came from). */
+  publish(topic: string, payload: Uint8Array, isBinary: boolean, except = -1): void {
+    for (const slot of this.#slots) {
+      if (slot.index !== except && slot.alive) slot.send({ type: 'publish', topic, payload, isBinary });
+    }
   }
 
-  /** Connections per worker, in worker order. */
+  /** Sockets per worker, as handed out and not closed yet, in worker order. */
   get loads(): number[] {
     return this.#slots.map((slot) => slot.load);
   }
 
-  /**
-   * Stops the workers. Called once the connections are closed; a task that has not seen its
-   * port close yet (a worker still starting) is ended by destroy().
-   */
+  /** Each worker's counters (undefined for one that is down or did not answer). */
+  threadStats(): Promise<(ThreadStats | undefined)[]> {
+    return Promise.all(this.#slots.map((slot) => slot.stats()));
+  }
+
+  /** Every worker closes its connections with `code`, waiting at most `timeoutMs` for them. */
+  async shutdown(code: number, reason: string, timeoutMs: number): Promise<void> {
+    await Promise.all(this.#slots.map((slot) => slot.shutdown(code, reason, timeoutMs)));
+  }
+
+  /** Stops the workers (after shutdown); a worker still starting is ended by destroy(). */
   async close(): Promise<void> {
+    clearInterval(this.#heartbeat);
     for (const slot of this.#slots) slot.stop();
     await this.piscina.destroy();
   }

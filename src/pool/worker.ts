@@ -1,181 +1,122 @@
 /**
- * Worker entry, run by Piscina as one long-lived task per worker thread. The task owns a
- * MessagePort to the main thread; the connections bound to this worker live here: their
- * protocol state machines, their application handlers and the application's own state.
+ * Worker entry, run by Piscina as one long-lived task per worker thread. The worker is a whole
+ * server for the sockets the main thread hands it: a ConnectionServer reads, parses, frames,
+ * dispatches and writes on this thread. The task's MessagePort carries only the control plane
+ * and pub/sub traffic between workers (src/pool/messages.ts).
  */
-import type { MessagePort } from 'node:worker_threads';
-import type { CodecKind, FrameCodec } from '../codec/codec.js';
-import type { Utf8ValidatorChoice } from '../protocol/protocol.js';
+import { threadId, type MessagePort } from 'node:worker_threads';
 import { createCodec } from '../codec/select.js';
-import { loadApplication, type Application } from '../apps/app.js';
-import { AppConnection, type Transport } from '../apps/app-connection.js';
-import { BatchBuilder, readToWorker, ToMain, ToWorker, type Batch } from './batch.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { loadApplication } from '../apps/app.js';
+import type { Backplane } from '../pubsub/broker.js';
+import { ConnectionServer, type ConnectionSettings, type NodeServices } from '../server/connection-server.js';
+import type { AuthorizeVerdict } from '../server/upgrade-request.js';
+import { PendingRequests, PortChannel, type ToMain, type ToWorker } from './messages.js';
 
 export interface WorkerTask {
   port: MessagePort;
+  /** Application name or module path. */
   app: string;
-  codec: CodecKind;
-  maxPayload: number;
-  utf8Validator: Utf8ValidatorChoice;
+  settings: ConnectionSettings;
+  /** The server has an `authorize` hook (it runs on the main thread). */
+  authorize: boolean;
+  /** Other workers or other nodes exist: this worker's publishes must leave it. */
+  relayPublishes: boolean;
+  /** A Redis backplane wants the node's patterns. */
+  relayPatterns: boolean;
 }
 
-/** The WASM module is instantiated once per worker, whatever the number of tasks. */
-const codecs = new Map<CodecKind, FrameCodec>();
-function codecFor(kind: CodecKind): FrameCodec {
-  let codec = codecs.get(kind);
-  if (codec === undefined) {
-    codec = createCodec(kind);
-    codecs.set(kind, codec);
-  }
-  return codec;
-}
+/** Round trips to the main thread wait at most this long (a hook that never answers). */
+const MAIN_THREAD_ANSWER_MS = 30_000;
+/** How long a failing worker waits for its clients to answer its 1011 close frames. */
+const FAILING_CLOSE_MS = 1000;
 
-/** Collects this turn's outbound operations and sends them as one batch. */
-class OutboundChannel {
-  readonly builder = new BatchBuilder();
-  readonly #port: MessagePort;
-  #scheduled = false;
-  /** Transports with bytes written since the last flush (their `unflushed` count resets). */
-  readonly #dirty = new Set<WorkerTransport>();
+/** This worker's connections publish to the others (and to other nodes) through the main thread. */
+class MainThreadBackplane implements Backplane {
+  constructor(readonly channel: PortChannel<ToMain, ToWorker>, readonly task: WorkerTask) {}
 
-  constructor(port: MessagePort) {
-    this.#port = port;
+  addPattern(pattern: string): void {
+    if (this.task.relayPatterns) this.channel.send({ type: 'pattern', pattern, added: true });
   }
 
-  touched(transport: WorkerTransport): void {
-    this.#dirty.add(transport);
-    // Handlers called from timers or promises still produce a single batch per turn.
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(() => this.flush());
-    }
-  }
-
-  flush(): void {
-    this.#scheduled = false;
-    if (this.builder.isEmpty) return;
-    for (const transport of this.#dirty) transport.unflushed = 0;
-    this.#dirty.clear();
-    const { batch, transfer } = this.builder.take();
-    this.#port.postMessage(batch, transfer);
-  }
-}
-
-/** A connection's transport inside a worker: its operations go to the main thread in the batch. */
-class WorkerTransport implements Transport {
-  /** Bytes queued on the socket as last reported by the main thread (PAUSE); 0 after DRAIN. */
-  socketBuffered = 0;
-  unflushed = 0;
-  paused = false;
-  /** Chunks that arrived while paused, dispatched at DRAIN. */
-  held: Uint8Array[] = [];
-
-  constructor(readonly id: number, readonly channel: OutboundChannel) {}
-
-  get bufferedAmount(): number {
-    return this.socketBuffered + this.unflushed;
-  }
-
-  write(first: Uint8Array, second?: Uint8Array): void {
-    this.channel.builder.write(this.id, first, second);
-    this.unflushed += first.length + (second === undefined ? 0 : second.length);
-    this.channel.touched(this);
-  }
-
-  end(): void {
-    this.channel.builder.op(ToMain.END, this.id);
-    this.channel.touched(this);
-  }
-
-  closing(): void {
-    this.channel.builder.op(ToMain.CLOSING, this.id);
-    this.channel.touched(this);
-  }
-
-  subscribe(pattern: string): void {
-    this.channel.builder.text(ToMain.SUBSCRIBE, this.id, pattern);
-    this.channel.touched(this);
-  }
-
-  unsubscribe(pattern: string): void {
-    this.channel.builder.text(ToMain.UNSUBSCRIBE, this.id, pattern);
-    this.channel.touched(this);
+  removePattern(pattern: string): void {
+    if (this.task.relayPatterns) this.channel.send({ type: 'pattern', pattern, added: false });
   }
 
   publish(topic: string, payload: Uint8Array, isBinary: boolean): void {
-    this.channel.builder.bytesAndText(isBinary ? ToMain.PUBLISH_BINARY : ToMain.PUBLISH_TEXT, this.id, payload, topic);
-    this.channel.touched(this);
+    if (!this.task.relayPublishes) return;
+    // A copy of exactly the payload: a pooled Buffer's view would clone its whole pool slab.
+    const own = new Uint8Array(payload.length);
+    own.set(payload);
+    this.channel.send({ type: 'publish', topic, payload: own, isBinary }, [own.buffer]);
   }
 }
 
-interface Bound {
-  conn: AppConnection;
-  transport: WorkerTransport;
-}
-
 export default async function runWorker(task: WorkerTask): Promise<void> {
-  const app: Application = await loadApplication(task.app);
-  const codec = codecFor(task.codec);
-  const channel = new OutboundChannel(task.port);
-  const connections = new Map<number, Bound>();
+  const app = await loadApplication(task.app);
+  const codec = createCodec(task.settings.codec);
+  const verdicts = new PendingRequests<AuthorizeVerdict>();
+  const healths = new PendingRequests<Record<string, unknown>>();
+  let server: ConnectionServer | undefined;
 
-  const onError = (error: Error, id: number) => {
-    channel.builder.text(ToMain.ERROR, id, error.stack ?? error.message);
-  };
-
-  const handle = (op: number, id: number, argument: number, bytes: Uint8Array | undefined, text: string | undefined): void => {
-    if (op === ToWorker.OPEN) {
-      const transport = new WorkerTransport(id, channel);
-      const conn = new AppConnection(codec, app, transport, {
-        id, subprotocol: text === '' ? undefined : text, maxPayload: task.maxPayload, utf8Validator: task.utf8Validator,
-        onError: (error) => onError(error, id),
-      });
-      connections.set(id, { conn, transport });
-      conn.start(bytes!);
-      return;
-    }
-    const bound = connections.get(id);
-    if (bound === undefined) return; // already finished
-    const { conn, transport } = bound;
-    switch (op) {
-      case ToWorker.DATA:
-        // Backpressure: a paused connection's bytes wait here instead of being dispatched.
-        if (transport.paused) transport.held.push(bytes!);
-        else conn.receive(bytes!);
-        break;
-      case ToWorker.PAUSE:
-        transport.paused = true;
-        transport.socketBuffered = argument;
-        break;
-      case ToWorker.DRAIN: {
-        transport.paused = false;
-        transport.socketBuffered = 0;
-        const held = transport.held;
-        transport.held = [];
-        for (const chunk of held) conn.receive(chunk);
-        conn.drain();
-        break;
-      }
-      case ToWorker.CLOSE:
-        conn.close(argument, text);
-        break;
-      case ToWorker.FINISH:
-        connections.delete(id);
-        conn.finish();
+  const receive = (message: ToWorker): void => {
+    switch (message.type) {
+      case 'socket': server!.adopt(message.socket, message.id); break;
+      case 'publish': server!.broker.deliver(message.topic, message.payload, message.isBinary); break;
+      case 'verdict': verdicts.settle(message.request, message.verdict); break;
+      case 'health': healths.settle(message.request, message.health); break;
+      case 'stats': channel.send({ type: 'stats', request: message.request, stats: server!.stats() }); break;
+      case 'ping': channel.send({ type: 'pong', seq: message.seq }); break;
+      case 'shutdown':
+        void server!.close(message.code, message.reason).then(() => {
+          channel.send({ type: 'shutdown-done' });
+          channel.flush();
+        });
         break;
     }
   };
+  const channel = new PortChannel<ToMain, ToWorker>(task.port, receive);
+
+  const services: NodeServices = {
+    authorize: task.authorize ? async (upgrade) => {
+      const { id, answer } = verdicts.create(MAIN_THREAD_ANSWER_MS);
+      channel.send({ type: 'authorize', request: id, upgrade });
+      return (await answer) ?? { status: 503, reason: 'authorization unavailable' };
+    } : undefined,
+    health: async () => {
+      const { id, answer } = healths.create(MAIN_THREAD_ANSWER_MS);
+      channel.send({ type: 'health', request: id });
+      const health = await answer;
+      if (health === undefined) throw new Error('the main thread did not answer');
+      return health;
+    },
+    socketClosed: (id) => channel.send({ type: 'closed', id }),
+    onError: (error, connection) => channel.send({ type: 'error', connection, stack: error.stack ?? error.message }),
+  };
+  server = new ConnectionServer(task.settings, app, codec, services, new MainThreadBackplane(channel, task));
+  channel.send({ type: 'ready', threadId });
+
+  // An uncaught error in application code (a timer, a promise) leaves this thread's state
+  // unknown. While the thread can still speak, its connections get a 1011 close frame; then it
+  // ends with that error and the pool replaces it.
+  const fail = (caught: unknown): void => {
+    process.off('uncaughtException', fail);
+    process.off('unhandledRejection', fail);
+    const error = caught instanceof Error ? caught : new Error(String(caught));
+    channel.send({ type: 'failing', stack: error.stack ?? error.message });
+    void server!.close(CloseCode.INTERNAL_ERROR, 'internal error', FAILING_CLOSE_MS).finally(() => {
+      channel.flush();
+      setImmediate(() => { throw error; });
+    });
+  };
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
 
   await new Promise<void>((resolve) => {
-    task.port.on('message', (batch: Batch) => {
-      readToWorker(batch, handle);
-      // Answer within the same turn: the replies to this batch leave as one batch.
-      channel.flush();
-    });
-    // The main thread closes the port at shutdown; the task ends and Piscina may stop the thread.
+    // The main thread closes the port once this worker's connections are closed (or to stop it).
     task.port.once('close', () => {
-      for (const { conn } of connections.values()) conn.finish();
-      connections.clear();
+      verdicts.cancelAll();
+      healths.cancelAll();
       resolve();
     });
   });

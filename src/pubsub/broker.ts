@@ -1,7 +1,8 @@
 /**
- * The broker, on the main thread: topic patterns → subscribers of every worker. A publish is
- * framed once and the same buffer is written to every matching subscriber's socket; with a
- * backplane, it also goes to the other nodes, and their publishes come back through it.
+ * The broker of one thread (a worker, or the main thread inline): topic patterns → the
+ * subscribers among that thread's connections. A publish is framed once and the same buffer is
+ * written to every matching subscriber's socket. The backplane carries publishes to the rest of
+ * the node's threads and to other nodes; theirs come back through `deliver`.
  */
 import type { FrameCodec } from '../codec/codec.js';
 import { headerLength } from '../codec/codec.js';
@@ -20,7 +21,10 @@ export interface Subscriber {
 /** What happens to deliveries for a subscriber whose socket queue is over the limit. */
 export type SlowSubscriberPolicy = 'drop' | 'close';
 
-/** The other nodes: implemented by RedisBackplane. */
+/**
+ * Everyone beyond this thread: RedisBackplane (other nodes) when the broker runs inline, the
+ * main thread's relay (other workers, then other nodes) when it runs in a worker.
+ */
 export interface Backplane {
   addPattern(pattern: string): void;
   removePattern(pattern: string): void;
@@ -101,6 +105,11 @@ export class Broker {
   /** A publish from another node: delivered here only. */
   publishFromBackplane(topic: string, payload: Uint8Array, isBinary: boolean): number {
     this.stats.received++;
+    return this.#deliver(topic, payload, isBinary);
+  }
+
+  /** A publish relayed from another thread of this node (counted where it entered the node). */
+  deliver(topic: string, payload: Uint8Array, isBinary: boolean): number {
     return this.#deliver(topic, payload, isBinary);
   }
 

@@ -1,29 +1,28 @@
 /**
- * The main-thread server: listens, answers plain HTTP, performs the opening handshake and hands
- * each upgraded socket to its connection: an AppConnection on this thread (`workers: 0`) or a
- * worker of the pool, which owns it for its whole life.
+ * The server as its user sees it, on the main thread: it listens, accepts each TCP connection
+ * without reading from it, and hands it to the thread that will own it — a worker of the pool,
+ * or with `workers: 0` the ConnectionServer on this thread. Per-connection bytes never pass
+ * through the main thread in worker mode. It also supervises the workers, runs the hooks given
+ * to `listen()`, sums the node's state for /healthz, and joins other nodes through Redis.
  */
-import { createServer, IncomingMessage, ServerResponse, Server, STATUS_CODES } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import type { CodecKind, FrameCodec } from '../codec/codec.js';
+import type { Server as HttpServer } from 'node:http';
+import type { CodecKind } from '../codec/codec.js';
 import { createCodec } from '../codec/select.js';
-import { validateUpgrade, rejectionResponse } from '../handshake/handshake.js';
-import { HandshakeError } from '../protocol/errors.js';
 import type { Utf8ValidatorChoice } from '../protocol/protocol.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { loadApplication, type Application, type Connection } from '../apps/app.js';
-import { AppConnection } from '../apps/app-connection.js';
 import { WorkerPool } from '../pool/pool.js';
-import { Broker, type SlowSubscriberPolicy } from '../pubsub/broker.js';
+import type { SlowSubscriberPolicy } from '../pubsub/broker.js';
 import { RedisBackplane } from '../pubsub/redis-backplane.js';
+import { WorkerRelay } from '../pubsub/relay.js';
 import { topicError } from '../pubsub/topics.js';
-import { SocketLink } from './socket-io.js';
-import { answerHttp, answerClientError } from './http-answers.js';
-import { Session, InlineTransport } from './session.js';
+import { ConnectionServer, type ConnectionSettings, type NodeServices, type ThreadStats } from './connection-server.js';
+import { runAuthorizeHook, type AuthorizeHook, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
+import { createUnavailableAnswers } from './http-answers.js';
 
-/** Answer of the `authorize` hook: true accepts, false refuses with 401, or a chosen status. */
-export type AuthorizeResult = boolean | { status: number; reason?: string };
+export type { AuthorizeVerdict as AuthorizeResult, UpgradeRequest };
 
 export interface ServerOptions {
   host?: string;
@@ -31,7 +30,7 @@ export interface ServerOptions {
   /** `echo`, `pubsub`, a module path, or an application object (inline only). */
   app?: string | Application;
   codec?: CodecKind;
-  /** Worker threads running the connections; 0 runs them inline on the main thread. */
+  /** Worker threads owning the connections; 0 serves them on the main thread. */
   workers?: number;
   /** UTF-8 of text messages: 'native' (isUtf8 or streaming, per segment) or the codec's own scan. */
   utf8Validator?: Utf8ValidatorChoice;
@@ -39,7 +38,8 @@ export interface ServerOptions {
   subprotocols?: readonly string[];
   /** Allowed `Origin` values; empty or undefined allows any origin. */
   origins?: readonly string[];
-  authorize?: (request: IncomingMessage) => AuthorizeResult | Promise<AuthorizeResult>;
+  /** Runs at every handshake, on the main thread (in worker mode by a round trip from the worker). */
+  authorize?: AuthorizeHook;
   /** Time from TCP accept to a finished handshake. */
   handshakeTimeoutMs?: number;
   /** Request header bytes above which the handshake gets 431. */
@@ -51,9 +51,11 @@ export interface ServerOptions {
   /** Socket queue above which a subscriber is slow: its deliveries are dropped, or it is closed. */
   slowSubscriberBytes?: number;
   slowPolicy?: SlowSubscriberPolicy;
+  /** A worker that does not answer its heartbeat for this long is terminated and replaced. */
+  workerHeartbeatTimeoutMs?: number;
   /** Reports application exceptions and other per-connection failures. */
   onError?: (error: Error) => void;
-  /** Operational messages (backplane up/down); default console.error. */
+  /** Operational messages (backplane up/down, workers replaced); default console.error. */
   log?: (line: string) => void;
 }
 
@@ -71,33 +73,40 @@ export const DEFAULTS = {
   highWaterMark: 1024 * 1024,
   slowSubscriberBytes: 4 * 1024 * 1024,
   slowPolicy: 'drop' as SlowSubscriberPolicy,
+  workerHeartbeatTimeoutMs: 5_000,
 };
 
-
-type ResolvedOptions = Required<Omit<ServerOptions, 'authorize' | 'onError' | 'app' | 'redis' | 'log'>>
-  & Pick<ServerOptions, 'authorize' | 'onError' | 'redis'> & { log: (line: string) => void };
+/** The node's counters: every thread's, summed. */
+export interface ServerStats {
+  connections: number;
+  bufferedAmount: number;
+  /** Per worker (empty inline); null for a worker that is down or did not answer. */
+  workers: (ThreadStats | null)[];
+  pubsub: { subscriptions: number } & ThreadStats['pubsub'];
+  pool?: WorkerPool['stats'];
+}
 
 export class WasmSocketServer {
-  /** The main thread's codec (inline connections); workers instantiate their own. */
-  readonly codec: FrameCodec;
-  readonly #http: Server;
-  readonly #app: Application;
+  readonly #net: NetServer;
+  readonly #settings: ConnectionSettings;
+  readonly #options: ServerOptions;
+  readonly #log: (line: string) => void;
+  /** Inline mode: this thread's connection server. */
+  readonly #inline: ConnectionServer | undefined;
   readonly #pool: WorkerPool | undefined;
-  readonly #options: ResolvedOptions;
-  readonly #sessions = new Map<number, Session>();
-  readonly broker: Broker;
+  readonly #relay: WorkerRelay | undefined;
   readonly #backplane: RedisBackplane | undefined;
+  /** Answers 503 on this thread while no worker runs (made when first needed). */
+  #unavailable: HttpServer | undefined;
   #nextId = 1;
   #closing = false;
 
   /** `app` runs inline; with workers, `appSpec` (its name or path) is loaded in every worker. */
   constructor(app: Application, options: ServerOptions, appSpec?: string) {
-    this.#app = app;
-    this.#options = {
-      host: options.host ?? DEFAULTS.host,
-      port: options.port ?? DEFAULTS.port,
+    this.#options = options;
+    this.#log = options.log ?? ((line) => console.error(`wasmsocket: ${line}`));
+    this.#settings = {
       codec: options.codec ?? DEFAULTS.codec,
-      workers: options.workers ?? DEFAULTS.workers,
       utf8Validator: options.utf8Validator ?? DEFAULTS.utf8Validator,
       maxPayload: options.maxPayload ?? DEFAULTS.maxPayload,
       subprotocols: options.subprotocols ?? [],
@@ -108,39 +117,53 @@ export class WasmSocketServer {
       highWaterMark: options.highWaterMark ?? DEFAULTS.highWaterMark,
       slowSubscriberBytes: options.slowSubscriberBytes ?? DEFAULTS.slowSubscriberBytes,
       slowPolicy: options.slowPolicy ?? DEFAULTS.slowPolicy,
-      authorize: options.authorize,
-      onError: options.onError,
-      redis: options.redis,
-      log: options.log ?? ((line) => console.error(`wasmsocket: ${line}`)),
     };
-    this.codec = createCodec(this.#options.codec);
-    this.broker = new Broker({ codec: this.codec, slowSubscriberBytes: this.#options.slowSubscriberBytes, slowPolicy: this.#options.slowPolicy });
-    if (this.#options.redis !== undefined) {
+    const workers = options.workers ?? DEFAULTS.workers;
+    if (options.redis !== undefined) {
       this.#backplane = new RedisBackplane({
-        url: this.#options.redis, nodeId: randomUUID(), log: this.#options.log,
-        onMessage: (topic, payload, isBinary) => this.broker.publishFromBackplane(topic, payload, isBinary),
-      });
-      this.broker.attachBackplane(this.#backplane);
-    }
-    if (this.#options.workers > 0) {
-      if (appSpec === undefined) throw new TypeError('with workers, the application must be given by name or path');
-      this.#pool = new WorkerPool({
-        workers: this.#options.workers, app: appSpec, codec: this.#options.codec,
-        maxPayload: this.#options.maxPayload, utf8Validator: this.#options.utf8Validator, onError: options.onError,
-        pubsub: {
-          subscribe: (id, pattern) => this.#withSession(id, (session) => this.broker.subscribe(pattern, session)),
-          unsubscribe: (id, pattern) => this.#withSession(id, (session) => this.broker.unsubscribe(pattern, session)),
-          publish: (_id, topic, payload, isBinary) => this.broker.publish(topic, payload, isBinary),
+        url: options.redis, nodeId: randomUUID(), log: this.#log,
+        onMessage: (topic, payload, isBinary) => {
+          if (this.#relay !== undefined) this.#relay.fromBackplane(topic, payload, isBinary);
+          else this.#inline!.broker.publishFromBackplane(topic, payload, isBinary);
         },
       });
     }
-    this.#http = createServer({ maxHeaderSize: this.#options.maxHeaderBytes });
-    this.#http.on('connection', (socket: Socket) => this.#armHandshakeDeadline(socket));
-    this.#http.on('request', (request: IncomingMessage, response: ServerResponse) => answerHttp(request, response, {
-      handshakeOptions: this.#handshakeOptions(), health: () => this.health(),
-    }));
-    this.#http.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => void this.#upgrade(request, socket, head));
-    this.#http.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket));
+    const authorize = options.authorize;
+    const runAuthorize = authorize === undefined ? undefined
+      : (request: UpgradeRequest) => runAuthorizeHook(authorize, request, (error) => options.onError?.(error));
+    if (workers > 0) {
+      if (appSpec === undefined) throw new TypeError('with workers, the application must be given by name or path');
+      const pool: WorkerPool = new WorkerPool({
+        workers,
+        heartbeatTimeoutMs: options.workerHeartbeatTimeoutMs ?? DEFAULTS.workerHeartbeatTimeoutMs,
+        task: {
+          app: appSpec, settings: this.#settings, authorize: runAuthorize !== undefined,
+          relayPublishes: workers > 1 || this.#backplane !== undefined, relayPatterns: this.#backplane !== undefined,
+        },
+        hooks: {
+          authorize: runAuthorize ?? (async () => true),
+          health: () => this.health(),
+          publish: (from, topic, payload, isBinary) => relay.fromWorker(from, topic, payload, isBinary),
+          pattern: (from, pattern, added) => relay.pattern(from, pattern, added),
+          workerLost: (slot) => relay.workerLost(slot),
+          onError: (error) => options.onError?.(error),
+          log: this.#log,
+        },
+      });
+      const relay = new WorkerRelay((topic, payload, isBinary, except) => pool.publish(topic, payload, isBinary, except), this.#backplane);
+      this.#pool = pool;
+      this.#relay = relay;
+    } else {
+      const services: NodeServices = {
+        authorize: runAuthorize,
+        health: async () => this.health(),
+        socketClosed: () => {},
+        onError: (error) => options.onError?.(error),
+      };
+      this.#inline = new ConnectionServer(this.#settings, app, createCodec(this.#settings.codec), services, this.#backplane);
+    }
+    // pauseOnConnect: a socket can move to a worker only while nothing has been read from it.
+    this.#net = createNetServer({ pauseOnConnect: true }, (socket) => this.#accept(socket));
   }
 
   get port(): number {
@@ -148,54 +171,68 @@ export class WasmSocketServer {
   }
 
   address(): AddressInfo {
-    return this.#http.address() as AddressInfo;
+    return this.#net.address() as AddressInfo;
   }
 
-  get connectionCount(): number {
-    return this.#sessions.size;
-  }
-
-  /** Bytes queued on all sockets and not yet written: what slow readers cost the server. */
-  get bufferedAmount(): number {
-    let total = 0;
-    for (const session of this.#sessions.values()) total += session.link.bufferedAmount;
-    return total;
-  }
-
-  /** Publishes to every subscriber of `topic` on every node, like `conn.publish()`. */
-  publish(topic: string, data: string | Uint8Array, isBinary?: boolean): number {
-    const error = topicError(topic, false);
-    if (error !== undefined) throw new TypeError(`invalid topic "${topic}": ${error}`);
-    const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    return this.broker.publish(topic, payload, typeof data === 'string' ? isBinary === true : isBinary !== false);
-  }
-
-  /** The state reported by GET /healthz. */
-  health(): Record<string, unknown> {
-    return {
-      status: 'ok',
-      connections: this.#sessions.size,
-      workers: this.workerLoads,
-      pubsub: { subscriptions: this.broker.subscriptionCount, ...this.broker.stats },
-      backplane: this.#backplane === undefined ? 'none' : { state: this.#backplane.state, ...this.#backplane.stats },
-    };
-  }
-
-  #withSession(id: number, use: (session: Session) => void): void {
-    const session = this.#sessions.get(id);
-    if (session !== undefined) use(session);
-  }
-
-  /** Connections per worker (empty when inline). */
+  /** Sockets per worker, handed out and not closed yet (empty inline). */
   get workerLoads(): number[] {
     return this.#pool?.loads ?? [];
   }
 
-  listen(): Promise<void> {
+  /** Publishes to every subscriber of `topic` on every worker and node, like `conn.publish()`. */
+  publish(topic: string, data: string | Uint8Array, isBinary?: boolean): void {
+    const error = topicError(topic, false);
+    if (error !== undefined) throw new TypeError(`invalid topic "${topic}": ${error}`);
+    const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    const binary = typeof data === 'string' ? isBinary === true : isBinary !== false;
+    if (this.#relay !== undefined) this.#relay.publish(topic, payload, binary);
+    else this.#inline!.broker.publish(topic, payload, binary);
+  }
+
+  /** The node's counters, asked of every worker. */
+  async stats(): Promise<ServerStats> {
+    const threads = this.#inline !== undefined ? [this.#inline.stats()] : await this.#pool!.threadStats();
+    const pubsub = { subscriptions: 0, published: 0, received: 0, deliveries: 0, dropped: 0, closedSlow: 0 };
+    let connections = 0;
+    let bufferedAmount = 0;
+    for (const thread of threads) {
+      if (thread === undefined) continue;
+      connections += thread.connections;
+      bufferedAmount += thread.bufferedAmount;
+      pubsub.subscriptions += thread.subscriptions;
+      for (const key of ['published', 'received', 'deliveries', 'dropped', 'closedSlow'] as const) pubsub[key] += thread.pubsub[key];
+    }
+    if (this.#relay !== undefined) {
+      pubsub.published += this.#relay.stats.published;
+      pubsub.received += this.#relay.stats.received;
+    }
+    return {
+      connections, bufferedAmount, pubsub,
+      workers: this.#pool === undefined ? [] : threads.map((thread) => thread ?? null),
+      ...(this.#pool === undefined ? {} : { pool: { ...this.#pool.stats } }),
+    };
+  }
+
+  /** The state reported by GET /healthz. */
+  async health(): Promise<Record<string, unknown>> {
+    const stats = await this.stats();
+    return {
+      status: 'ok',
+      connections: stats.connections,
+      workers: stats.workers.map((worker) => worker?.connections ?? null),
+      ...(stats.pool === undefined ? {} : { pool: stats.pool }),
+      pubsub: stats.pubsub,
+      backplane: this.#backplane === undefined ? 'none' : { state: this.#backplane.state, ...this.#backplane.stats },
+    };
+  }
+
+  /** Starts listening once the workers are ready to take sockets. */
+  async listen(): Promise<void> {
+    await this.#pool?.started;
     return new Promise((resolve, reject) => {
-      this.#http.once('error', reject);
-      this.#http.listen(this.#options.port, this.#options.host, () => {
-        this.#http.off('error', reject);
+      this.#net.once('error', reject);
+      this.#net.listen(this.#options.port ?? DEFAULTS.port, this.#options.host ?? DEFAULTS.host, () => {
+        this.#net.off('error', reject);
         resolve();
       });
     });
@@ -203,104 +240,37 @@ export class WasmSocketServer {
 
   /**
    * Stops accepting, closes every connection with `code` (1001 by default), waits for them to
-   * finish (bounded by the close timeout, then drops what is left) and closes the listener.
+   * finish (bounded by the close timeout, then drops what is left), stops the workers and
+   * closes the listener.
    */
   async close(code: number = CloseCode.GOING_AWAY, reason = 'server shutting down'): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    const listenerClosed = new Promise<void>((resolve) => this.#http.close(() => resolve()));
-    this.#http.closeIdleConnections();
-    const finished = [...this.#sessions.values()].map((session) => { session.close(code, reason); return session.link.closed; });
-    const deadline = setTimeout(() => { for (const session of this.#sessions.values()) session.link.terminate(); }, this.#options.closeTimeoutMs);
-    await Promise.all(finished);
-    clearTimeout(deadline);
-    await this.#pool?.close();
+    const listenerClosed = new Promise<void>((resolve) => this.#net.close(() => resolve()));
+    const { closeTimeoutMs } = this.#settings;
+    if (this.#inline !== undefined) await this.#inline.close(code, reason);
+    // A worker gets the close timeout plus a margin to report back; a stuck one is not waited for.
+    if (this.#pool !== undefined) {
+      await this.#pool.shutdown(code, reason, closeTimeoutMs + 1000);
+      await this.#pool.close();
+    }
     await this.#backplane?.close();
-    this.#http.closeAllConnections();
+    this.#unavailable?.closeAllConnections();
     await listenerClosed;
   }
 
-  /** RFC 6455 §4.1 leaves the handshake's duration to the server: ours is bounded. */
-  #armHandshakeDeadline(socket: Socket): void {
-    const timer = setTimeout(() => {
-      handshakeDeadlines.delete(socket);
-      socket.destroy();
-    }, this.#options.handshakeTimeoutMs);
-    timer.unref();
-    handshakeDeadlines.set(socket, timer);
-  }
-
-
-
-  #handshakeOptions() {
-    return { subprotocols: this.#options.subprotocols, origins: this.#options.origins };
-  }
-
-  async #upgrade(request: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
-    socket.on('error', () => socket.destroy());
-    try {
-      if (this.#closing) throw new HandshakeError(503, 'server shutting down');
-      const accepted = validateUpgrade(request, this.#handshakeOptions());
-      if (this.#options.authorize !== undefined) await this.#authorize(request);
-      if (socket.destroyed) return; // the deadline passed while authorizing
-      if (this.#pool !== undefined && !this.#pool.canAccept) throw new HandshakeError(503, 'no worker is running; try again later');
-      // Past the handshake: no deadline any more, and no timer kept alive per idle connection.
-      clearTimeout(handshakeDeadlines.get(socket));
-      handshakeDeadlines.delete(socket);
-      socket.write(accepted.response);
-      this.#startSession(socket, accepted.protocol, head);
-    } catch (error) {
-      const refusal = error instanceof HandshakeError ? error : new HandshakeError(500, 'handshake failed');
-      if (!(error instanceof HandshakeError)) this.#options.onError?.(error as Error);
-      if (!socket.destroyed) socket.end(rejectionResponse(refusal));
-    }
-  }
-
-  #startSession(socket: Socket, subprotocol: string | undefined, head: Buffer): void {
+  #accept(socket: Socket): void {
     const id = this.#nextId++;
-    const link = new SocketLink(socket, {
-      highWaterMark: this.#options.highWaterMark,
-      closeTimeoutMs: this.#options.closeTimeoutMs,
-      onClosed: () => {
-        this.#sessions.delete(id);
-        this.broker.removeSubscriber(session);
-      },
-    });
-    const session = new Session(id, link);
-    this.#sessions.set(id, session);
-    if (this.#pool !== undefined) {
-      const pooled = this.#pool.open(id, link, subprotocol, head);
-      session.close = (code, reason) => pooled.close(code, reason);
-    } else {
-      const conn = new AppConnection(this.codec, this.#app, new InlineTransport(session, this.broker), {
-        id, subprotocol, maxPayload: this.#options.maxPayload, utf8Validator: this.#options.utf8Validator,
-        onError: (error) => this.#options.onError?.(error),
-      });
-      link.attach(conn);
-      session.close = (code, reason) => conn.close(code, reason);
-      // Bytes that came in the same packet as the request are the connection's first input.
-      conn.start(head);
+    if (this.#inline !== undefined) {
+      this.#inline.adopt(socket, id);
+      return;
     }
-  }
-
-  async #authorize(request: IncomingMessage): Promise<void> {
-    let verdict: AuthorizeResult;
-    try {
-      verdict = await this.#options.authorize!(request);
-    } catch (error) {
-      this.#options.onError?.(error as Error);
-      throw new HandshakeError(500, 'authorization failed');
-    }
-    if (verdict === true) return;
-    if (verdict === false) throw new HandshakeError(401, 'not authorized');
-    const status = Number.isInteger(verdict.status) && verdict.status >= 400 && verdict.status < 600 ? verdict.status : 403;
-    throw new HandshakeError(status, verdict.reason ?? STATUS_CODES[status] ?? 'refused');
+    if (this.#pool!.hand(socket, id)) return;
+    this.#unavailable ??= createUnavailableAnswers(() => this.health());
+    this.#unavailable.emit('connection', socket);
+    socket.resume();
   }
 }
-
-/** Handshake deadlines of sockets not upgraded yet. */
-const handshakeDeadlines = new WeakMap<Socket, NodeJS.Timeout>();
-
 
 /** Creates a server, loads its application and starts listening. */
 export async function listen(options: ServerOptions = {}): Promise<WasmSocketServer> {

@@ -1,13 +1,12 @@
 /**
- * A live connection as the main thread keeps it, wherever its protocol runs: its socket link,
- * how to ask it to close, and the broker's view of it as a subscriber.
+ * A live connection as its connection server keeps it: its socket link, how to ask it to
+ * close, and the broker's view of it as a subscriber.
  */
 import type { Transport } from '../apps/app-connection.js';
 import type { Broker, Subscriber } from '../pubsub/broker.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { SocketLink } from './socket-io.js';
 
-/** What the server keeps of a live connection, wherever it runs; the broker's view of it too. */
 export class Session implements Subscriber {
   close: (code: number, reason: string) => void = () => {};
   constructor(readonly id: number, readonly link: SocketLink) {}
@@ -25,8 +24,8 @@ export class Session implements Subscriber {
   }
 }
 
-/** An inline connection's transport: its socket, plus the broker on this same thread. */
-export class InlineTransport implements Transport {
+/** A connection's transport: its socket, and the broker of the thread that owns it. */
+export class SessionTransport implements Transport {
   constructor(readonly session: Session, readonly broker: Broker) {}
   get bufferedAmount(): number { return this.session.link.bufferedAmount; }
   write(first: Uint8Array, second?: Uint8Array): void { this.session.link.write(first, second); }

@@ -1,7 +1,7 @@
 /**
- * SocketLink moves bytes between one upgraded TCP socket and the connection's endpoint (an
- * AppConnection inline, or a proxy to a worker): reads, corked writes, backpressure and the
- * closing timers. It never parses a frame.
+ * SocketLink moves bytes between one upgraded TCP socket and its connection, on the thread that
+ * owns the socket: reads, corked writes, backpressure and the closing timers. It never parses
+ * a frame.
  */
 import type { Socket } from 'node:net';
 
@@ -10,8 +10,6 @@ export interface LinkEndpoint {
   receive(chunk: Buffer): void;
   /** The write queue fell back under the high-water mark; reading resumed. */
   drain(): void;
-  /** The write queue passed the high-water mark; reading stopped. */
-  pause?(bufferedAmount: number): void;
   /** The TCP connection is closed (either side, clean or not). */
   finish(): void;
 }
@@ -63,7 +61,13 @@ export class SocketLink {
   /** Starts delivering the socket's bytes to `endpoint`. */
   attach(endpoint: LinkEndpoint): void {
     this.#endpoint = endpoint;
-    this.#socket.on('data', (chunk: Buffer) => endpoint.receive(chunk));
+    const socket = this.#socket;
+    socket.on('data', (chunk: Buffer) => {
+      // Every reply produced while handling one read leaves in one write (writev).
+      socket.cork();
+      endpoint.receive(chunk);
+      socket.uncork();
+    });
   }
 
   get bufferedAmount(): number {
@@ -93,13 +97,12 @@ export class SocketLink {
     if (!this.#paused && socket.writableLength > this.#options.highWaterMark) {
       this.#paused = true;
       socket.pause();
-      this.#endpoint?.pause?.(socket.writableLength);
     }
   }
 
   /**
-   * Writes a frame shared with other sockets (a broadcast). The socket stays corked until the
-   * end of this turn, so the deliveries of many publishes leave in one writev.
+   * Writes a frame shared with other sockets (a broadcast). The socket stays corked until this
+   * turn's I/O callbacks have run, so the deliveries of many publishes leave in one writev.
    */
   deliver(frame: Uint8Array): void {
     const socket = this.#socket;
@@ -110,7 +113,7 @@ export class SocketLink {
       this.#backlogAtCork = socket.writableLength;
       socket.cork();
       corkedLinks.push(this);
-      if (corkedLinks.length === 1) process.nextTick(uncorkAll);
+      if (corkedLinks.length === 1) setImmediate(uncorkAll);
     }
     this.write(frame);
   }

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { listen, type WasmSocketServer } from '../../src/server/server.js';
 import { CODEC_KINDS } from '../helpers/codecs.js';
@@ -21,6 +22,15 @@ function request(ws: WebSocket, text: string): Promise<string> {
 
 function closeCode(ws: WebSocket): Promise<number> {
   return new Promise((resolve) => ws.once('close', (code) => resolve(code)));
+}
+
+/** Waits until `restarts` workers have been replaced and every worker answers. */
+async function untilReplaced(server: WasmSocketServer, restarts: number): Promise<void> {
+  for (;;) {
+    const stats = await server.stats();
+    if (stats.pool!.restarts >= restarts && stats.workers.every((worker) => worker !== null)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 for (const codec of CODEC_KINDS) {
@@ -77,10 +87,11 @@ for (const codec of CODEC_KINDS) {
     const doomedCodes = Promise.all(doomed.map(closeCode));
     clients[0].send('crash');
     t.deepEqual(await doomedCodes, doomed.map(() => 1011));
-    t.regex(errors.map((e) => e.message).join('\n'), /worker \d died: worker crash on purpose/);
+    t.regex(errors.map((e) => e.message).join('\n'), /worker \d is ending after an uncaught error, closing its connections with 1011: Error: worker crash on purpose/);
     // The other worker's connections never noticed.
     for (const ws of survivors) t.is(await request(ws, 'still alive'), 'still alive');
-    // New connections are served, on the replacement worker too.
+    // New connections are served, on the replacement worker too, once it runs.
+    await untilReplaced(server, 1);
     const fresh = await Promise.all(Array.from({ length: 4 }, () => open(server)));
     const freshThreads = await Promise.all(fresh.map((ws) => request(ws, 'whoami')));
     t.is(new Set(freshThreads).size, 2);
@@ -100,7 +111,8 @@ for (const codec of CODEC_KINDS) {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
-    t.true(server.bufferedAmount < 8 * 1024 * 1024, `server holds ${server.bufferedAmount} bytes for one slow reader`);
+    const { bufferedAmount } = await server.stats();
+    t.true(bufferedAmount < 8 * 1024 * 1024, `server holds ${bufferedAmount} bytes for one slow reader`);
     let count = 0;
     const all = new Promise<void>((resolve) => ws.on('message', () => { if (++count === 400) resolve(); }));
     rawSocket.resume();
@@ -115,9 +127,59 @@ for (const codec of CODEC_KINDS) {
     const codes = Promise.all(clients.map(closeCode));
     await server.close();
     t.deepEqual(await codes, [1001, 1001, 1001, 1001, 1001]);
-    t.is(server.connectionCount, 0);
+    t.deepEqual(server.workerLoads, [0, 0], 'every socket was closed before the workers stopped');
   });
 }
+
+for (const [how, command] of [['exits (process.exit)', 'exit'], ['is stuck in an endless loop', 'hang']] as const) {
+  test(`a worker that ${how} mid-traffic loses only its own connections and is replaced`, async (t) => {
+    const errors: string[] = [];
+    const logs: string[] = [];
+    const server = await listen({
+      port: 0, workers: 2, app: fixture('crashing-app'), workerHeartbeatTimeoutMs: command === 'hang' ? 2000 : undefined,
+      onError: (e) => errors.push(e.message), log: (line) => logs.push(line),
+    });
+    t.teardown(() => server.close());
+    const clients = await Promise.all(Array.from({ length: 4 }, () => open(server)));
+    const threads = await Promise.all(clients.map((ws) => request(ws, 'whoami')));
+    const doomed = clients.filter((_, i) => threads[i] === threads[0]);
+    const survivors = clients.filter((_, i) => threads[i] !== threads[0]);
+    // Traffic on every connection while the worker goes down.
+    const echoes = survivors.map(async (ws) => { for (let i = 0; i < 50; i++) t.is(await request(ws, `s${i}`), `s${i}`); });
+    const doomedCodes = Promise.all(doomed.map(closeCode));
+    clients[0].send(command);
+    // The thread that could have sent a close frame is gone: its clients see TCP close (1006).
+    t.deepEqual(await doomedCodes, doomed.map(() => 1006));
+    await Promise.all(echoes);
+    await untilReplaced(server, 1);
+    const health = await (await fetch(`http://127.0.0.1:${server.port}/healthz`)).json() as { pool: { restarts: number; stuck: number } };
+    t.like(health.pool, { restarts: 1, stuck: command === 'hang' ? 1 : 0 });
+    if (command === 'hang') t.regex(logs.join('\n'), /worker \d did not answer \d+ heartbeats \d+ ms apart: replacing it/);
+    t.regex(errors.join('\n'), /worker \d died/);
+    const fresh = await Promise.all(Array.from({ length: 4 }, () => open(server)));
+    const freshThreads = await Promise.all(fresh.map((ws) => request(ws, 'whoami')));
+    t.is(new Set(freshThreads).size, 2, 'both workers serve new connections');
+    t.false(freshThreads.includes(threads[0]), 'the lost thread was replaced');
+    for (const ws of [...survivors, ...fresh]) ws.close();
+  });
+}
+
+test('a worker serves its sockets by itself: traffic flows while the main thread is blocked', async (t) => {
+  const server = await listen({ port: 0, workers: 1, app: 'echo' });
+  t.teardown(() => server.close());
+  const flag = new Int32Array(new SharedArrayBuffer(8));
+  const client = new Worker(fileURLToPath(new URL('../fixtures/echo-client-thread.js', import.meta.url)), {
+    workerData: { port: server.port, roundTrips: 200, flag },
+  });
+  t.teardown(() => client.terminate());
+  // Wait (without blocking) until the client is connected: the acceptor had to run for that.
+  while (Atomics.load(flag, 1) === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  // Now block this thread, the server's main thread: no socket of the main thread can be read
+  // or written until the client's 200 round trips are done, or 60 s pass.
+  const woke = Atomics.wait(flag, 0, 0, 60_000);
+  t.not(woke, 'timed-out', 'the round trips completed while the main thread was blocked');
+  t.is(Atomics.load(flag, 0), 1, 'every echo came back in order');
+});
 
 test('a worker that keeps dying at start is restarted with backoff, and the server stays up', async (t) => {
   const errors: string[] = [];
@@ -130,8 +192,10 @@ test('a worker that keeps dying at start is restarted with backoff, and the serv
   // On a slow machine a worker takes longer to start and die: wait for the second death.
   for (let waited = 0; deathCount() < 2 && waited < 15_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
   t.true(deathCount() >= 2, `the worker was restarted after dying (${deathCount()} deaths)`);
+  // Between deaths no worker runs: the main thread answers, /healthz included, with 503.
   const health = await fetch(`http://127.0.0.1:${server.port}/healthz`);
-  t.is(health.status, 200, 'plain HTTP is still answered');
+  t.is(health.status, 503, 'a node without a running worker fails its health check');
+  t.like(await health.json(), { status: 'unavailable', pool: { stuck: 0 } });
   // A WebSocket either waits out a restart (503) or lands on a worker that then dies (1011).
   const outcome = await new Promise<string>((resolve) => {
     const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`);

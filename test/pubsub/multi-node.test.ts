@@ -15,8 +15,8 @@ interface Node {
 }
 
 /** Starts `wasmsocket serve --app pubsub --redis URL` as its own process: a real second node. */
-async function startNode(redisUrl: string): Promise<Node> {
-  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--app', 'pubsub', '--workers', '1', '--redis', redisUrl], {
+async function startNode(redisUrl: string, workers: number): Promise<Node> {
+  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--app', 'pubsub', '--workers', String(workers), '--redis', redisUrl], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -57,80 +57,86 @@ async function waitForBackplane(publisher: PubsubClient, topic: string, probes: 
 
 const isWarmUp = (d: Delivery) => (d.data as { warm?: boolean }).warm === true;
 
-test('200 subscribers on two nodes get 1 000 publishes from both nodes exactly once and in order', async (t) => {
-  const redis = await startRedisServer();
-  t.teardown(() => redis.stop());
-  const nodes = [await startNode(redis.url), await startNode(redis.url)];
-  t.teardown(() => Promise.all(nodes.map(stopNode)));
+const modeName = (workers: number) => (workers === 0 ? 'inline' : `${workers} worker${workers > 1 ? 's' : ''} per node`);
 
-  // 100 subscribers per node, with exact and wildcard patterns that all match `orders.eu`.
-  const patterns = ['orders.eu', 'orders.*', 'orders.>'];
-  const subscribers: PubsubClient[] = [];
-  for (let i = 0; i < 200; i++) {
-    const client = await PubsubClient.connect(nodes[i % 2].port);
-    await client.subscribe(patterns[i % 3]);
-    subscribers.push(client);
-  }
-  t.teardown(() => { for (const client of subscribers) client.close(); });
-  const publishers = await Promise.all(nodes.map((node) => PubsubClient.connect(node.port)));
-  await waitForBackplane(publishers[0], 'orders.eu', [subscribers[1]]);
-  await waitForBackplane(publishers[1], 'orders.eu', [subscribers[0]]);
+for (const workers of [0, 1, 2]) {
+  test(`200 subscribers on two nodes get 1 000 publishes from both nodes exactly once and in order [${modeName(workers)}]`, async (t) => {
+    const redis = await startRedisServer();
+    t.teardown(() => redis.stop());
+    const nodes = [await startNode(redis.url, workers), await startNode(redis.url, workers)];
+    t.teardown(() => Promise.all(nodes.map(stopNode)));
 
-  for (let i = 0; i < 500; i++) {
-    publishers[0].publish('orders.eu', { from: 'A', seq: i });
-    publishers[1].publish('orders.eu', { from: 'B', seq: i });
-  }
-  await Promise.all(subscribers.map((client) => client.until(
-    () => client.deliveries.filter((d) => !isWarmUp(d)).length >= 1000, 30_000, 'all 1 000 publishes')));
-  // Let anything duplicated arrive before counting.
-  publishers[0].publish('orders.eu', { from: 'A', seq: 'end' });
-  publishers[1].publish('orders.eu', { from: 'B', seq: 'end' });
-  await Promise.all(subscribers.map((client) => client.until(
-    () => client.deliveries.filter((d) => (d.data as { seq: unknown }).seq === 'end').length === 2, 10_000, 'the end markers')));
+    // 100 subscribers per node, with exact and wildcard patterns that all match `orders.eu`.
+    const patterns = ['orders.eu', 'orders.*', 'orders.>'];
+    const subscribers: PubsubClient[] = [];
+    for (let i = 0; i < 200; i++) {
+      const client = await PubsubClient.connect(nodes[i % 2].port);
+      await client.subscribe(patterns[i % 3]);
+      subscribers.push(client);
+    }
+    t.teardown(() => { for (const client of subscribers) client.close(); });
+    const publishers = await Promise.all(nodes.map((node) => PubsubClient.connect(node.port)));
+    await waitForBackplane(publishers[0], 'orders.eu', [subscribers[1]]);
+    await waitForBackplane(publishers[1], 'orders.eu', [subscribers[0]]);
 
-  const expected = Array.from({ length: 500 }, (_, i) => i);
-  for (const client of subscribers) {
-    const real = client.deliveries.filter((d) => !isWarmUp(d)).map((d) => d.data as { from: string; seq: number | 'end' });
-    t.deepEqual(real.filter((d) => d.from === 'A' && d.seq !== 'end').map((d) => d.seq), expected, 'A: exactly once, in order');
-    t.deepEqual(real.filter((d) => d.from === 'B' && d.seq !== 'end').map((d) => d.seq), expected, 'B: exactly once, in order');
-  }
-  for (const client of publishers) client.close();
-});
+    for (let i = 0; i < 500; i++) {
+      publishers[0].publish('orders.eu', { from: 'A', seq: i });
+      publishers[1].publish('orders.eu', { from: 'B', seq: i });
+    }
+    await Promise.all(subscribers.map((client) => client.until(
+      () => client.deliveries.filter((d) => !isWarmUp(d)).length >= 1000, 30_000, 'all 1 000 publishes')));
+    // Let anything duplicated arrive before counting.
+    publishers[0].publish('orders.eu', { from: 'A', seq: 'end' });
+    publishers[1].publish('orders.eu', { from: 'B', seq: 'end' });
+    await Promise.all(subscribers.map((client) => client.until(
+      () => client.deliveries.filter((d) => (d.data as { seq: unknown }).seq === 'end').length === 2, 10_000, 'the end markers')));
 
-test('with Redis down, local delivery goes on; when it is back, delivery across nodes resumes', async (t) => {
-  const redis = await startRedisServer();
-  t.teardown(() => redis.stop());
-  const [nodeA, nodeB] = [await startNode(redis.url), await startNode(redis.url)];
-  t.teardown(() => Promise.all([nodeA, nodeB].map(stopNode)));
-  const localSubscriber = await PubsubClient.connect(nodeA.port);
-  const remoteSubscriber = await PubsubClient.connect(nodeB.port);
-  await localSubscriber.subscribe('alerts.>');
-  await remoteSubscriber.subscribe('alerts.>');
-  const publisher = await PubsubClient.connect(nodeA.port);
-  t.teardown(() => { for (const client of [localSubscriber, remoteSubscriber, publisher]) client.close(); });
-  await waitForBackplane(publisher, 'alerts.fire', [remoteSubscriber]);
+    const expected = Array.from({ length: 500 }, (_, i) => i);
+    for (const client of subscribers) {
+      const real = client.deliveries.filter((d) => !isWarmUp(d)).map((d) => d.data as { from: string; seq: number | 'end' });
+      t.deepEqual(real.filter((d) => d.from === 'A' && d.seq !== 'end').map((d) => d.seq), expected, 'A: exactly once, in order');
+      t.deepEqual(real.filter((d) => d.from === 'B' && d.seq !== 'end').map((d) => d.seq), expected, 'B: exactly once, in order');
+    }
+    for (const client of publishers) client.close();
+  });
+}
 
-  await redis.stop();
-  for (let i = 0; i < 100 && (await nodeA.health()).backplane.state !== 'down'; i++) await sleep(50);
-  t.is((await nodeA.health()).backplane.state, 'down');
-  const before = localSubscriber.deliveries.length;
-  publisher.publish('alerts.fire', 'during the outage');
-  await localSubscriber.until(() => localSubscriber.deliveries.length === before + 1, 5000, 'local delivery during the outage');
-  t.true((await nodeA.health()).backplane.dropped >= 1, 'the publish that could not cross is counted');
+for (const workers of [0, 2]) {
+  test(`with Redis down, local delivery goes on; when it is back, delivery across nodes resumes [${modeName(workers)}]`, async (t) => {
+    const redis = await startRedisServer();
+    t.teardown(() => redis.stop());
+    const [nodeA, nodeB] = [await startNode(redis.url, workers), await startNode(redis.url, workers)];
+    t.teardown(() => Promise.all([nodeA, nodeB].map(stopNode)));
+    const localSubscriber = await PubsubClient.connect(nodeA.port);
+    const remoteSubscriber = await PubsubClient.connect(nodeB.port);
+    await localSubscriber.subscribe('alerts.>');
+    await remoteSubscriber.subscribe('alerts.>');
+    const publisher = await PubsubClient.connect(nodeA.port);
+    t.teardown(() => { for (const client of [localSubscriber, remoteSubscriber, publisher]) client.close(); });
+    await waitForBackplane(publisher, 'alerts.fire', [remoteSubscriber]);
 
-  await redis.restart();
-  // Publish until the remote node hears again: the backplane reconnected and resubscribed.
-  const resumed = () => remoteSubscriber.deliveries.some((d) => d.data === 'after the outage');
-  for (let i = 0; i < 200 && !resumed(); i++) {
-    publisher.publish('alerts.fire', 'after the outage');
-    await sleep(50);
-  }
-  t.true(resumed(), 'delivery across nodes resumed after Redis came back');
-  t.is((await nodeB.health()).backplane.state, 'ready');
-  // Logged once per transition, and neither node crashed.
-  const downLines = nodeA.stderr().split('\n').filter((line) => /down/i.test(line));
-  t.is(downLines.length, 1, nodeA.stderr());
-  t.is(nodeA.process.exitCode, null);
-  t.is(nodeB.process.exitCode, null);
-  t.is(await stopNode(nodeA), 0);
-});
+    await redis.stop();
+    for (let i = 0; i < 100 && (await nodeA.health()).backplane.state !== 'down'; i++) await sleep(50);
+    t.is((await nodeA.health()).backplane.state, 'down');
+    const before = localSubscriber.deliveries.length;
+    publisher.publish('alerts.fire', 'during the outage');
+    await localSubscriber.until(() => localSubscriber.deliveries.length === before + 1, 5000, 'local delivery during the outage');
+    t.true((await nodeA.health()).backplane.dropped >= 1, 'the publish that could not cross is counted');
+
+    await redis.restart();
+    // Publish until the remote node hears again: the backplane reconnected and resubscribed.
+    const resumed = () => remoteSubscriber.deliveries.some((d) => d.data === 'after the outage');
+    for (let i = 0; i < 200 && !resumed(); i++) {
+      publisher.publish('alerts.fire', 'after the outage');
+      await sleep(50);
+    }
+    t.true(resumed(), 'delivery across nodes resumed after Redis came back');
+    t.is((await nodeB.health()).backplane.state, 'ready');
+    // Logged once per transition, and neither node crashed.
+    const downLines = nodeA.stderr().split('\n').filter((line) => /down/i.test(line));
+    t.is(downLines.length, 1, nodeA.stderr());
+    t.is(nodeA.process.exitCode, null);
+    t.is(nodeB.process.exitCode, null);
+    t.is(await stopNode(nodeA), 0);
+  });
+}

@@ -84,7 +84,7 @@ for (const codec of CODEC_KINDS) {
     await server.close();
     t.deepEqual(await codes, [1001, 1001, 1001]);
     t.deepEqual(closes, [1001, 1001, 1001], 'the app hears the clients echo 1001');
-    t.is(server.connectionCount, 0);
+    t.is((await server.stats()).connections, 0);
   });
 
   test(`[${codec}] a client that stops reading stops being read from until it drains`, async (t) => {
