@@ -3,6 +3,7 @@
  * wasmsocket `--app pubsub` (inline and `--workers 1`) against a `ws` server with the usual
  * send loop (bench/apps/ws-pubsub.ts) and uWebSockets.js's own publish.
  */
+import { STEADY_WINDOW } from './measure.js';
 import { parseBenchOptions, select } from './options.js';
 import { broadcast } from './scenarios.js';
 import { COLOURS, uwsServer, wasmsocket, wsServer } from './servers.js';
@@ -36,7 +37,7 @@ await runSuite({
     `Load: \`wasmsocket load --scenario broadcast --connections 1000 --publishers 1 --rate ${PUBLISH_RATE} --size S --ramp 0\` for ${durationS} s: ` +
       `${PUBLISH_RATE.toLocaleString('en-US')} publishes/s offered, i.e. ${(PUBLISH_RATE * 1000 / 1e6).toFixed(0)}M deliveries/s, more than any server here delivers, so each row is the server's (or the client's) limit. ` +
       'The smallest publish data the generator makes is 28 B (timestamp and sequence number), so the "20 B" row of the issue is 28 B of data here; a delivery frame then carries 64 B of JSON.',
-    'Rate: deliveries/s received over the steady window (per-second samples after the first second, up to the end of the duration): the CLI\'s own average also counts what arrives while it drains and closes, which flatters an overloaded server. ' +
+    `Rate: deliveries/s received over ${STEADY_WINDOW}: the CLI's own average also counts what arrives while it drains and closes, which flatters an overloaded server. ` +
       'Where the client CPU is near 100%, the generator is the limit, and "per server CPU-s" estimates the server\'s own capacity.',
   ],
   placement: { serverCpus: '0', loadCpus: '1', serverEnv: {} },

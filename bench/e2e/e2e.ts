@@ -4,6 +4,7 @@
  * Echo 20 B / 1 KiB / 64 KiB with 100 connections and 20 B with 1 000, broadcast to 1 000
  * subscribers, memory per idle connection and the time to accept a storm of 10 000 connections.
  */
+import { STEADY_WINDOW } from './measure.js';
 import { parseBenchOptions, select } from './options.js';
 import { broadcast, connectStorm, echo } from './scenarios.js';
 import { COLOURS, uwsServer, wasmsocket, wsServer } from './servers.js';
@@ -50,11 +51,12 @@ await runSuite({
   title: 'wasmsocket against ws and uWebSockets.js, end to end (issue 5)',
   method: [
     'Servers: `wasmsocket serve --app echo|pubsub --codec wasm|js --workers 0|1` (the real CLI); `ws` 8 (bench/apps/ws-echo.ts, ws-pubsub.ts) plain, with `WS_NO_BUFFER_UTIL=1`, ' +
-      'and with bufferutil (`--native`); uWebSockets.js v20.30 from `@trufflesuite/uws-js-unofficial` (native binary for Node ABI 115; it loads on Node 20, and the app refuses the package\'s silent pure-JS fallback). ' +
-      'On Node 20, `ws` validates UTF-8 with `buffer.isUtf8` and never loads `utf-8-validate`, so "ws + bufferutil" is also "ws + bufferutil + utf-8-validate". No permessage-deflate anywhere.',
+      'and with bufferutil (`--native`), on the same Node as wasmsocket; uWebSockets.js v20.30 from `@trufflesuite/uws-js-unofficial` (native binaries for Node 16/18/20 only, so it runs on a system Node that loads them, ' +
+      'from PATH or `BENCH_UWS_NODE`; the app refuses the package\'s silent pure-JS fallback). Which Node ran which server: the "Generated" line below. ' +
+      'On Node ≥ 18.14, `ws` validates UTF-8 with `buffer.isUtf8` and never loads `utf-8-validate`, so "ws + bufferutil" is also "ws + bufferutil + utf-8-validate". No permessage-deflate anywhere.',
     '**Placement: every server on core 0 (`taskset -c 0`), the load generator on core 1 (`taskset -c 1`).** The "1 worker" columns therefore put the main thread and the worker on the same single core: ' +
       'they show what worker mode costs, not what it gains (bench:workers gives it both cores).',
-    `Echo: \`wasmsocket load --scenario echo --connections N --in-flight 1 --size S\` for ${durationS} s, ASCII text (client codec js below 64 KiB, wasm at 64 KiB); rate = round trips/s over the steady window (per-second samples after the first second). ` +
+    `Echo: \`wasmsocket load --scenario echo --connections N --in-flight 1 --size S\` for ${durationS} s, ASCII text (client codec js below 64 KiB, wasm at 64 KiB); rate = round trips/s over ${STEADY_WINDOW}. ` +
       `Broadcast: \`--scenario broadcast --connections 1000 --publishers 1 --rate ${PUBLISH_RATE} --size 28 --ramp 0\`, ${(PUBLISH_RATE * 1000 / 1e6).toFixed(0)}M deliveries/s offered (28 B is the generator's smallest publish data; the issue's 20 B).`,
     `Idle memory and storm, one run per server: \`--scenario connect --connections ${STORM} --ramp 0\` holding for ${holdS} s. Memory = (server RSS at the end of the hold − RSS before the load) ÷ ${STORM.toLocaleString('en-US')}, ` +
       'from /proc/PID/status (a garbage-collected server\'s RSS also holds the storm\'s garbage). Storm = time from the first connect to the last 101 response, as the client saw it (one client thread; SYN retries when the accept queue overflows are included).',

@@ -1,7 +1,7 @@
 /**
  * `wasmsocket load` as the harness runs it: the same argument parser and the same runLoad() as
  * `node dist/src/cli.js load … --json`, plus the once-a-second progress samples the CLI only
- * shows on a terminal. Prints one JSON object, { result, progress }, and exits like the CLI
+ * shows on a terminal. Prints one JSON object, { result, progress, originMs }, and exits like the CLI
  * (0, or 1 when nothing succeeded; 2 for a flag mistake).
  *
  * Why not the CLI itself: its --json rates divide everything received by the active time, and a
@@ -23,9 +23,11 @@ const progress: Progress[] = [];
 const abort = new AbortController();
 process.once('SIGINT', () => abort.abort());
 process.once('SIGTERM', () => abort.abort());
+// The progress samples' elapsedS counts from about here: the harness maps them onto its CPU samples.
+const originMs = performance.timeOrigin + performance.now();
 const result = await runLoad(options, {
   signal: abort.signal,
   onProgress: (sample) => progress.push(sample),
 });
-process.stdout.write(`${JSON.stringify({ result, progress })}\n`);
+process.stdout.write(`${JSON.stringify({ result, progress, originMs })}\n`);
 process.exitCode = result.ok ? 0 : 1;

@@ -1,13 +1,15 @@
 /**
- * One measurement: start the server pinned to its cores, wait for its port, let it settle, run
- * the load generator pinned to its cores, sample both processes from /proc, stop the server.
+ * One measurement: start the server on its Node, pinned to its cores (the scenario's pinning, else
+ * the suite's), wait for its port, let it settle, run the load generator pinned to its cores,
+ * sample both processes from /proc, stop the server.
  * Never throws: whatever goes wrong becomes `sample.error`, so the table shows it.
  */
 import { join } from 'node:path';
 import type { LoadResult, Progress } from '../../src/load/run.js';
+import { shownPath } from './node-binaries.js';
 import { freePort, spawnPinned, stopProcess, waitForPort, type Pinned } from './processes.js';
 import { ProcSampler } from './sampler.js';
-import { describeErrors, type RunSample, type Scenario } from './scenarios.js';
+import { describeErrors, type Pinning, type RunSample, type Scenario } from './scenarios.js';
 import { ROOT, type ServerSpec } from './servers.js';
 
 const HOST = '127.0.0.1';
@@ -19,9 +21,7 @@ const LOAD_GRACE_S = 45;
 /** A client on its core above this is probably the bottleneck. */
 export const CLIENT_BOUND_PERCENT = 90;
 
-export interface Placement {
-  serverCpus: string;
-  loadCpus: string;
+export interface Placement extends Pinning {
   serverEnv: Record<string, string>;
 }
 
@@ -32,6 +32,7 @@ export async function measure(server: ServerSpec, scenario: Scenario, placement:
     serverCpuPercent: NaN, loadCpuPercent: NaN, serverWaitPercent: NaN, rssBeforeKiB: NaN, rssHeldKiB: NaN, rssPeakKiB: NaN, wallS: 0,
   };
   const wallStart = performance.now();
+  const cpus = scenario.pinning ?? placement;
   let serverProc: Pinned | undefined;
   let loadProc: Pinned | undefined;
   let serverSampler: ProcSampler | undefined;
@@ -41,8 +42,8 @@ export async function measure(server: ServerSpec, scenario: Scenario, placement:
     const port = await freePort();
     const serverArgs = server.args(scenario.app, HOST, port);
     if (serverArgs === undefined) throw new Error(`${server.label} has no "${scenario.app}" app`);
-    sample.serverCommand = `taskset -c ${placement.serverCpus} node ${serverArgs.map((a) => a.replace(`${ROOT}/`, '')).join(' ')}`;
-    serverProc = spawnPinned(placement.serverCpus, process.execPath, serverArgs, placement.serverEnv, ROOT);
+    sample.serverCommand = `taskset -c ${cpus.serverCpus} ${shownPath(server.node, ROOT)} ${serverArgs.map((a) => a.replace(`${ROOT}/`, '')).join(' ')}`;
+    serverProc = spawnPinned(cpus.serverCpus, server.node, serverArgs, placement.serverEnv, ROOT);
     try {
       await waitForPort(serverProc, HOST, port);
     } catch (error) {
@@ -53,9 +54,9 @@ export async function measure(server: ServerSpec, scenario: Scenario, placement:
     sample.rssBeforeKiB = serverSampler.sample()?.rssKiB ?? NaN;
 
     const loadArgs = [`ws://${HOST}:${port}/`, ...scenario.loadArgs, '--duration', String(scenario.durationS)];
-    sample.loadCommand = `taskset -c ${placement.loadCpus} node dist/src/cli.js load ${loadArgs.join(' ')} --json`;
+    sample.loadCommand = `taskset -c ${cpus.loadCpus} ${shownPath(process.execPath, ROOT)} dist/src/cli.js load ${loadArgs.join(' ')} --json`;
     const loadStart = performance.now();
-    loadProc = spawnPinned(placement.loadCpus, process.execPath, [LOAD_DRIVER, ...loadArgs], {}, ROOT);
+    loadProc = spawnPinned(cpus.loadCpus, process.execPath, [LOAD_DRIVER, ...loadArgs], {}, ROOT);
     loadSampler = new ProcSampler(loadProc.pid);
     const timeout = setTimeout(() => loadProc!.child.kill('SIGKILL'), (scenario.durationS + LOAD_GRACE_S) * 1000);
     const serverDied = serverProc.exited.then(() => 'server');
@@ -66,19 +67,21 @@ export async function measure(server: ServerSpec, scenario: Scenario, placement:
       throw new Error(`server exited during the run (${signal ?? `code ${code}`})${serverProc.stderrTail() === '' ? '' : `: ${serverProc.stderrTail()}`}`);
     }
     const { code, signal } = await loadProc.exited;
-    const steadyFrom = loadStart + 1000;
-    const steadyTo = loadStart + scenario.durationS * 1000;
+    const output = parseOutput(loadProc.stdout());
+    // The steady window on this process's clock: from the generator's progress when it reported, else guessed from the start.
+    const steady = output === undefined ? undefined : steadyWindow(output.progress, scenario.durationS, output.result.connect.rampS);
+    const onOurClock = (elapsedS: number) => output!.originMs - performance.timeOrigin + elapsedS * 1000;
+    const steadyFrom = steady === undefined ? loadStart + 1000 : onOurClock(steady.fromS);
+    const steadyTo = steady === undefined ? loadStart + scenario.durationS * 1000 : onOurClock(steady.toS);
     sample.serverCpuPercent = serverSampler.cpuPercent(steadyFrom, steadyTo);
     sample.loadCpuPercent = loadSampler.cpuPercent(steadyFrom, steadyTo);
     sample.serverWaitPercent = serverSampler.waitPercent(steadyFrom, steadyTo);
     sample.rssHeldKiB = serverSampler.rssAt(steadyTo);
     sample.rssPeakKiB = serverSampler.peakRss(loadStart, performance.now());
     if (signal === 'SIGKILL') throw new Error(`load generator did not finish within ${scenario.durationS + LOAD_GRACE_S} s`);
-    const output = parseOutput(loadProc.stdout());
-    if (output === undefined) throw new Error(`load generator exit ${signal ?? code} without a result${loadProc.stderrTail() === '' ? '' : `: ${loadProc.stderrTail()}`}`);
+    if (output === undefined || steady === undefined) throw new Error(`load generator exit ${signal ?? code} without a result${loadProc.stderrTail() === '' ? '' : `: ${loadProc.stderrTail()}`}`);
     sample.result = output.result;
     sample.progress = output.progress;
-    const steady = steadyWindow(output.progress, scenario.warmupS, scenario.durationS);
     sample.steadyRate = steady.rate;
     sample.steadyWindowS = steady.seconds;
     if (!Number.isFinite(steady.rate) && output.result.messages.received > 0) {
@@ -105,31 +108,54 @@ export async function measure(server: ServerSpec, scenario: Scenario, placement:
   return sample;
 }
 
-function parseOutput(stdout: string): { result: LoadResult; progress: Progress[] } | undefined {
+/** The load driver's line: the result, the progress samples, and when its clock (elapsedS 0) started. */
+interface DriverOutput {
+  result: LoadResult;
+  progress: Progress[];
+  /** performance.timeOrigin + performance.now() in the driver as runLoad() started (epoch ms). */
+  originMs: number;
+}
+
+function parseOutput(stdout: string): DriverOutput | undefined {
   const line = stdout.trim().split('\n').reverse().find((text) => text.startsWith('{'));
   if (line === undefined) return undefined;
   try {
-    return JSON.parse(line) as { result: LoadResult; progress: Progress[] };
+    return JSON.parse(line) as DriverOutput;
   } catch {
     return undefined;
   }
 }
 
+/** How the method text of every suite names the window the rates and CPU figures come from. */
+export const STEADY_WINDOW = 'the steady window: the whole once-a-second progress intervals from the first sample that finds every connection open to the end of the duration (which `wasmsocket load` counts from then), so neither the ramp nor the drain';
+
+/** `wasmsocket load` starts the traffic this long after every connection is ready (src/load/run.ts GO_DELAY_MS). */
+const GO_DELAY_S = 0.2;
+
 /**
- * The mean received/s over the progress intervals that lie inside the steady part of the run:
- * starting after the warm-up (connections opening) and ending by the duration (after it the
- * generator drains and closes). Each progress sample covers the time since the previous one.
+ * The steady part of a run, from its progress samples (one a second, each covering the time
+ * since the previous one), and the mean received/s over the whole intervals inside it.
+ * `wasmsocket load` sends from `go`, 0.2 s after every connection is ready, for the duration,
+ * then drains and closes. The first sample that finds every connection open is at most 0.2 s
+ * before go (its interval is the warm-up). Every connection was open no earlier than the sample
+ * before that one, nor than `rampS` (first connect to last open, timed from a shard's start, which
+ * is after elapsed 0), so the traffic lasts at least until the later of the two + 0.2 s + the
+ * duration. The window runs between those two moments: only traffic, never the ramp or the drain.
  */
-export function steadyWindow(progress: readonly Progress[], warmupS: number, durationS: number): { rate: number; seconds: number } {
+export function steadyWindow(progress: readonly Progress[], durationS: number, rampS: number): { fromS: number; toS: number; rate: number; seconds: number } {
+  const mostOpen = Math.max(0, ...progress.map((sample) => sample.open));
+  const firstAllOpen = progress.findIndex((sample) => sample.open === mostOpen);
+  const fromS = firstAllOpen < 0 ? 0 : progress[firstAllOpen].elapsedS;
+  const allOpenAfterS = Math.max(firstAllOpen > 0 ? progress[firstAllOpen - 1].elapsedS : 0, rampS);
+  const toS = allOpenAfterS + GO_DELAY_S + durationS;
   let received = 0, seconds = 0, previous = 0;
   for (const sample of progress) {
     const span = sample.elapsedS - previous;
-    // 0.15 s of slack at the end: the duration counts from when the shards run, a little after elapsed 0.
-    if (previous >= warmupS && sample.elapsedS <= durationS + 0.15) {
+    if (previous >= fromS && sample.elapsedS <= toS) {
       received += sample.receivedPerSecond * span;
       seconds += span;
     }
     previous = sample.elapsedS;
   }
-  return { rate: seconds > 0 ? received / seconds : NaN, seconds };
+  return { fromS, toS, rate: seconds > 0 ? received / seconds : NaN, seconds };
 }

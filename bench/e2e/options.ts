@@ -1,4 +1,4 @@
-/** Flags shared by the three benchmark commands. */
+/** Flags shared by the end-to-end benchmark commands. */
 import { parseArgs } from 'node:util';
 
 export interface BenchOptions {
@@ -34,6 +34,10 @@ export function parseBenchOptions(command: string, argv = process.argv.slice(2))
   --duration S       seconds per echo/broadcast run instead of the default
   --servers, --scenarios   only these ids (see the raw JSON for the ids)
   --from-raw FILE    no measuring: rebuild the table and chart from bench/results/raw/FILE
+Environment:
+  BENCH_UWS_NODE=PATH   the Node that runs uWebSockets.js (default: the first system node on PATH
+                        that loads its native binary; the npm build has them for Node 16/18/20)
+  BENCH_LOAD_CORES=K    bench:scaling: CPUs for the load generator (default: half, on ≥ 3 CPUs)
 `);
     process.exit(0);
   }

@@ -12,7 +12,8 @@ export function renderMarkdown(outcome: SuiteOutcome): string {
   lines.push(`# ${config.title}`, '');
   for (const line of config.method) lines.push(`- ${line}`);
   lines.push(`- ${config.repetitions} repetition${config.repetitions > 1 ? 's' : ''}, servers interleaved (order rotated per repetition and scenario); each cell is the **median**. ` +
-    `Generated ${outcome.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC in ${minutes.toFixed(1)} min; Node ${environment.node}; ${environment.cpu}; ` +
+    `Generated ${outcome.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC in ${minutes.toFixed(1)} min; ` +
+    `Node ${environment.node} for the harness and the load generator${environment.serverNodes === undefined ? '' : `, servers on ${environment.serverNodes}`}; ${environment.cpu}; ` +
     `load average ${environment.loadavg} at the start, ${environment.loadavgAtEnd} at the end (a shared machine: other work ran beside it); commit ${environment.commit}.`);
   lines.push(`- Reproduce: \`npm run bench:${config.name}\` (\`-- --quick\`: one short repetition). Raw samples: \`bench/results/raw/${config.name}-*.json\`.`, '');
 

@@ -1,10 +1,12 @@
 /**
  * The servers a benchmark can start: wasmsocket through its real CLI, and the peers from
- * bench/apps/. Each knows the node arguments that run it with a given application on a port.
+ * bench/apps/. Each knows the Node that runs it and the arguments that run it with a given
+ * application on a port.
  */
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeVersion, systemNodesOnPath } from './node-binaries.js';
 
 /** Repository root (this file runs from dist/bench/e2e/). */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -19,6 +21,8 @@ export interface ServerSpec {
   id: string;
   label: string;
   colour: string;
+  /** The Node executable that runs it. */
+  node: string;
   /** Node arguments for this app, or undefined when the server has no such app. */
   args(app: AppKind, host: string, port: number): string[] | undefined;
   /** Set when the server cannot run on this machine: every run reports it as an error. */
@@ -30,6 +34,7 @@ export function wasmsocket(codec: 'wasm' | 'js', workers: number, colour: string
     id: `wasmsocket-${codec}-${workers === 0 ? 'inline' : `w${workers}`}`,
     label: label ?? `wasmsocket ${codec}, ${workers === 0 ? 'inline' : `${workers} worker${workers > 1 ? 's' : ''}`}`,
     colour,
+    node: process.execPath,
     args: (app, host, port) => [CLI, 'serve', '--host', host, '--port', String(port),
       '--app', app === 'heavy' ? HEAVY_APP : app, '--codec', codec, '--workers', String(workers)],
   };
@@ -40,35 +45,63 @@ export function wsServer(native: boolean, colour: string): ServerSpec {
     id: native ? 'ws-bufferutil' : 'ws',
     label: native ? 'ws + bufferutil' : 'ws',
     colour,
+    // The same Node as wasmsocket: the comparison is between servers, not between Node versions.
+    node: process.execPath,
     args: (app, host, port) => app === 'heavy' ? undefined
       : [join(APPS, app === 'echo' ? 'ws-echo.js' : 'ws-pubsub.js'), '--host', host, '--port', String(port), ...(native ? ['--native'] : [])],
   };
 }
 
 export function uwsServer(colour: string): ServerSpec {
+  const { node, unavailable } = uwsRuntime();
   return {
     id: 'uws',
     label: 'uWebSockets.js',
     colour,
-    unavailable: uwsUnavailable(),
+    node,
+    unavailable,
     args: (app, host, port) => app === 'heavy' ? undefined
       : [join(APPS, app === 'echo' ? 'uws-echo.js' : 'uws-pubsub.js'), '--host', host, '--port', String(port)],
   };
 }
 
 /**
- * Why the uWS binary does not load here, or undefined. Checked in a child process, exactly as the
- * app loads it, so that the harness itself never holds the native module.
+ * The Node that loads uWebSockets.js's native binary (the npm build has them for Node 16/18/20
+ * only): BENCH_UWS_NODE when set, else the first that loads it of every system `node` on PATH
+ * and the harness's own Node. None loads → `unavailable` says what was tried, and every run of
+ * this server reports it instead of measuring the package's pure-JS fallback.
  */
-function uwsUnavailable(): string | undefined {
+function uwsRuntime(): { node: string; unavailable?: string } {
+  const override = process.env.BENCH_UWS_NODE;
+  const candidates = override !== undefined && override !== '' ? [override] : [...new Set([...systemNodesOnPath(), process.execPath])];
+  const failures: string[] = [];
+  for (const node of candidates) {
+    const reason = uwsLoadFailure(node);
+    if (reason === undefined) return { node };
+    failures.push(`${node} (${nodeVersion(node) ?? 'does not run'}): ${reason}`);
+  }
+  return {
+    node: candidates[0],
+    unavailable: 'uWebSockets.js does not load on any Node tried (@trufflesuite/uws-js-unofficial has native binaries for Node 16/18/20 only; ' +
+      `BENCH_UWS_NODE=PATH names one): ${failures.join('; ')}`,
+  };
+}
+
+/**
+ * Why the uWS binary does not load on `node`, or undefined. Checked in a child process of that
+ * Node, exactly as the app loads it, so that the harness itself never holds the native module.
+ */
+function uwsLoadFailure(node: string): string | undefined {
   const script = `const { createRequire } = require('node:module'); const { dirname, join } = require('node:path');
 const r = createRequire(${JSON.stringify(join(APPS, 'uws-native.js'))});
 const dir = dirname(r.resolve('@trufflesuite/uws-js-unofficial/package.json'));
 r(join(dir, 'binaries', 'uws_' + process.platform + '_' + process.arch + '_' + process.versions.modules + '.node'));`;
-  const check = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 });
+  const check = spawnSync(node, ['-e', script], { encoding: 'utf8', timeout: 10_000 });
   if (check.status === 0) return undefined;
+  if (check.error !== undefined) return check.error.message;
   const reason = (check.stderr ?? '').split('\n').find((line) => /Error/.test(line)) ?? `exit ${check.status}`;
-  return `uWebSockets.js (@trufflesuite/uws-js-unofficial) does not load on Node ${process.version}: ${reason.trim()}`;
+  // "Cannot find module '/…/binaries/uws_linux_x64_147.node'": the file name says it all.
+  return reason.replace(/'[^']*\/([^'/]+)'/, "'$1'").trim();
 }
 
 /** One colour per server across every chart. */
@@ -82,3 +115,6 @@ export const COLOURS = {
   wsNative: '#bcbd22',
   uws: '#d62728',
 };
+
+/** bench:scaling's 1, 2, 4, 8… workers, in order (the first two as elsewhere); the last repeats. */
+export const WORKER_COLOURS = [COLOURS.wasmWasmWorker, COLOURS.wasmWorkers2, '#2ca02c', '#ff7f0e', '#98df8a', '#ffbb78', '#c5b0d5'];

@@ -10,6 +10,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { median, percent } from './format.js';
 import { measure, type Placement, CLIENT_BOUND_PERCENT } from './measure.js';
+import { describeNode, nodeVersion } from './node-binaries.js';
 import { installCleanup } from './processes.js';
 import { renderChart } from './chart.js';
 import { renderMarkdown } from './report.js';
@@ -83,7 +84,7 @@ export async function runSuite(config: SuiteConfig): Promise<SuiteOutcome> {
   if (config.fromRaw !== undefined) return reportAgain(config, config.fromRaw);
   installCleanup();
   const startedAt = new Date();
-  const environment = describeEnvironment();
+  const environment = describeEnvironment(config.servers);
   const total = config.repetitions * config.scenarios.length * config.servers.length;
   const samples: RunSample[] = [];
   let sequence = 0;
@@ -107,12 +108,29 @@ export async function runSuite(config: SuiteConfig): Promise<SuiteOutcome> {
   return outcome;
 }
 
+/** A raw JSON file of an earlier run, as writeOutputs() writes it (the parts read back). */
+export interface RawRun {
+  placement: Placement;
+  servers: { id: string; label: string; node?: string; nodeVersion?: string; unavailable?: string }[];
+  samples: RunSample[];
+  environment: Record<string, string>;
+  startedAt: string;
+  finishedAt: string;
+}
+
+/** `file`: a path (with a '/'), or a name in bench/results/raw/. */
+export function rawRunPath(file: string): string {
+  return file.includes('/') ? file : join(ROOT, 'bench', 'results', 'raw', file);
+}
+
+export function readRawRun(file: string): RawRun {
+  return JSON.parse(readFileSync(rawRunPath(file), 'utf8')) as RawRun;
+}
+
 /** Rebuilds the Markdown and SVG from the samples of an earlier run (after a change of format). */
 function reportAgain(config: SuiteConfig, file: string): SuiteOutcome {
-  const path = file.includes('/') ? file : join(ROOT, 'bench', 'results', 'raw', file);
-  const raw = JSON.parse(readFileSync(path, 'utf8')) as {
-    samples: RunSample[]; environment: Record<string, string>; startedAt: string; finishedAt: string; repetitions?: number;
-  };
+  const path = rawRunPath(file);
+  const raw = readRawRun(file);
   const repetitions = Math.max(...raw.samples.map((s) => s.repetition));
   const full = { ...config, repetitions };
   const rows = aggregate(full, raw.samples);
@@ -166,8 +184,9 @@ function aggregate(config: SuiteConfig, samples: RunSample[]): Row[] {
         const loadCpu = median(ok.map((s) => s.loadCpuPercent));
         const serverWait = median(ok.map((s) => s.serverWaitPercent));
         const value = median(values);
-        if (metric.perCpu && loadCpu >= CLIENT_BOUND_PERCENT) {
-          notes.add(`client CPU ≥ ${CLIENT_BOUND_PERCENT}%: the load generator (one core) is probably the limit here; "per server CPU-s" estimates the server's own capacity`);
+        const loadThreads = scenario.loadThreads ?? 1;
+        if (metric.perCpu && loadCpu >= CLIENT_BOUND_PERCENT * loadThreads) {
+          notes.add(`client CPU ≥ ${CLIENT_BOUND_PERCENT * loadThreads}%: the load generator (${loadThreads === 1 ? 'one thread' : `${loadThreads} threads`}) is probably the limit here; "per server CPU-s" estimates the server's own capacity`);
         }
         cells.set(server.id, {
           values, errors, median: value, serverCpu, loadCpu, serverWait, notes: [...notes],
@@ -196,20 +215,32 @@ function evaluateTargets(config: SuiteConfig, rows: Row[]): TargetResult[] {
   });
 }
 
-function describeEnvironment(): Record<string, string> {
+function describeEnvironment(servers: readonly ServerSpec[]): Record<string, string> {
   const git = (args: string[]) => {
     try {
-      return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+      // stderr ignored: a copy of the repo without .git (a benchmark box) reports '?'.
+      return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     } catch {
       return '?';
     }
   };
   return {
     node: process.version,
+    serverNodes: describeServerNodes(servers),
     cpu: `${cpus()[0]?.model ?? '?'} × ${cpus().length}`,
     loadavg: loadavg().map((l) => l.toFixed(2)).join(' '),
-    commit: `${git(['rev-parse', '--short', 'HEAD'])}${git(['status', '--porcelain', '--untracked-files=no']) === '' ? '' : ' + uncommitted changes'}`,
+    commit: `${git(['rev-parse', '--short', 'HEAD'])}${['', '?'].includes(git(['status', '--porcelain', '--untracked-files=no'])) ? '' : ' + uncommitted changes'}`,
   };
+}
+
+/** "v26.10.0 (node_modules/node/bin/node) for inline · ws; v20.20.2 (/usr/bin/node) for uWebSockets.js" (labels may hold commas). */
+function describeServerNodes(servers: readonly ServerSpec[]): string {
+  const byNode = new Map<string, string[]>();
+  for (const server of servers) {
+    const node = server.unavailable === undefined ? describeNode(server.node, ROOT) : 'none (does not run here)';
+    byNode.set(node, [...(byNode.get(node) ?? []), server.label]);
+  }
+  return [...byNode].map(([node, labels]) => `${node} for ${labels.join(' · ')}`).join('; ');
 }
 
 function writeOutputs(outcome: SuiteOutcome, samples: RunSample[]): void {
@@ -230,8 +261,8 @@ function writeOutputs(outcome: SuiteOutcome, samples: RunSample[]): void {
     environment: outcome.environment,
     startedAt: outcome.startedAt,
     finishedAt: outcome.finishedAt,
-    servers: outcome.config.servers.map(({ id, label, unavailable }) => ({ id, label, unavailable })),
-    scenarios: outcome.config.scenarios.map(({ id, title, app, loadArgs, durationS }) => ({ id, title, app, loadArgs, durationS })),
+    servers: outcome.config.servers.map(({ id, label, node, unavailable }) => ({ id, label, node, nodeVersion: nodeVersion(node), unavailable })),
+    scenarios: outcome.config.scenarios.map(({ id, title, app, loadArgs, durationS, pinning }) => ({ id, title, app, loadArgs, durationS, pinning })),
     medians: outcome.rows.map((row) => ({
       scenario: row.scenario.id, metric: row.metric.id,
       cells: Object.fromEntries([...row.cells].map(([id, cell]) => [id, cell])),
