@@ -4,9 +4,14 @@ import { availableParallelism } from 'node:os';
 import { DEFAULTS, type ServerOptions } from './server/server.js';
 import type { CodecKind } from './codec/codec.js';
 import { canTransferSockets } from './pool/pool.js';
+import { firstLine, joinNegativeValues } from './arg-parsing.js';
 
-export const USAGE = `Usage: wasmsocket serve [options]
-       wasmsocket load ws://HOST:PORT/ [options]   (see wasmsocket load --help)
+export const USAGE = `Usage: wasmsocket serve [options]     a WebSocket server (see wasmsocket serve --help)
+       wasmsocket load URL [options]    a load generator (see wasmsocket load --help)
+       wasmsocket --version
+`;
+
+export const SERVE_USAGE = `Usage: wasmsocket serve [options]
 
 Options:
   --host HOST            address to listen on (default ${DEFAULTS.host})
@@ -19,6 +24,7 @@ Options:
   --max-payload BYTES    largest message accepted, else close 1009 (default ${DEFAULTS.maxPayload})
   --subprotocols a,b     subprotocols the server speaks, in preference order
   --origins URL,...      allowed Origin values (default: any)
+  --path /PATH           only this path is upgraded, others get 404 (default: any path)
   --redis URL            redis://host:port joining several server nodes (default: none)
   --slow-subscriber-bytes BYTES
                          socket queue above which a subscriber is slow (default ${DEFAULTS.slowSubscriberBytes})
@@ -60,7 +66,7 @@ export function parseServeArgs(args: string[]): ServeCommand {
   let values;
   try {
     ({ values } = parseArgs({
-      args,
+      args: joinNegativeValues(args),
       strict: true,
       allowPositionals: false,
       options: {
@@ -72,6 +78,7 @@ export function parseServeArgs(args: string[]): ServeCommand {
         'max-payload': { type: 'string' },
         subprotocols: { type: 'string' },
         origins: { type: 'string' },
+        path: { type: 'string' },
         redis: { type: 'string' },
         'slow-subscriber-bytes': { type: 'string' },
         'slow-policy': { type: 'string' },
@@ -79,7 +86,7 @@ export function parseServeArgs(args: string[]): ServeCommand {
       },
     }));
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(firstLine((error as Error).message));
   }
   if (values.help) throw new HelpRequested();
   const codec = values.codec ?? DEFAULTS.codec;
@@ -89,6 +96,8 @@ export function parseServeArgs(args: string[]): ServeCommand {
   for (const origin of origins) {
     if (!URL.canParse(origin)) throw new UsageError(`--origins: "${origin}" is not a URL`);
   }
+  const path = values.path;
+  if (path !== undefined && !/^\/[^\s?#]*$/.test(path)) throw new UsageError(`--path must start with / and have no spaces, ? or #, got "${path}"`);
   const redis = values.redis;
   if (redis !== undefined && !/^rediss?:\/\/[^/\s]+/.test(redis)) {
     throw new UsageError(`--redis must look like redis://host:port, got "${redis}"`);
@@ -105,6 +114,7 @@ export function parseServeArgs(args: string[]): ServeCommand {
       maxPayload: values['max-payload'] === undefined ? DEFAULTS.maxPayload : parseInteger('max-payload', values['max-payload'], 1, 2 ** 31 - 1),
       subprotocols: parseList(values.subprotocols),
       origins,
+      path,
       redis,
       slowPolicy,
       slowSubscriberBytes: values['slow-subscriber-bytes'] === undefined

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /** `wasmsocket` command line: the subcommands and the process's lifecycle. */
 import { listen } from './server/server.js';
-import { HelpRequested, parseServeArgs, USAGE, UsageError } from './cli-args.js';
+import { readFileSync } from 'node:fs';
+import { HelpRequested, parseServeArgs, SERVE_USAGE, USAGE, UsageError } from './cli-args.js';
 import { runLoadCommand } from './load/command.js';
 
 async function serve(args: string[]): Promise<void> {
@@ -26,6 +27,11 @@ async function serve(args: string[]): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
+/** The package's version, from the package.json next to dist/. */
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -34,6 +40,10 @@ async function main(argv: string[]): Promise<number> {
       return -1; // keeps running until a signal
     }
     if (command === 'load') return await runLoadCommand(rest);
+    if (command === '--version' || command === '-v') {
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    }
     if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
       process.stdout.write(USAGE);
       return command === undefined ? 2 : 0;
@@ -41,11 +51,12 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError(`unknown command "${command}"`);
   } catch (error) {
     if (error instanceof HelpRequested) {
-      process.stdout.write(USAGE);
+      process.stdout.write(SERVE_USAGE);
       return 0;
     }
     if (error instanceof UsageError) {
-      process.stderr.write(`wasmsocket: ${error.message}\nRun "wasmsocket --help" for usage.\n`);
+      const help = command === 'serve' || command === 'load' ? `wasmsocket ${command} --help` : 'wasmsocket --help';
+      process.stderr.write(`wasmsocket: ${error.message} (see "${help}")\n`);
       return 2;
     }
     const code = (error as NodeJS.ErrnoException).code;

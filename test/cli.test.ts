@@ -79,3 +79,29 @@ test('serve reports a port in use as a clear error', async (t) => {
   t.is(second.status, 1);
   t.regex(second.stderr, /cannot listen: .*EADDRINUSE/);
 });
+
+test('--version prints the package version; serve --help and load --help print their own flags', (t) => {
+  const version = spawnSync(process.execPath, [cli, '--version'], { encoding: 'utf8' });
+  t.is(version.status, 0);
+  t.regex(version.stdout, /^\d+\.\d+\.\d+\n$/);
+  const serveHelp = spawnSync(process.execPath, [cli, 'serve', '--help'], { encoding: 'utf8' });
+  t.is(serveHelp.status, 0);
+  t.regex(serveHelp.stdout, /^Usage: wasmsocket serve \[options\]/);
+  t.regex(serveHelp.stdout, /--path \/PATH/);
+  t.notRegex(serveHelp.stdout, /--scenario/);
+  const loadHelp = spawnSync(process.execPath, [cli, 'load', '--help'], { encoding: 'utf8' });
+  t.is(loadHelp.status, 0);
+  t.regex(loadHelp.stdout, /^Usage: wasmsocket load/);
+  t.regex(loadHelp.stdout, /--scenario/);
+  t.notRegex(loadHelp.stdout, /--slow-policy/);
+});
+
+test('negative numbers and other bad values get one line naming the flag, exit 2', (t) => {
+  for (const args of [['serve', '--port', '-1'], ['serve', '--workers', '-2'], ['load', 'ws://127.0.0.1:1/', '--connections', '-5'], ['serve', '--path', 'ws']]) {
+    const result = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+    t.is(result.status, 2, args.join(' '));
+    t.is(result.stderr.trimEnd().split('\n').length, 1, `one line: ${result.stderr}`);
+    t.regex(result.stderr, new RegExp(`^wasmsocket: --${args[args.length - 2].replace(/^--/, '')} must `));
+    t.regex(result.stderr, new RegExp(`see "wasmsocket ${args[0]} --help"`));
+  }
+});

@@ -6,7 +6,7 @@
 import type { FrameCodec } from '../codec/codec.js';
 import { WebSocketProtocol, ReadyState, type Utf8ValidatorChoice } from '../protocol/protocol.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import type { Application, Connection } from './app.js';
+import type { Application, Connection, UpgradeRequest } from './app.js';
 import { topicError } from '../pubsub/topics.js';
 
 /** What a connection needs from whatever carries its bytes. */
@@ -17,6 +17,8 @@ export interface Transport {
   end(): void;
   /** Our close frame is out: bound the wait for the peer's answer. */
   closing(): void;
+  /** Drops TCP now, without a closing handshake. */
+  terminate(): void;
   /** Bytes queued for the socket and not yet written, as far as this side knows. */
   readonly bufferedAmount: number;
   /** Pub/sub goes to this thread's broker; patterns and topics are already valid. */
@@ -28,6 +30,8 @@ export interface Transport {
 export interface AppConnectionOptions {
   id: number;
   subprotocol: string | undefined;
+  request: UpgradeRequest;
+  data?: unknown;
   maxPayload: number;
   utf8Validator?: Utf8ValidatorChoice;
   onError?: (error: Error, conn: Connection) => void;
@@ -36,6 +40,8 @@ export interface AppConnectionOptions {
 export class AppConnection implements Connection {
   readonly id: number;
   readonly protocol: string | undefined;
+  readonly request: UpgradeRequest;
+  data: unknown;
   readonly #app: Application;
   readonly #transport: Transport;
   readonly #machine: WebSocketProtocol;
@@ -45,6 +51,8 @@ export class AppConnection implements Connection {
   constructor(codec: FrameCodec, app: Application, transport: Transport, options: AppConnectionOptions) {
     this.id = options.id;
     this.protocol = options.subprotocol;
+    this.request = options.request;
+    this.data = options.data;
     this.#app = app;
     this.#transport = transport;
     this.#onError = options.onError;
@@ -81,6 +89,14 @@ export class AppConnection implements Connection {
     if (this.#machine.readyState !== ReadyState.OPEN) return;
     this.#machine.close(code, reason);
     this.#transport.closing();
+  }
+
+  ping(data?: Uint8Array): void {
+    this.#machine.ping(data);
+  }
+
+  terminate(): void {
+    this.#transport.terminate();
   }
 
   subscribe(pattern: string): void {

@@ -4,6 +4,9 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { AuthorizeVerdict, UpgradeRequest } from '../server/upgrade-request.js';
+
+export type { AuthorizeVerdict, UpgradeRequest };
 
 /** One WebSocket connection as an application sees it. */
 export interface Connection {
@@ -11,12 +14,23 @@ export interface Connection {
   readonly id: number;
   /** The negotiated subprotocol, or undefined when none was agreed. */
   readonly protocol: string | undefined;
+  /** The opening handshake's request: method, URL with query, headers, remote address and port. */
+  readonly request: UpgradeRequest;
+  /**
+   * Per-connection user data: what `upgrade` (or else the server's `authorize` hook) returned as
+   * `{ data }`, undefined otherwise. The application may replace it.
+   */
+  data: unknown;
   /** Bytes queued for the socket and not yet written. */
   readonly bufferedAmount: number;
   /** Sends a message: strings as text, bytes as binary, unless isBinary says otherwise. False once closing. */
   send(data: string | Uint8Array, isBinary?: boolean): boolean;
   /** Starts the closing handshake with `code` (default 1000) and a reason of at most 123 bytes. */
   close(code?: number, reason?: string): void;
+  /** Sends a ping (at most 125 bytes); the peer's pong is handled by the protocol. */
+  ping(data?: Uint8Array): void;
+  /** Drops the TCP connection at once, without a closing handshake (the app's `close` sees 1006). */
+  terminate(): void;
   /**
    * Subscribes this connection to a topic pattern (`*` one segment, `>` the rest): every message
    * published to a matching topic, on this node or another one, is sent to it. Throws a
@@ -33,6 +47,12 @@ export interface Connection {
 }
 
 export interface Application {
+  /**
+   * Runs at each opening handshake, in the thread that serves the connection, after the server's
+   * `authorize` hook: accept (`true`, or `{ data }` for `conn.data`), or refuse (`false` → 401,
+   * `{ status, reason }`). An exception or anything else answers 500.
+   */
+  upgrade?(request: UpgradeRequest): AuthorizeVerdict | Promise<AuthorizeVerdict>;
   open?(conn: Connection): void;
   message?(conn: Connection, data: Buffer, isBinary: boolean): void;
   /** Called once per connection with the close code received (1005 none, 1006 no close frame). */
@@ -64,9 +84,9 @@ export async function loadApplication(nameOrPath: string): Promise<Application> 
   }
   const app = module.default;
   if (app === null || typeof app !== 'object') {
-    throw new TypeError(`application "${nameOrPath}" must default-export an object with open/message/close/drain handlers`);
+    throw new TypeError(`application "${nameOrPath}" must default-export an object with upgrade/open/message/close/drain handlers`);
   }
-  for (const handler of ['open', 'message', 'close', 'drain'] as const) {
+  for (const handler of ['upgrade', 'open', 'message', 'close', 'drain'] as const) {
     const value = (app as Record<string, unknown>)[handler];
     if (value !== undefined && typeof value !== 'function') {
       throw new TypeError(`application "${nameOrPath}": ${handler} must be a function`);

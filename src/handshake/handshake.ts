@@ -26,7 +26,7 @@ export interface HandshakeRequest {
 }
 
 export interface HandshakeOptions {
-  /** Subprotocols the server speaks; the client's first supported offer is chosen. */
+  /** Subprotocols the server speaks; the client's first supported offer is chosen (with none, its first offer). */
   subprotocols?: readonly string[];
   /** Allowed serialized origins (`https://example.com`); empty or undefined allows any. */
   origins?: readonly string[];

@@ -38,11 +38,14 @@ export function parseSubprotocols(offer: string): string[] {
  * Chooses the subprotocol: the first of the client's offers (in the client's order of preference)
  * that the server supports; `undefined` when the client offered none or none matched, in which
  * case the response carries no Sec-WebSocket-Protocol header (RFC 6455 §4.2.2).
+ * A server that names no subprotocols takes the client's first offer, as `ws` does: a browser
+ * fails a connection whose offer the server answers with none (`new WebSocket(url, ['chat'])`).
  * Names compare exactly (case-sensitive), as the RFC does not fold case for them.
  * Throws HandshakeError 400 for a malformed offer.
  */
 export function negotiateSubprotocol(offer: string | undefined, serverList: readonly string[]): string | undefined {
   if (offer === undefined) return undefined;
   const offers = parseSubprotocols(offer);
+  if (serverList.length === 0) return offers[0];
   return offers.find((name) => serverList.includes(name));
 }

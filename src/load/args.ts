@@ -2,6 +2,7 @@
 import { isIPv4, isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { CodecKind } from '../codec/codec.js';
+import { firstLine, joinNegativeValues } from '../arg-parsing.js';
 import { ECHO_MIN_SIZE } from './payload.js';
 import { PUBLISH_MIN_SIZE } from './pubsub-format.js';
 
@@ -154,7 +155,7 @@ export function parseLoadArgs(args: string[]): LoadOptions {
   let values, positionals;
   try {
     ({ values, positionals } = parseArgs({
-      args,
+      args: joinNegativeValues(args),
       strict: true,
       allowPositionals: true,
       options: {
@@ -178,7 +179,7 @@ export function parseLoadArgs(args: string[]): LoadOptions {
       },
     }));
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(firstLine((error as Error).message));
   }
   if (values.help) throw new LoadHelpRequested();
   if (positionals.length === 0) throw new UsageError('load needs the server URL, e.g. ws://127.0.0.1:8080/');

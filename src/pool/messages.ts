@@ -24,6 +24,8 @@ export type ToWorker =
   | { type: 'stats'; request: number }
   /** The heartbeat: a worker that does not answer in time is replaced. */
   | { type: 'ping'; seq: number }
+  /** From now on this worker's publishes must leave it (connections appeared on the main thread). */
+  | { type: 'relay-publishes' }
   /** Close every connection with `code`, then answer `shutdown-done`. */
   | { type: 'shutdown'; code: number; reason: string };
 

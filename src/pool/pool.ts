@@ -276,6 +276,13 @@ export class WorkerPool {
     }
   }
 
+  /** Every worker's publishes leave it from now on, also those of workers started later. */
+  relayPublishes(): void {
+    if (this.options.task.relayPublishes) return;
+    this.options.task.relayPublishes = true;
+    for (const slot of this.#slots) slot.send({ type: 'relay-publishes' });
+  }
+
   /** Sockets per worker, as handed out and not closed yet, in worker order. */
   get loads(): number[] {
     return this.#slots.map((slot) => slot.load);

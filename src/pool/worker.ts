@@ -67,6 +67,7 @@ export default async function runWorker(task: WorkerTask): Promise<void> {
       case 'health': healths.settle(message.request, message.health); break;
       case 'stats': channel.send({ type: 'stats', request: message.request, stats: server!.stats() }); break;
       case 'ping': channel.send({ type: 'pong', seq: message.seq }); break;
+      case 'relay-publishes': task.relayPublishes = true; break;
       case 'shutdown':
         void server!.close(message.code, message.reason).then(() => {
           channel.send({ type: 'shutdown-done' });

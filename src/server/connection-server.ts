@@ -18,7 +18,7 @@ import { Broker, type Backplane, type BrokerStats, type SlowSubscriberPolicy } f
 import { SocketLink } from './socket-io.js';
 import { answerHttp, answerClientError } from './http-answers.js';
 import { Session, SessionTransport } from './session.js';
-import { enforceVerdict, upgradeRequestOf, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
+import { enforceVerdict, runAuthorizeHook, upgradeRequestOf, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
 
 /** The settings every connection server of a node shares: plain data, so a worker gets a copy. */
 export interface ConnectionSettings {
@@ -36,6 +36,8 @@ export interface ConnectionSettings {
   highWaterMark: number;
   slowSubscriberBytes: number;
   slowPolicy: SlowSubscriberPolicy;
+  /** Only this path is upgraded (others get 404); any path when undefined. */
+  path?: string;
 }
 
 /** What a connection server asks of the node it belongs to. */
@@ -109,6 +111,13 @@ export class ConnectionServer {
     socket.resume();
   }
 
+  /** Serves an upgrade that another HTTP server has parsed (its socket is past our deadline). */
+  handleUpgrade(request: IncomingMessage, socket: Socket, head: Buffer, id: number): void {
+    connectionIds.set(socket, id);
+    socket.once('close', () => this.#services.socketClosed(id));
+    void this.#upgrade(request, socket, head);
+  }
+
   stats(): ThreadStats {
     let bufferedAmount = 0;
     for (const session of this.#sessions.values()) bufferedAmount += session.link.bufferedAmount;
@@ -146,23 +155,35 @@ export class ConnectionServer {
     socket.on('error', () => socket.destroy());
     try {
       if (this.#closing) throw new HandshakeError(503, 'server shutting down');
+      const path = this.#settings.path;
+      if (path !== undefined && pathOf(request.url) !== path) throw new HandshakeError(404, `no WebSocket endpoint at ${pathOf(request.url)}`);
       const accepted = validateUpgrade(request, this.#handshakeOptions());
+      const upgrade = upgradeRequestOf(request);
       const authorize = this.#services.authorize;
-      if (authorize !== undefined) enforceVerdict(await authorize(upgradeRequestOf(request)));
+      let data = authorize === undefined ? undefined : enforceVerdict(await authorize(upgrade));
+      const appUpgrade = this.#app.upgrade;
+      if (appUpgrade !== undefined) {
+        const own = enforceVerdict(await runAuthorizeHook((r) => appUpgrade.call(this.#app, r), upgrade, (error) => this.#reportError(error, socket)));
+        if (own !== undefined) data = own;
+      }
       if (socket.destroyed) return; // the deadline passed while authorizing
       if (this.#closing) throw new HandshakeError(503, 'server shutting down');
       // Past the handshake: no deadline any more, and no timer kept alive per idle connection.
       this.#clearDeadline(socket);
       socket.write(accepted.response);
-      this.#startSession(socket, accepted.protocol, head);
+      this.#startSession(socket, accepted.protocol, head, upgrade, data);
     } catch (error) {
       const refusal = error instanceof HandshakeError ? error : new HandshakeError(500, 'handshake failed');
-      if (!(error instanceof HandshakeError)) this.#services.onError(error as Error, connectionIds.get(socket) ?? 0);
+      if (!(error instanceof HandshakeError)) this.#reportError(error as Error, socket);
       if (!socket.destroyed) socket.end(rejectionResponse(refusal));
     }
   }
 
-  #startSession(socket: Socket, subprotocol: string | undefined, head: Buffer): void {
+  #reportError(error: Error, socket: Socket): void {
+    this.#services.onError(error, connectionIds.get(socket) ?? 0);
+  }
+
+  #startSession(socket: Socket, subprotocol: string | undefined, head: Buffer, request: UpgradeRequest, data: unknown): void {
     const id = connectionIds.get(socket) ?? 0;
     const link = new SocketLink(socket, {
       highWaterMark: this.#settings.highWaterMark,
@@ -175,7 +196,7 @@ export class ConnectionServer {
     const session = new Session(id, link);
     this.#sessions.set(id, session);
     const conn = new AppConnection(this.#codec, this.#app, new SessionTransport(session, this.broker), {
-      id, subprotocol, maxPayload: this.#settings.maxPayload, utf8Validator: this.#settings.utf8Validator,
+      id, subprotocol, request, data, maxPayload: this.#settings.maxPayload, utf8Validator: this.#settings.utf8Validator,
       onError: (error) => this.#services.onError(error, id),
     });
     link.attach(conn);
@@ -183,6 +204,13 @@ export class ConnectionServer {
     // Bytes that came in the same packet as the request are the connection's first input.
     conn.start(head);
   }
+}
+
+/** The path of a request target, without its query. */
+function pathOf(url: string | undefined): string {
+  const target = url ?? '/';
+  const query = target.indexOf('?');
+  return query < 0 ? target : target.slice(0, query);
 }
 
 /** Connection ids of the sockets this thread owns. */

@@ -7,14 +7,17 @@
  */
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import type { Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { CodecKind } from '../codec/codec.js';
 import { createCodec } from '../codec/select.js';
 import type { Utf8ValidatorChoice } from '../protocol/protocol.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { loadApplication, type Application, type Connection } from '../apps/app.js';
 import { WorkerPool } from '../pool/pool.js';
-import type { SlowSubscriberPolicy } from '../pubsub/broker.js';
+import type { Backplane, SlowSubscriberPolicy } from '../pubsub/broker.js';
+import { rejectionResponse } from '../handshake/handshake.js';
+import { HandshakeError } from '../protocol/errors.js';
 import { RedisBackplane } from '../pubsub/redis-backplane.js';
 import { WorkerRelay } from '../pubsub/relay.js';
 import { topicError } from '../pubsub/topics.js';
@@ -53,7 +56,11 @@ export interface ServerOptions {
   slowPolicy?: SlowSubscriberPolicy;
   /** A worker that does not answer its heartbeat for this long is terminated and replaced. */
   workerHeartbeatTimeoutMs?: number;
-  /** Reports application exceptions and other per-connection failures. */
+  /** Only requests for this path are upgraded (others get 404); any path when unset. */
+  path?: string;
+  /** No listener of our own: upgrades come through handleUpgrade() from another HTTP server. */
+  noServer?: boolean;
+  /** Reports application exceptions and other per-connection failures; logged when unset. */
   onError?: (error: Error) => void;
   /** Operational messages (backplane up/down, workers replaced); default console.error. */
   log?: (line: string) => void;
@@ -76,6 +83,38 @@ export const DEFAULTS = {
   workerHeartbeatTimeoutMs: 5_000,
 };
 
+/** Options that are whole numbers, with their smallest allowed value. */
+const INTEGER_OPTIONS = {
+  port: 0, workers: 0, maxPayload: 1, handshakeTimeoutMs: 1, maxHeaderBytes: 1, closeTimeoutMs: 1,
+  highWaterMark: 1, slowSubscriberBytes: 1, workerHeartbeatTimeoutMs: 1,
+} as const;
+const OTHER_OPTIONS = new Set(['host', 'app', 'codec', 'utf8Validator', 'subprotocols', 'origins', 'authorize',
+  'redis', 'slowPolicy', 'path', 'noServer', 'onError', 'log']);
+
+/** Checks options up front: an unknown name (a typo, another library's option) or a bad value is a TypeError. */
+function validateOptions(options: ServerOptions): void {
+  for (const [name, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    if (name in INTEGER_OPTIONS) {
+      const min = INTEGER_OPTIONS[name as keyof typeof INTEGER_OPTIONS];
+      if (!Number.isSafeInteger(value) || (value as number) < min || (name === 'port' && (value as number) > 65535)) {
+        throw new TypeError(`option ${name} must be a whole number ≥ ${min}${name === 'port' ? ' and ≤ 65535' : ''}, got ${String(value)}`);
+      }
+    } else if (!OTHER_OPTIONS.has(name)) {
+      throw new TypeError(`unknown option "${name}"`);
+    }
+  }
+  for (const name of ['authorize', 'onError', 'log'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`option ${name} must be a function`);
+  }
+  if (options.path !== undefined && (typeof options.path !== 'string' || !options.path.startsWith('/'))) {
+    throw new TypeError(`option path must be a string starting with "/", got ${String(options.path)}`);
+  }
+  if (options.noServer === true && (options.workers ?? DEFAULTS.workers) > 0) {
+    throw new TypeError('noServer serves handleUpgrade() on the calling thread: it takes workers: 0');
+  }
+}
+
 /** The node's counters: every thread's, summed. */
 export interface ServerStats {
   connections: number;
@@ -91,8 +130,14 @@ export class WasmSocketServer {
   readonly #settings: ConnectionSettings;
   readonly #options: ServerOptions;
   readonly #log: (line: string) => void;
-  /** Inline mode: this thread's connection server. */
-  readonly #inline: ConnectionServer | undefined;
+  readonly #app: Application;
+  readonly #onError: (error: Error) => void;
+  readonly #authorize: ((request: UpgradeRequest) => Promise<AuthorizeVerdict>) | undefined;
+  /**
+   * The connection server on this thread: inline mode's, or in worker mode the one made for
+   * handleUpgrade() (a socket someone else's HTTP server has read from cannot move to a worker).
+   */
+  #local: ConnectionServer | undefined;
   readonly #pool: WorkerPool | undefined;
   readonly #relay: WorkerRelay | undefined;
   readonly #backplane: RedisBackplane | undefined;
@@ -103,8 +148,12 @@ export class WasmSocketServer {
 
   /** `app` runs inline; with workers, `appSpec` (its name or path) is loaded in every worker. */
   constructor(app: Application, options: ServerOptions, appSpec?: string) {
+    validateOptions(options);
     this.#options = options;
+    this.#app = app;
     this.#log = options.log ?? ((line) => console.error(`wasmsocket: ${line}`));
+    // Without onError, an application's exceptions are logged, never lost.
+    this.#onError = options.onError ?? ((error) => this.#log(error.stack ?? error.message));
     this.#settings = {
       codec: options.codec ?? DEFAULTS.codec,
       utf8Validator: options.utf8Validator ?? DEFAULTS.utf8Validator,
@@ -117,6 +166,7 @@ export class WasmSocketServer {
       highWaterMark: options.highWaterMark ?? DEFAULTS.highWaterMark,
       slowSubscriberBytes: options.slowSubscriberBytes ?? DEFAULTS.slowSubscriberBytes,
       slowPolicy: options.slowPolicy ?? DEFAULTS.slowPolicy,
+      path: options.path,
     };
     const workers = options.workers ?? DEFAULTS.workers;
     if (options.redis !== undefined) {
@@ -124,13 +174,14 @@ export class WasmSocketServer {
         url: options.redis, nodeId: randomUUID(), log: this.#log,
         onMessage: (topic, payload, isBinary) => {
           if (this.#relay !== undefined) this.#relay.fromBackplane(topic, payload, isBinary);
-          else this.#inline!.broker.publishFromBackplane(topic, payload, isBinary);
+          else this.#local!.broker.publishFromBackplane(topic, payload, isBinary);
         },
       });
     }
     const authorize = options.authorize;
     const runAuthorize = authorize === undefined ? undefined
-      : (request: UpgradeRequest) => runAuthorizeHook(authorize, request, (error) => options.onError?.(error));
+      : (request: UpgradeRequest) => runAuthorizeHook(authorize, request, this.#onError);
+    this.#authorize = runAuthorize;
     if (workers > 0) {
       if (appSpec === undefined) throw new TypeError('with workers, the application must be given by name or path');
       const pool: WorkerPool = new WorkerPool({
@@ -146,30 +197,67 @@ export class WasmSocketServer {
           publish: (from, topic, payload, isBinary) => relay.fromWorker(from, topic, payload, isBinary),
           pattern: (from, pattern, added) => relay.pattern(from, pattern, added),
           workerLost: (slot) => relay.workerLost(slot),
-          onError: (error) => options.onError?.(error),
+          onError: this.#onError,
           log: this.#log,
         },
       });
-      const relay = new WorkerRelay((topic, payload, isBinary, except) => pool.publish(topic, payload, isBinary, except), this.#backplane);
+      const relay = new WorkerRelay((topic, payload, isBinary, except) => {
+        pool.publish(topic, payload, isBinary, except);
+        if (except !== THIS_THREAD) this.#local?.broker.deliver(topic, payload, isBinary);
+      }, this.#backplane);
       this.#pool = pool;
       this.#relay = relay;
     } else {
-      const services: NodeServices = {
-        authorize: runAuthorize,
-        health: async () => this.health(),
-        socketClosed: () => {},
-        onError: (error) => options.onError?.(error),
-      };
-      this.#inline = new ConnectionServer(this.#settings, app, createCodec(this.#settings.codec), services, this.#backplane);
+      this.#local = this.#createLocal(this.#backplane);
     }
     // pauseOnConnect: a socket can move to a worker only while nothing has been read from it.
     this.#net = createNetServer({ pauseOnConnect: true }, (socket) => this.#accept(socket));
+  }
+
+  /** This thread's connection server; in worker mode its pub/sub joins the workers' through the relay. */
+  #createLocal(backplane: Backplane | undefined): ConnectionServer {
+    const services: NodeServices = {
+      authorize: this.#authorize,
+      health: () => this.health(),
+      socketClosed: () => {},
+      onError: (error, id) => {
+        if (this.#options.onError !== undefined) this.#options.onError(error);
+        else this.#log(`application error, connection ${id}: ${error.stack ?? error.message}`);
+      },
+    };
+    return new ConnectionServer(this.#settings, this.#app, createCodec(this.#settings.codec), services, backplane);
+  }
+
+  /**
+   * Serves an upgrade request that another HTTP server received (`server.on('upgrade', …)`),
+   * with the same rules as our own listener. Such a socket has been read from, so it cannot move
+   * to a worker: it is served on the calling thread, whatever `workers` says, and its pub/sub
+   * joins the workers' and the other nodes'.
+   */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.#closing) {
+      socket.end(rejectionResponse(new HandshakeError(503, 'server shutting down')));
+      return;
+    }
+    if (this.#local === undefined) {
+      const relay = this.#relay!;
+      this.#local = this.#createLocal({
+        addPattern: (pattern) => relay.pattern(THIS_THREAD, pattern, true),
+        removePattern: (pattern) => relay.pattern(THIS_THREAD, pattern, false),
+        publish: (topic, payload, isBinary) => relay.fromWorker(THIS_THREAD, topic, payload, isBinary),
+      });
+      // A single worker kept its publishes to itself; now this thread has subscribers too.
+      this.#pool!.relayPublishes();
+    }
+    // Node's HTTP server hands over the net.Socket it read the request from.
+    this.#local.handleUpgrade(request, socket as Socket, head, this.#nextId++);
   }
 
   get port(): number {
     return this.address().port;
   }
 
+  /** The listener's address; null with noServer (or before listen()). */
   address(): AddressInfo {
     return this.#net.address() as AddressInfo;
   }
@@ -186,12 +274,13 @@ export class WasmSocketServer {
     const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     const binary = typeof data === 'string' ? isBinary === true : isBinary !== false;
     if (this.#relay !== undefined) this.#relay.publish(topic, payload, binary);
-    else this.#inline!.broker.publish(topic, payload, binary);
+    else this.#local!.broker.publish(topic, payload, binary);
   }
 
   /** The node's counters, asked of every worker. */
   async stats(): Promise<ServerStats> {
-    const threads = this.#inline !== undefined ? [this.#inline.stats()] : await this.#pool!.threadStats();
+    const workers = this.#pool === undefined ? [] : await this.#pool.threadStats();
+    const threads = this.#local === undefined ? workers : [this.#local.stats(), ...workers];
     const pubsub = { subscriptions: 0, published: 0, received: 0, deliveries: 0, dropped: 0, closedSlow: 0 };
     let connections = 0;
     let bufferedAmount = 0;
@@ -208,7 +297,7 @@ export class WasmSocketServer {
     }
     return {
       connections, bufferedAmount, pubsub,
-      workers: this.#pool === undefined ? [] : threads.map((thread) => thread ?? null),
+      workers: workers.map((thread) => thread ?? null),
       ...(this.#pool === undefined ? {} : { pool: { ...this.#pool.stats } }),
     };
   }
@@ -229,6 +318,7 @@ export class WasmSocketServer {
   /** Starts listening once the workers are ready to take sockets. */
   async listen(): Promise<void> {
     await this.#pool?.started;
+    if (this.#options.noServer === true) return;
     return new Promise((resolve, reject) => {
       this.#net.once('error', reject);
       this.#net.listen(this.#options.port ?? DEFAULTS.port, this.#options.host ?? DEFAULTS.host, () => {
@@ -246,9 +336,9 @@ export class WasmSocketServer {
   async close(code: number = CloseCode.GOING_AWAY, reason = 'server shutting down'): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    const listenerClosed = new Promise<void>((resolve) => this.#net.close(() => resolve()));
+    const listenerClosed = new Promise<void>((resolve) => (this.#net.listening ? this.#net.close(() => resolve()) : resolve()));
     const { closeTimeoutMs } = this.#settings;
-    if (this.#inline !== undefined) await this.#inline.close(code, reason);
+    if (this.#local !== undefined) await this.#local.close(code, reason);
     // A worker gets the close timeout plus a margin to report back; a stuck one is not waited for.
     if (this.#pool !== undefined) {
       await this.#pool.shutdown(code, reason, closeTimeoutMs + 1000);
@@ -261,8 +351,8 @@ export class WasmSocketServer {
 
   #accept(socket: Socket): void {
     const id = this.#nextId++;
-    if (this.#inline !== undefined) {
-      this.#inline.adopt(socket, id);
+    if (this.#pool === undefined) {
+      this.#local!.adopt(socket, id);
       return;
     }
     if (this.#pool!.hand(socket, id)) return;
@@ -273,6 +363,9 @@ export class WasmSocketServer {
 }
 
 /** Creates a server, loads its application and starts listening. */
+/** The connection server on the main thread, as the relay names it among the workers. */
+const THIS_THREAD = -1;
+
 export async function listen(options: ServerOptions = {}): Promise<WasmSocketServer> {
   const appSpec = typeof options.app === 'object' ? undefined : options.app ?? DEFAULTS.app;
   // Loaded here even with workers, so a bad path fails at start with a clear message.

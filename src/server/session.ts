@@ -31,6 +31,7 @@ export class SessionTransport implements Transport {
   write(first: Uint8Array, second?: Uint8Array): void { this.session.link.write(first, second); }
   end(): void { this.session.link.end(); }
   closing(): void { this.session.link.closing(); }
+  terminate(): void { this.session.link.terminate(); }
   subscribe(pattern: string): void { this.broker.subscribe(pattern, this.session); }
   unsubscribe(pattern: string): void { this.broker.unsubscribe(pattern, this.session); }
   publish(topic: string, payload: Uint8Array, isBinary: boolean): void { this.broker.publish(topic, payload, isBinary); }

@@ -16,8 +16,13 @@ export interface UpgradeRequest {
   remotePort: number;
 }
 
-/** Answer of the `authorize` hook: true accepts, false refuses with 401, or a chosen status. */
-export type AuthorizeVerdict = boolean | { status: number; reason?: string };
+/**
+ * Answer of an `authorize` hook or an application's `upgrade`: `true` accepts, `{ data }` accepts
+ * and gives the connection `conn.data`, `false` refuses with 401, `{ status, reason }` with that
+ * status. `data` must survive structured clone: in worker mode it crosses threads, and it is
+ * cloned inline too so that both modes behave alike.
+ */
+export type AuthorizeVerdict = boolean | { status: number; reason?: string } | { data: unknown };
 
 export type AuthorizeHook = (request: UpgradeRequest) => AuthorizeVerdict | Promise<AuthorizeVerdict>;
 
@@ -32,22 +37,42 @@ export function upgradeRequestOf(request: IncomingMessage): UpgradeRequest {
 }
 
 /**
- * Runs the hook where it lives; an exception becomes a 500 verdict (reported to `onError`), so
- * what crosses threads is always a plain verdict.
+ * Runs a hook where it lives. What it returns is checked and cloned here, so that what crosses
+ * threads is always a plain, valid verdict: an exception, an answer that is no verdict (say, a
+ * forgotten `return`) or data that cannot be cloned becomes a 500 verdict reported to `onError`.
  */
 export async function runAuthorizeHook(hook: AuthorizeHook, request: UpgradeRequest, onError: (error: Error) => void): Promise<AuthorizeVerdict> {
   try {
-    return await hook(request);
+    const verdict: unknown = await hook(request);
+    if (typeof verdict === 'boolean') return verdict;
+    if (verdict !== null && typeof verdict === 'object') {
+      if ('data' in verdict) return { data: cloneData(verdict.data) };
+      if ('status' in verdict) {
+        const { status, reason } = verdict as { status: unknown; reason?: unknown };
+        return { status: Number(status), reason: reason === undefined ? undefined : String(reason) };
+      }
+    }
+    throw new TypeError(`a handshake hook must return true, false, { data } or { status, reason }; got ${String(verdict)}`);
   } catch (error) {
     onError(error as Error);
     return { status: 500, reason: 'authorization failed' };
   }
 }
 
-/** Throws the refusal a verdict stands for; returns when it accepts. */
-export function enforceVerdict(verdict: AuthorizeVerdict): void {
-  if (verdict === true) return;
+/** Throws the refusal a verdict stands for; returns the connection's data when it accepts. */
+export function enforceVerdict(verdict: AuthorizeVerdict): unknown {
+  if (verdict === true) return undefined;
   if (verdict === false) throw new HandshakeError(401, 'not authorized');
+  if ('data' in verdict) return verdict.data;
   const status = Number.isInteger(verdict.status) && verdict.status >= 400 && verdict.status < 600 ? verdict.status : 403;
   throw new HandshakeError(status, verdict.reason ?? STATUS_CODES[status] ?? 'refused');
+}
+
+/** The same copy in every mode: in worker mode the data crosses threads by structured clone. */
+function cloneData(data: unknown): unknown {
+  try {
+    return structuredClone(data);
+  } catch (error) {
+    throw new TypeError(`the data a handshake hook returned could not be cloned (it must survive structured clone): ${(error as Error).message}`);
+  }
 }

@@ -94,4 +94,21 @@ for (const workers of [0, 1, 2]) {
     t.deepEqual(problems, [], 'no script errors, no CSP violations');
     t.deepEqual(requests, [`${origin}/`, `${origin}/`], 'the page makes no other HTTP requests');
   });
+
+  test.serial(`the browser's new WebSocket(url, ['chat', 'v2']) opens with 'chat' when the server names no subprotocols [${workers === 0 ? 'inline' : `${workers} workers`}]`, async (t) => {
+    t.timeout(120_000);
+    const server = await listen({ host: '127.0.0.1', port: 0, app: 'echo', workers });
+    t.teardown(() => server.close());
+    const browser = await launchChromium();
+    t.teardown(() => browser.close());
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`http://127.0.0.1:${server.port}/healthz`, { timeout: WAIT_MS });
+    const outcome = await page.evaluate((url) => new Promise<string>((resolve) => {
+      const ws = new WebSocket(url, ['chat', 'v2']);
+      ws.onopen = () => { ws.send('echo me'); };
+      ws.onmessage = (event) => { resolve(`${ws.protocol}: ${String(event.data)}`); ws.close(); };
+      ws.onerror = () => resolve('error');
+    }), `ws://127.0.0.1:${server.port}/`);
+    t.is(outcome, 'chat: echo me');
+  });
 }

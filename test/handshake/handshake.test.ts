@@ -223,10 +223,16 @@ test('no Sec-WebSocket-Protocol header is sent when no offer matches', (t) => {
   t.false(result.response.includes('Sec-WebSocket-Protocol'));
 });
 
-test('no subprotocol is chosen when the client offers none or the server supports none', (t) => {
+test('no subprotocol is chosen when the client offers none or none matches', (t) => {
   t.is(negotiateSubprotocol(undefined, ['a']), undefined);
-  t.is(negotiateSubprotocol('a', []), undefined);
-  t.is(validateUpgrade(request({ 'sec-websocket-protocol': 'a' })).protocol, undefined);
+  t.is(negotiateSubprotocol(undefined, []), undefined);
+  t.is(negotiateSubprotocol('x, y', ['a']), undefined);
+});
+
+test('a server that names no subprotocols takes the client\'s first offer, as ws does', (t) => {
+  t.is(negotiateSubprotocol('chat, superchat', []), 'chat');
+  t.is(validateUpgrade(request({ 'sec-websocket-protocol': 'b, a' }), {}).protocol, 'b');
+  t.is(validateUpgrade(request({ 'sec-websocket-protocol': 'a' })).protocol, 'a');
 });
 
 test('subprotocol names compare case-sensitively', (t) => {
