@@ -25,6 +25,14 @@ Options:
   --subprotocols a,b     subprotocols the server speaks, in preference order
   --origins URL,...      allowed Origin values (default: any)
   --path /PATH           only this path is upgraded, others get 404 (default: any path)
+  --ping-interval S      ping a connection silent this long, 0 = no heartbeat (default ${DEFAULTS.pingIntervalMs / 1000})
+  --ping-timeout S       then close it (1001) if it stays silent this long (default ${DEFAULTS.pingTimeoutMs / 1000})
+  --idle-timeout S       close a connection with no data message this long, 0 = never (default 0)
+  --max-connections N    open connections past which new ones get 503, 0 = no limit (default 0)
+  --max-connections-per-ip N
+                         open connections from one address past which new ones get 429 (default 0)
+  --cert FILE --key FILE serve wss:// with this PEM certificate chain and key; SIGHUP
+                         reloads them without a restart (default: plain ws://)
   --redis URL            redis://host:port joining several server nodes (default: none)
   --slow-subscriber-bytes BYTES
                          socket queue above which a subscriber is slow (default ${DEFAULTS.slowSubscriberBytes})
@@ -48,6 +56,8 @@ export class UsageError extends Error {}
 
 export interface ServeCommand {
   options: ServerOptions & { app: string; workers: number };
+  /** --cert and --key: PEM files, read at start and again on SIGHUP. */
+  certificateFiles?: { cert: string; key: string };
 }
 
 function parseInteger(name: string, value: string, min: number, max: number): number {
@@ -55,6 +65,11 @@ function parseInteger(name: string, value: string, min: number, max: number): nu
   const parsed = Number(value);
   if (parsed < min || parsed > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${value}`);
   return parsed;
+}
+
+/** A whole number of seconds (at least `min`) as milliseconds; `fallback` (ms) when not given. */
+function seconds(name: string, value: string | undefined, fallback: number, min: number): number {
+  return value === undefined ? fallback : parseInteger(name, value, min, 86_400) * 1000;
 }
 
 function parseList(value: string | undefined): string[] {
@@ -79,6 +94,13 @@ export function parseServeArgs(args: string[]): ServeCommand {
         subprotocols: { type: 'string' },
         origins: { type: 'string' },
         path: { type: 'string' },
+        cert: { type: 'string' },
+        key: { type: 'string' },
+        'ping-interval': { type: 'string' },
+        'ping-timeout': { type: 'string' },
+        'idle-timeout': { type: 'string' },
+        'max-connections': { type: 'string' },
+        'max-connections-per-ip': { type: 'string' },
         redis: { type: 'string' },
         'slow-subscriber-bytes': { type: 'string' },
         'slow-policy': { type: 'string' },
@@ -98,6 +120,7 @@ export function parseServeArgs(args: string[]): ServeCommand {
   }
   const path = values.path;
   if (path !== undefined && !/^\/[^\s?#]*$/.test(path)) throw new UsageError(`--path must start with / and have no spaces, ? or #, got "${path}"`);
+  if ((values.cert === undefined) !== (values.key === undefined)) throw new UsageError('--cert and --key go together');
   const redis = values.redis;
   if (redis !== undefined && !/^rediss?:\/\/[^/\s]+/.test(redis)) {
     throw new UsageError(`--redis must look like redis://host:port, got "${redis}"`);
@@ -105,6 +128,7 @@ export function parseServeArgs(args: string[]): ServeCommand {
   const slowPolicy = values['slow-policy'] ?? DEFAULTS.slowPolicy;
   if (slowPolicy !== 'drop' && slowPolicy !== 'close') throw new UsageError(`--slow-policy must be "drop" or "close", got "${slowPolicy}"`);
   return {
+    certificateFiles: values.cert === undefined ? undefined : { cert: values.cert, key: values.key! },
     options: {
       host: values.host ?? DEFAULTS.host,
       port: values.port === undefined ? DEFAULTS.port : parseInteger('port', values.port, 0, 65535),
@@ -115,6 +139,13 @@ export function parseServeArgs(args: string[]): ServeCommand {
       subprotocols: parseList(values.subprotocols),
       origins,
       path,
+      pingIntervalMs: seconds('ping-interval', values['ping-interval'], DEFAULTS.pingIntervalMs, 0),
+      pingTimeoutMs: seconds('ping-timeout', values['ping-timeout'], DEFAULTS.pingTimeoutMs, 1),
+      idleTimeoutMs: seconds('idle-timeout', values['idle-timeout'], DEFAULTS.idleTimeoutMs, 0),
+      maxConnections: values['max-connections'] === undefined ? DEFAULTS.maxConnections
+        : parseInteger('max-connections', values['max-connections'], 0, 10_000_000),
+      maxConnectionsPerIp: values['max-connections-per-ip'] === undefined ? DEFAULTS.maxConnectionsPerIp
+        : parseInteger('max-connections-per-ip', values['max-connections-per-ip'], 0, 10_000_000),
       redis,
       slowPolicy,
       slowSubscriberBytes: values['slow-subscriber-bytes'] === undefined

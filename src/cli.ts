@@ -5,14 +5,39 @@ import { readFileSync } from 'node:fs';
 import { HelpRequested, parseServeArgs, SERVE_USAGE, USAGE, UsageError } from './cli-args.js';
 import { runLoadCommand } from './load/command.js';
 
+/** Reads --cert and --key; a missing or unreadable file is one line, exit 2. */
+function readCertificate(files: { cert: string; key: string }): { cert: Buffer; key: Buffer } {
+  try {
+    return { cert: readFileSync(files.cert), key: readFileSync(files.key) };
+  } catch (error) {
+    throw new UsageError(`cannot read the TLS certificate or key: ${(error as Error).message}`);
+  }
+}
+
 async function serve(args: string[]): Promise<void> {
-  const { options } = parseServeArgs(args);
-  const server = await listen({
-    ...options,
-    onError: (error) => console.error(`wasmsocket: ${error.stack ?? error.message}`),
-  });
+  const { options, certificateFiles } = parseServeArgs(args);
+  const tls = certificateFiles === undefined ? undefined : readCertificate(certificateFiles);
+  let server;
+  try {
+    server = await listen({ ...options, tls });
+  } catch (error) {
+    if (error instanceof TypeError && /^tls:/.test(error.message)) throw new UsageError(error.message);
+    throw error;
+  }
   const { address, port } = server.address();
-  console.log(`wasmsocket listening on ws://${address.includes(':') ? `[${address}]` : address}:${port}/ (app ${options.app}, codec ${options.codec}, ${options.workers === 0 ? "inline" : `${options.workers} worker${options.workers > 1 ? "s" : ""}`})`);
+  const scheme = server.secure ? 'wss' : 'ws';
+  console.log(`wasmsocket listening on ${scheme}://${address.includes(':') ? `[${address}]` : address}:${port}/ (app ${options.app}, codec ${options.codec}, ${options.workers === 0 ? "inline" : `${options.workers} worker${options.workers > 1 ? "s" : ""}`})`);
+  if (certificateFiles !== undefined) {
+    // A renewed certificate is picked up without a restart: `kill -HUP <pid>`.
+    process.on('SIGHUP', () => {
+      try {
+        server.setCertificate(readCertificate(certificateFiles));
+        console.error('wasmsocket: SIGHUP, TLS certificate reloaded');
+      } catch (error) {
+        console.error(`wasmsocket: SIGHUP, certificate not reloaded (the old one stays): ${(error as Error).message}`);
+      }
+    });
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -42,6 +42,8 @@ export class AppConnection implements Connection {
   readonly protocol: string | undefined;
   readonly request: UpgradeRequest;
   data: unknown;
+  /** A data message arrived since the heartbeat sweep last looked (it resets this). */
+  receivedMessage = false;
   readonly #app: Application;
   readonly #transport: Transport;
   readonly #machine: WebSocketProtocol;
@@ -57,7 +59,10 @@ export class AppConnection implements Connection {
     this.#transport = transport;
     this.#onError = options.onError;
     this.#machine = new WebSocketProtocol(codec, {
-      message: (data, isBinary) => this.#runHandler(() => app.message?.(this, data, isBinary)),
+      message: (data, isBinary) => {
+        this.receivedMessage = true;
+        this.#runHandler(() => app.message?.(this, data, isBinary));
+      },
       write: (first, second) => transport.write(first, second),
       closeTransport: () => transport.end(),
     }, { role: 'server', maxPayload: options.maxPayload, utf8Validator: options.utf8Validator });

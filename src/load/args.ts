@@ -23,6 +23,10 @@ export interface LoadTarget {
   hostHeader: string;
   /** The URL as given, for reports. */
   url: string;
+  /** wss://: TLS over TCP. */
+  secure: boolean;
+  /** wss:// with --insecure: accept a certificate that does not verify (self-signed, test). */
+  insecure: boolean;
 }
 
 export interface LoadOptions {
@@ -70,7 +74,7 @@ export const LOAD_DEFAULTS = {
   closeTimeoutMs: 3000,
 };
 
-export const LOAD_USAGE = `Usage: wasmsocket load ws://HOST:PORT/PATH [options]
+export const LOAD_USAGE = `Usage: wasmsocket load ws[s]://HOST:PORT/PATH [options]
 
 Opens many WebSocket connections to any RFC 6455 server and measures it.
 
@@ -92,6 +96,7 @@ Options:
   --topic T              broadcast topic (default ${LOAD_DEFAULTS.topic})
   --codec js|wasm        client framing codec (default ${LOAD_DEFAULTS.codec})
   --timeout S            handshake timeout, TCP connect to 101 (default ${LOAD_DEFAULTS.timeoutS})
+  --insecure             wss://: accept a certificate that does not verify (self-signed)
   --json                 print one JSON object at the end, no progress line
   -h, --help             show this help
 `;
@@ -115,11 +120,11 @@ export function parseTarget(text: string): LoadTarget {
   } catch {
     throw new UsageError(`"${text}" is not a URL (expected ws://HOST:PORT/)`);
   }
-  if (url.protocol === 'wss:') throw new UsageError('wss:// is not supported: the generator speaks plain TCP (ws://)');
-  if (url.protocol !== 'ws:') throw new UsageError(`the URL must start with ws://, got "${text}"`);
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new UsageError(`the URL must start with ws:// or wss://, got "${text}"`);
+  const secure = url.protocol === 'wss:';
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  const port = url.port === '' ? 80 : Number(url.port);
-  return { host, port, path: `${url.pathname}${url.search}`, hostHeader: url.host, url: url.href };
+  const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
+  return { host, port, path: `${url.pathname}${url.search}`, hostHeader: url.host, url: url.href, secure, insecure: false };
 }
 
 /** "127.0.0.1-127.0.0.20" (an IPv4 range) or "a,b,c" (a list) → addresses. */
@@ -175,6 +180,7 @@ export function parseLoadArgs(args: string[]): LoadOptions {
         codec: { type: 'string' },
         timeout: { type: 'string' },
         json: { type: 'boolean' },
+        insecure: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -185,6 +191,10 @@ export function parseLoadArgs(args: string[]): LoadOptions {
   if (positionals.length === 0) throw new UsageError('load needs the server URL, e.g. ws://127.0.0.1:8080/');
   if (positionals.length > 1) throw new UsageError(`load takes one URL, got ${positionals.length}: ${positionals.join(' ')}`);
   const target = parseTarget(positionals[0]);
+  if (values.insecure === true) {
+    if (!target.secure) throw new UsageError('--insecure applies to wss:// URLs');
+    target.insecure = true;
+  }
 
   const scenario = values.scenario ?? LOAD_DEFAULTS.scenario;
   if (scenario !== 'echo' && scenario !== 'broadcast' && scenario !== 'connect') {

@@ -4,7 +4,8 @@
  * the server sends). The scenario sees open / message / end; every way a connection can fail ends
  * in exactly one error kind (see errors.ts).
  */
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import type { FrameCodec } from '../codec/codec.js';
 import { Opcode, ReadyState, WebSocketProtocol, type ProtocolSink } from '../protocol/protocol.js';
 import { CloseCode } from '../protocol/close-codes.js';
@@ -69,14 +70,13 @@ export class LoadConnection implements ProtocolSink {
     const handshake = createClientHandshake(settings.target);
     this.#expectedAccept = handshake.expectedAccept;
     this.#startedAt = performance.now();
-    const socket = connect({
-      host: settings.target.host,
-      port: settings.target.port,
-      localAddress: settings.localAddress,
-      noDelay: true,
-    });
+    const { target } = settings;
+    const endpoint = { host: target.host, port: target.port, localAddress: settings.localAddress, noDelay: true };
+    const socket = target.secure
+      ? connectTls({ ...endpoint, servername: isIP(target.host) === 0 ? target.host : undefined, rejectUnauthorized: !target.insecure })
+      : connect(endpoint);
     this.#socket = socket;
-    socket.once('connect', () => {
+    socket.once(target.secure ? 'secureConnect' : 'connect', () => {
       this.state = ConnState.HANDSHAKE;
       socket.write(handshake.request);
     });

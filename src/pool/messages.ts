@@ -8,7 +8,7 @@
 import type { Socket } from 'node:net';
 import type { MessagePort, Transferable } from 'node:worker_threads';
 import type { AuthorizeVerdict, UpgradeRequest } from '../server/upgrade-request.js';
-import type { ThreadStats } from '../server/connection-server.js';
+import type { ThreadStats, TlsCertificate } from '../server/connection-server.js';
 
 /** Main thread → worker. */
 export type ToWorker =
@@ -24,6 +24,8 @@ export type ToWorker =
   | { type: 'stats'; request: number }
   /** The heartbeat: a worker that does not answer in time is replaced. */
   | { type: 'ping'; seq: number }
+  /** New connections use this TLS certificate from now on. */
+  | { type: 'certificate'; certificate: TlsCertificate }
   /** From now on this worker's publishes must leave it (connections appeared on the main thread). */
   | { type: 'relay-publishes' }
   /** Close every connection with `code`, then answer `shutdown-done`. */

@@ -12,7 +12,7 @@ import { MessageChannel } from 'node:worker_threads';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { Socket } from 'node:net';
 import { Piscina } from 'piscina';
-import type { ThreadStats } from '../server/connection-server.js';
+import type { ThreadStats, TlsCertificate } from '../server/connection-server.js';
 import type { AuthorizeVerdict, UpgradeRequest } from '../server/upgrade-request.js';
 import { PendingRequests, PortChannel, type ToMain, type ToWorker } from './messages.js';
 import type { WorkerTask } from './worker.js';
@@ -26,6 +26,8 @@ export interface PoolHooks {
   pattern(from: number, pattern: string, added: boolean): void;
   /** Worker `slot` is gone with its connections and subscriptions. */
   workerLost(slot: number): void;
+  /** A socket handed to a worker is closed (or was lost with its worker). */
+  socketClosed(id: number): void;
   onError(error: Error): void;
   log(line: string): void;
 }
@@ -59,8 +61,8 @@ export function canTransferSockets(version = process.versions.node): boolean {
 }
 
 class WorkerSlot {
-  /** Sockets handed to this worker and not closed yet. */
-  load = 0;
+  /** Ids of the sockets handed to this worker and not closed yet. */
+  readonly sockets = new Set<number>();
   #channel: PortChannel<ToWorker, ToMain> | undefined;
   #threadId = -1;
   /** Heartbeats in a row that found the previous one unanswered. */
@@ -106,8 +108,12 @@ class WorkerSlot {
     );
   }
 
+  get load(): number {
+    return this.sockets.size;
+  }
+
   hand(socket: Socket, id: number): void {
-    this.load++;
+    this.sockets.add(id);
     this.#channel!.send({ type: 'socket', id, socket }, [socket]);
   }
 
@@ -168,7 +174,9 @@ class WorkerSlot {
         this.#threadId = message.threadId;
         this.#markStarted();
         break;
-      case 'closed': this.load--; break;
+      case 'closed':
+        if (this.sockets.delete(message.id)) hooks.socketClosed(message.id);
+        break;
       case 'publish': hooks.publish(this.index, message.topic, message.payload, message.isBinary); break;
       case 'pattern': hooks.pattern(this.index, message.pattern, message.added); break;
       case 'authorize':
@@ -200,7 +208,8 @@ class WorkerSlot {
     this.#shutdownDone?.();
     if (this.#stopped) return;
     // The thread's sockets closed with it: its clients see their TCP connections end.
-    this.load = 0;
+    for (const id of this.sockets) this.pool.options.hooks.socketClosed(id);
+    this.sockets.clear();
     this.pool.stats.restarts++;
     this.pool.options.hooks.workerLost(this.index);
     this.pool.options.hooks.onError(new Error(`worker ${this.index} died: ${error.message}`));
@@ -274,6 +283,12 @@ export class WorkerPool {
     for (const slot of this.#slots) {
       if (slot.index !== except && slot.alive) slot.send({ type: 'publish', topic, payload, isBinary });
     }
+  }
+
+  /** Every worker, and every worker started later, takes new TLS connections with `certificate`. */
+  setCertificate(certificate: TlsCertificate): void {
+    this.options.task.settings = { ...this.options.task.settings, tls: certificate };
+    for (const slot of this.#slots) slot.send({ type: 'certificate', certificate });
   }
 
   /** Every worker's publishes leave it from now on, also those of workers started later. */

@@ -68,6 +68,7 @@ export default async function runWorker(task: WorkerTask): Promise<void> {
       case 'stats': channel.send({ type: 'stats', request: message.request, stats: server!.stats() }); break;
       case 'ping': channel.send({ type: 'pong', seq: message.seq }); break;
       case 'relay-publishes': task.relayPublishes = true; break;
+      case 'certificate': server!.setCertificate(message.certificate); break;
       case 'shutdown':
         void server!.close(message.code, message.reason).then(() => {
           channel.send({ type: 'shutdown-done' });

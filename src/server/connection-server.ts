@@ -8,11 +8,13 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import type { CodecKind, FrameCodec } from '../codec/codec.js';
 import { validateUpgrade, rejectionResponse } from '../handshake/handshake.js';
 import { HandshakeError } from '../protocol/errors.js';
 import type { Utf8ValidatorChoice } from '../protocol/protocol.js';
 import type { Application } from '../apps/app.js';
+import { CloseCode } from '../protocol/close-codes.js';
 import { AppConnection } from '../apps/app-connection.js';
 import { Broker, type Backplane, type BrokerStats, type SlowSubscriberPolicy } from '../pubsub/broker.js';
 import { SocketLink } from './socket-io.js';
@@ -38,6 +40,19 @@ export interface ConnectionSettings {
   slowPolicy: SlowSubscriberPolicy;
   /** Only this path is upgraded (others get 404); any path when undefined. */
   path?: string;
+  /** Silence (no bytes) after which a connection is pinged; 0: no heartbeat. */
+  pingIntervalMs: number;
+  /** Silence after that ping after which it is closed with 1001 and TCP dropped. */
+  pingTimeoutMs: number;
+  /** Time without a data message after which a connection is closed with 1001; 0: never. */
+  idleTimeoutMs: number;
+  /** Serve wss:// (TLS) with this certificate chain and key, PEM. */
+  tls?: TlsCertificate;
+}
+
+export interface TlsCertificate {
+  cert: string;
+  key: string;
 }
 
 /** What a connection server asks of the node it belongs to. */
@@ -73,12 +88,15 @@ export class ConnectionServer {
   /** Sockets not upgraded (yet), with their handshake deadline. */
   readonly #handshaking = new Map<Socket, NodeJS.Timeout>();
   #closing = false;
+  readonly #sweep: NodeJS.Timeout | undefined;
+  #secureContext: SecureContext | undefined;
 
   constructor(settings: ConnectionSettings, app: Application, codec: FrameCodec, services: NodeServices, backplane?: Backplane) {
     this.#settings = settings;
     this.#app = app;
     this.#codec = codec;
     this.#services = services;
+    if (settings.tls !== undefined) this.setCertificate(settings.tls);
     this.broker = new Broker({ codec, slowSubscriberBytes: settings.slowSubscriberBytes, slowPolicy: settings.slowPolicy });
     if (backplane !== undefined) this.broker.attachBackplane(backplane);
     // Never listening: sockets come from adopt(). Node's own HTTP parser reads the request.
@@ -88,6 +106,14 @@ export class ConnectionServer {
     });
     this.#http.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => void this.#upgrade(request, socket, head));
     this.#http.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket));
+    const { pingIntervalMs, pingTimeoutMs, idleTimeoutMs } = settings;
+    const periods = [...(pingIntervalMs > 0 ? [pingIntervalMs, pingTimeoutMs] : []), ...(idleTimeoutMs > 0 ? [idleTimeoutMs] : [])];
+    if (periods.length > 0) {
+      // One timer per thread, none per connection: each sweep looks at every connection once,
+      // and a silence is seen at most half its shortest period late.
+      this.#sweep = setInterval(() => this.#sweepConnections(Date.now()), Math.max(50, Math.min(...periods) / 2));
+      this.#sweep.unref();
+    }
   }
 
   /**
@@ -95,20 +121,52 @@ export class ConnectionServer {
    * `id` is its connection id, unique in the process.
    */
   adopt(socket: Socket, id: number): void {
+    // The kernel's own check for a dead peer, beside the WebSocket heartbeat.
+    socket.setKeepAlive(true, this.#settings.pingIntervalMs > 0 ? this.#settings.pingIntervalMs : DEFAULT_KEEPALIVE_MS);
     socket.once('close', () => {
       this.#clearDeadline(socket);
       this.#services.socketClosed(id);
     });
     connectionIds.set(socket, id);
     // RFC 6455 §4.1 leaves the handshake's duration to the server: ours is bounded from accept.
+    let connection: Socket = socket; // the TLS socket once there is one
     const deadline = setTimeout(() => {
-      this.#handshaking.delete(socket);
-      socket.destroy();
+      this.#handshaking.delete(connection);
+      connection.destroy();
     }, this.#settings.handshakeTimeoutMs);
     deadline.unref();
     this.#handshaking.set(socket, deadline);
-    this.#http.emit('connection', socket);
+    if (this.#secureContext === undefined) {
+      this.#http.emit('connection', socket);
+      socket.resume();
+      return;
+    }
+    // wss://: the TLS handshake happens here, on the thread that owns the socket. The first
+    // bytes tell a TLS client (a handshake record) from a plain one, who gets a clear answer.
+    socket.once('data', (first: Buffer) => {
+      if (first[0] !== TLS_HANDSHAKE_RECORD) {
+        socket.end(plainRequestOnTlsPort());
+        return;
+      }
+      socket.pause();
+      socket.unshift(first); // TLSSocket takes in what the socket has buffered
+      const secure = new TLSSocket(socket, { isServer: true, secureContext: this.#secureContext });
+      secure.on('error', () => secure.destroy());
+      // From here the TLS socket is the connection: the upgrade and the deadline see it.
+      connection = secure;
+      connectionIds.set(secure, id);
+      this.#handshaking.set(secure, deadline);
+      this.#handshaking.delete(socket);
+      secure.once('close', () => this.#clearDeadline(secure));
+      this.#http.emit('connection', secure);
+    });
+    socket.on('error', () => socket.destroy());
     socket.resume();
+  }
+
+  /** New connections use this certificate from now on (connections already open keep theirs). */
+  setCertificate(certificate: TlsCertificate): void {
+    this.#secureContext = createSecureContext({ cert: certificate.cert, key: certificate.key });
   }
 
   /** Serves an upgrade that another HTTP server has parsed (its socket is past our deadline). */
@@ -135,11 +193,47 @@ export class ConnectionServer {
    */
   async close(code: number, reason: string, timeoutMs = this.#settings.closeTimeoutMs): Promise<void> {
     this.#closing = true;
+    clearInterval(this.#sweep);
     for (const socket of [...this.#handshaking.keys()]) socket.destroy();
     const finished = [...this.#sessions.values()].map((session) => { session.close(code, reason); return session.link.closed; });
     const deadline = setTimeout(() => { for (const session of this.#sessions.values()) session.link.terminate(); }, timeoutMs);
     await Promise.all(finished);
     clearTimeout(deadline);
+  }
+
+  /**
+   * The heartbeat: a connection that sent no bytes for the ping interval gets a ping; one that
+   * still sends nothing for the ping timeout is a dead peer (a closed laptop sends no FIN), closed
+   * with 1001 and its TCP dropped at once. With an idle timeout, a connection that sent no data
+   * message for that long is closed with 1001 and the usual closing handshake.
+   */
+  #sweepConnections(now: number): void {
+    const { pingIntervalMs, pingTimeoutMs, idleTimeoutMs } = this.#settings;
+    for (const session of this.#sessions.values()) {
+      const { link, conn } = session;
+      if (link.readSinceSweep) {
+        link.readSinceSweep = false;
+        session.heardAt = now;
+        session.pingedAt = 0;
+      }
+      if (conn.receivedMessage) {
+        conn.receivedMessage = false;
+        session.messageAt = now;
+      }
+      if (idleTimeoutMs > 0 && now - session.messageAt >= idleTimeoutMs) {
+        conn.close(CloseCode.GOING_AWAY, 'idle timeout');
+      } else if (pingIntervalMs > 0) {
+        if (session.pingedAt === 0) {
+          if (now - session.heardAt >= pingIntervalMs) {
+            conn.ping();
+            session.pingedAt = now;
+          }
+        } else if (now - session.pingedAt >= pingTimeoutMs) {
+          conn.close(CloseCode.GOING_AWAY, 'ping timeout');
+          link.end();
+        }
+      }
+    }
   }
 
   #handshakeOptions() {
@@ -193,9 +287,9 @@ export class ConnectionServer {
         this.broker.removeSubscriber(session);
       },
     });
-    const session = new Session(id, link);
+    const session = new Session(id, link, Date.now());
     this.#sessions.set(id, session);
-    const conn = new AppConnection(this.#codec, this.#app, new SessionTransport(session, this.broker), {
+    const conn = session.conn = new AppConnection(this.#codec, this.#app, new SessionTransport(session, this.broker), {
       id, subprotocol, request, data, maxPayload: this.#settings.maxPayload, utf8Validator: this.#settings.utf8Validator,
       onError: (error) => this.#services.onError(error, id),
     });
@@ -205,6 +299,17 @@ export class ConnectionServer {
     conn.start(head);
   }
 }
+
+/** The first byte of a TLS connection: a handshake record (RFC 8446 §5.1, content type 22). */
+const TLS_HANDSHAKE_RECORD = 0x16;
+
+function plainRequestOnTlsPort(): string {
+  const body = 'this port speaks TLS: use wss:// (or https://)\n';
+  return `HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+}
+
+/** TCP keepalive probes start after this much idle time when the WebSocket heartbeat is off. */
+const DEFAULT_KEEPALIVE_MS = 60_000;
 
 /** The path of a request target, without its query. */
 function pathOf(url: string | undefined): string {

@@ -61,30 +61,60 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
   socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
 }
 
+/** Why the main thread answers a connection itself, and the status /healthz gets meanwhile. */
+export interface MainThreadRefusal {
+  status: number;
+  reason: string;
+  /** 503 while no worker runs; 200 when the node is up but this connection is over a limit. */
+  healthStatus: number;
+}
+
 /**
- * The main thread's answers while no worker runs (all crashed and waiting to restart): an
- * upgrade gets 503, GET /healthz the node's state with 503, anything else 503. Reading the
- * request first matters: a socket closed with unread bytes sends RST, not the answer.
+ * The main thread's answers to connections it hands to no worker: none runs (all crashed and
+ * waiting to restart), or admission refused the connection (503 at the connection limit, 429
+ * per address). An upgrade or any other request gets the refusal; GET /healthz still gets the
+ * node's state, so a health check works at the limit. The request is read first: a socket
+ * closed with unread bytes sends RST, and the client would see a reset instead of the answer.
  */
-export function createUnavailableAnswers(health: () => Promise<Record<string, unknown>>): Server {
-  const http = createServer();
-  const reason = 'no worker is running; try again later';
-  http.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    const path = (request.url ?? '/').split('?')[0];
-    if (request.method === 'GET' && path === '/healthz') {
-      health().then((state) => {
-        response.writeHead(503, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Connection': 'close' });
-        response.end(JSON.stringify({ ...state, status: 'unavailable' }) + '\n');
-      }, () => response.writeHead(503).end());
-      return;
-    }
-    response.writeHead(503, { 'Content-Type': 'text/plain', 'Connection': 'close' });
-    response.end(`${reason}\n`);
-  });
-  http.on('upgrade', (_request: IncomingMessage, socket: Socket) => {
-    socket.on('error', () => socket.destroy());
-    socket.end(rejectionResponse(new HandshakeError(503, reason)));
-  });
-  http.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket));
-  return http;
+export class MainThreadAnswers {
+  readonly #http: Server;
+  readonly #refusals = new WeakMap<Socket, MainThreadRefusal>();
+
+  constructor(health: () => Promise<Record<string, unknown>>) {
+    const http = createServer();
+    http.on('request', (request: IncomingMessage, response: ServerResponse) => {
+      const refusal = this.#refusals.get(request.socket)!;
+      const path = (request.url ?? '/').split('?')[0];
+      if (request.method === 'GET' && path === '/healthz') {
+        health().then((state) => {
+          response.writeHead(refusal.healthStatus, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Connection': 'close' });
+          const status = refusal.healthStatus === 200 ? state.status : 'unavailable';
+          response.end(JSON.stringify({ ...state, status }) + '\n');
+        }, () => response.writeHead(503).end());
+        return;
+      }
+      response.writeHead(refusal.status, { 'Content-Type': 'text/plain', 'Connection': 'close' });
+      response.end(`${refusal.reason}\n`);
+    });
+    http.on('upgrade', (request: IncomingMessage, socket: Socket) => {
+      socket.on('error', () => socket.destroy());
+      const refusal = this.#refusals.get(socket)!;
+      socket.end(rejectionResponse(new HandshakeError(refusal.status, refusal.reason)));
+    });
+    http.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket));
+    this.#http = http;
+  }
+
+  /** Answers a freshly accepted (paused) socket with `refusal`, then closes it. */
+  answer(socket: Socket, refusal: MainThreadRefusal): void {
+    this.#refusals.set(socket, refusal);
+    // Refused connections hold no slot for long: a client that sends nothing is dropped.
+    setTimeout(() => socket.destroy(), 10_000).unref();
+    this.#http.emit('connection', socket);
+    socket.resume();
+  }
+
+  close(): void {
+    this.#http.closeAllConnections();
+  }
 }

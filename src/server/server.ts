@@ -8,7 +8,8 @@
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import { createSecureContext } from 'node:tls';
+import type { IncomingMessage } from 'node:http';
 import type { CodecKind } from '../codec/codec.js';
 import { createCodec } from '../codec/select.js';
 import type { Utf8ValidatorChoice } from '../protocol/protocol.js';
@@ -21,9 +22,10 @@ import { HandshakeError } from '../protocol/errors.js';
 import { RedisBackplane } from '../pubsub/redis-backplane.js';
 import { WorkerRelay } from '../pubsub/relay.js';
 import { topicError } from '../pubsub/topics.js';
-import { ConnectionServer, type ConnectionSettings, type NodeServices, type ThreadStats } from './connection-server.js';
+import { ConnectionServer, type ConnectionSettings, type NodeServices, type ThreadStats, type TlsCertificate } from './connection-server.js';
 import { runAuthorizeHook, type AuthorizeHook, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
-import { createUnavailableAnswers } from './http-answers.js';
+import { MainThreadAnswers, type MainThreadRefusal } from './http-answers.js';
+import { Admission } from './admission.js';
 
 export type { AuthorizeVerdict as AuthorizeResult, UpgradeRequest };
 
@@ -58,6 +60,18 @@ export interface ServerOptions {
   workerHeartbeatTimeoutMs?: number;
   /** Only requests for this path are upgraded (others get 404); any path when unset. */
   path?: string;
+  /** Serve wss:// with this certificate chain and private key (PEM); see setCertificate(). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** A connection silent (no bytes at all) this long gets a ping; 0 turns the heartbeat off. */
+  pingIntervalMs?: number;
+  /** After that ping, how long to wait for any bytes before closing with 1001 and dropping TCP. */
+  pingTimeoutMs?: number;
+  /** A connection with no data message for this long is closed with 1001; 0 (default): never. */
+  idleTimeoutMs?: number;
+  /** Open TCP connections of the node past which new ones get 503 (0: no limit). */
+  maxConnections?: number;
+  /** Open TCP connections from one address past which new ones get 429 (0: no limit). */
+  maxConnectionsPerIp?: number;
   /** No listener of our own: upgrades come through handleUpgrade() from another HTTP server. */
   noServer?: boolean;
   /** Reports application exceptions and other per-connection failures; logged when unset. */
@@ -81,14 +95,20 @@ export const DEFAULTS = {
   slowSubscriberBytes: 4 * 1024 * 1024,
   slowPolicy: 'drop' as SlowSubscriberPolicy,
   workerHeartbeatTimeoutMs: 5_000,
+  pingIntervalMs: 30_000,
+  pingTimeoutMs: 10_000,
+  idleTimeoutMs: 0,
+  maxConnections: 0,
+  maxConnectionsPerIp: 0,
 };
 
 /** Options that are whole numbers, with their smallest allowed value. */
 const INTEGER_OPTIONS = {
   port: 0, workers: 0, maxPayload: 1, handshakeTimeoutMs: 1, maxHeaderBytes: 1, closeTimeoutMs: 1,
   highWaterMark: 1, slowSubscriberBytes: 1, workerHeartbeatTimeoutMs: 1,
+  pingIntervalMs: 0, pingTimeoutMs: 1, idleTimeoutMs: 0, maxConnections: 0, maxConnectionsPerIp: 0,
 } as const;
-const OTHER_OPTIONS = new Set(['host', 'app', 'codec', 'utf8Validator', 'subprotocols', 'origins', 'authorize',
+const OTHER_OPTIONS = new Set(['host', 'app', 'codec', 'utf8Validator', 'subprotocols', 'origins', 'authorize', 'tls',
   'redis', 'slowPolicy', 'path', 'noServer', 'onError', 'log']);
 
 /** Checks options up front: an unknown name (a typo, another library's option) or a bad value is a TypeError. */
@@ -141,8 +161,10 @@ export class WasmSocketServer {
   readonly #pool: WorkerPool | undefined;
   readonly #relay: WorkerRelay | undefined;
   readonly #backplane: RedisBackplane | undefined;
-  /** Answers 503 on this thread while no worker runs (made when first needed). */
-  #unavailable: HttpServer | undefined;
+  /** Counts every connection of the node, whichever thread serves it. */
+  readonly #admission: Admission;
+  /** Answers on this thread the connections no worker takes (made when first needed). */
+  #mainThreadAnswers: MainThreadAnswers | undefined;
   #nextId = 1;
   #closing = false;
 
@@ -167,8 +189,16 @@ export class WasmSocketServer {
       slowSubscriberBytes: options.slowSubscriberBytes ?? DEFAULTS.slowSubscriberBytes,
       slowPolicy: options.slowPolicy ?? DEFAULTS.slowPolicy,
       path: options.path,
+      pingIntervalMs: options.pingIntervalMs ?? DEFAULTS.pingIntervalMs,
+      pingTimeoutMs: options.pingTimeoutMs ?? DEFAULTS.pingTimeoutMs,
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
+      tls: options.tls === undefined ? undefined : checkedCertificate(options.tls),
     };
     const workers = options.workers ?? DEFAULTS.workers;
+    this.#admission = new Admission({
+      maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
+      maxConnectionsPerIp: options.maxConnectionsPerIp ?? DEFAULTS.maxConnectionsPerIp,
+    });
     if (options.redis !== undefined) {
       this.#backplane = new RedisBackplane({
         url: options.redis, nodeId: randomUUID(), log: this.#log,
@@ -197,6 +227,7 @@ export class WasmSocketServer {
           publish: (from, topic, payload, isBinary) => relay.fromWorker(from, topic, payload, isBinary),
           pattern: (from, pattern, added) => relay.pattern(from, pattern, added),
           workerLost: (slot) => relay.workerLost(slot),
+          socketClosed: (id) => this.#admission.release(id),
           onError: this.#onError,
           log: this.#log,
         },
@@ -219,7 +250,7 @@ export class WasmSocketServer {
     const services: NodeServices = {
       authorize: this.#authorize,
       health: () => this.health(),
-      socketClosed: () => {},
+      socketClosed: (id) => this.#admission.release(id),
       onError: (error, id) => {
         if (this.#options.onError !== undefined) this.#options.onError(error);
         else this.#log(`application error, connection ${id}: ${error.stack ?? error.message}`);
@@ -249,12 +280,35 @@ export class WasmSocketServer {
       // A single worker kept its publishes to itself; now this thread has subscribers too.
       this.#pool!.relayPublishes();
     }
+    const id = this.#nextId++;
+    const refusal = this.#admission.admit(id, (socket as Socket).remoteAddress ?? '');
+    if (refusal !== undefined) {
+      socket.end(rejectionResponse(new HandshakeError(refusal.status, refusal.reason)));
+      return;
+    }
     // Node's HTTP server hands over the net.Socket it read the request from.
-    this.#local.handleUpgrade(request, socket as Socket, head, this.#nextId++);
+    this.#local.handleUpgrade(request, socket as Socket, head, id);
   }
 
   get port(): number {
     return this.address().port;
+  }
+
+  /** True when the server speaks wss://. */
+  get secure(): boolean {
+    return this.#settings.tls !== undefined;
+  }
+
+  /**
+   * Replaces the TLS certificate without a restart (say, after a renewal): new connections on
+   * every worker use it, open ones keep theirs. A chain and key that do not load throw here.
+   */
+  setCertificate(tls: { cert: string | Buffer; key: string | Buffer }): void {
+    if (this.#settings.tls === undefined) throw new TypeError('setCertificate: this server was started without tls');
+    const certificate = checkedCertificate(tls);
+    this.#settings.tls = certificate;
+    this.#local?.setCertificate(certificate);
+    this.#pool?.setCertificate(certificate);
   }
 
   /** The listener's address; null with noServer (or before listen()). */
@@ -311,6 +365,7 @@ export class WasmSocketServer {
       workers: stats.workers.map((worker) => worker?.connections ?? null),
       ...(stats.pool === undefined ? {} : { pool: stats.pool }),
       pubsub: stats.pubsub,
+      admission: { ...this.#admission.stats },
       backplane: this.#backplane === undefined ? 'none' : { state: this.#backplane.state, ...this.#backplane.stats },
     };
   }
@@ -345,27 +400,47 @@ export class WasmSocketServer {
       await this.#pool.close();
     }
     await this.#backplane?.close();
-    this.#unavailable?.closeAllConnections();
+    this.#mainThreadAnswers?.close();
     await listenerClosed;
   }
 
   #accept(socket: Socket): void {
     const id = this.#nextId++;
+    const refusal = this.#admission.admit(id, socket.remoteAddress ?? '');
+    if (refusal !== undefined) {
+      this.#answerHere(socket, { ...refusal, healthStatus: 200 });
+      return;
+    }
     if (this.#pool === undefined) {
       this.#local!.adopt(socket, id);
       return;
     }
-    if (this.#pool!.hand(socket, id)) return;
-    this.#unavailable ??= createUnavailableAnswers(() => this.health());
-    this.#unavailable.emit('connection', socket);
-    socket.resume();
+    if (this.#pool.hand(socket, id)) return;
+    this.#admission.release(id);
+    this.#answerHere(socket, { status: 503, reason: 'no worker is running; try again later', healthStatus: 503 });
+  }
+
+  #answerHere(socket: Socket, refusal: MainThreadRefusal): void {
+    this.#mainThreadAnswers ??= new MainThreadAnswers(() => this.health());
+    this.#mainThreadAnswers.answer(socket, refusal);
   }
 }
 
-/** Creates a server, loads its application and starts listening. */
+/** The PEM strings of a certificate and key that Node's TLS loads; a clear error otherwise. */
+function checkedCertificate(tls: { cert: string | Buffer; key: string | Buffer }): TlsCertificate {
+  const certificate = { cert: String(tls.cert), key: String(tls.key) };
+  try {
+    createSecureContext(certificate);
+  } catch (error) {
+    throw new TypeError(`tls: the certificate and key do not load: ${(error as Error).message}`);
+  }
+  return certificate;
+}
+
 /** The connection server on the main thread, as the relay names it among the workers. */
 const THIS_THREAD = -1;
 
+/** Creates a server, loads its application and starts listening. */
 export async function listen(options: ServerOptions = {}): Promise<WasmSocketServer> {
   const appSpec = typeof options.app === 'object' ? undefined : options.app ?? DEFAULTS.app;
   // Loaded here even with workers, so a bad path fails at start with a clear message.

@@ -2,14 +2,24 @@
  * A live connection as its connection server keeps it: its socket link, how to ask it to
  * close, and the broker's view of it as a subscriber.
  */
-import type { Transport } from '../apps/app-connection.js';
+import type { AppConnection, Transport } from '../apps/app-connection.js';
 import type { Broker, Subscriber } from '../pubsub/broker.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { SocketLink } from './socket-io.js';
 
 export class Session implements Subscriber {
   close: (code: number, reason: string) => void = () => {};
-  constructor(readonly id: number, readonly link: SocketLink) {}
+  /** The heartbeat sweep's view, in ms since the epoch: when bytes or a data message last came. */
+  heardAt: number;
+  messageAt: number;
+  /** When the sweep pinged this silent connection; 0 while it is not waiting for an answer. */
+  pingedAt = 0;
+  conn!: AppConnection;
+
+  constructor(readonly id: number, readonly link: SocketLink, now: number) {
+    this.heardAt = now;
+    this.messageAt = now;
+  }
 
   get backlog(): number {
     return this.link.backlog;

@@ -33,6 +33,8 @@ export class SocketLink {
   #corked = false;
   #backlogAtCork = 0;
   #closeTimer: NodeJS.Timeout | undefined;
+  /** Bytes arrived since the heartbeat sweep last looked (it resets this): the peer is alive. */
+  readSinceSweep = false;
 
   constructor(socket: Socket, options: SocketLinkOptions) {
     this.#socket = socket;
@@ -63,6 +65,7 @@ export class SocketLink {
     this.#endpoint = endpoint;
     const socket = this.#socket;
     socket.on('data', (chunk: Buffer) => {
+      this.readSinceSweep = true;
       // Every reply produced while handling one read leaves in one write (writev).
       socket.cork();
       endpoint.receive(chunk);

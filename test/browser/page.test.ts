@@ -10,6 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { listen } from '../../src/server/server.js';
 import { LOG_LIMIT } from '../../src/pubsub/page.js';
 import { launchChromium } from '../helpers/chromium.js';
+import { makeCertificate } from '../helpers/certificate.js';
 
 /** Bound for every single wait: generous, a loaded machine must not fail the test. */
 const WAIT_MS = 30_000;
@@ -110,5 +111,32 @@ for (const workers of [0, 1, 2]) {
       ws.onerror = () => resolve('error');
     }), `ws://127.0.0.1:${server.port}/`);
     t.is(outcome, 'chat: echo me');
+  });
+
+  test.serial(`the pub/sub page over https:// connects with wss:// [${workers === 0 ? 'inline' : `${workers} workers`}]`, async (t) => {
+    t.timeout(120_000);
+    const certificate = makeCertificate();
+    t.teardown(() => certificate.remove());
+    const server = await listen({ host: '127.0.0.1', port: 0, app: 'pubsub', workers, tls: certificate });
+    t.teardown(() => server.close());
+    // The test certificate is self-signed: this browser is told to accept it.
+    const browser = await launchChromium(['--ignore-certificate-errors']);
+    t.teardown(() => browser.close());
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    context.setDefaultTimeout(WAIT_MS);
+    const page = await context.newPage();
+    await page.goto(`https://127.0.0.1:${server.port}/`, { timeout: WAIT_MS });
+    t.is(await page.inputValue('#url'), `wss://127.0.0.1:${server.port}/`, 'the page derives wss:// from https:');
+    await page.click('#connect');
+    await page.locator('#status[data-state="open"]').waitFor();
+    await page.fill('#topic', 'secure.*');
+    await page.click('#subscribe');
+    await page.locator('#subscriptions li[data-topic="secure.*"][data-state="active"]').waitFor();
+    await page.fill('#publish-topic', 'secure.news');
+    await page.fill('#publish-data', '"over TLS"');
+    await page.click('#publish');
+    const entry = page.locator('#log li[data-kind="message"]').first();
+    await entry.waitFor();
+    t.is(await entry.locator('.data').textContent(), '"over TLS"');
   });
 }

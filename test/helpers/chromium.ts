@@ -24,7 +24,7 @@ export function chromiumPath(): string {
   return process.env.CHROMIUM_PATH || DEFAULT_CHROMIUM_PATH;
 }
 
-export async function launchChromium(): Promise<Browser> {
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   const executablePath = chromiumPath();
   if (!existsSync(executablePath)) {
     throw new Error(
@@ -32,5 +32,5 @@ export async function launchChromium(): Promise<Browser> {
         'package (`apt-get install chromium`; .ci/run installs it in CI) or set CHROMIUM_PATH to a Chromium executable.',
     );
   }
-  return chromium.launch({ executablePath, headless: true, args: [...CHROMIUM_ARGS], timeout: 15_000 });
+  return chromium.launch({ executablePath, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs], timeout: 15_000 });
 }
