@@ -9,7 +9,8 @@ test('load flags are parsed into options, with defaults for the rest', (t) => {
     scenario: 'echo', connections: 500, ramp: 250, size: 64, binary: true, inFlight: 4, rate: 0,
     durationMs: 2500, threads: 2, processes: 0, codec: 'wasm', json: true, topic: LOAD_DEFAULTS.topic,
   });
-  t.deepEqual(options.target, { host: 'localhost', port: 9001, path: '/chat?room=1', hostHeader: 'localhost:9001', url: 'ws://localhost:9001/chat?room=1' });
+  t.deepEqual(options.target, { host: 'localhost', port: 9001, path: '/chat?room=1', hostHeader: 'localhost:9001', url: 'ws://localhost:9001/chat?room=1', secure: false, insecure: false });
+  t.like(parseLoadArgs(['wss://localhost/', '--insecure']).target, { port: 443, secure: true, insecure: true });
   t.deepEqual(options.sourceIps, ['127.0.0.1', '127.0.0.2', '127.0.0.3']);
   t.like(parseLoadArgs(['ws://127.0.0.1:1/']), { scenario: 'echo', connections: 100, codec: 'js', durationMs: 10_000, json: false });
   t.like(parseLoadArgs(['ws://127.0.0.1:1/', '--scenario', 'broadcast']), { rate: LOAD_DEFAULTS.broadcastRate, publishers: 1 });
@@ -24,8 +25,8 @@ test('bad load flags are usage errors with a clear message', (t) => {
   const url = 'ws://127.0.0.1:9001/';
   const cases: Array<[string[], RegExp]> = [
     [[], /needs the server URL/],
-    [['http://127.0.0.1/'], /must start with ws:\/\//],
-    [['wss://127.0.0.1/'], /wss:\/\/ is not supported/],
+    [['http://127.0.0.1/'], /must start with ws:\/\/ or wss:\/\//],
+    [[url, '--insecure'], /--insecure applies to wss:\/\/ URLs/],
     [[url, url], /takes one URL/],
     [[url, '--scenario', 'storm'], /--scenario must be "echo", "broadcast" or "connect"/],
     [[url, '--connections', '0'], /--connections must be between 1 and/],

@@ -57,7 +57,7 @@ test('bad load flags exit 2 with a message; --help exits 0 with the usage', (t) 
   t.regex(missing.stderr, /load needs the server URL/);
   const help = spawnSync(process.execPath, [cli, 'load', '--help'], { encoding: 'utf8' });
   t.is(help.status, 0);
-  t.regex(help.stdout, /^Usage: wasmsocket load ws:\/\/HOST:PORT\/PATH/);
+  t.regex(help.stdout, /^Usage: wasmsocket load ws\[s\]:\/\/HOST:PORT\/PATH/);
 });
 
 test('past the open-file limit connections fail with EMFILE, counted and explained', async (t) => {
