@@ -11,7 +11,7 @@ async function serve(args: string[]): Promise<void> {
     onError: (error) => console.error(`wasmsocket: ${error.stack ?? error.message}`),
   });
   const { address, port } = server.address();
-  console.log(`wasmsocket listening on ws://${address.includes(':') ? `[${address}]` : address}:${port}/ (app ${options.app}, codec ${options.codec}, ${options.workers === 0 ? "inline" : `${options.workers} worker${options.workers > 1 ? "s" : ""}`})`);
+  console.log(`wasmsocket listening on ws://${address.includes(':') ? `[${address}]` : address}:${port}/ (app ${options.app}, codec ${options.codec}, ${options.workers === 0 ? "inline" : `${options.workers} worker${options.workers > 1 ? "s" : ""}`}${options.deflate ? ", permessage-deflate" : ""})`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

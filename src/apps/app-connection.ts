@@ -6,6 +6,7 @@
 import type { FrameCodec } from '../codec/codec.js';
 import { WebSocketProtocol, ReadyState, type Utf8ValidatorChoice } from '../protocol/protocol.js';
 import { CloseCode } from '../protocol/close-codes.js';
+import type { PerMessageDeflateConfig } from '../protocol/compression.js';
 import type { Application, Connection } from './app.js';
 import { topicError } from '../pubsub/topics.js';
 
@@ -17,6 +18,9 @@ export interface Transport {
   end(): void;
   /** Our close frame is out: bound the wait for the peer's answer. */
   closing(): void;
+  /** Stop reading from the socket (a message is being inflated off the event loop) / read again. */
+  pauseInput(): void;
+  resumeInput(): void;
   /** Bytes queued for the socket and not yet written, as far as this side knows. */
   readonly bufferedAmount: number;
   /** Pub/sub goes to this thread's broker; patterns and topics are already valid. */
@@ -30,6 +34,8 @@ export interface AppConnectionOptions {
   subprotocol: string | undefined;
   maxPayload: number;
   utf8Validator?: Utf8ValidatorChoice;
+  /** permessage-deflate, when the handshake agreed on it. */
+  deflate?: PerMessageDeflateConfig;
   onError?: (error: Error, conn: Connection) => void;
 }
 
@@ -52,7 +58,9 @@ export class AppConnection implements Connection {
       message: (data, isBinary) => this.#runHandler(() => app.message?.(this, data, isBinary)),
       write: (first, second) => transport.write(first, second),
       closeTransport: () => transport.end(),
-    }, { role: 'server', maxPayload: options.maxPayload, utf8Validator: options.utf8Validator });
+      pauseInput: () => transport.pauseInput(),
+      resumeInput: () => transport.resumeInput(),
+    }, { role: 'server', maxPayload: options.maxPayload, utf8Validator: options.utf8Validator, deflate: options.deflate });
   }
 
   get bufferedAmount(): number {

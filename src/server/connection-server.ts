@@ -9,7 +9,8 @@
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { CodecKind, FrameCodec } from '../codec/codec.js';
-import { validateUpgrade, rejectionResponse } from '../handshake/handshake.js';
+import { validateUpgrade, rejectionResponse, type HandshakeAccept } from '../handshake/handshake.js';
+import type { DeflateSettings } from '../extensions/deflate-options.js';
 import { HandshakeError } from '../protocol/errors.js';
 import type { Utf8ValidatorChoice } from '../protocol/protocol.js';
 import type { Application } from '../apps/app.js';
@@ -26,6 +27,8 @@ export interface ConnectionSettings {
   utf8Validator: Utf8ValidatorChoice;
   maxPayload: number;
   subprotocols: readonly string[];
+  /** permessage-deflate (RFC 7692) when the server compresses; undefined: off. */
+  deflate: DeflateSettings | undefined;
   /** Allowed `Origin` values; empty allows any origin. */
   origins: readonly string[];
   /** Time from TCP accept to a finished handshake. */
@@ -77,7 +80,9 @@ export class ConnectionServer {
     this.#app = app;
     this.#codec = codec;
     this.#services = services;
-    this.broker = new Broker({ codec, slowSubscriberBytes: settings.slowSubscriberBytes, slowPolicy: settings.slowPolicy });
+    this.broker = new Broker({
+      codec, slowSubscriberBytes: settings.slowSubscriberBytes, slowPolicy: settings.slowPolicy, compressor: settings.deflate,
+    });
     if (backplane !== undefined) this.broker.attachBackplane(backplane);
     // Never listening: sockets come from adopt(). Node's own HTTP parser reads the request.
     this.#http = createServer({ maxHeaderSize: settings.maxHeaderBytes });
@@ -134,7 +139,7 @@ export class ConnectionServer {
   }
 
   #handshakeOptions() {
-    return { subprotocols: this.#settings.subprotocols, origins: this.#settings.origins };
+    return { subprotocols: this.#settings.subprotocols, origins: this.#settings.origins, deflate: this.#settings.deflate };
   }
 
   #clearDeadline(socket: Socket): void {
@@ -154,7 +159,7 @@ export class ConnectionServer {
       // Past the handshake: no deadline any more, and no timer kept alive per idle connection.
       this.#clearDeadline(socket);
       socket.write(accepted.response);
-      this.#startSession(socket, accepted.protocol, head);
+      this.#startSession(socket, accepted, head);
     } catch (error) {
       const refusal = error instanceof HandshakeError ? error : new HandshakeError(500, 'handshake failed');
       if (!(error instanceof HandshakeError)) this.#services.onError(error as Error, connectionIds.get(socket) ?? 0);
@@ -162,7 +167,7 @@ export class ConnectionServer {
     }
   }
 
-  #startSession(socket: Socket, subprotocol: string | undefined, head: Buffer): void {
+  #startSession(socket: Socket, accepted: HandshakeAccept, head: Buffer): void {
     const id = connectionIds.get(socket) ?? 0;
     const link = new SocketLink(socket, {
       highWaterMark: this.#settings.highWaterMark,
@@ -172,14 +177,17 @@ export class ConnectionServer {
         this.broker.removeSubscriber(session);
       },
     });
-    const session = new Session(id, link);
+    const { deflate: negotiated } = accepted;
+    const session = new Session(id, link, negotiated);
     this.#sessions.set(id, session);
+    const compressor = this.#settings.deflate;
     const conn = new AppConnection(this.#codec, this.#app, new SessionTransport(session, this.broker), {
-      id, subprotocol, maxPayload: this.#settings.maxPayload, utf8Validator: this.#settings.utf8Validator,
+      id, subprotocol: accepted.protocol, maxPayload: this.#settings.maxPayload, utf8Validator: this.#settings.utf8Validator,
+      deflate: negotiated === undefined || compressor === undefined ? undefined : { negotiated, compressor },
       onError: (error) => this.#services.onError(error, id),
     });
     link.attach(conn);
-    session.close = (code, reason) => conn.close(code, reason);
+    session.attach(conn);
     // Bytes that came in the same packet as the request are the connection's first input.
     conn.start(head);
   }

@@ -21,6 +21,7 @@ import { topicError } from '../pubsub/topics.js';
 import { ConnectionServer, type ConnectionSettings, type NodeServices, type ThreadStats } from './connection-server.js';
 import { runAuthorizeHook, type AuthorizeHook, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
 import { createUnavailableAnswers } from './http-answers.js';
+import { resolveDeflateOptions, type DeflateOptions } from '../extensions/deflate-options.js';
 
 export type { AuthorizeVerdict as AuthorizeResult, UpgradeRequest };
 
@@ -35,6 +36,11 @@ export interface ServerOptions {
   /** UTF-8 of text messages: 'native' (isUtf8 or streaming, per segment) or the codec's own scan. */
   utf8Validator?: Utf8ValidatorChoice;
   maxPayload?: number;
+  /**
+   * permessage-deflate (RFC 7692): off by default; `true` for the defaults, or options
+   * (validated here: a bad one throws a TypeError).
+   */
+  deflate?: boolean | DeflateOptions;
   subprotocols?: readonly string[];
   /** Allowed `Origin` values; empty or undefined allows any origin. */
   origins?: readonly string[];
@@ -110,6 +116,7 @@ export class WasmSocketServer {
       utf8Validator: options.utf8Validator ?? DEFAULTS.utf8Validator,
       maxPayload: options.maxPayload ?? DEFAULTS.maxPayload,
       subprotocols: options.subprotocols ?? [],
+      deflate: resolveDeflateOptions(options.deflate),
       origins: options.origins ?? [],
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs,
       maxHeaderBytes: options.maxHeaderBytes ?? DEFAULTS.maxHeaderBytes,

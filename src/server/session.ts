@@ -3,20 +3,49 @@
  * close, and the broker's view of it as a subscriber.
  */
 import type { Transport } from '../apps/app-connection.js';
-import type { Broker, Subscriber } from '../pubsub/broker.js';
+import type { Broker, Subscriber, SubscriberDeflate } from '../pubsub/broker.js';
+import type { NegotiatedDeflate } from '../protocol/compression.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { SocketLink } from './socket-io.js';
 
+/** The connection behind a session, as far as the session needs it. */
+export interface SessionConnection {
+  close(code: number, reason: string): void;
+  /** Sends a message through the connection's protocol (and its compressor). */
+  send(data: Uint8Array, isBinary: boolean): boolean;
+}
+
 export class Session implements Subscriber {
-  close: (code: number, reason: string) => void = () => {};
-  constructor(readonly id: number, readonly link: SocketLink) {}
+  readonly deflate: SubscriberDeflate | undefined;
+  #connection: SessionConnection | undefined;
+
+  constructor(readonly id: number, readonly link: SocketLink, negotiated?: NegotiatedDeflate) {
+    // RFC 7692 §7.1.1.1: without server context takeover every message is compressed alone, so
+    // one compressed frame serves every such subscriber with the same window size.
+    if (negotiated !== undefined) {
+      const { send } = negotiated;
+      this.deflate = send.noContextTakeover ? { kind: 'shared', windowBits: send.windowBits } : { kind: 'own' };
+    }
+  }
+
+  attach(connection: SessionConnection): void {
+    this.#connection = connection;
+  }
 
   get backlog(): number {
     return this.link.backlog;
   }
 
+  close(code: number, reason: string): void {
+    this.#connection?.close(code, reason);
+  }
+
   deliver(frame: Uint8Array): void {
-    this.link.deliver(frame);
+    if (this.link.holdForTurn()) this.link.write(frame);
+  }
+
+  deliverCompressing(payload: Uint8Array, isBinary: boolean): void {
+    if (this.link.holdForTurn()) this.#connection?.send(payload, isBinary);
   }
 
   closeAsTooSlow(): void {
@@ -31,6 +60,8 @@ export class SessionTransport implements Transport {
   write(first: Uint8Array, second?: Uint8Array): void { this.session.link.write(first, second); }
   end(): void { this.session.link.end(); }
   closing(): void { this.session.link.closing(); }
+  pauseInput(): void { this.session.link.holdInput(); }
+  resumeInput(): void { this.session.link.releaseInput(); }
   subscribe(pattern: string): void { this.broker.subscribe(pattern, this.session); }
   unsubscribe(pattern: string): void { this.broker.unsubscribe(pattern, this.session); }
   publish(topic: string, payload: Uint8Array, isBinary: boolean): void { this.broker.publish(topic, payload, isBinary); }

@@ -151,16 +151,27 @@ function parseFrame(bytes: Buffer): { frame: ServerFrame; size: number } | { nee
 
 // --- the client -----------------------------------------------------------------------------
 
-function upgradeRequest(port: number, key: string): string {
+function upgradeRequest(port: number, key: string, extensions: string | undefined): string {
   return `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
-    + `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+    + `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n`
+    + (extensions === undefined ? '' : `Sec-WebSocket-Extensions: ${extensions}\r\n`) + '\r\n';
 }
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+export interface ConnectOptions {
+  /** Sent in the same write as the request. */
+  head?: Uint8Array;
+  timeoutMs?: number;
+  /** The Sec-WebSocket-Extensions value to offer, as is. */
+  extensions?: string;
+}
+
 export class RawClient {
   /** Every frame received so far, in order. */
   readonly frames: ServerFrame[] = [];
+  /** The Sec-WebSocket-Extensions value of the 101 response; undefined without one. */
+  readonly extensions: string | undefined;
   readonly #socket: net.Socket;
   #chunks: Buffer[] = [];
   #buffered = 0;
@@ -172,8 +183,9 @@ export class RawClient {
   readonly #waiters = new Set<() => void>();
   readonly #ended$: Promise<void>;
 
-  private constructor(socket: net.Socket, rest: Buffer) {
+  private constructor(socket: net.Socket, rest: Buffer, extensions: string | undefined) {
     this.#socket = socket;
+    this.extensions = extensions;
     this.#ended$ = new Promise((resolve) => {
       const ended = (): void => {
         if (!this.#ended) {
@@ -195,7 +207,7 @@ export class RawClient {
    * Opens TCP to 127.0.0.1:port and performs the opening handshake; `head` is sent in the same
    * write as the request. Rejects unless the answer is a valid 101.
    */
-  static connect(port: number, options: { head?: Uint8Array; timeoutMs?: number } = {}): Promise<RawClient> {
+  static connect(port: number, options: ConnectOptions = {}): Promise<RawClient> {
     const key = randomBytes(16).toString('base64');
     const accept = createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
     return new Promise((resolve, reject) => {
@@ -221,14 +233,15 @@ export class RawClient {
           fail(new Error(`handshake refused: ${JSON.stringify(head)}`));
           return;
         }
-        resolve(new RawClient(socket, received.subarray(end + 4)));
+        const extensions = /^sec-websocket-extensions: *(.*?) *$/im.exec(head)?.[1];
+        resolve(new RawClient(socket, received.subarray(end + 4), extensions));
       };
       const onClose = (): void => fail(new Error('connection closed during the handshake'));
       socket.on('data', onData);
       socket.on('error', fail);
       socket.on('close', onClose);
       socket.on('connect', () => {
-        const request = Buffer.from(upgradeRequest(port, key), 'latin1');
+        const request = Buffer.from(upgradeRequest(port, key, options.extensions), 'latin1');
         socket.write(options.head === undefined ? request : Buffer.concat([request, options.head]));
       });
     });

@@ -8,7 +8,7 @@ import test from 'ava';
 import { isUtf8 } from 'node:buffer';
 import { constants, deflateRawSync } from 'node:zlib';
 import { createCodec } from '../../src/codec/select.js';
-import { WebSocketProtocol, type Role } from '../../src/protocol/protocol.js';
+import { WebSocketProtocol, ReadyState, type Role } from '../../src/protocol/protocol.js';
 import type { CompressorSettings, NegotiatedDeflate } from '../../src/protocol/compression.js';
 import { SYNC_INFLATE_BYTES } from '../../src/protocol/message-inflater.js';
 import { CODEC_KINDS } from '../helpers/codecs.js';
@@ -288,17 +288,34 @@ for (const kind of CODEC_KINDS) {
       clientFrame(0x81, Buffer.from('plain after')),
       clientFrame(0x89, Buffer.from('ping after')),
       clientFrame(0x81 | RSV1, deflate('compressed after '.repeat(10))),
+      clientFrame(0x88, Buffer.from([0x03, 0xe8])),
     ]));
     t.is(server.out.pauses, 1);
     t.is(server.out.messages.length, 0, 'nothing overtakes the message being inflated');
     t.is(server.drain().length, 0, 'not even the pong');
     // Bytes that arrive before the transport has paused are kept for later, in order.
-    server.machine.receive(clientFrame(0x81, Buffer.from('late')));
-    await until(() => server.out.resumes === 1, 'resumeInput');
+    server.machine.receive(clientFrame(0x82, Buffer.from('late')));
+    t.is(server.machine.readyState, ReadyState.OPEN, 'the close frame waits too');
+    await until(() => server.out.transportClosed === 1, 'the close');
     t.deepEqual(server.out.messages.map((m) => m.data.length === big.length ? 'big' : m.data.toString()),
-      ['big', 'plain after', 'compressed after '.repeat(10), 'late']);
+      ['big', 'plain after', 'compressed after '.repeat(10)], 'what came after the close frame is not read');
     t.true(server.out.messages[0].data.equals(big));
-    t.deepEqual(parseFrames(server.drain()).map((f) => f.payload.toString()), ['ping after'], 'the pong, once its turn came');
+    t.deepEqual(parseFrames(server.drain()).map((f) => [f.byte0 & 0x0f, f.payload.length]), [[0x0a, 10], [0x08, 2]],
+      'the pong and the close reply, once their turn came');
+    t.is(server.machine.closeCode, 1000);
+  });
+
+  test(`[${kind}] bytes received while a message is inflated are read in order once it is delivered`, async (t) => {
+    const { server } = pair(kind);
+    const big = Buffer.alloc(SYNC_INFLATE_BYTES * 2, 0x62);
+    const bytes = Buffer.concat([clientFrame(0x82 | RSV1, deflate(big)), clientFrame(0x81, Buffer.from('one')), clientFrame(0x81 | RSV1, deflate('two'))]);
+    const cut = bytes.length - 5; // the last frame arrives in two reads, both during the inflation
+    server.machine.receive(bytes.subarray(0, cut - 10));
+    server.machine.receive(bytes.subarray(cut - 10, cut));
+    server.machine.receive(bytes.subarray(cut));
+    await until(() => server.out.resumes === 1, 'resumeInput');
+    t.deepEqual(server.out.messages.map((m) => m.data.length === big.length ? 'big' : m.data.toString()), ['big', 'one', 'two']);
+    t.is(server.out.pauses, 1);
   });
 
   test(`[${kind}] two large compressed messages in one read are inflated one after the other`, async (t) => {
