@@ -2,12 +2,13 @@
  * Outgoing permessage-deflate (RFC 7692 §7.2.1): one whole message in, its compressed payload
  * out, synchronously.
  *
- * Why synchronous: measured on this 2-core machine (Node 26, zlib 1.3), deflateRawSync of a
- * 1 KiB JSON message costs 10-18 µs of event-loop time, the async deflateRaw 60-85 µs of it
- * plus a thread-pool round trip; at 128 KiB the sync call takes about 1.2 ms (level 6). So the
- * sync call is the cheapest and, bounded by `maxCompressBytes` (256 KiB by default, ≈ 2 ms),
- * it never holds the worker's other connections up for long; larger messages go uncompressed,
- * which §6 allows for any message.
+ * Why synchronous (test/measure/zlib-costs.ts, this 2-core machine, Node 26, zlib 1.3): a
+ * 1 KiB message costs 13-17 µs of event-loop time with deflateRawSync and 80-100 µs with the
+ * async deflateRaw (thread-pool dispatch and callback), so sync is the cheaper call for the
+ * messages most servers send. Its cost grows with the message (about 1 ms at 128 KiB, level 6,
+ * where async costs the loop 0.1-0.2 ms), so it is bounded: messages over `maxCompressBytes`
+ * (128 KiB by default) go out uncompressed, which §6 allows for any message, and no deflate
+ * call holds the worker's other connections up for much more than a millisecond.
  */
 import { constants, deflateRawSync } from 'node:zlib';
 import { compresses, slideWindow, SYNC_FLUSH_TAIL, type CompressorSettings, type DeflateDirection } from './compression.js';

@@ -4,13 +4,14 @@
  * as soon as it passes the limit, the rest is never inflated), and the UTF-8 of a text message
  * is checked on the inflated bytes, fail-fast per inflated chunk.
  *
- * Sync first, async for large output. Measured on this 2-core machine (Node 26, zlib 1.3):
- * inflateRawSync of a 1 KiB message costs 5-7 µs of event-loop time, 11 µs at 16 KiB, while
- * the async inflateRaw costs 30-55 µs of event-loop time plus a thread-pool round trip. But
- * inflating is unbounded by the input: 16 KiB of deflated zeros inflate to 16 MiB in about
- * 70 ms. So a message is inflated synchronously while its output fits SYNC_INFLATE_BYTES
- * (under a millisecond), and a message that does not fit starts again on the thread pool,
- * where it holds up no other connection; the caller stops reading from this one meanwhile.
+ * Sync first, async for large output (test/measure/zlib-costs.ts, this 2-core machine, Node 26,
+ * zlib 1.3): inflateRawSync of a 1 KiB message costs 7-14 µs of event-loop time, 20 µs at
+ * 16 KiB, while the async inflateRaw costs 35-65 µs of it plus a thread-pool round trip. But
+ * inflating is not bounded by the input: 16 KiB of deflated zeros inflate to 16 MiB, 5-100 ms
+ * of work. So a message is inflated synchronously while its output fits SYNC_INFLATE_BYTES
+ * (stopping there costs about 1.5 ms at worst), and one that does not fit starts again on the
+ * thread pool, where it holds up no other connection; the caller stops reading from this one
+ * meanwhile and keeps what follows in order.
  */
 import { isUtf8 } from 'node:buffer';
 import { constants, createInflateRaw, inflateRawSync } from 'node:zlib';
@@ -20,7 +21,7 @@ import { invalidUtf8, ProtocolError } from './errors.js';
 import { validateTextSegment } from './utf8-validator.js';
 import { slideWindow, SYNC_FLUSH_TAIL, type DeflateDirection } from './compression.js';
 
-/** Largest output inflated on the event loop in one call (≈ 0.3-0.8 ms here). */
+/** Largest output inflated on the event loop in one call (at most about 1.5 ms here). */
 export const SYNC_INFLATE_BYTES = 256 * 1024;
 /** Output chunk of the async inflater: the unit of the fail-fast size and UTF-8 checks. */
 const ASYNC_CHUNK_BYTES = 64 * 1024;
