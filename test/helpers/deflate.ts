@@ -3,7 +3,7 @@
  * compressed client frames, inflating what the server sends, and a zip bomb built cheaply.
  */
 import { constants, createInflateRaw, deflateRawSync, inflateRawSync, type InflateRaw } from 'node:zlib';
-import { frame, Op, RSV1, type ClientFrame } from './raw-client.js';
+import { frame, fragments, Op, RSV1, type ClientFrame } from './raw-client.js';
 
 const SYNC_FLUSH = { finishFlush: constants.Z_SYNC_FLUSH };
 /** §7.2.1: the empty stored block a sync flush ends with; the sender drops it. */
@@ -70,15 +70,5 @@ export function zipBomb(megabytes: number): Buffer {
 
 /** Cuts a compressed payload into a first frame (RSV1) and continuations (no RSV1, §6.1). */
 export function compressedFragments(opcode: number, payload: Uint8Array, cuts: readonly number[]): Buffer[] {
-  const bounds = [0, ...cuts, payload.length];
-  const frames: Buffer[] = [];
-  for (let i = 0; i + 1 < bounds.length; i++) {
-    frames.push(frame({
-      opcode: i === 0 ? opcode : Op.CONTINUATION,
-      payload: payload.subarray(bounds[i], bounds[i + 1]),
-      fin: i + 2 === bounds.length,
-      rsv: i === 0 ? RSV1 : 0,
-    }));
-  }
-  return frames;
+  return fragments(opcode, payload, cuts, RSV1);
 }

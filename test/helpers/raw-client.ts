@@ -79,8 +79,11 @@ export function close(code?: number, reason: Uint8Array | string = '', spec: Par
   return frame({ ...spec, opcode: Op.CLOSE, payload });
 }
 
-/** Cuts `message` into fragments at `cuts` (offsets): a text/binary frame, then continuations. */
-export function fragments(opcode: number, message: Uint8Array, cuts: readonly number[]): Buffer[] {
+/**
+ * Cuts `message` into fragments at `cuts` (offsets): a text/binary frame, then continuations.
+ * `firstRsv` goes on the first frame only (RFC 7692 §6.1: RSV1 marks a compressed message).
+ */
+export function fragments(opcode: number, message: Uint8Array, cuts: readonly number[], firstRsv = 0): Buffer[] {
   const bounds = [0, ...cuts, message.length];
   const frames: Buffer[] = [];
   for (let i = 0; i + 1 < bounds.length; i++) {
@@ -88,6 +91,7 @@ export function fragments(opcode: number, message: Uint8Array, cuts: readonly nu
       opcode: i === 0 ? opcode : Op.CONTINUATION,
       payload: message.subarray(bounds[i], bounds[i + 1]),
       fin: i + 2 === bounds.length,
+      rsv: i === 0 ? firstRsv : 0,
     }));
   }
   return frames;
