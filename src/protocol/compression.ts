@@ -44,6 +44,9 @@ export interface PerMessageDeflateConfig {
   compressor: CompressorSettings;
 }
 
+/** RFC 7692 §6: RSV1 is the "Per-Message Compressed" bit, in a frame's first header byte. */
+export const RSV1_BIT = 0x40;
+
 /**
  * RFC 7692 §7.2.1: a message compressed with a sync flush ends with an empty stored block,
  * these four bytes, which the sender removes; §7.2.2: the receiver appends them again.

@@ -17,7 +17,7 @@ import { validateTextSegment } from './utf8-validator.js';
 import { FrameEncoder } from './frame-encoder.js';
 import { CloseCode, isValidWireCloseCode } from './close-codes.js';
 import { invalidUtf8, ProtocolError } from './errors.js';
-import type { PerMessageDeflateConfig } from './compression.js';
+import { RSV1_BIT, type PerMessageDeflateConfig } from './compression.js';
 import { MessageDeflater } from './message-deflater.js';
 import { MessageInflater, type InflateOutcome } from './message-inflater.js';
 
@@ -70,8 +70,6 @@ const TWO_POW_32 = 0x1_0000_0000;
  * copy per read, so a peer that announces a huge frame and trickles it costs no more.
  */
 const PREALLOCATE_MAX_BYTES = 1024 * 1024;
-/** RFC 7692 §6: RSV1 is the "Per-Message Compressed" bit, in the first header byte. */
-const RSV1_BIT = 0x40;
 
 /** Where processing stopped while a message is inflated asynchronously. */
 interface Suspension {

@@ -11,7 +11,7 @@
  */
 import type { FrameCodec } from '../codec/codec.js';
 import { headerLength } from '../codec/codec.js';
-import { compresses, type CompressorSettings } from '../protocol/compression.js';
+import { compresses, RSV1_BIT, type CompressorSettings } from '../protocol/compression.js';
 import { deflateMessage } from '../protocol/message-deflater.js';
 import { SubscriptionIndex } from './topics.js';
 
@@ -70,8 +70,6 @@ export interface BrokerStats {
 
 const OPCODE_TEXT = 1;
 const OPCODE_BINARY = 2;
-/** RFC 7692 §6: RSV1 marks a compressed message, in the first header byte. */
-const RSV1_BIT = 0x40;
 
 export class Broker {
   readonly stats: BrokerStats = { published: 0, received: 0, deliveries: 0, dropped: 0, closedSlow: 0 };

@@ -13,6 +13,7 @@ import type { CompressorSettings, NegotiatedDeflate } from '../../src/protocol/c
 import { SYNC_INFLATE_BYTES } from '../../src/protocol/message-inflater.js';
 import { CODEC_KINDS } from '../helpers/codecs.js';
 import { deflate, inflate, zipBomb } from '../helpers/deflate.js';
+import { RSV1 } from '../helpers/raw-client.js';
 
 type Kind = (typeof CODEC_KINDS)[number];
 
@@ -100,8 +101,6 @@ function sampleText(length: number, seed = 0): string {
   for (let i = seed; text.length < length; i++) text += `{"id":${i},"topic":"news.${i % 7}","score":${(i * 37) % 101}}`;
   return text.slice(0, length);
 }
-
-const RSV1 = 0x40;
 
 for (const kind of CODEC_KINDS) {
   test(`[${kind}] compressed text and binary go both ways, fed byte by byte, RSV1 set only at and above the threshold`, (t) => {
