@@ -21,7 +21,10 @@ Options:
   --workers N            worker threads, each serving its own connections (socket I/O,
                          framing, application); 0 serves them on the main thread
                          (default: one per core, here ${defaultWorkers()}; 0 on Node < 24.22)
-  --max-payload BYTES    largest message accepted, else close 1009 (default ${DEFAULTS.maxPayload})
+  --max-payload BYTES    largest message accepted, else close 1009 (default ${DEFAULTS.maxPayload});
+                         with --deflate, the limit is on the inflated size
+  --deflate              offer permessage-deflate compression (RFC 7692) to clients that
+                         ask for it (default: off)
   --subprotocols a,b     subprotocols the server speaks, in preference order
   --origins URL,...      allowed Origin values (default: any)
   --path /PATH           only this path is upgraded, others get 404 (default: any path)
@@ -91,6 +94,7 @@ export function parseServeArgs(args: string[]): ServeCommand {
         codec: { type: 'string' },
         workers: { type: 'string' },
         'max-payload': { type: 'string' },
+        deflate: { type: 'boolean' },
         subprotocols: { type: 'string' },
         origins: { type: 'string' },
         path: { type: 'string' },
@@ -136,6 +140,7 @@ export function parseServeArgs(args: string[]): ServeCommand {
       codec: codec as CodecKind,
       workers,
       maxPayload: values['max-payload'] === undefined ? DEFAULTS.maxPayload : parseInteger('max-payload', values['max-payload'], 1, 2 ** 31 - 1),
+      deflate: values.deflate === true,
       subprotocols: parseList(values.subprotocols),
       origins,
       path,

@@ -26,7 +26,7 @@ async function serve(args: string[]): Promise<void> {
   }
   const { address, port } = server.address();
   const scheme = server.secure ? 'wss' : 'ws';
-  console.log(`wasmsocket listening on ${scheme}://${address.includes(':') ? `[${address}]` : address}:${port}/ (app ${options.app}, codec ${options.codec}, ${options.workers === 0 ? "inline" : `${options.workers} worker${options.workers > 1 ? "s" : ""}`})`);
+  console.log(`wasmsocket listening on ${scheme}://${address.includes(':') ? `[${address}]` : address}:${port}/ (app ${options.app}, codec ${options.codec}, ${options.workers === 0 ? "inline" : `${options.workers} worker${options.workers > 1 ? "s" : ""}`}${options.deflate ? ", permessage-deflate" : ""})`);
   if (certificateFiles !== undefined) {
     // A renewed certificate is picked up without a restart: `kill -HUP <pid>`.
     process.on('SIGHUP', () => {

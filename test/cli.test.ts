@@ -1,11 +1,28 @@
-import test from 'ava';
-import { spawn, spawnSync } from 'node:child_process';
+import test, { type ExecutionContext } from 'ava';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { parseServeArgs, UsageError } from '../src/cli-args.js';
+import { parseServeArgs, SERVE_USAGE, UsageError } from '../src/cli-args.js';
 
 const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+
+/** Spawns `wasmsocket serve ARGS` (killed at teardown); resolves once it prints its URL. */
+async function startServe(t: ExecutionContext, args: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [cli, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  let output = '';
+  child.stdout.setEncoding('utf8');
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (text: string) => {
+      output += text;
+      const match = /listening on (ws:\/\/\S+)/.exec(output);
+      if (match) resolve(match[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code}: ${output}`)));
+  });
+  return { child, url };
+}
 
 test('serve flags are parsed into server options', (t) => {
   const { options } = parseServeArgs(['--port', '0', '--codec', 'js', '--max-payload', '1024',
@@ -13,6 +30,29 @@ test('serve flags are parsed into server options', (t) => {
   t.like(options, { port: 0, codec: 'js', maxPayload: 1024, workers: 0, app: 'echo' });
   t.deepEqual(options.subprotocols, ['a', 'b']);
   t.deepEqual(options.origins, ['http://localhost:3000']);
+});
+
+test('--deflate turns permessage-deflate on; it is off by default, and the help lists it', (t) => {
+  t.is(parseServeArgs(['--deflate']).options.deflate, true);
+  t.is(parseServeArgs([]).options.deflate, false);
+  t.regex(SERVE_USAGE, /--deflate +offer permessage-deflate compression \(RFC 7692\)/);
+  t.throws(() => parseServeArgs(['--deflate=yes']), { instanceOf: UsageError });
+  const help = spawnSync(process.execPath, [cli, 'serve', '--help'], { encoding: 'utf8' });
+  t.is(help.status, 0);
+  t.regex(help.stdout, /--deflate/);
+});
+
+test('serve --deflate negotiates permessage-deflate with a client that offers it', async (t) => {
+  const { url } = await startServe(t, ['--port', '0', '--app', 'echo', '--deflate', '--workers', '1']);
+  const ws = new WebSocket(url, { perMessageDeflate: true });
+  t.teardown(() => ws.terminate());
+  const upgraded = once(ws, 'upgrade') as Promise<[{ headers: Record<string, string> }]>;
+  await once(ws, 'open');
+  t.is((await upgraded)[0].headers['sec-websocket-extensions'], 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
+  const message = 'compress me '.repeat(1000);
+  ws.send(message);
+  const [echo] = await once(ws, 'message');
+  t.is(String(echo), message);
 });
 
 test('bad serve flags are usage errors with a clear message', (t) => {
@@ -45,18 +85,7 @@ test('the CLI exits 2 with a message on bad flags and on unknown commands', (t) 
 });
 
 test('serve prints its address, serves, and exits 0 on SIGTERM after closing clients with 1001', async (t) => {
-  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--app', 'echo'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => child.kill('SIGKILL'));
-  let output = '';
-  child.stdout.setEncoding('utf8');
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (text: string) => {
-      output += text;
-      const match = /listening on (ws:\/\/\S+)/.exec(output);
-      if (match) resolve(match[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`exited ${code}: ${output}`)));
-  });
+  const { child, url } = await startServe(t, ['--port', '0', '--app', 'echo']);
   const ws = new WebSocket(url);
   await once(ws, 'open');
   ws.send('ping?');

@@ -6,6 +6,7 @@
 import type { FrameCodec } from '../codec/codec.js';
 import { WebSocketProtocol, ReadyState, type Utf8ValidatorChoice } from '../protocol/protocol.js';
 import { CloseCode } from '../protocol/close-codes.js';
+import type { PerMessageDeflateConfig } from '../protocol/compression.js';
 import type { Application, Connection, UpgradeRequest } from './app.js';
 import { topicError } from '../pubsub/topics.js';
 
@@ -19,6 +20,9 @@ export interface Transport {
   closing(): void;
   /** Drops TCP now, without a closing handshake. */
   terminate(): void;
+  /** Stop reading from the socket (a message is being inflated off the event loop) / read again. */
+  pauseInput(): void;
+  resumeInput(): void;
   /** Bytes queued for the socket and not yet written, as far as this side knows. */
   readonly bufferedAmount: number;
   /** Pub/sub goes to this thread's broker; patterns and topics are already valid. */
@@ -34,6 +38,8 @@ export interface AppConnectionOptions {
   data?: unknown;
   maxPayload: number;
   utf8Validator?: Utf8ValidatorChoice;
+  /** permessage-deflate, when the handshake agreed on it. */
+  deflate?: PerMessageDeflateConfig;
   onError?: (error: Error, conn: Connection) => void;
 }
 
@@ -65,7 +71,9 @@ export class AppConnection implements Connection {
       },
       write: (first, second) => transport.write(first, second),
       closeTransport: () => transport.end(),
-    }, { role: 'server', maxPayload: options.maxPayload, utf8Validator: options.utf8Validator });
+      pauseInput: () => transport.pauseInput(),
+      resumeInput: () => transport.resumeInput(),
+    }, { role: 'server', maxPayload: options.maxPayload, utf8Validator: options.utf8Validator, deflate: options.deflate });
   }
 
   get bufferedAmount(): number {

@@ -5,12 +5,17 @@
 import { createHash } from 'node:crypto';
 import { STATUS_CODES, type IncomingHttpHeaders } from 'node:http';
 import { HandshakeError } from '../protocol/errors.js';
+import type { NegotiatedDeflate } from '../protocol/compression.js';
+import type { DeflateSettings } from '../extensions/deflate-options.js';
+import { negotiatePerMessageDeflate } from '../extensions/permessage-deflate.js';
 import { isOriginAllowed } from './origin.js';
 import { negotiateSubprotocol } from './subprotocols.js';
+import { parseExtensionHeader } from './extension-header.js';
 
 export { HandshakeError } from '../protocol/errors.js';
 export { isOriginAllowed } from './origin.js';
 export { isToken, negotiateSubprotocol, parseSubprotocols } from './subprotocols.js';
+export { parseExtensionHeader } from './extension-header.js';
 
 /**
  * The parts of an HTTP request the handshake reads. A node:http IncomingMessage fits as is, which
@@ -30,6 +35,8 @@ export interface HandshakeOptions {
   subprotocols?: readonly string[];
   /** Allowed serialized origins (`https://example.com`); empty or undefined allows any. */
   origins?: readonly string[];
+  /** permessage-deflate settings when the server compresses (RFC 7692); undefined: no extension. */
+  deflate?: DeflateSettings;
 }
 
 export interface HandshakeAccept {
@@ -37,6 +44,8 @@ export interface HandshakeAccept {
   accept: string;
   /** The chosen subprotocol, or undefined when none was offered or none matched. */
   protocol: string | undefined;
+  /** permessage-deflate as agreed, or undefined when not offered, declined or not enabled. */
+  deflate: NegotiatedDeflate | undefined;
   /** The complete 101 response, ending with the blank line. */
   response: string;
 }
@@ -56,8 +65,9 @@ export function computeAccept(key: string): string {
  * Validates an upgrade request against RFC 6455 §4.2.1 and the server's policy, and builds the
  * 101 response. Throws HandshakeError with the HTTP status to answer with:
  * 405 (not GET), 400 (HTTP < 1.1, Upgrade/Connection/Sec-WebSocket-Key/Sec-WebSocket-Protocol
- * malformed), 426 (Sec-WebSocket-Version not 13), 403 (Origin not allowed).
- * Sec-WebSocket-Extensions is ignored: no extension is offered, so none is accepted (§9.1).
+ * malformed, Sec-WebSocket-Extensions malformed while deflate is on), 426 (Sec-WebSocket-Version
+ * not 13), 403 (Origin not allowed). Without `deflate`, Sec-WebSocket-Extensions is not read:
+ * the server speaks no extension, so it accepts none (§9.1).
  */
 export function validateUpgrade(req: HandshakeRequest, options: HandshakeOptions = {}): HandshakeAccept {
   const { headers } = req;
@@ -102,6 +112,12 @@ export function validateUpgrade(req: HandshakeRequest, options: HandshakeOptions
   // §4.2.2 step 5.4: at most one of the offered subprotocols, echoed back.
   const protocol = negotiateSubprotocol(headerValue(headers['sec-websocket-protocol']), options.subprotocols ?? []);
 
+  // §9.1 and RFC 7692 §5: the first permessage-deflate offer the server accepts, if any.
+  const extensions = headerValue(headers['sec-websocket-extensions']);
+  const agreement = options.deflate === undefined || extensions === undefined
+    ? undefined
+    : negotiatePerMessageDeflate(parseExtensionHeader(extensions), options.deflate);
+
   const accept = computeAccept(key);
   let response =
     'HTTP/1.1 101 Switching Protocols\r\n' +
@@ -109,8 +125,9 @@ export function validateUpgrade(req: HandshakeRequest, options: HandshakeOptions
     'Connection: Upgrade\r\n' +
     `Sec-WebSocket-Accept: ${accept}\r\n`;
   if (protocol !== undefined) response += `Sec-WebSocket-Protocol: ${protocol}\r\n`;
+  if (agreement !== undefined) response += `Sec-WebSocket-Extensions: ${agreement.response}\r\n`;
   response += '\r\n';
-  return { accept, protocol, response };
+  return { accept, protocol, deflate: agreement?.negotiated, response };
 }
 
 /**

@@ -37,13 +37,15 @@ export class FrameEncoder {
     this.#sink.write(frame);
   }
 
-  sendFrame(opcode: number, payload: Uint8Array): void {
+  /** Sends one whole message or control frame; `rsv` is OR-ed into the first header byte (RFC 6455 §5.2). */
+  sendFrame(opcode: number, payload: Uint8Array, rsv = 0): void {
     const length = payload.length;
     if (this.#role === 'client') {
       // RFC 6455 §5.3: a fresh unpredictable mask key per frame; the caller's bytes stay intact.
       const maskKey = nextMaskKey();
       const frame = Buffer.allocUnsafe(headerLength(length, true) + length);
       const size = this.#codec.writeHeader(frame, 0, opcode, true, length, maskKey);
+      frame[0] |= rsv;
       frame.set(payload, size);
       this.#codec.mask(frame, size, length, maskKey, 0);
       this.#sink.write(frame);
@@ -52,12 +54,14 @@ export class FrameEncoder {
     if (length < SMALL_FRAME_BYTES) {
       const frame = Buffer.allocUnsafe(headerLength(length, false) + length);
       const size = this.#codec.writeHeader(frame, 0, opcode, true, length);
+      frame[0] |= rsv;
       frame.set(payload, size);
       this.#sink.write(frame);
       return;
     }
     const header = Buffer.allocUnsafe(headerLength(length, false));
     this.#codec.writeHeader(header, 0, opcode, true, length);
+    header[0] |= rsv;
     this.#sink.write(header, payload);
   }
 }

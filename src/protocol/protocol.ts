@@ -2,6 +2,10 @@
  * The RFC 6455 state machine, sans-I/O: `receive(bytes)` turns bytes into events on a sink,
  * `send()` / `close()` / `ping()` turn calls into bytes on the same sink. No socket, no timer:
  * the server layer moves the bytes and owns the clocks, tests drive it byte by byte.
+ *
+ * With permessage-deflate (RFC 7692) a large compressed message is inflated on the thread pool:
+ * the machine then stops where it is (the frames after that message wait, in order), asks the
+ * sink to pause input, and goes on from the same place once the message is delivered.
  */
 import {
   FrameCodec, RECORD_CAPACITY, RECORD_WORDS, S_CONSUMED, R_FLAGS, R_LENGTH_LO, R_LENGTH_HI,
@@ -12,7 +16,10 @@ import {
 import { validateTextSegment } from './utf8-validator.js';
 import { FrameEncoder } from './frame-encoder.js';
 import { CloseCode, isValidWireCloseCode } from './close-codes.js';
-import { ProtocolError } from './errors.js';
+import { invalidUtf8, ProtocolError } from './errors.js';
+import { RSV1_BIT, type PerMessageDeflateConfig } from './compression.js';
+import { MessageDeflater } from './message-deflater.js';
+import { MessageInflater, type InflateOutcome } from './message-inflater.js';
 
 export const Opcode = { CONTINUATION: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG: 10 } as const;
 
@@ -27,14 +34,22 @@ export interface ProtocolSink {
   /** The transport should be closed now (RFC 6455 §7.1.1: the server closes TCP first). */
   closeTransport(): void;
   pong?(data: Buffer): void;
+  /**
+   * Stop reading from the transport: a message is being inflated asynchronously, and what
+   * follows it waits (bytes received meanwhile are kept, in order). resumeInput() ends it.
+   */
+  pauseInput?(): void;
+  resumeInput?(): void;
 }
 
 export interface ProtocolOptions {
   role: Role;
   /** Largest message (and frame) accepted, in bytes; larger closes with 1009. */
   maxPayload: number;
-  /** RSV bits granted by a negotiated extension (none yet: permessage-deflate would grant RSV1). */
+  /** RSV bits granted by a negotiated extension (RF_RSV1 | RF_RSV2 | RF_RSV3 bits). */
   allowedRsv?: number;
+  /** permessage-deflate as the opening handshake negotiated it (RFC 7692); grants RSV1. */
+  deflate?: PerMessageDeflateConfig;
   /**
    * Who validates the UTF-8 of text messages: 'native' (default) picks isUtf8 or a streaming
    * validator per segment (src/protocol/utf8-validator.ts); 'codec' leaves it to the codec's scan.
@@ -56,6 +71,16 @@ const TWO_POW_32 = 0x1_0000_0000;
  */
 const PREALLOCATE_MAX_BYTES = 1024 * 1024;
 
+/** Where processing stopped while a message is inflated asynchronously. */
+interface Suspension {
+  /** Records of the read that brought the message, after its last frame, and the bytes they point into. */
+  records: Int32Array;
+  next: number;
+  work: Uint8Array;
+  /** Bytes not scanned yet: the rest of that read, then reads that came meanwhile. */
+  input: Uint8Array[];
+}
+
 export class WebSocketProtocol {
   readyState = ReadyState.OPEN;
   /** The code of the close frame received, 1005 if it had none, 1006 if none arrived. */
@@ -72,6 +97,11 @@ export class WebSocketProtocol {
   readonly #scanState: Uint32Array;
   readonly #encoder: FrameEncoder;
   readonly #validatesUtf8: boolean;
+  readonly #inflater: MessageInflater | undefined;
+  readonly #deflater: MessageDeflater | undefined;
+  /** A message is being inflated asynchronously; #suspension holds what comes after it. */
+  #inflating = false;
+  #suspension: Suspension | undefined;
   /** Streaming UTF-8 state of the text message being received (when #validatesUtf8). */
   #utf8State = UTF8_ACCEPT;
   #pending: Uint8Array | null = null;
@@ -81,6 +111,8 @@ export class WebSocketProtocol {
   // The data message being received (possibly fragmented).
   #inMessage = false;
   #messageIsBinary = false;
+  /** RFC 7692 §6: the message's first frame had RSV1 set; its payload is DEFLATE data. */
+  #messageCompressed = false;
   #messageLength = 0;
   #messageParts: Uint8Array[] = [];
   // The control frame being received (its payload may span chunks).
@@ -96,16 +128,35 @@ export class WebSocketProtocol {
     this.#role = options.role;
     this.#maxPayload = options.maxPayload;
     this.#allowedRsv = options.allowedRsv ?? 0;
+    if (options.deflate !== undefined) {
+      this.#inflater = new MessageInflater(options.deflate.negotiated.receive);
+      this.#deflater = new MessageDeflater(options.deflate.negotiated.send, options.deflate.compressor);
+      this.#allowedRsv |= RF_RSV1;
+    }
     this.#scanState = codec.createState();
     this.#encoder = new FrameEncoder(codec, options.role, sink);
-    this.#validatesUtf8 = (options.utf8Validator ?? 'native') === 'native';
+    // Compressed text can only be checked once inflated: the codec's scan must not check it.
+    this.#validatesUtf8 = (options.utf8Validator ?? 'native') === 'native' || this.#inflater !== undefined;
     if (this.#validatesUtf8) this.#scanState[S_FLAGS] |= SF_CALLER_VALIDATES_UTF8;
+  }
+
+  /**
+   * Bytes kept between messages for permessage-deflate: the context-takeover windows (RFC 7692
+   * §7.1.1), 0 without context takeover. No zlib context outlives a message.
+   */
+  get compressionWindowBytes(): number {
+    return (this.#inflater?.retainedBytes ?? 0) + (this.#deflater?.retainedBytes ?? 0);
   }
 
   /** Feeds bytes received from the transport. */
   receive(chunk: Uint8Array): void {
     // RFC 6455 §5.5.1: after a close frame, nothing more is read.
     if (this.#closeReceived || this.readyState === ReadyState.CLOSED || chunk.length === 0) return;
+    if (this.#suspension !== undefined) {
+      // Read before the transport paused: kept for after the message being inflated.
+      this.#suspension.input.push(new Uint8Array(chunk));
+      return;
+    }
     const codec = this.#codec;
     const work = codec.load(this.#pending, chunk);
     this.#pending = null;
@@ -115,6 +166,10 @@ export class WebSocketProtocol {
       const records = codec.records;
       for (let i = 0; i < count; i++) {
         if (!this.#handleRecord(records, i * RECORD_WORDS, work)) return;
+        if (this.#inflating) {
+          this.#suspend(records.slice((i + 1) * RECORD_WORDS, count * RECORD_WORDS), work);
+          return;
+        }
       }
       start = this.#scanState[S_CONSUMED];
       if (count < RECORD_CAPACITY) break;
@@ -127,16 +182,23 @@ export class WebSocketProtocol {
   receiveEnd(): void {
     if (this.readyState === ReadyState.CLOSED) return;
     this.readyState = ReadyState.CLOSED;
+    this.#suspension = undefined;
     if (!this.#closeReceived) this.closeCode = CloseCode.ABNORMAL;
   }
 
   /** Sends a data message: strings as text unless isBinary, bytes as binary unless isBinary is false. */
   send(data: string | Uint8Array, isBinary?: boolean): boolean {
     if (this.readyState !== ReadyState.OPEN) return false;
-    if (typeof data === 'string') {
-      this.#encoder.sendString(isBinary === true ? Opcode.BINARY : Opcode.TEXT, data);
+    const isString = typeof data === 'string';
+    const opcode = (isString ? isBinary === true : isBinary !== false) ? Opcode.BINARY : Opcode.TEXT;
+    const deflater = this.#deflater;
+    if (deflater !== undefined && deflater.compresses(isString ? Buffer.byteLength(data, 'utf8') : data.length)) {
+      // RFC 7692 §6: a compressed message has RSV1 set on its (first and only) frame.
+      this.#encoder.sendFrame(opcode, deflater.compress(isString ? Buffer.from(data, 'utf8') : data), RSV1_BIT);
+    } else if (isString) {
+      this.#encoder.sendString(opcode, data);
     } else {
-      this.#encoder.sendFrame(isBinary === false ? Opcode.TEXT : Opcode.BINARY, data);
+      this.#encoder.sendFrame(opcode, data);
     }
     return true;
   }
@@ -175,7 +237,7 @@ export class WebSocketProtocol {
     if (segmentLength > 0) {
       const start = records[r + R_SEGMENT_START];
       let part = work.subarray(start, start + segmentLength);
-      if (opcode < 8 && this.#validatesUtf8 && !this.#messageIsBinary) {
+      if (opcode < 8 && this.#validatesUtf8 && !this.#messageIsBinary && !this.#messageCompressed) {
         // Fail fast: each segment is checked as it arrives, not at the end of the message.
         this.#utf8State = validateTextSegment(part, 0, part.length, this.#utf8State);
         if (this.#utf8State === UTF8_REJECT) return this.#fail(invalidUtf8());
@@ -197,6 +259,7 @@ export class WebSocketProtocol {
     if (!frameDone) return true;
     if (opcode >= 8) return this.#handleControlFrame(opcode, joinParts(this.#controlParts));
     if ((flags & RF_FIN) !== 0) {
+      if (this.#messageCompressed) return this.#inflateMessage();
       // A text message must end on a character boundary.
       if (this.#validatesUtf8 && !this.#messageIsBinary && this.#utf8State !== UTF8_ACCEPT) return this.#fail(invalidUtf8());
       this.#deliverMessage();
@@ -208,6 +271,11 @@ export class WebSocketProtocol {
     // RFC 6455 §5.2: RSV bits are 0 unless an extension defines them.
     if ((flags & (RF_RSV1 | RF_RSV2 | RF_RSV3) & ~this.#allowedRsv) !== 0) {
       return new ProtocolError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_UNEXPECTED_RSV', 'RSV bits set without a negotiated extension');
+    }
+    // RFC 7692 §6.1: RSV1 marks a compressed message on its first frame only, never on a
+    // control frame or a continuation.
+    if ((flags & RF_RSV1) !== 0 && (opcode === Opcode.CONTINUATION || opcode >= 8)) {
+      return new ProtocolError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_UNEXPECTED_RSV_1', 'RSV1 set on a control or continuation frame');
     }
     // RFC 6455 §5.2: opcodes 3-7 and 11-15 are reserved.
     if ((opcode > 2 && opcode < 8) || opcode > 10) {
@@ -247,6 +315,7 @@ export class WebSocketProtocol {
     if (opcode !== Opcode.CONTINUATION) {
       this.#inMessage = true;
       this.#messageIsBinary = opcode === Opcode.BINARY;
+      this.#messageCompressed = (flags & RF_RSV1) !== 0;
       this.#messageLength = 0;
       this.#messageParts = [];
       this.#utf8State = UTF8_ACCEPT;
@@ -264,6 +333,71 @@ export class WebSocketProtocol {
     this.#messageParts = [];
     // After our close frame, the application has said goodbye: data is read but not delivered.
     if (!this.#closeSent) this.#sink.message(data, this.#messageIsBinary);
+  }
+
+  /**
+   * RFC 7692 §7.2.2: the message's payload is DEFLATE data; maxPayload bounds the inflated size.
+   * Returns false when the connection failed. A message too large to inflate on the spot goes
+   * to the thread pool: #inflating tells receive() to stop after this record.
+   */
+  #inflateMessage(): boolean {
+    const compressed = this.#messageParts;
+    const isBinary = this.#messageIsBinary;
+    this.#inMessage = false;
+    this.#messageParts = [];
+    const inflater = this.#inflater!;
+    const outcome = inflater.inflateSync(compressed, this.#maxPayload, !isBinary);
+    if (outcome !== undefined) return this.#deliverInflated(outcome, isBinary);
+    this.#inflating = true;
+    this.#sink.pauseInput?.();
+    inflater.inflateAsync(compressed, this.#maxPayload, !isBinary, (late) => {
+      this.#inflating = false;
+      if (this.readyState === ReadyState.CLOSED) return; // TCP closed meanwhile
+      if (this.#deliverInflated(late, isBinary)) this.#resume();
+    });
+    return true;
+  }
+
+  #deliverInflated(outcome: InflateOutcome, isBinary: boolean): boolean {
+    if (outcome instanceof ProtocolError) return this.#fail(outcome);
+    if (!this.#closeSent) this.#sink.message(outcome, isBinary);
+    return true;
+  }
+
+  /**
+   * Keeps what follows a message that is being inflated: the rest of its read's records, the
+   * bytes they point into (copied when the codec reuses them) and the bytes not scanned yet.
+   */
+  #suspend(records: Int32Array, work: Uint8Array): void {
+    const consumed = this.#scanState[S_CONSUMED];
+    const input = consumed < work.length ? [new Uint8Array(work.subarray(consumed))] : [];
+    const kept = this.#codec.payloadIsBorrowed ? new Uint8Array(work.subarray(0, consumed)) : work;
+    this.#suspension = { records, next: 0, work: kept, input };
+  }
+
+  /** Goes on where #suspend stopped, until done or the next message to inflate asynchronously. */
+  #resume(): void {
+    const suspension = this.#suspension;
+    if (suspension === undefined) return;
+    this.#suspension = undefined;
+    const { records, work, input } = suspension;
+    for (let r = suspension.next; r < records.length; r += RECORD_WORDS) {
+      if (!this.#handleRecord(records, r, work)) return;
+      if (this.#inflating) {
+        this.#suspension = { ...suspension, next: r + RECORD_WORDS };
+        return;
+      }
+    }
+    while (input.length > 0) {
+      this.receive(input.shift()!);
+      // receive() may have stopped at another message to inflate (TypeScript cannot see it).
+      const again = this.#suspension as Suspension | undefined;
+      if (again !== undefined) {
+        again.input.push(...input);
+        return;
+      }
+    }
+    if (this.readyState !== ReadyState.CLOSED) this.#sink.resumeInput?.();
   }
 
   #handleControlFrame(opcode: number, payload: Buffer): boolean {
@@ -321,6 +455,7 @@ export class WebSocketProtocol {
     this.#messageParts = [];
     this.#controlParts = [];
     this.#frameBuffer = undefined;
+    this.#suspension = undefined;
     this.#sink.closeTransport();
     return false;
   }
@@ -334,10 +469,6 @@ export class WebSocketProtocol {
     this.#closeSent = true;
     this.#encoder.sendFrame(Opcode.CLOSE, payload);
   }
-}
-
-function invalidUtf8(): ProtocolError {
-  return new ProtocolError(CloseCode.INVALID_PAYLOAD, 'WS_ERR_INVALID_UTF8', 'invalid UTF-8 in a text message');
 }
 
 function joinParts(parts: Uint8Array[]): Buffer {

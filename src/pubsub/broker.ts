@@ -3,20 +3,37 @@
  * subscribers among that thread's connections. A publish is framed once and the same buffer is
  * written to every matching subscriber's socket. The backplane carries publishes to the rest of
  * the node's threads and to other nodes; theirs come back through `deliver`.
+ *
+ * With permessage-deflate (RFC 7692), a publish big enough to compress is also compressed once
+ * (per window size) and that one frame goes to every subscriber that negotiated
+ * server_no_context_takeover; a subscriber with context takeover compresses it itself (its
+ * window goes on from its own previous messages); the others get the plain frame.
  */
 import type { FrameCodec } from '../codec/codec.js';
 import { headerLength } from '../codec/codec.js';
+import { compresses, RSV1_BIT, type CompressorSettings } from '../protocol/compression.js';
+import { deflateMessage } from '../protocol/message-deflater.js';
 import { SubscriptionIndex } from './topics.js';
 
 /** A connection as the broker sees it. */
 export interface Subscriber {
   /** Bytes queued on its socket in earlier turns and not yet written. */
   readonly backlog: number;
+  /**
+   * How it takes a publish that is compressed: undefined, never (no permessage-deflate);
+   * `shared`, the publish's one compressed frame for its window size (no server context
+   * takeover); `own`, through its own compressor (context takeover).
+   */
+  readonly deflate: SubscriberDeflate | undefined;
   /** Queues a ready frame; frames written in the same turn leave in one syscall. */
   deliver(frame: Uint8Array): void;
+  /** Compresses a publish with its own compressor and queues it like deliver(). */
+  deliverCompressing(payload: Uint8Array, isBinary: boolean): void;
   /** Asks the connection to close with 1013 (the 'close' slow-subscriber policy). */
   closeAsTooSlow(): void;
 }
+
+export type SubscriberDeflate = { kind: 'shared'; windowBits: number } | { kind: 'own' };
 
 /** What happens to deliveries for a subscriber whose socket queue is over the limit. */
 export type SlowSubscriberPolicy = 'drop' | 'close';
@@ -36,6 +53,8 @@ export interface BrokerOptions {
   /** Socket queue, in bytes, above which a subscriber counts as slow. */
   slowSubscriberBytes: number;
   slowPolicy: SlowSubscriberPolicy;
+  /** The thread's permessage-deflate compressor settings, when the server compresses. */
+  compressor?: CompressorSettings;
 }
 
 export interface BrokerStats {
@@ -115,7 +134,10 @@ export class Broker {
 
   #deliver(topic: string, payload: Uint8Array, isBinary: boolean): number {
     let frame: Buffer | undefined;
-    const { slowSubscriberBytes, slowPolicy } = this.#options;
+    /** Compressed frames of this publish by window size, built on first use. */
+    let compressedFrames: Map<number, Buffer> | undefined;
+    const { slowSubscriberBytes, slowPolicy, compressor } = this.#options;
+    const compressed = compressor !== undefined && compresses(compressor, payload.length);
     return this.#index.match(topic, (subscriber) => {
       if (subscriber.backlog > slowSubscriberBytes) {
         if (slowPolicy === 'drop') {
@@ -127,16 +149,31 @@ export class Broker {
         }
         return;
       }
-      // Built on the first delivery only: a publish nobody receives costs no frame.
-      frame ??= this.#frame(payload, isBinary);
-      subscriber.deliver(frame);
       this.stats.deliveries++;
+      const deflate = compressed ? subscriber.deflate : undefined;
+      if (deflate === undefined) {
+        // Built on the first delivery only: a publish nobody receives costs no frame.
+        frame ??= this.#frame(payload, isBinary, false);
+        subscriber.deliver(frame);
+      } else if (deflate.kind === 'own') {
+        subscriber.deliverCompressing(payload, isBinary);
+      } else {
+        compressedFrames ??= new Map();
+        let shared = compressedFrames.get(deflate.windowBits);
+        if (shared === undefined) {
+          shared = this.#frame(deflateMessage(payload, deflate.windowBits, compressor!), isBinary, true);
+          compressedFrames.set(deflate.windowBits, shared);
+        }
+        subscriber.deliver(shared);
+      }
     });
   }
 
-  #frame(payload: Uint8Array, isBinary: boolean): Buffer {
+  /** One unmasked frame holding the whole message; `compressed` sets RSV1. */
+  #frame(payload: Uint8Array, isBinary: boolean, compressed: boolean): Buffer {
     const frame = Buffer.allocUnsafeSlow(headerLength(payload.length, false) + payload.length);
     const size = this.#options.codec.writeHeader(frame, 0, isBinary ? OPCODE_BINARY : OPCODE_TEXT, true, payload.length);
+    if (compressed) frame[0] |= RSV1_BIT;
     frame.set(payload, size);
     return frame;
   }

@@ -10,7 +10,8 @@ import { createServer, type IncomingMessage, type ServerResponse, type Server } 
 import type { Socket } from 'node:net';
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import type { CodecKind, FrameCodec } from '../codec/codec.js';
-import { validateUpgrade, rejectionResponse } from '../handshake/handshake.js';
+import { validateUpgrade, rejectionResponse, type HandshakeAccept } from '../handshake/handshake.js';
+import type { DeflateSettings } from '../extensions/deflate-options.js';
 import { HandshakeError } from '../protocol/errors.js';
 import type { Utf8ValidatorChoice } from '../protocol/protocol.js';
 import type { Application } from '../apps/app.js';
@@ -28,6 +29,8 @@ export interface ConnectionSettings {
   utf8Validator: Utf8ValidatorChoice;
   maxPayload: number;
   subprotocols: readonly string[];
+  /** permessage-deflate (RFC 7692) when the server compresses; undefined: off. */
+  deflate: DeflateSettings | undefined;
   /** Allowed `Origin` values; empty allows any origin. */
   origins: readonly string[];
   /** Time from TCP accept to a finished handshake. */
@@ -97,7 +100,9 @@ export class ConnectionServer {
     this.#codec = codec;
     this.#services = services;
     if (settings.tls !== undefined) this.setCertificate(settings.tls);
-    this.broker = new Broker({ codec, slowSubscriberBytes: settings.slowSubscriberBytes, slowPolicy: settings.slowPolicy });
+    this.broker = new Broker({
+      codec, slowSubscriberBytes: settings.slowSubscriberBytes, slowPolicy: settings.slowPolicy, compressor: settings.deflate,
+    });
     if (backplane !== undefined) this.broker.attachBackplane(backplane);
     // Never listening: sockets come from adopt(). Node's own HTTP parser reads the request.
     this.#http = createServer({ maxHeaderSize: settings.maxHeaderBytes });
@@ -237,7 +242,7 @@ export class ConnectionServer {
   }
 
   #handshakeOptions() {
-    return { subprotocols: this.#settings.subprotocols, origins: this.#settings.origins };
+    return { subprotocols: this.#settings.subprotocols, origins: this.#settings.origins, deflate: this.#settings.deflate };
   }
 
   #clearDeadline(socket: Socket): void {
@@ -265,7 +270,7 @@ export class ConnectionServer {
       // Past the handshake: no deadline any more, and no timer kept alive per idle connection.
       this.#clearDeadline(socket);
       socket.write(accepted.response);
-      this.#startSession(socket, accepted.protocol, head, upgrade, data);
+      this.#startSession(socket, accepted, head, upgrade, data);
     } catch (error) {
       const refusal = error instanceof HandshakeError ? error : new HandshakeError(500, 'handshake failed');
       if (!(error instanceof HandshakeError)) this.#reportError(error as Error, socket);
@@ -277,7 +282,7 @@ export class ConnectionServer {
     this.#services.onError(error, connectionIds.get(socket) ?? 0);
   }
 
-  #startSession(socket: Socket, subprotocol: string | undefined, head: Buffer, request: UpgradeRequest, data: unknown): void {
+  #startSession(socket: Socket, accepted: HandshakeAccept, head: Buffer, request: UpgradeRequest, data: unknown): void {
     const id = connectionIds.get(socket) ?? 0;
     const link = new SocketLink(socket, {
       highWaterMark: this.#settings.highWaterMark,
@@ -287,14 +292,17 @@ export class ConnectionServer {
         this.broker.removeSubscriber(session);
       },
     });
-    const session = new Session(id, link, Date.now());
+    const { deflate: negotiated } = accepted;
+    const session = new Session(id, link, Date.now(), negotiated);
     this.#sessions.set(id, session);
-    const conn = session.conn = new AppConnection(this.#codec, this.#app, new SessionTransport(session, this.broker), {
-      id, subprotocol, request, data, maxPayload: this.#settings.maxPayload, utf8Validator: this.#settings.utf8Validator,
+    const compressor = this.#settings.deflate;
+    const conn = new AppConnection(this.#codec, this.#app, new SessionTransport(session, this.broker), {
+      id, subprotocol: accepted.protocol, request, data, maxPayload: this.#settings.maxPayload, utf8Validator: this.#settings.utf8Validator,
+      deflate: negotiated === undefined || compressor === undefined ? undefined : { negotiated, compressor },
       onError: (error) => this.#services.onError(error, id),
     });
     link.attach(conn);
-    session.close = (code, reason) => conn.close(code, reason);
+    session.attach(conn);
     // Bytes that came in the same packet as the request are the connection's first input.
     conn.start(head);
   }

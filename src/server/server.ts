@@ -26,6 +26,7 @@ import { ConnectionServer, type ConnectionSettings, type NodeServices, type Thre
 import { runAuthorizeHook, type AuthorizeHook, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
 import { MainThreadAnswers, type MainThreadRefusal } from './http-answers.js';
 import { Admission } from './admission.js';
+import { resolveDeflateOptions, type DeflateOptions } from '../extensions/deflate-options.js';
 
 export type { AuthorizeVerdict as AuthorizeResult, UpgradeRequest };
 
@@ -40,6 +41,11 @@ export interface ServerOptions {
   /** UTF-8 of text messages: 'native' (isUtf8 or streaming, per segment) or the codec's own scan. */
   utf8Validator?: Utf8ValidatorChoice;
   maxPayload?: number;
+  /**
+   * permessage-deflate (RFC 7692): off by default; `true` for the defaults, or options
+   * (validated here: a bad one throws a TypeError).
+   */
+  deflate?: boolean | DeflateOptions;
   subprotocols?: readonly string[];
   /** Allowed `Origin` values; empty or undefined allows any origin. */
   origins?: readonly string[];
@@ -108,7 +114,7 @@ const INTEGER_OPTIONS = {
   highWaterMark: 1, slowSubscriberBytes: 1, workerHeartbeatTimeoutMs: 1,
   pingIntervalMs: 0, pingTimeoutMs: 1, idleTimeoutMs: 0, maxConnections: 0, maxConnectionsPerIp: 0,
 } as const;
-const OTHER_OPTIONS = new Set(['host', 'app', 'codec', 'utf8Validator', 'subprotocols', 'origins', 'authorize', 'tls',
+const OTHER_OPTIONS = new Set(['host', 'app', 'codec', 'utf8Validator', 'subprotocols', 'origins', 'authorize', 'tls', 'deflate',
   'redis', 'slowPolicy', 'path', 'noServer', 'onError', 'log']);
 
 /** Checks options up front: an unknown name (a typo, another library's option) or a bad value is a TypeError. */
@@ -181,6 +187,7 @@ export class WasmSocketServer {
       utf8Validator: options.utf8Validator ?? DEFAULTS.utf8Validator,
       maxPayload: options.maxPayload ?? DEFAULTS.maxPayload,
       subprotocols: options.subprotocols ?? [],
+      deflate: resolveDeflateOptions(options.deflate),
       origins: options.origins ?? [],
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs,
       maxHeaderBytes: options.maxHeaderBytes ?? DEFAULTS.maxHeaderBytes,

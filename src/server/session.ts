@@ -3,30 +3,53 @@
  * close, and the broker's view of it as a subscriber.
  */
 import type { AppConnection, Transport } from '../apps/app-connection.js';
-import type { Broker, Subscriber } from '../pubsub/broker.js';
+import type { Broker, Subscriber, SubscriberDeflate } from '../pubsub/broker.js';
+import type { NegotiatedDeflate } from '../protocol/compression.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { SocketLink } from './socket-io.js';
 
 export class Session implements Subscriber {
-  close: (code: number, reason: string) => void = () => {};
+  readonly deflate: SubscriberDeflate | undefined;
   /** The heartbeat sweep's view, in ms since the epoch: when bytes or a data message last came. */
   heardAt: number;
   messageAt: number;
   /** When the sweep pinged this silent connection; 0 while it is not waiting for an answer. */
   pingedAt = 0;
-  conn!: AppConnection;
+  #connection: AppConnection | undefined;
 
-  constructor(readonly id: number, readonly link: SocketLink, now: number) {
+  constructor(readonly id: number, readonly link: SocketLink, now: number, negotiated?: NegotiatedDeflate) {
     this.heardAt = now;
     this.messageAt = now;
+    // RFC 7692 §7.1.1.1: without server context takeover every message is compressed alone, so
+    // one compressed frame serves every such subscriber with the same window size.
+    if (negotiated !== undefined) {
+      const { send } = negotiated;
+      this.deflate = send.noContextTakeover ? { kind: 'shared', windowBits: send.windowBits } : { kind: 'own' };
+    }
+  }
+
+  get conn(): AppConnection {
+    return this.#connection!;
+  }
+
+  attach(connection: AppConnection): void {
+    this.#connection = connection;
   }
 
   get backlog(): number {
     return this.link.backlog;
   }
 
+  close(code: number, reason: string): void {
+    this.#connection?.close(code, reason);
+  }
+
   deliver(frame: Uint8Array): void {
-    this.link.deliver(frame);
+    if (this.link.holdForTurn()) this.link.write(frame);
+  }
+
+  deliverCompressing(payload: Uint8Array, isBinary: boolean): void {
+    if (this.link.holdForTurn()) this.#connection?.send(payload, isBinary);
   }
 
   closeAsTooSlow(): void {
@@ -42,6 +65,8 @@ export class SessionTransport implements Transport {
   end(): void { this.session.link.end(); }
   closing(): void { this.session.link.closing(); }
   terminate(): void { this.session.link.terminate(); }
+  pauseInput(): void { this.session.link.holdInput(); }
+  resumeInput(): void { this.session.link.releaseInput(); }
   subscribe(pattern: string): void { this.broker.subscribe(pattern, this.session); }
   unsubscribe(pattern: string): void { this.broker.unsubscribe(pattern, this.session); }
   publish(topic: string, payload: Uint8Array, isBinary: boolean): void { this.broker.publish(topic, payload, isBinary); }

@@ -29,7 +29,10 @@ export class SocketLink {
   readonly #socket: Socket;
   readonly #options: SocketLinkOptions;
   #endpoint: LinkEndpoint | undefined;
+  /** Reading stopped for backpressure (the write queue is over the high-water mark). */
   #paused = false;
+  /** Reading stopped by the connection (holdInput) until releaseInput. */
+  #held = false;
   #corked = false;
   #backlogAtCork = 0;
   #closeTimer: NodeJS.Timeout | undefined;
@@ -104,13 +107,13 @@ export class SocketLink {
   }
 
   /**
-   * Writes a frame shared with other sockets (a broadcast). The socket stays corked until this
-   * turn's I/O callbacks have run, so the deliveries of many publishes leave in one writev.
+   * Before writing a broadcast delivery: corks the socket until this turn's I/O callbacks have
+   * run, so the deliveries of many publishes leave in one writev. False when the link takes no
+   * more deliveries (RFC 6455 §5.5.1: nothing may follow our close frame).
    */
-  deliver(frame: Uint8Array): void {
+  holdForTurn(): boolean {
     const socket = this.#socket;
-    // RFC 6455 §5.5.1: nothing may follow our close frame.
-    if (this.#closeTimer !== undefined || socket.destroyed || !socket.writable) return;
+    if (this.#closeTimer !== undefined || socket.destroyed || !socket.writable) return false;
     if (!this.#corked) {
       this.#corked = true;
       this.#backlogAtCork = socket.writableLength;
@@ -118,10 +121,10 @@ export class SocketLink {
       corkedLinks.push(this);
       if (corkedLinks.length === 1) setImmediate(uncorkAll);
     }
-    this.write(frame);
+    return true;
   }
 
-  /** @internal called once per turn for the links corked by deliver(). */
+  /** @internal called once per turn for the links corked by holdForTurn(). */
   uncork(): void {
     this.#corked = false;
     this.#socket.uncork();
@@ -139,6 +142,17 @@ export class SocketLink {
     this.#closeTimer.unref();
   }
 
+  /** Stops reading until releaseInput(), whatever the write queue does. */
+  holdInput(): void {
+    this.#held = true;
+    this.#socket.pause();
+  }
+
+  releaseInput(): void {
+    this.#held = false;
+    if (!this.#paused && !this.#socket.destroyed) this.#socket.resume();
+  }
+
   /** Drops the TCP connection at once, without a closing handshake. */
   terminate(): void {
     this.#socket.destroy();
@@ -147,7 +161,7 @@ export class SocketLink {
   #onDrain(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    if (!this.#socket.destroyed) this.#socket.resume();
+    if (!this.#held && !this.#socket.destroyed) this.#socket.resume();
     this.#endpoint?.drain();
   }
 }

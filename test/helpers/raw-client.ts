@@ -79,8 +79,11 @@ export function close(code?: number, reason: Uint8Array | string = '', spec: Par
   return frame({ ...spec, opcode: Op.CLOSE, payload });
 }
 
-/** Cuts `message` into fragments at `cuts` (offsets): a text/binary frame, then continuations. */
-export function fragments(opcode: number, message: Uint8Array, cuts: readonly number[]): Buffer[] {
+/**
+ * Cuts `message` into fragments at `cuts` (offsets): a text/binary frame, then continuations.
+ * `firstRsv` goes on the first frame only (RFC 7692 §6.1: RSV1 marks a compressed message).
+ */
+export function fragments(opcode: number, message: Uint8Array, cuts: readonly number[], firstRsv = 0): Buffer[] {
   const bounds = [0, ...cuts, message.length];
   const frames: Buffer[] = [];
   for (let i = 0; i + 1 < bounds.length; i++) {
@@ -88,6 +91,7 @@ export function fragments(opcode: number, message: Uint8Array, cuts: readonly nu
       opcode: i === 0 ? opcode : Op.CONTINUATION,
       payload: message.subarray(bounds[i], bounds[i + 1]),
       fin: i + 2 === bounds.length,
+      rsv: i === 0 ? firstRsv : 0,
     }));
   }
   return frames;
@@ -151,16 +155,27 @@ function parseFrame(bytes: Buffer): { frame: ServerFrame; size: number } | { nee
 
 // --- the client -----------------------------------------------------------------------------
 
-function upgradeRequest(port: number, key: string): string {
+function upgradeRequest(port: number, key: string, extensions: string | undefined): string {
   return `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
-    + `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+    + `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n`
+    + (extensions === undefined ? '' : `Sec-WebSocket-Extensions: ${extensions}\r\n`) + '\r\n';
 }
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+export interface ConnectOptions {
+  /** Sent in the same write as the request. */
+  head?: Uint8Array;
+  timeoutMs?: number;
+  /** The Sec-WebSocket-Extensions value to offer, as is. */
+  extensions?: string;
+}
+
 export class RawClient {
   /** Every frame received so far, in order. */
   readonly frames: ServerFrame[] = [];
+  /** The Sec-WebSocket-Extensions value of the 101 response; undefined without one. */
+  readonly extensions: string | undefined;
   readonly #socket: net.Socket;
   #chunks: Buffer[] = [];
   #buffered = 0;
@@ -172,8 +187,9 @@ export class RawClient {
   readonly #waiters = new Set<() => void>();
   readonly #ended$: Promise<void>;
 
-  private constructor(socket: net.Socket, rest: Buffer) {
+  private constructor(socket: net.Socket, rest: Buffer, extensions: string | undefined) {
     this.#socket = socket;
+    this.extensions = extensions;
     this.#ended$ = new Promise((resolve) => {
       const ended = (): void => {
         if (!this.#ended) {
@@ -195,7 +211,7 @@ export class RawClient {
    * Opens TCP to 127.0.0.1:port and performs the opening handshake; `head` is sent in the same
    * write as the request. Rejects unless the answer is a valid 101.
    */
-  static connect(port: number, options: { head?: Uint8Array; timeoutMs?: number } = {}): Promise<RawClient> {
+  static connect(port: number, options: ConnectOptions = {}): Promise<RawClient> {
     const key = randomBytes(16).toString('base64');
     const accept = createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
     return new Promise((resolve, reject) => {
@@ -221,14 +237,15 @@ export class RawClient {
           fail(new Error(`handshake refused: ${JSON.stringify(head)}`));
           return;
         }
-        resolve(new RawClient(socket, received.subarray(end + 4)));
+        const extensions = /^sec-websocket-extensions: *(.*?) *$/im.exec(head)?.[1];
+        resolve(new RawClient(socket, received.subarray(end + 4), extensions));
       };
       const onClose = (): void => fail(new Error('connection closed during the handshake'));
       socket.on('data', onData);
       socket.on('error', fail);
       socket.on('close', onClose);
       socket.on('connect', () => {
-        const request = Buffer.from(upgradeRequest(port, key), 'latin1');
+        const request = Buffer.from(upgradeRequest(port, key, options.extensions), 'latin1');
         socket.write(options.head === undefined ? request : Buffer.concat([request, options.head]));
       });
     });

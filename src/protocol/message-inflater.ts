@@ -1,0 +1,138 @@
+/**
+ * Incoming permessage-deflate (RFC 7692 §7.2.2): a whole compressed message in, the message or
+ * the ProtocolError it fails with out. The limit applies to the inflated size (a zip bomb stops
+ * as soon as it passes the limit, the rest is never inflated), and the UTF-8 of a text message
+ * is checked on the inflated bytes, fail-fast per inflated chunk.
+ *
+ * Sync first, async for large output (test/measure/zlib-costs.ts, this 2-core machine, Node 26,
+ * zlib 1.3): inflateRawSync of a 1 KiB message costs 7-14 µs of event-loop time, 20 µs at
+ * 16 KiB, while the async inflateRaw costs 35-65 µs of it plus a thread-pool round trip. But
+ * inflating is not bounded by the input: 16 KiB of deflated zeros inflate to 16 MiB, 5-100 ms
+ * of work. So a message is inflated synchronously while its output fits SYNC_INFLATE_BYTES
+ * (stopping there costs about 1.5 ms at worst), and one that does not fit starts again on the
+ * thread pool, where it holds up no other connection; the caller stops reading from this one
+ * meanwhile and keeps what follows in order.
+ */
+import { isUtf8 } from 'node:buffer';
+import { constants, createInflateRaw, inflateRawSync } from 'node:zlib';
+import { UTF8_ACCEPT, UTF8_REJECT } from '../codec/codec.js';
+import { CloseCode } from './close-codes.js';
+import { invalidUtf8, ProtocolError } from './errors.js';
+import { validateTextSegment } from './utf8-validator.js';
+import { slideWindow, SYNC_FLUSH_TAIL, type DeflateDirection } from './compression.js';
+
+/** Largest output inflated on the event loop in one call (at most about 1.5 ms here). */
+export const SYNC_INFLATE_BYTES = 256 * 1024;
+/** Output chunk of the async inflater: the unit of the fail-fast size and UTF-8 checks. */
+const ASYNC_CHUNK_BYTES = 64 * 1024;
+
+/** The inflated message, or the error the connection fails with. */
+export type InflateOutcome = Buffer | ProtocolError;
+
+export class MessageInflater {
+  readonly #direction: DeflateDirection;
+  /**
+   * With context takeover: the last 2^windowBits bytes of the messages received compressed,
+   * which the peer's compressor may refer back to (§7.1.1.2).
+   */
+  #window: Buffer | undefined;
+
+  constructor(direction: DeflateDirection) {
+    this.#direction = direction;
+  }
+
+  /**
+   * Inflates a message whose output fits SYNC_INFLATE_BYTES right away. Returns undefined when
+   * the output is larger and still within `maxBytes`: then the message goes to inflateAsync().
+   */
+  inflateSync(compressed: readonly Uint8Array[], maxBytes: number, isText: boolean): InflateOutcome | undefined {
+    const cap = Math.min(maxBytes, SYNC_INFLATE_BYTES);
+    let message: Buffer;
+    try {
+      message = inflateRawSync(Buffer.concat([...compressed, SYNC_FLUSH_TAIL]), {
+        ...this.#zlibOptions(),
+        finishFlush: constants.Z_SYNC_FLUSH,
+        // zlib stops as soon as the output passes the cap.
+        maxOutputLength: Math.max(cap, 1),
+      });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') return corruptData(error as Error);
+      return cap === maxBytes ? tooBig(maxBytes) : undefined;
+    }
+    if (message.length > maxBytes) return tooBig(maxBytes);
+    if (isText && !isUtf8(message)) return invalidUtf8();
+    this.#remember(message);
+    return message;
+  }
+
+  /**
+   * Inflates a message on the thread pool, checking size and UTF-8 on each inflated chunk and
+   * stopping zlib at the first failure. `done` is called once, never synchronously.
+   */
+  inflateAsync(compressed: readonly Uint8Array[], maxBytes: number, isText: boolean, done: (outcome: InflateOutcome) => void): void {
+    const parts: Buffer[] = [];
+    let length = 0;
+    let utf8 = UTF8_ACCEPT;
+    let settled = false;
+    let inflater: ReturnType<typeof createInflateRaw> | undefined;
+    const settle = (outcome: InflateOutcome): void => {
+      if (settled) return;
+      settled = true;
+      inflater?.close();
+      done(outcome);
+    };
+    try {
+      inflater = createInflateRaw({ ...this.#zlibOptions(), chunkSize: ASYNC_CHUNK_BYTES });
+    } catch (error) {
+      queueMicrotask(() => settle(corruptData(error as Error)));
+      return;
+    }
+    inflater.on('error', (error: Error) => settle(corruptData(error)));
+    inflater.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      length += chunk.length;
+      if (length > maxBytes) return settle(tooBig(maxBytes));
+      if (isText) {
+        utf8 = validateTextSegment(chunk, 0, chunk.length, utf8);
+        if (utf8 === UTF8_REJECT) return settle(invalidUtf8());
+      }
+      parts.push(chunk);
+    });
+    const finish = (): void => {
+      if (settled) return;
+      if (isText && utf8 !== UTF8_ACCEPT) return settle(invalidUtf8());
+      const message = Buffer.concat(parts, length);
+      this.#remember(message);
+      settle(message);
+    };
+    // A message that ends the DEFLATE stream (a final block) ends the inflater's output instead.
+    inflater.on('end', finish);
+    for (const part of compressed) inflater.write(part);
+    inflater.write(SYNC_FLUSH_TAIL);
+    // The flush callback runs after every chunk of this input has been emitted.
+    inflater.flush(constants.Z_SYNC_FLUSH, finish);
+  }
+
+  /** Bytes this inflater keeps between messages (0 without context takeover). */
+  get retainedBytes(): number {
+    return this.#window?.length ?? 0;
+  }
+
+  #zlibOptions(): { windowBits: number; dictionary?: Buffer } {
+    const windowBits = this.#direction.windowBits;
+    return this.#window === undefined ? { windowBits } : { windowBits, dictionary: this.#window };
+  }
+
+  #remember(message: Buffer): void {
+    if (!this.#direction.noContextTakeover) this.#window = slideWindow(this.#window, message, 1 << this.#direction.windowBits);
+  }
+}
+
+function tooBig(maxBytes: number): ProtocolError {
+  return new ProtocolError(CloseCode.MESSAGE_TOO_BIG, 'WS_ERR_MESSAGE_TOO_BIG', `inflated message over the ${maxBytes}-byte limit`);
+}
+
+/** RFC 7692 §7.2.2 leaves a bad DEFLATE stream to the receiver: like ws, 1007 (bad payload data). */
+function corruptData(error: Error): ProtocolError {
+  return new ProtocolError(CloseCode.INVALID_PAYLOAD, 'WS_ERR_INVALID_COMPRESSED_DATA', `invalid compressed data: ${error.message}`);
+}

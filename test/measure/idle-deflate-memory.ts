@@ -1,0 +1,136 @@
+/**
+ * Memory per idle connection with permessage-deflate, measured: a server in a child process
+ * (inline), N raw clients that each negotiate, send one 2 KiB compressed text message and read
+ * its compressed echo, then sit idle. The server collects garbage (--expose-gc) and reports its
+ * RSS (/proc/PID/status) and its live memory (V8 heap + external, which counts zlib's and
+ * Buffers' native memory), before and after; the deltas divided by N. Modes: deflate off, the
+ * defaults (no context takeover), context takeover both ways, and `ws` with perMessageDeflate.
+ *
+ *   node dist/test/measure/idle-deflate-memory.js [--connections 2000]
+ *
+ * Not an ava test (no .test.js): it takes a minute and its numbers go to the README.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { constants, deflateRawSync } from 'node:zlib';
+import { WebSocketServer } from 'ws';
+import { listen } from '../../src/server/server.js';
+
+const MODES = {
+  off: { deflate: false },
+  defaults: { deflate: true },
+  takeover: { deflate: { serverNoContextTakeover: false, clientNoContextTakeover: false } },
+  'ws-deflate': undefined,
+} as const;
+type Mode = keyof typeof MODES;
+
+const script = fileURLToPath(import.meta.url);
+
+async function serve(mode: Mode): Promise<void> {
+  let port: number;
+  if (mode === 'ws-deflate') {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: true });
+    await once(wss, 'listening');
+    wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+    port = (wss.address() as net.AddressInfo).port;
+  } else {
+    const server = await listen({ host: '127.0.0.1', port: 0, app: 'echo', workers: 0, ...MODES[mode] });
+    port = server.port;
+  }
+  console.log(`port ${port}`);
+  // Each line on stdin asks for a measurement, after a full collection.
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', () => {
+    const gc = (globalThis as { gc?: () => void }).gc!;
+    gc();
+    gc();
+    const { heapUsed, external } = process.memoryUsage();
+    const rss = Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
+    console.log(JSON.stringify({ rss, live: heapUsed + external }));
+  });
+}
+
+interface Sample { rss: number; live: number }
+
+const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One client: handshake offering permessage-deflate, one message (compressed if agreed), its echo. */
+function openClient(port: number, text: string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const key = randomBytes(16).toString('base64');
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let received = Buffer.alloc(0);
+    let upgraded = false;
+    socket.on('error', reject);
+    socket.on('connect', () => socket.write(`GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
+      + `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n`));
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      if (!upgraded) {
+        const end = received.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = received.subarray(0, end).toString();
+        if (!head.startsWith('HTTP/1.1 101')) return reject(new Error('no 101'));
+        upgraded = true;
+        received = received.subarray(end + 4);
+        socket.write(textFrame(text, /^sec-websocket-extensions: permessage-deflate/im.test(head)));
+      }
+      if (received.length >= 2) {
+        socket.removeAllListeners('data');
+        socket.pause();
+        resolve(socket);
+      }
+    });
+  });
+}
+
+/** A masked text frame (mask key 0) holding `text`, compressed (RSV1) or not. */
+function textFrame(text: string, compressed: boolean): Buffer {
+  const payload = compressed ? deflateRawSync(Buffer.from(text), { finishFlush: constants.Z_SYNC_FLUSH }).subarray(0, -4) : Buffer.from(text);
+  const length = payload.length;
+  const byte0 = compressed ? 0xc1 : 0x81;
+  const header = length < 126 ? Buffer.from([byte0, 0x80 | length]) : Buffer.from([byte0, 0x80 | 126, length >> 8, length & 0xff]);
+  return Buffer.concat([header, Buffer.alloc(4), payload]);
+}
+
+async function measure(mode: Mode, connections: number): Promise<Sample> {
+  const child = spawn(process.execPath, ['--expose-gc', script, '--serve', mode], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const sample = async (): Promise<Sample> => {
+    child.stdin.write('measure\n');
+    const [line] = await once(child.stdout, 'data') as [Buffer];
+    return JSON.parse(String(line)) as Sample;
+  };
+  try {
+    const [line] = await once(child.stdout, 'data') as [Buffer];
+    const port = Number(/port (\d+)/.exec(String(line))![1]);
+    await settle(1000);
+    const before = await sample();
+    const text = Array.from({ length: 100 }, (_, i) => `{"seq":${i},"ok":true}`).join(',').padEnd(2048, ' ');
+    const sockets: net.Socket[] = [];
+    for (let i = 0; i < connections; i += 100) {
+      sockets.push(...await Promise.all(Array.from({ length: Math.min(100, connections - i) }, () => openClient(port, text))));
+    }
+    await settle(2000);
+    const after = await sample();
+    for (const socket of sockets) socket.destroy();
+    return { rss: (after.rss - before.rss) / connections, live: (after.live - before.live) / connections };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+const args = process.argv.slice(2);
+if (args[0] === '--serve') {
+  await serve(args[1] as Mode);
+} else {
+  const connections = args[0] === '--connections' ? Number(args[1]) : 2000;
+  console.log(`memory per idle connection, ${connections} connections, each after one 2 KiB compressed message and its echo (Node ${process.version})`);
+  for (const mode of Object.keys(MODES) as Mode[]) {
+    const { rss, live } = await measure(mode, connections);
+    console.log(`${mode.padEnd(12)} RSS ${(rss / 1024).toFixed(2)} KiB, live (heap + external) ${(live / 1024).toFixed(2)} KiB`);
+  }
+}
