@@ -15,6 +15,7 @@ import { Piscina } from 'piscina';
 import type { ThreadStats, TlsCertificate } from '../server/connection-server.js';
 import type { AuthorizeVerdict, UpgradeRequest } from '../server/upgrade-request.js';
 import { PendingRequests, PortChannel, type ToMain, type ToWorker } from './messages.js';
+import { createProgressCounter } from './liveness.js';
 import type { WorkerTask } from './worker.js';
 
 /** What the pool asks of the server it serves. */
@@ -34,7 +35,7 @@ export interface PoolHooks {
 
 export interface WorkerPoolOptions {
   workers: number;
-  task: Omit<WorkerTask, 'port'>;
+  task: Omit<WorkerTask, 'port' | 'progress'>;
   /** A worker that has not answered heartbeats for this long is stuck: it is terminated and replaced. */
   heartbeatTimeoutMs: number;
   resourceLimits?: ResourceLimits;
@@ -68,6 +69,9 @@ class WorkerSlot {
   /** Heartbeats in a row that found the previous one unanswered. */
   #missedBeats = 0;
   #awaitingAnswer = false;
+  /** The worker's read counter, and its value at the last heartbeat. */
+  #progress = createProgressCounter();
+  #progressAtBeat = 0;
   #startedAt = 0;
   #quickDeaths = 0;
   #stopped = false;
@@ -95,13 +99,15 @@ class WorkerSlot {
     this.#startedAt = Date.now();
     this.#missedBeats = 0;
     this.#awaitingAnswer = false;
+    this.#progress = createProgressCounter();
+    this.#progressAtBeat = 0;
     this.#threadId = -1;
     this.#failing = false;
     this.#stats = new PendingRequests<ThreadStats>();
     const { port1, port2 } = new MessageChannel();
     const channel = new PortChannel<ToWorker, ToMain>(port1, (message) => this.#receive(message));
     this.#channel = channel;
-    const task: WorkerTask = { ...this.pool.options.task, port: port2 };
+    const task: WorkerTask = { ...this.pool.options.task, port: port2, progress: this.#progress };
     this.pool.piscina.run(task, { transferList: [port2] as never }).then(
       () => undefined,
       (error: Error) => this.#died(channel, error),
@@ -130,13 +136,17 @@ class WorkerSlot {
   }
 
   /**
-   * Sends a heartbeat, or replaces the worker if it left `allowedMisses` in a row unanswered.
-   * Counted in beats, not in wall time: when the whole machine is starved, this thread's timer
-   * fires late too, so a slow but live worker is not mistaken for a stuck one.
+   * Sends a heartbeat, or replaces the worker if it left `allowedMisses` in a row unanswered
+   * while handling no socket read either. Counted in beats, not in wall time: when the whole
+   * machine is starved, this thread's timer fires late too. And a worker whose answers are late
+   * because it is working through a flood still reads sockets: it is busy, not stuck.
    */
   beat(allowedMisses: number, intervalMs: number): void {
     if (this.#channel === undefined || this.#threadId < 0) return;
-    this.#missedBeats = this.#awaitingAnswer ? this.#missedBeats + 1 : 0;
+    const progress = Atomics.load(this.#progress, 0);
+    const madeProgress = progress !== this.#progressAtBeat;
+    this.#progressAtBeat = progress;
+    this.#missedBeats = this.#awaitingAnswer && !madeProgress ? this.#missedBeats + 1 : 0;
     if (this.#missedBeats < allowedMisses) {
       this.#awaitingAnswer = true;
       this.#channel.send({ type: 'ping', seq: this.#missedBeats });

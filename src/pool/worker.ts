@@ -7,6 +7,7 @@
 import { threadId, type MessagePort } from 'node:worker_threads';
 import { createCodec } from '../codec/select.js';
 import { CloseCode } from '../protocol/close-codes.js';
+import { reportProgressTo } from './liveness.js';
 import { loadApplication } from '../apps/app.js';
 import type { Backplane } from '../pubsub/broker.js';
 import { ConnectionServer, type ConnectionSettings, type NodeServices } from '../server/connection-server.js';
@@ -15,6 +16,8 @@ import { PendingRequests, PortChannel, type ToMain, type ToWorker } from './mess
 
 export interface WorkerTask {
   port: MessagePort;
+  /** Shared with the main thread's heartbeat: bumped on every socket read (liveness.ts). */
+  progress: Int32Array;
   /** Application name or module path. */
   app: string;
   settings: ConnectionSettings;
@@ -53,6 +56,7 @@ class MainThreadBackplane implements Backplane {
 }
 
 export default async function runWorker(task: WorkerTask): Promise<void> {
+  reportProgressTo(task.progress);
   const app = await loadApplication(task.app);
   const codec = createCodec(task.settings.codec);
   const verdicts = new PendingRequests<AuthorizeVerdict>();

@@ -4,6 +4,7 @@
  * a frame.
  */
 import type { Socket } from 'node:net';
+import { noteProgress } from '../pool/liveness.js';
 
 /** What the socket's events are delivered to. */
 export interface LinkEndpoint {
@@ -69,6 +70,7 @@ export class SocketLink {
     const socket = this.#socket;
     socket.on('data', (chunk: Buffer) => {
       this.readSinceSweep = true;
+      noteProgress();
       // Every reply produced while handling one read leaves in one write (writev).
       socket.cork();
       endpoint.receive(chunk);
