@@ -105,13 +105,20 @@ export default async function runWorker(task: WorkerTask): Promise<void> {
   // An uncaught error in application code (a timer, a promise) leaves this thread's state
   // unknown. While the thread can still speak, its connections get a 1011 close frame; then it
   // ends with that error and the pool replaces it.
+  let failing: Error | undefined;
   const fail = (caught: unknown): void => {
-    process.off('uncaughtException', fail);
-    process.off('unhandledRejection', fail);
     const error = caught instanceof Error ? caught : new Error(String(caught));
+    if (failing !== undefined) {
+      // More errors while closing: reported, and the thread still ends with the first one.
+      channel.send({ type: 'log', line: `worker error while closing after an uncaught error: ${error.stack ?? error.message}` });
+      return;
+    }
+    failing = error;
     channel.send({ type: 'failing', stack: error.stack ?? error.message });
     void server!.close(CloseCode.INTERNAL_ERROR, 'internal error', FAILING_CLOSE_MS).finally(() => {
       channel.flush();
+      process.off('uncaughtException', fail);
+      process.off('unhandledRejection', fail);
       setImmediate(() => { throw error; });
     });
   };
