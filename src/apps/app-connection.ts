@@ -5,7 +5,7 @@
  */
 import type { FrameCodec } from '../codec/codec.js';
 import { WebSocketProtocol, ReadyState, type Utf8ValidatorChoice } from '../protocol/protocol.js';
-import { CloseCode } from '../protocol/close-codes.js';
+import { CloseCode, isValidWireCloseCode } from '../protocol/close-codes.js';
 import type { PerMessageDeflateConfig } from '../protocol/compression.js';
 import type { Application, Connection, UpgradeRequest } from './app.js';
 import { topicError } from '../pubsub/topics.js';
@@ -99,6 +99,10 @@ export class AppConnection implements Connection {
   }
 
   close(code: number = CloseCode.NORMAL, reason = ''): void {
+    // RFC 6455 §7.4: only defined codes (and 3000-4999) may go on the wire; 1005, 1006, 1015 never.
+    if (!Number.isInteger(code) || !isValidWireCloseCode(code)) {
+      throw new RangeError(`close code ${code} may not be sent (RFC 6455 §7.4: 1000-1003, 1007-1014, 3000-4999)`);
+    }
     if (this.#machine.readyState !== ReadyState.OPEN) return;
     this.#machine.close(code, reason);
     this.#transport.closing();

@@ -76,8 +76,14 @@ export function validateUpgrade(req: HandshakeRequest, options: HandshakeOptions
   if (req.method !== 'GET') {
     throw new HandshakeError(405, 'WebSocket upgrade requires the GET method', { Allow: 'GET' });
   }
-  if (!isHttp11OrLater(req.httpVersion)) {
-    throw new HandshakeError(400, 'WebSocket upgrade requires HTTP/1.1 or later');
+  // HTTP/1.x only: HTTP/2 has no Upgrade (RFC 7540 §8.1.1; WebSockets there use RFC 8441's
+  // CONNECT), so a request line that claims HTTP/2.0 is no upgrade we can honour.
+  if (!speaksHttp11(req.httpVersion)) {
+    throw new HandshakeError(400, 'WebSocket upgrade requires HTTP/1.1');
+  }
+  // §4.2.1 item 2: "A |Host| header field containing the server's authority."
+  if (headerValue(headers.host) === undefined || headerValue(headers.host) === '') {
+    throw new HandshakeError(400, 'WebSocket upgrade requires a Host header');
   }
 
   // §4.2.1 items 3 and 4: Upgrade includes "websocket", Connection includes "Upgrade",
@@ -160,12 +166,10 @@ function hasToken(value: string | string[] | undefined, token: string): boolean 
   return list.split(',').some((element) => element.trim().toLowerCase() === token);
 }
 
-function isHttp11OrLater(httpVersion: string): boolean {
-  const match = /^(\d+)\.(\d+)$/.exec(httpVersion);
-  if (match === null) return false;
-  const major = Number(match[1]);
-  const minor = Number(match[2]);
-  return major > 1 || (major === 1 && minor >= 1);
+/** 1.1 or a later 1.x: the versions that have the Upgrade mechanism (RFC 7230 §6.7). */
+function speaksHttp11(httpVersion: string): boolean {
+  const match = /^1\.(\d+)$/.exec(httpVersion);
+  return match !== null && Number(match[1]) >= 1;
 }
 
 function stripControl(text: string): string {

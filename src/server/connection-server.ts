@@ -255,7 +255,11 @@ export class ConnectionServer {
     try {
       if (this.#closing) throw new HandshakeError(503, 'server shutting down');
       const path = this.#settings.path;
-      if (path !== undefined && pathOf(request.url) !== path) throw new HandshakeError(404, `no WebSocket endpoint at ${pathOf(request.url)}`);
+      const requested = pathOf(request.url);
+      // /healthz is plain HTTP, never a WebSocket endpoint, even when every path is.
+      if ((path !== undefined && requested !== path) || requested === '/healthz') {
+        throw new HandshakeError(404, `no WebSocket endpoint at ${requested}`);
+      }
       const accepted = validateUpgrade(request, this.#handshakeOptions());
       const upgrade = upgradeRequestOf(request);
       const authorize = this.#services.authorize;

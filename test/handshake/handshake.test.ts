@@ -82,9 +82,15 @@ test('an HTTP/1.0 upgrade is rejected with 400', (t) => {
   t.is(rejection(request({}, { httpVersion: '1.0' })).status, 400);
 });
 
-test('HTTP versions later than 1.1 are accepted', (t) => {
+test('a later HTTP/1.x is accepted; a request line claiming HTTP/2.0 is not an upgrade (400)', (t) => {
   t.notThrows(() => validateUpgrade(request({}, { httpVersion: '1.2' })));
-  t.notThrows(() => validateUpgrade(request({}, { httpVersion: '2.0' })));
+  t.is(rejection(request({}, { httpVersion: '2.0' })).status, 400);
+  t.is(rejection(request({}, { httpVersion: '3.0' })).status, 400);
+});
+
+test('an upgrade without a Host header is rejected with 400 (RFC 6455 §4.2.1 item 2)', (t) => {
+  t.is(rejection(request({ host: undefined })).status, 400);
+  t.is(rejection(request({ host: '' })).status, 400);
 });
 
 // --- Upgrade and Connection tokens ----------------------------------------------------------

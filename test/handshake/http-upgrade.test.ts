@@ -220,6 +220,14 @@ for (const workers of WORKER_MODES) {
     });
   });
 
+  test(`a request line with HTTP/2.0, one without Host, and an upgrade of /healthz get 400, 400, 404 [${modeName(workers)}]`, async (t) => {
+    await withServer(workers, {}, async (port) => {
+      t.is((await rejected(port, upgradeRequest().replace('HTTP/1.1', 'HTTP/2.0'))).statusLine, 'HTTP/1.1 400 Bad Request');
+      t.is((await rejected(port, upgradeRequest({ Host: undefined }))).statusLine, 'HTTP/1.1 400 Bad Request');
+      t.is((await rejected(port, upgradeRequest().replace('GET /chat', 'GET /healthz'))).statusLine, 'HTTP/1.1 404 Not Found');
+    });
+  });
+
   test(`an authorize hook returning false gets 401 [${modeName(workers)}]`, async (t) => {
     await withServer(workers, { authorize: () => false }, async (port) => {
       const head = await rejected(port, upgradeRequest());

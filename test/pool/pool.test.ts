@@ -70,6 +70,8 @@ for (const codec of CODEC_KINDS) {
     const victimClosed = closeCode(victim);
     victim.send('boom');
     t.is(await victimClosed, 1011);
+    // The report travels to the main thread apart from the close frame: wait for it.
+    for (let waited = 0; errors.length === 0 && waited < 10_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
     t.regex(errors[0]?.message ?? '', /handler failure on purpose/);
     t.is(await request(bystander, 'still here'), 'STILL HERE');
     bystander.close();

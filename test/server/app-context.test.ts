@@ -67,6 +67,8 @@ for (const workers of [0, 1, 2]) {
     t.teardown(() => server.close());
     t.is(await refusal(`ws://127.0.0.1:${server.port}/?refuse`), 403);
     t.is(await refusal(`ws://127.0.0.1:${server.port}/?forget`), 500);
+    // In worker mode the report travels to the main thread apart from the HTTP answer.
+    for (let waited = 0; errors.length === 0 && waited < 10_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
     t.regex(errors.map((e) => e.message).join('\n'), /a handshake hook must return true, false, \{ data \} or \{ status, reason \}/);
   });
 
@@ -90,6 +92,17 @@ for (const workers of [0, 1, 2]) {
     t.teardown(() => server.close());
     t.is(await refusal(`ws://127.0.0.1:${server.port}/`), 500);
     t.regex(errors[0]?.message ?? '', /could not be cloned/);
+  });
+
+  test(`[${mode}] conn.close with a code that may not be sent is a RangeError for the app (its connection closes 1011)`, async (t) => {
+    const errors: Error[] = [];
+    const server = await listen({ port: 0, app: contextApp, workers, onError: (error) => errors.push(error) });
+    t.teardown(() => server.close());
+    const ws = await open(`ws://127.0.0.1:${server.port}/`);
+    const closed = once(ws, 'close');
+    ws.send('close 999');
+    t.is((await closed)[0], 1011, 'the client never sees 999 on the wire');
+    t.regex(errors.map((e) => e.stack).join('\n'), /RangeError: close code 999 may not be sent/);
   });
 
   test(`[${mode}] conn.ping reaches the client, conn.terminate drops TCP without a close frame`, async (t) => {
