@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
 import { validateUpgrade, rejectionResponse, type HandshakeOptions } from '../handshake/handshake.js';
 import { HandshakeError } from '../protocol/errors.js';
 import { pubsubPage } from '../pubsub/page.js';
@@ -105,12 +106,17 @@ export class MainThreadAnswers {
     this.#http = http;
   }
 
-  /** Answers a freshly accepted (paused) socket with `refusal`, then closes it. */
-  answer(socket: Socket, refusal: MainThreadRefusal): void {
-    this.#refusals.set(socket, refusal);
+  /**
+   * Answers a freshly accepted (paused) socket with `refusal`, then closes it; on a wss:// port
+   * (`secureContext`) over TLS, so that the client can read the answer.
+   */
+  answer(socket: Socket, refusal: MainThreadRefusal, secureContext?: SecureContext): void {
     // Refused connections hold no slot for long: a client that sends nothing is dropped.
     setTimeout(() => socket.destroy(), 10_000).unref();
-    this.#http.emit('connection', socket);
+    const connection = secureContext === undefined ? socket : new TLSSocket(socket, { isServer: true, secureContext });
+    connection.on('error', () => connection.destroy());
+    this.#refusals.set(connection, refusal);
+    this.#http.emit('connection', connection);
     socket.resume();
   }
 

@@ -429,7 +429,9 @@ export class WasmSocketServer {
 
   #answerHere(socket: Socket, refusal: MainThreadRefusal): void {
     this.#mainThreadAnswers ??= new MainThreadAnswers(() => this.health());
-    this.#mainThreadAnswers.answer(socket, refusal);
+    const { tls } = this.#settings;
+    // Made per refused connection (rare), so a replaced certificate is used at once.
+    this.#mainThreadAnswers.answer(socket, refusal, tls === undefined ? undefined : createSecureContext(tls));
   }
 }
 

@@ -52,6 +52,19 @@ for (const workers of [0, 1, 2]) {
     t.regex(answer, /"status":"ok"/);
   });
 
+  test(`[${mode}] a refusal by the main thread (connection limit) reaches a wss:// client over TLS`, async (t) => {
+    const server = await listen({ port: 0, app: 'echo', workers, tls: first, maxConnections: 1 });
+    t.teardown(() => server.close());
+    const admitted = await openSecure(server.port, first.cert);
+    const status = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`wss://127.0.0.1:${server.port}/`, { ca: first.cert });
+      ws.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+      ws.once('error', () => resolve(-1));
+    });
+    t.is(status, 503);
+    admitted.close();
+  });
+
   test(`[${mode}] a plain client on the TLS port is told to use wss://`, async (t) => {
     const server = await listen({ port: 0, app: 'echo', workers, tls: first });
     t.teardown(() => server.close());
