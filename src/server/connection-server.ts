@@ -19,7 +19,7 @@ import { CloseCode } from '../protocol/close-codes.js';
 import { AppConnection } from '../apps/app-connection.js';
 import { Broker, type Backplane, type BrokerStats, type SlowSubscriberPolicy } from '../pubsub/broker.js';
 import { SocketLink } from './socket-io.js';
-import { answerHttp, answerClientError } from './http-answers.js';
+import { answerHttp, answerClientError, pathOf } from './http-answers.js';
 import { Session, SessionTransport } from './session.js';
 import { enforceVerdict, runAuthorizeHook, upgradeRequestOf, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
 
@@ -322,13 +322,6 @@ function plainRequestOnTlsPort(): string {
 
 /** TCP keepalive probes start after this much idle time when the WebSocket heartbeat is off. */
 const DEFAULT_KEEPALIVE_MS = 60_000;
-
-/** The path of a request target, without its query. */
-function pathOf(url: string | undefined): string {
-  const target = url ?? '/';
-  const query = target.indexOf('?');
-  return query < 0 ? target : target.slice(0, query);
-}
 
 /** Connection ids of the sockets this thread owns. */
 const connectionIds = new WeakMap<Socket, number>();

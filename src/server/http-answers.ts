@@ -15,6 +15,13 @@ export interface HttpContext {
   health: () => Promise<Record<string, unknown>>;
 }
 
+/** The path of a request target, without its query. */
+export function pathOf(url: string | undefined): string {
+  const target = url ?? '/';
+  const query = target.indexOf('?');
+  return query < 0 ? target : target.slice(0, query);
+}
+
 export function answerHttp(request: IncomingMessage, response: ServerResponse, context: HttpContext): void {
   // A request that tried to upgrade but was not recognised as one (say, no `Connection: Upgrade`)
   // gets the handshake's own answer instead of a page.
@@ -30,7 +37,7 @@ export function answerHttp(request: IncomingMessage, response: ServerResponse, c
     response.end(`${error.reason}\n`);
     return;
   }
-  const path = (request.url ?? '/').split('?')[0];
+  const path = pathOf(request.url);
   if (request.method === 'GET' && path === '/healthz') {
     context.health().then((health) => {
       response.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
@@ -85,7 +92,7 @@ export class MainThreadAnswers {
     const http = createServer();
     http.on('request', (request: IncomingMessage, response: ServerResponse) => {
       const refusal = this.#refusals.get(request.socket)!;
-      const path = (request.url ?? '/').split('?')[0];
+      const path = pathOf(request.url);
       if (request.method === 'GET' && path === '/healthz') {
         health().then((state) => {
           response.writeHead(refusal.healthStatus, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Connection': 'close' });
@@ -97,7 +104,7 @@ export class MainThreadAnswers {
       response.writeHead(refusal.status, { 'Content-Type': 'text/plain', 'Connection': 'close' });
       response.end(`${refusal.reason}\n`);
     });
-    http.on('upgrade', (request: IncomingMessage, socket: Socket) => {
+    http.on('upgrade', (_request: IncomingMessage, socket: Socket) => {
       socket.on('error', () => socket.destroy());
       const refusal = this.#refusals.get(socket)!;
       socket.end(rejectionResponse(new HandshakeError(refusal.status, refusal.reason)));
