@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { listen, type WasmSocketServer } from '../../src/server/server.js';
 import { CODEC_KINDS } from '../helpers/codecs.js';
+import { waitFor } from '../helpers/wait.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}.js`, import.meta.url));
 
@@ -71,7 +72,7 @@ for (const codec of CODEC_KINDS) {
     victim.send('boom');
     t.is(await victimClosed, 1011);
     // The report travels to the main thread apart from the close frame: wait for it.
-    for (let waited = 0; errors.length === 0 && waited < 10_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor(() => errors.length > 0);
     t.regex(errors[0]?.message ?? '', /handler failure on purpose/);
     t.is(await request(bystander, 'still here'), 'STILL HERE');
     bystander.close();
@@ -192,7 +193,7 @@ test('a worker that keeps dying at start is restarted with backoff, and the serv
   // Without backoff a worker that dies at load restarts dozens of times in two seconds.
   t.true(deathCount() <= 8, `restarts back off: ${deathCount()} deaths in 2 s`);
   // On a slow machine a worker takes longer to start and die: wait for the second death.
-  for (let waited = 0; deathCount() < 2 && waited < 15_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+  await waitFor(() => deathCount() >= 2, 15_000, 100);
   t.true(deathCount() >= 2, `the worker was restarted after dying (${deathCount()} deaths)`);
   // Between deaths no worker runs: the main thread answers, /healthz included, with 503.
   const health = await fetch(`http://127.0.0.1:${server.port}/healthz`);

@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { listen } from '../../src/server/server.js';
 import { encodeBinaryRequest } from '../../src/apps/pubsub.js';
 import { PubsubClient } from '../helpers/pubsub-client.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** The pubsub app is checked inline and in a worker: subscriptions cross threads. */
 for (const workers of [0, 1, 2]) {
@@ -48,7 +49,7 @@ for (const workers of [0, 1, 2]) {
     a.close();
     await once(a.ws, 'close');
     const subscriptions = async () => (await server.stats()).pubsub.subscriptions;
-    for (let waited = 0; await subscriptions() > 0 && waited < 5000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(async () => await subscriptions() === 0, 5000, 50);
     t.is(await subscriptions(), 0, 'a closed connection leaves no subscription behind');
     b.close();
   });

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { listen } from '../../src/server/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 const contextApp = fileURLToPath(new URL('../fixtures/context-app.js', import.meta.url));
 const throwingApp = fileURLToPath(new URL('../fixtures/throwing-app.js', import.meta.url));
@@ -68,7 +69,7 @@ for (const workers of [0, 1, 2]) {
     t.is(await refusal(`ws://127.0.0.1:${server.port}/?refuse`), 403);
     t.is(await refusal(`ws://127.0.0.1:${server.port}/?forget`), 500);
     // In worker mode the report travels to the main thread apart from the HTTP answer.
-    for (let waited = 0; errors.length === 0 && waited < 10_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor(() => errors.length > 0);
     t.regex(errors.map((e) => e.message).join('\n'), /a handshake hook must return true, false, \{ data \} or \{ status, reason \}/);
   });
 
@@ -125,7 +126,7 @@ for (const workers of [0, 1, 2]) {
     const closed = once(ws, 'close');
     ws.send('boom');
     t.is((await closed)[0], 1011);
-    for (let waited = 0; lines.length === 0 && waited < 10_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor(() => lines.length > 0);
     t.regex(lines.join('\n'), /application error(?: in worker \d)?, connection \d+: Error: handler failure on purpose\n\s+at /);
   });
 

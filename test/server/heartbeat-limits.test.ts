@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import WebSocket from 'ws';
 import { listen, type ServerOptions } from '../../src/server/server.js';
 import { Op, RawClient } from '../helpers/raw-client.js';
+import { waitFor } from '../helpers/wait.js';
 
 const modeName = (workers: number) => (workers === 0 ? 'inline' : `${workers} worker${workers > 1 ? 's' : ''}`);
 
@@ -43,7 +44,7 @@ for (const workers of [0, 1, 2]) {
       t.deepEqual(opcodes, [Op.PING, Op.CLOSE], 'one ping, then the close frame');
       t.is(report.closeCode, 1001);
       t.is(report.closeFrame!.payload.subarray(2).toString(), 'ping timeout');
-      for (let waited = 0; (await server.stats()).connections > 0 && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+      await waitFor(async () => (await server.stats()).connections === 0, 10_000, 50);
       t.is((await server.stats()).connections, 0);
     });
   });
