@@ -54,9 +54,9 @@ export interface BackplaneStats {
   /** Messages Redis accepted from this node. */
   published: number;
   /**
-   * Of `published`, those sent while not `ready`: some other node's subscriptions were not
-   * confirmed, so they may have reached nobody there. With `dropped`, every publish that may not
-   * have crossed is counted.
+   * Of `published`, those sent while some node this one knows had not confirmed its subscriptions
+   * (after an interruption, or when it said it lost them or fell silent): they may have reached
+   * nobody there. With `dropped`, every publish that may not have crossed is counted.
    */
   unconfirmed: number;
   /** Messages from other nodes handed to onMessage. */
@@ -128,6 +128,8 @@ export class RedisBackplane {
   #subscribed = false;
   /** Counts subscriber connections, so a late confirmation for a previous one is ignored. */
   #subscriberEpoch = 0;
+  /** Every node this one knows has confirmed its subscriptions (kept by #update). */
+  #peersConfirmed = true;
   #lastError = '';
   #warnedMalformed = false;
 
@@ -170,7 +172,7 @@ export class RedisBackplane {
     this.#watch(this.#publisher, this.#publisherPing, (ready) => { this.#publisherReady = ready; });
     this.#watch(this.#subscriber, this.#subscriberPing, (ready) => {
       this.#subscriberReady = ready;
-      if (ready) return;
+      if (ready || !this.#subscribed) return;
       this.#subscribed = false;
       // Tell the others at once that this node is deaf (if the publisher still gets through).
       this.#announce(false);
@@ -228,7 +230,8 @@ export class RedisBackplane {
 
   /**
    * Sends a publish to the other nodes. Never throws; while Redis is down or stalled it is dropped
-   * and counted; while not `ready`, it is sent and counted as unconfirmed.
+   * and counted; while some known node has not confirmed its subscriptions, it is sent and counted
+   * as unconfirmed.
    */
   publish(topic: string, payload: Uint8Array, isBinary: boolean): void {
     if (this.#state === 'closed' || this.#publisher.status !== 'ready' || this.#publisherPing.stalled) {
@@ -240,7 +243,7 @@ export class RedisBackplane {
       this.stats.dropped++;
       return;
     }
-    const unconfirmed = this.#state !== 'ready';
+    const unconfirmed = !this.#peersConfirmed;
     try {
       const reply = this.#publisher.publish(CHANNEL_PREFIX + topic, this.#encode(payload, isBinary));
       this.#inFlightBytes += size;
@@ -433,19 +436,24 @@ export class RedisBackplane {
 
   #update(): void {
     if (this.#state === 'closed') return;
-    let state = this.#state;
-    if (!this.#publisherReady || !this.#subscriberReady) {
-      if (this.#state !== 'connecting' || this.#lastError !== '' || this.#publisher.status === 'reconnecting' || this.#subscriber.status === 'reconnecting') {
-        state = 'down';
-      }
-    } else if (this.#publisherPing.stalled || this.#subscriberPing.stalled) {
-      state = 'stalled';
-    } else if (this.#subscribed) {
-      // (Not yet subscribed after a reconnect: a moment's wait for Redis's confirmations.)
-      state = this.#peers.confirmed(Date.now()) < this.#peers.size ? 'recovering' : 'ready';
-    }
+    const connected = this.#publisherReady && this.#subscriberReady;
+    const stalled = connected && (this.#publisherPing.stalled || this.#subscriberPing.stalled);
     // Whatever the others said before an interruption may not hold after it: ask them again.
-    if (state === 'down' || state === 'stalled' || state === 'connecting') this.#peers.invalidate();
+    if (!connected || stalled || !this.#subscribed) this.#peers.invalidate();
+    this.#peersConfirmed = this.#peers.confirmed(Date.now()) === this.#peers.size;
+    let state: BackplaneState;
+    if (!connected) {
+      const firstAttempt = this.#state === 'connecting' && this.#lastError === ''
+        && this.#publisher.status !== 'reconnecting' && this.#subscriber.status !== 'reconnecting';
+      state = firstAttempt ? 'connecting' : 'down';
+    } else if (stalled) {
+      state = 'stalled';
+    } else if (!this.#subscribed) {
+      // Connected, Redis's confirmations of the subscriptions still to come (a moment).
+      state = this.#state === 'connecting' || this.#state === 'down' ? this.#state : 'recovering';
+    } else {
+      state = this.#peersConfirmed ? 'ready' : 'recovering';
+    }
     if (state === 'stalled' && this.#state !== 'stalled') this.stats.stalls++;
     this.#setState(state);
   }

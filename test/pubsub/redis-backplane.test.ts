@@ -17,7 +17,7 @@ interface Node {
 }
 
 /** Every wait is bounded: a test fails with `what` instead of hanging. */
-async function waitFor(what: string, predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+async function waitFor(what: string, predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -321,7 +321,7 @@ test('bad options and invalid patterns are TypeErrors', (t) => {
   t.throws(() => backplane.addPattern('a.>.b'), { instanceOf: TypeError });
 });
 
-async function waitForAsync(what: string, predicate: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+async function waitForAsync(what: string, predicate: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -329,8 +329,11 @@ async function waitForAsync(what: string, predicate: () => Promise<boolean>, tim
   }
 }
 
-/** Small PING values, so that a stall is seen quickly; every wait below is for a state. */
-const quickPings: Partial<BackplaneOptions> = { pingIntervalMs: 50, pingTimeoutMs: 300 };
+/**
+ * Small PING values, so that a stall is seen quickly, yet a deadline far above a loaded machine's
+ * event-loop lag; every wait below is for a state.
+ */
+const quickPings: Partial<BackplaneOptions> = { pingIntervalMs: 100, pingTimeoutMs: 2000 };
 
 /** Waits until `a` has heard `b` confirm its subscriptions (the heartbeat made it across). */
 async function knows(a: Node, nodes: number): Promise<void> {
@@ -399,8 +402,8 @@ test('SIGSTOP of Redis: both nodes report the stall and drop and count publishes
 
 test('a node that closes says goodbye and is no longer waited for after a restart', async (t) => {
   const server = await redis(t);
-  const a = node(t, server, 'node-a', quickPings);
-  const b = node(t, server, 'node-b', quickPings);
+  const a = node(t, server, 'node-a');
+  const b = node(t, server, 'node-b');
   await ready(a, b);
   await knows(a, 1);
   await b.backplane.close();
@@ -428,6 +431,29 @@ test('a node whose heartbeat stops is waited for (its publishes counted) until i
   link.restore();
   await ready(a, b);
   t.deepEqual(a.backplane.peers, { nodes: 1, confirmed: 1 });
+});
+
+test('Redis drops one node\'s subscriber connection (as for a slow subscriber): the others wait for it to resubscribe', async (t) => {
+  const server = await redis(t);
+  const a = node(t, server, 'node-a', quickPings);
+  const b = node(t, server, 'node-b', quickPings);
+  const client = inspector(t, server);
+  b.backplane.addPattern('slow.*');
+  await ready(a, b);
+  await subscribed(a, b, 'slow.x');
+  await knows(a, 1);
+  // B's subscriber is the one connection holding a pattern subscription.
+  const clients = String(await client.call('CLIENT', 'LIST')).split('\n');
+  const id = /id=(\d+)/.exec(clients.find((line) => / psub=1 /.test(line)) ?? '')?.[1];
+  t.truthy(id, clients.join('\n'));
+  await client.call('CLIENT', 'KILL', 'ID', id!);
+  // B says at once, through its publisher, that it lost its subscriptions: A waits for B.
+  await waitFor('A recovering', () => a.log.some((line) => line.startsWith('redis backplane recovering')));
+  await ready(a, b);
+  t.deepEqual(a.backplane.peers, { nodes: 1, confirmed: 1 });
+  a.backplane.publish('slow.x', Buffer.from('after'), false);
+  await waitFor('the message after B resubscribed', () => b.received.some((m) => m.payload.toString() === 'after'));
+  t.true(b.received.some((m) => m.payload.toString() === 'after'));
 });
 
 test('bad PING options are TypeErrors', (t) => {
