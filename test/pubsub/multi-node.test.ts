@@ -2,7 +2,7 @@ import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startRedisServer } from '../helpers/redis-server.js';
+import { startRedisLink, startRedisServer } from '../helpers/redis-server.js';
 import { PubsubClient, type Delivery } from '../helpers/pubsub-client.js';
 import { waitFor } from '../helpers/wait.js';
 import { parseServeArgs, UsageError } from '../../src/cli-args.js';
@@ -253,6 +253,52 @@ for (const workers of [0, 2]) {
     publisher.publish('stall.x', 'after the stall');
     await remoteSubscriber.until(() => remoteSubscriber.deliveries.some((d) => d.data === 'after the stall'), BOUND_MS, 'delivery after the stall');
     t.false(remoteSubscriber.deliveries.some((d) => d.data === 'during the stall'), 'a dropped publish is not sent late');
+  });
+}
+
+for (const workers of [0, 2]) {
+  test(`Redis restarted, one node back first: /healthz says recovering and counts its publishes until the other node has resubscribed [${modeName(workers)}]`, async (t) => {
+    const redis = await startRedisServer();
+    t.teardown(() => redis.stop());
+    // Node B reaches Redis through a link the test holds cut after the restart: B stays away.
+    const link = await startRedisLink(redis);
+    t.teardown(() => link.close());
+    const [nodeA, nodeB] = [await startNode(redis.url, workers, QUICK_PINGS), await startNode(link.url, workers, QUICK_PINGS)];
+    t.teardown(() => Promise.all([nodeA, nodeB].map(stopNode)));
+    const remoteSubscriber = await PubsubClient.connect(nodeB.port);
+    await remoteSubscriber.subscribe('orders.>');
+    const publisher = await PubsubClient.connect(nodeA.port);
+    t.teardown(() => { for (const client of [remoteSubscriber, publisher]) client.close(); });
+    await waitForBackplane(publisher, 'orders.eu', [remoteSubscriber]);
+    await waitFor(async () => (await backplaneOf(nodeA)).peers.confirmed === 1, BOUND_MS);
+    const before = await backplaneOf(nodeA);
+
+    link.cut();
+    await redis.restart();
+    await waitFor(async () => (await backplaneOf(nodeA)).state === 'recovering', BOUND_MS);
+    const recovering = await backplaneOf(nodeA);
+    t.is(recovering.state, 'recovering');
+    t.deepEqual(recovering.peers, { nodes: 1, confirmed: 0 });
+    for (let i = 0; i < 42; i++) publisher.publish('orders.eu', { gap: i });
+    const counted = async () => {
+      const now = await backplaneOf(nodeA);
+      return now.unconfirmed - before.unconfirmed + now.dropped - before.dropped;
+    };
+    await waitFor(async () => (await counted()) >= 42, BOUND_MS);
+    t.is(await counted(), 42, 'accepted by Redis, heard by nobody on B: every one counted');
+
+    link.restore();
+    let states: string[] = [];
+    await waitFor(async () => {
+      states = [(await backplaneOf(nodeA)).state, (await backplaneOf(nodeB)).state];
+      return states.every((state) => state === 'ready');
+    }, BOUND_MS);
+    t.deepEqual(states, ['ready', 'ready']);
+    publisher.publish('orders.eu', 'after');
+    await remoteSubscriber.until(() => remoteSubscriber.deliveries.some((d) => d.data === 'after'), BOUND_MS, 'delivery after recovery');
+    const delivered = remoteSubscriber.deliveries.filter((d) => typeof (d.data as { gap?: number }).gap === 'number').length;
+    t.true(delivered + (await counted()) >= 42, `delivered ${delivered}, counted ${await counted()}`);
+    t.regex(nodeA.stderr(), /redis backplane recovering/);
   });
 }
 
