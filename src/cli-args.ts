@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { DEFAULTS, type ServerOptions } from './server/server.js';
+import { BACKPLANE_DEFAULTS } from './pubsub/redis-backplane.js';
 import type { CodecKind } from './codec/codec.js';
 import { canTransferSockets } from './pool/pool.js';
 import { firstLine, joinNegativeValues } from './arg-parsing.js';
@@ -37,6 +38,10 @@ Options:
   --cert FILE --key FILE serve wss:// with this PEM certificate chain and key; SIGHUP
                          reloads them without a restart (default: plain ws://)
   --redis URL            redis://host:port joining several server nodes (default: none)
+  --redis-ping-interval MS
+                         PING Redis and publish this node's heartbeat this often (default ${BACKPLANE_DEFAULTS.pingIntervalMs})
+  --redis-ping-timeout MS
+                         a PING unanswered this long: Redis is stalled (default ${BACKPLANE_DEFAULTS.pingTimeoutMs})
   --slow-subscriber-bytes BYTES
                          socket queue above which a subscriber is slow (default ${DEFAULTS.slowSubscriberBytes})
   --slow-policy drop|close
@@ -75,6 +80,11 @@ function seconds(name: string, value: string | undefined, fallback: number, min:
   return value === undefined ? fallback : parseInteger(name, value, min, 86_400) * 1000;
 }
 
+/** An optional whole number of milliseconds, 1 ms to a day; undefined keeps the default. */
+function milliseconds(name: string, value: string | undefined): number | undefined {
+  return value === undefined ? undefined : parseInteger(name, value, 1, 86_400_000);
+}
+
 function parseList(value: string | undefined): string[] {
   if (value === undefined) return [];
   return value.split(',').map((item) => item.trim()).filter((item) => item.length > 0);
@@ -106,6 +116,8 @@ export function parseServeArgs(args: string[]): ServeCommand {
         'max-connections': { type: 'string' },
         'max-connections-per-ip': { type: 'string' },
         redis: { type: 'string' },
+        'redis-ping-interval': { type: 'string' },
+        'redis-ping-timeout': { type: 'string' },
         'slow-subscriber-bytes': { type: 'string' },
         'slow-policy': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -152,6 +164,8 @@ export function parseServeArgs(args: string[]): ServeCommand {
       maxConnectionsPerIp: values['max-connections-per-ip'] === undefined ? DEFAULTS.maxConnectionsPerIp
         : parseInteger('max-connections-per-ip', values['max-connections-per-ip'], 0, 10_000_000),
       redis,
+      redisPingIntervalMs: milliseconds('redis-ping-interval', values['redis-ping-interval']),
+      redisPingTimeoutMs: milliseconds('redis-ping-timeout', values['redis-ping-timeout']),
       slowPolicy,
       slowSubscriberBytes: values['slow-subscriber-bytes'] === undefined
         ? DEFAULTS.slowSubscriberBytes

@@ -11,11 +11,31 @@
  * per matching SUBSCRIBE/PSUBSCRIBE of the connection, all before the next PUBLISH, and keeps
  * each publisher connection's order: so a message whose seq is not above the last seen from its
  * origin is a copy, dropped and counted in `duplicates`; `onMessage` runs once per publish.
+ *
+ * Nothing that may not have crossed is lost silently. Both connections are PINGed with a
+ * deadline (redis-liveness.ts): a Redis that stops answering is `stalled`, and publishes are
+ * then dropped and counted like while it is `down`. After any interruption the node is
+ * `recovering` until every node it knows has confirmed its subscriptions again
+ * (redis-presence.ts): publishes meanwhile are sent, and counted in `unconfirmed`.
  */
 import { Redis } from 'ioredis';
 import { SubscriptionIndex, topicError } from './topics.js';
+import { PingWatch } from './redis-liveness.js';
+import { decodeHeartbeat, encodeHeartbeat, PeerSet, PRESENCE_CHANNEL } from './redis-presence.js';
 
-export type BackplaneState = 'connecting' | 'ready' | 'down' | 'closed';
+/**
+ * `recovering`: both connections answer, but some other node has not confirmed its subscriptions
+ * since this node's link was last interrupted. `stalled`: a connection is open but a PING went
+ * unanswered past the deadline.
+ */
+export type BackplaneState = 'connecting' | 'ready' | 'recovering' | 'stalled' | 'down' | 'closed';
+
+export const BACKPLANE_DEFAULTS = {
+  /** Each connection is PINGed, and the node's heartbeat published, this often. */
+  pingIntervalMs: 1000,
+  /** A PING unanswered this long makes the backplane `stalled`. */
+  pingTimeoutMs: 3000,
+};
 
 export interface BackplaneOptions {
   /** redis://host:port */
@@ -26,15 +46,25 @@ export interface BackplaneOptions {
   onMessage: (topic: string, payload: Buffer, isBinary: boolean) => void;
   /** State changes, one line per transition; default console.error. */
   log?: (line: string) => void;
+  pingIntervalMs?: number;
+  pingTimeoutMs?: number;
 }
 
 export interface BackplaneStats {
   /** Messages Redis accepted from this node. */
   published: number;
+  /**
+   * Of `published`, those sent while some node this one knows had not confirmed its subscriptions
+   * (after an interruption, or when it said it lost them or fell silent): they may have reached
+   * nobody there. With `dropped`, every publish that may not have crossed is counted.
+   */
+  unconfirmed: number;
   /** Messages from other nodes handed to onMessage. */
   received: number;
-  /** Publishes not sent: Redis down (there is no offline queue), or the PUBLISH failed. */
+  /** Publishes not sent: Redis down (there is no offline queue) or stalled, or the PUBLISH failed. */
   dropped: number;
+  /** Times Redis was seen to stall (a PING unanswered past the deadline). */
+  stalls: number;
   /** Extra copies of a message (overlapping subscriptions, a resend after a reconnect). */
   duplicates: number;
 }
@@ -53,8 +83,16 @@ const MAX_RETRY_DELAY_MS = 1000;
  * Redis that stalls without closing the socket (SIGSTOP, a partition) must not make memory grow.
  */
 export const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024;
-/** A publisher with PUBLISHes unanswered this long is considered dead and reconnects. */
-const PUBLISH_REPLY_TIMEOUT_MS = 5000;
+/**
+ * A connection with a command unanswered this long (at least twice the PING deadline) is dropped
+ * and reconnected: a Redis gone without a FIN (a partition) would otherwise hold it for hours.
+ */
+const RECONNECT_AFTER_MS = 5000;
+/** A node silent this long (at least ten times overdue) is taken for dead and no longer waited for. */
+const FORGET_AFTER_MS = 30_000;
+const PRESENCE_BYTES = Buffer.from(PRESENCE_CHANNEL);
+/** How long close() waits for its goodbye to be acknowledged. */
+const LEAVE_TIMEOUT_MS = 500;
 
 /** How a pattern is subscribed in Redis. */
 interface RedisSubscription {
@@ -63,11 +101,15 @@ interface RedisSubscription {
 }
 
 export class RedisBackplane {
-  readonly stats: BackplaneStats = { published: 0, received: 0, dropped: 0, duplicates: 0 };
+  readonly stats: BackplaneStats = { published: 0, unconfirmed: 0, received: 0, dropped: 0, duplicates: 0, stalls: 0 };
   readonly #options: BackplaneOptions;
   readonly #log: (line: string) => void;
   readonly #publisher: Redis;
   readonly #subscriber: Redis;
+  readonly #publisherPing: PingWatch;
+  readonly #subscriberPing: PingWatch;
+  readonly #peers: PeerSet;
+  readonly #timer: NodeJS.Timeout;
   readonly #nodeIdBytes: Buffer;
   /** The patterns with local subscribers (each with one dummy subscriber): the exact re-check. */
   readonly #patterns = new SubscriptionIndex<true>();
@@ -82,6 +124,12 @@ export class RedisBackplane {
   #state: BackplaneState = 'connecting';
   #publisherReady = false;
   #subscriberReady = false;
+  /** Redis confirmed every subscription sent since the subscriber connection last connected. */
+  #subscribed = false;
+  /** Counts subscriber connections, so a late confirmation for a previous one is ignored. */
+  #subscriberEpoch = 0;
+  /** Every node this one knows has confirmed its subscriptions (kept by #update). */
+  #peersConfirmed = true;
   #lastError = '';
   #warnedMalformed = false;
 
@@ -94,6 +142,11 @@ export class RedisBackplane {
     }
     if (typeof options.onMessage !== 'function') throw new TypeError('options.onMessage must be a function');
     if (options.log !== undefined && typeof options.log !== 'function') throw new TypeError('options.log must be a function');
+    const pingIntervalMs = options.pingIntervalMs ?? BACKPLANE_DEFAULTS.pingIntervalMs;
+    const pingTimeoutMs = options.pingTimeoutMs ?? BACKPLANE_DEFAULTS.pingTimeoutMs;
+    for (const [name, value] of [['pingIntervalMs', pingIntervalMs], ['pingTimeoutMs', pingTimeoutMs]] as const) {
+      if (!Number.isSafeInteger(value) || value < 1) throw new TypeError(`options.${name} must be a whole number ≥ 1, got ${String(value)}`);
+    }
     this.#options = options;
     this.#log = options.log ?? ((line) => console.error(line));
     this.#nodeIdBytes = Buffer.from(options.nodeId, 'utf8');
@@ -107,11 +160,23 @@ export class RedisBackplane {
       retryStrategy: (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 10), MAX_RETRY_DELAY_MS),
       autoResubscribe: true,
     };
-    this.#publisher = new Redis(options.url, { ...common, connectionName: 'wasmsocket-pub', socketTimeout: PUBLISH_REPLY_TIMEOUT_MS });
-    this.#subscriber = new Redis(options.url, { ...common, connectionName: 'wasmsocket-sub' });
+    const socketTimeout = Math.max(RECONNECT_AFTER_MS, 2 * pingTimeoutMs);
+    this.#publisher = new Redis(options.url, { ...common, connectionName: 'wasmsocket-pub', socketTimeout });
+    this.#subscriber = new Redis(options.url, { ...common, connectionName: 'wasmsocket-sub', socketTimeout });
+    this.#publisherPing = new PingWatch(this.#publisher, pingTimeoutMs, () => this.#linkChanged());
+    this.#subscriberPing = new PingWatch(this.#subscriber, pingTimeoutMs, () => this.#linkChanged());
+    // Overdue: two heartbeats missed and a PING deadline on top.
+    const overdueMs = 2 * pingIntervalMs + pingTimeoutMs;
+    this.#peers = new PeerSet(overdueMs, Math.max(FORGET_AFTER_MS, 10 * overdueMs));
 
-    this.#watch(this.#publisher, (ready) => { this.#publisherReady = ready; });
-    this.#watch(this.#subscriber, (ready) => { this.#subscriberReady = ready; });
+    this.#watch(this.#publisher, this.#publisherPing, (ready) => { this.#publisherReady = ready; });
+    this.#watch(this.#subscriber, this.#subscriberPing, (ready) => {
+      this.#subscriberReady = ready;
+      if (ready || !this.#subscribed) return;
+      this.#subscribed = false;
+      // Tell the others at once that this node is deaf (if the publisher still gets through).
+      this.#announce(false);
+    });
     this.#subscriber.on('ready', () => this.#resubscribe());
     this.#subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => this.#receive(channel, message));
     this.#subscriber.on('pmessageBuffer', (_glob: unknown, channel: Buffer, message: Buffer) => this.#receive(channel, message));
@@ -119,10 +184,17 @@ export class RedisBackplane {
     // connect() rejects when the first attempt fails; retryStrategy keeps trying regardless.
     this.#publisher.connect().catch(() => {});
     this.#subscriber.connect().catch(() => {});
+    this.#timer = setInterval(() => this.#tick(), pingIntervalMs);
+    this.#timer.unref();
   }
 
   get state(): BackplaneState {
     return this.#state;
+  }
+
+  /** The other nodes this one waits for after an interruption, and how many have confirmed. */
+  get peers(): { nodes: number; confirmed: number } {
+    return { nodes: this.#peers.size, confirmed: this.#peers.confirmed(Date.now()) };
   }
 
   /** Subscribes this node to `pattern` in Redis (the broker calls it on the first local subscriber). */
@@ -156,9 +228,13 @@ export class RedisBackplane {
     });
   }
 
-  /** Sends a publish to the other nodes. Never throws; while Redis is down it is dropped and counted. */
+  /**
+   * Sends a publish to the other nodes. Never throws; while Redis is down or stalled it is dropped
+   * and counted; while some known node has not confirmed its subscriptions, it is sent and counted
+   * as unconfirmed.
+   */
   publish(topic: string, payload: Uint8Array, isBinary: boolean): void {
-    if (this.#state === 'closed' || this.#publisher.status !== 'ready') {
+    if (this.#state === 'closed' || this.#publisher.status !== 'ready' || this.#publisherPing.stalled) {
       this.stats.dropped++;
       return;
     }
@@ -167,6 +243,7 @@ export class RedisBackplane {
       this.stats.dropped++;
       return;
     }
+    const unconfirmed = !this.#peersConfirmed;
     try {
       const reply = this.#publisher.publish(CHANNEL_PREFIX + topic, this.#encode(payload, isBinary));
       this.#inFlightBytes += size;
@@ -174,6 +251,7 @@ export class RedisBackplane {
         () => {
           this.#inFlightBytes -= size;
           this.stats.published++;
+          if (unconfirmed) this.stats.unconfirmed++;
         },
         () => {
           this.#inFlightBytes -= size;
@@ -185,10 +263,23 @@ export class RedisBackplane {
     }
   }
 
-  /** Disconnects both connections; publishes after this are dropped. */
+  /**
+   * Says goodbye (so no node waits for this one), then disconnects both connections; publishes
+   * after this are dropped.
+   */
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
     this.#setState('closed');
+    clearInterval(this.#timer);
+    if (this.#publisher.status === 'ready' && !this.#publisherPing.stalled) {
+      const leaving = encodeHeartbeat(this.#nodeIdBytes, { present: false, subscribed: false, answerMe: false });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.#publisher.publish(PRESENCE_CHANNEL, leaving).catch(ignore),
+        new Promise((resolve) => { timer = setTimeout(resolve, LEAVE_TIMEOUT_MS); }),
+      ]);
+      clearTimeout(timer);
+    }
     await Promise.all([disconnect(this.#publisher), disconnect(this.#subscriber)]);
   }
 
@@ -210,6 +301,10 @@ export class RedisBackplane {
 
   #receive(channel: Buffer, message: Buffer): void {
     if (this.#state === 'closed') return;
+    if (channel.equals(PRESENCE_BYTES)) {
+      this.#heard(message);
+      return;
+    }
     const idLength = message.length >= FIXED_HEADER ? message[2]! : 0;
     const header = FIXED_HEADER + idLength + SEQ_BYTES;
     if (message.length < header || message[0] !== VERSION || idLength === 0 || channel.length <= CHANNEL_PREFIX_BYTES) {
@@ -247,11 +342,22 @@ export class RedisBackplane {
    * channels already subscribed) and unsubscribe the leftovers.
    */
   #resubscribe(): void {
-    const channels: string[] = [];
+    const epoch = ++this.#subscriberEpoch;
+    const channels: string[] = [PRESENCE_CHANNEL];
     const globs: string[] = [];
     for (const { subscription } of this.#wanted.values()) (subscription.kind === 'channel' ? channels : globs).push(subscription.name);
-    if (channels.length > 0) this.#subscriber.subscribe(...channels).catch(() => {});
-    if (globs.length > 0) this.#subscriber.psubscribe(...globs).catch(() => {});
+    const confirmations: Promise<unknown>[] = [this.#subscriber.subscribe(...channels)];
+    if (globs.length > 0) confirmations.push(this.#subscriber.psubscribe(...globs));
+    // Redis answers a connection's commands in order: once these are confirmed, every
+    // subscription is live and the heartbeat can say so.
+    Promise.all(confirmations).then(() => {
+      if (epoch !== this.#subscriberEpoch || !this.#subscriberReady) return;
+      this.#subscribed = true;
+      this.#linkChanged();
+    }, (error: Error) => {
+      // A lost connection is retried on the next 'ready'; anything else (an ACL refusal) is logged.
+      if (epoch === this.#subscriberEpoch && this.#subscriberReady) this.#log(`redis backplane: subscribing failed: ${error?.message ?? error}`);
+    });
     const stale = [...this.#maybeSubscribed.values()].filter((s) => !this.#wanted.has(s.name));
     this.#maybeSubscribed.clear();
     for (const subscription of stale) {
@@ -267,16 +373,60 @@ export class RedisBackplane {
     return subscribe ? redis.psubscribe(subscription.name) : redis.punsubscribe(subscription.name);
   }
 
+  /** A heartbeat on the presence channel. */
+  #heard(message: Buffer): void {
+    const heartbeat = decodeHeartbeat(message);
+    if (heartbeat === undefined) {
+      if (!this.#warnedMalformed) {
+        this.#warnedMalformed = true;
+        this.#log(`redis backplane: ignoring malformed message(s) on ${PRESENCE_CHANNEL}`);
+      }
+      return;
+    }
+    if (heartbeat.nodeId === this.#options.nodeId) return;
+    this.#peers.heard(heartbeat, Date.now());
+    if (heartbeat.answerMe && heartbeat.present) this.#announce(false);
+    this.#update();
+  }
+
+  /** Publishes this node's heartbeat; `answerMe` asks every node for its own now. */
+  #announce(answerMe: boolean): void {
+    if (this.#state === 'closed' || this.#publisher.status !== 'ready' || this.#publisherPing.stalled) return;
+    const subscribed = this.#subscribed && this.#subscriberReady && !this.#subscriberPing.stalled;
+    const heartbeat = encodeHeartbeat(this.#nodeIdBytes, { present: true, subscribed, answerMe });
+    this.#publisher.publish(PRESENCE_CHANNEL, heartbeat).catch(ignore);
+  }
+
+  /** Every interval: PING both connections, publish the heartbeat, notice silent nodes. */
+  #tick(): void {
+    this.#publisherPing.ping();
+    this.#subscriberPing.ping();
+    this.#announce(false);
+    for (const nodeId of this.#peers.expire(Date.now())) {
+      this.#log(`redis backplane: node ${nodeId} has been silent too long, taken for gone`);
+    }
+    this.#update();
+  }
+
+  /** A connection came back, was confirmed, stalled or answered again. */
+  #linkChanged(): void {
+    const previous = this.#state;
+    this.#update();
+    // Whole again: say so, and ask every node to confirm its subscriptions now.
+    if (this.#state !== previous && (this.#state === 'recovering' || this.#state === 'ready')) this.#announce(true);
+  }
+
   /** Tracks one connection's readiness; 'error' events are recorded, never thrown. */
-  #watch(redis: Redis, setReady: (ready: boolean) => void): void {
+  #watch(redis: Redis, ping: PingWatch, setReady: (ready: boolean) => void): void {
     redis.on('error', (error: Error) => {
       this.#lastError = error?.message ?? String(error);
     });
     redis.on('ready', () => {
       setReady(true);
-      this.#update();
+      this.#linkChanged();
     });
     const lost = () => {
+      ping.reset();
       setReady(false);
       this.#update();
     };
@@ -286,10 +436,26 @@ export class RedisBackplane {
 
   #update(): void {
     if (this.#state === 'closed') return;
-    if (this.#publisherReady && this.#subscriberReady) this.#setState('ready');
-    else if (this.#state === 'ready' || this.#lastError !== '' || this.#publisher.status === 'reconnecting' || this.#subscriber.status === 'reconnecting') {
-      this.#setState('down');
+    const connected = this.#publisherReady && this.#subscriberReady;
+    const stalled = connected && (this.#publisherPing.stalled || this.#subscriberPing.stalled);
+    // Whatever the others said before an interruption may not hold after it: ask them again.
+    if (!connected || stalled || !this.#subscribed) this.#peers.invalidate();
+    this.#peersConfirmed = this.#peers.confirmed(Date.now()) === this.#peers.size;
+    let state: BackplaneState;
+    if (!connected) {
+      const firstAttempt = this.#state === 'connecting' && this.#lastError === ''
+        && this.#publisher.status !== 'reconnecting' && this.#subscriber.status !== 'reconnecting';
+      state = firstAttempt ? 'connecting' : 'down';
+    } else if (stalled) {
+      state = 'stalled';
+    } else if (!this.#subscribed) {
+      // Connected, Redis's confirmations of the subscriptions still to come (a moment).
+      state = this.#state === 'connecting' || this.#state === 'down' ? this.#state : 'recovering';
+    } else {
+      state = this.#peersConfirmed ? 'ready' : 'recovering';
     }
+    if (state === 'stalled' && this.#state !== 'stalled') this.stats.stalls++;
+    this.#setState(state);
   }
 
   #setState(state: BackplaneState): void {
@@ -301,6 +467,11 @@ export class RedisBackplane {
     } else if (state === 'down') {
       const reason = this.#lastError === '' ? 'connection lost' : this.#lastError;
       this.#log(`redis backplane down (${redactedUrl(this.#options.url)}: ${reason}); local delivery goes on, reconnecting`);
+    } else if (state === 'stalled') {
+      this.#log(`redis backplane stalled (${redactedUrl(this.#options.url)}: a PING went unanswered); publishes to other nodes are dropped and counted`);
+    } else if (state === 'recovering') {
+      const { nodes, confirmed } = this.peers;
+      this.#log(`redis backplane recovering (${redactedUrl(this.#options.url)}): ${nodes - confirmed} of ${nodes} other node(s) to confirm their subscriptions; publishes meanwhile are counted as unconfirmed`);
     }
   }
 }

@@ -59,6 +59,10 @@ export interface ServerOptions {
   highWaterMark?: number;
   /** `redis://host:port` of the Redis that joins several server nodes. */
   redis?: string;
+  /** How often each Redis connection is PINGed and this node's heartbeat published (ms). */
+  redisPingIntervalMs?: number;
+  /** A Redis PING unanswered this long: the backplane is `stalled` (ms). */
+  redisPingTimeoutMs?: number;
   /** Socket queue above which a subscriber is slow: its deliveries are dropped, or it is closed. */
   slowSubscriberBytes?: number;
   slowPolicy?: SlowSubscriberPolicy;
@@ -113,6 +117,7 @@ const INTEGER_OPTIONS = {
   port: 0, workers: 0, maxPayload: 1, handshakeTimeoutMs: 1, maxHeaderBytes: 1, closeTimeoutMs: 1,
   highWaterMark: 1, slowSubscriberBytes: 1, workerHeartbeatTimeoutMs: 1,
   pingIntervalMs: 0, pingTimeoutMs: 1, idleTimeoutMs: 0, maxConnections: 0, maxConnectionsPerIp: 0,
+  redisPingIntervalMs: 1, redisPingTimeoutMs: 1,
 } as const;
 const OTHER_OPTIONS = new Set(['host', 'app', 'codec', 'utf8Validator', 'subprotocols', 'origins', 'authorize', 'tls', 'deflate',
   'redis', 'slowPolicy', 'path', 'noServer', 'onError', 'log']);
@@ -209,6 +214,7 @@ export class WasmSocketServer {
     if (options.redis !== undefined) {
       this.#backplane = new RedisBackplane({
         url: options.redis, nodeId: randomUUID(), log: this.#log,
+        pingIntervalMs: options.redisPingIntervalMs, pingTimeoutMs: options.redisPingTimeoutMs,
         onMessage: (topic, payload, isBinary) => {
           if (this.#relay !== undefined) this.#relay.fromBackplane(topic, payload, isBinary);
           else this.#local!.broker.publishFromBackplane(topic, payload, isBinary);
@@ -373,7 +379,7 @@ export class WasmSocketServer {
       ...(stats.pool === undefined ? {} : { pool: stats.pool }),
       pubsub: stats.pubsub,
       admission: { ...this.#admission.stats },
-      backplane: this.#backplane === undefined ? 'none' : { state: this.#backplane.state, ...this.#backplane.stats },
+      backplane: this.#backplane === undefined ? 'none' : { state: this.#backplane.state, peers: this.#backplane.peers, ...this.#backplane.stats },
     };
   }
 

@@ -2,21 +2,33 @@ import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startRedisServer } from '../helpers/redis-server.js';
+import { startRedisLink, startRedisServer } from '../helpers/redis-server.js';
 import { PubsubClient, type Delivery } from '../helpers/pubsub-client.js';
+import { waitFor } from '../helpers/wait.js';
+import { parseServeArgs, UsageError } from '../../src/cli-args.js';
+import { listen } from '../../src/server/server.js';
 
 const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+interface BackplaneHealth {
+  state: string;
+  peers: { nodes: number; confirmed: number };
+  published: number;
+  unconfirmed: number;
+  dropped: number;
+  stalls: number;
+}
 
 interface Node {
   port: number;
   process: ChildProcess;
   stderr: () => string;
-  health(): Promise<{ backplane: { state: string; dropped: number } }>;
+  health(): Promise<{ backplane: BackplaneHealth }>;
 }
 
 /** Starts `wasmsocket serve --app pubsub --redis URL` as its own process: a real second node. */
-async function startNode(redisUrl: string, workers: number): Promise<Node> {
-  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--app', 'pubsub', '--workers', String(workers), '--redis', redisUrl], {
+async function startNode(redisUrl: string, workers: number, extra: string[] = []): Promise<Node> {
+  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--app', 'pubsub', '--workers', String(workers), '--redis', redisUrl, ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -34,7 +46,7 @@ async function startNode(redisUrl: string, workers: number): Promise<Node> {
     port,
     process: child,
     stderr: () => stderr,
-    health: async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).json() as Promise<{ backplane: { state: string; dropped: number } }>,
+    health: async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).json() as Promise<{ backplane: BackplaneHealth }>,
   };
 }
 
@@ -140,3 +152,161 @@ for (const workers of [0, 2]) {
     t.is(await stopNode(nodeA), 0);
   });
 }
+
+/**
+ * Small PING values, so that a stall is seen quickly, yet a deadline far above a loaded machine's
+ * event-loop lag; the tests wait for states, never for durations, with generous bounds.
+ */
+const QUICK_PINGS = ['--redis-ping-interval', '100', '--redis-ping-timeout', '2000'];
+const BOUND_MS = 30_000;
+
+const backplaneOf = async (node: Node) => (await node.health()).backplane;
+
+for (const workers of [0, 2]) {
+  test(`Redis restarted while two nodes run: messages flow again, and every publish of the gap is delivered or counted [${modeName(workers)}]`, async (t) => {
+    const redis = await startRedisServer();
+    t.teardown(() => redis.stop());
+    const [nodeA, nodeB] = [await startNode(redis.url, workers, QUICK_PINGS), await startNode(redis.url, workers, QUICK_PINGS)];
+    t.teardown(() => Promise.all([nodeA, nodeB].map(stopNode)));
+    const remoteSubscriber = await PubsubClient.connect(nodeB.port);
+    await remoteSubscriber.subscribe('gap.>');
+    const publisher = await PubsubClient.connect(nodeA.port);
+    t.teardown(() => { for (const client of [remoteSubscriber, publisher]) client.close(); });
+    await waitForBackplane(publisher, 'gap.x', [remoteSubscriber]);
+    // A has heard B confirm its subscriptions: A knows whom to wait for after the restart.
+    await waitFor(async () => (await backplaneOf(nodeA)).peers.confirmed === 1, BOUND_MS);
+    const before = await backplaneOf(nodeA);
+    t.deepEqual(before.peers, { nodes: 1, confirmed: 1 });
+
+    await redis.stop();
+    await waitFor(async () => (await backplaneOf(nodeA)).state === 'down', BOUND_MS);
+    let published = 0;
+    const publishGap = () => publisher.publish('gap.x', { gap: published++ });
+    for (let i = 0; i < 20; i++) publishGap();
+    await redis.restart();
+    // Publish all through the reconnection, until both nodes are ready again.
+    const states: string[] = [];
+    let recovered = false;
+    for (let i = 0; i < 2000 && !recovered; i++) {
+      publishGap();
+      const [a, b] = await Promise.all([backplaneOf(nodeA), backplaneOf(nodeB)]);
+      if (states.at(-1) !== a.state) states.push(a.state);
+      recovered = a.state === 'ready' && b.state === 'ready';
+      await sleep(5);
+    }
+    t.true(recovered, `A went ${states.join(' → ')}`);
+    // Ready means B's subscriptions are confirmed: the very next publish reaches B.
+    publisher.publish('gap.x', 'after the restart');
+    await remoteSubscriber.until(() => remoteSubscriber.deliveries.some((d) => d.data === 'after the restart'), BOUND_MS, 'delivery after recovery');
+
+    const delivered = () => remoteSubscriber.deliveries.filter((d) => typeof (d.data as { gap?: number }).gap === 'number').length;
+    const counted = async () => {
+      const now = await backplaneOf(nodeA);
+      return now.dropped - before.dropped + now.unconfirmed - before.unconfirmed;
+    };
+    // The counters of the last acknowledgements may trail the delivery by a moment.
+    await waitFor(async () => delivered() + (await counted()) >= published, BOUND_MS);
+    const summary = `published ${published}, delivered ${delivered()}, counted ${await counted()} (A went ${states.join(' → ')})`;
+    t.log(summary);
+    t.true(delivered() + (await counted()) >= published, summary);
+    t.true((await backplaneOf(nodeA)).dropped > before.dropped, 'the publishes while Redis was down are counted as dropped');
+    t.is(nodeA.process.exitCode, null);
+    t.is(nodeB.process.exitCode, null);
+  });
+
+  test(`SIGSTOP of Redis: both nodes' /healthz report the stall; SIGCONT: ready and delivering again [${modeName(workers)}]`, async (t) => {
+    const redis = await startRedisServer();
+    t.teardown(() => redis.stop());
+    const [nodeA, nodeB] = [await startNode(redis.url, workers, QUICK_PINGS), await startNode(redis.url, workers, QUICK_PINGS)];
+    t.teardown(() => Promise.all([nodeA, nodeB].map(stopNode)));
+    const localSubscriber = await PubsubClient.connect(nodeA.port);
+    const remoteSubscriber = await PubsubClient.connect(nodeB.port);
+    await localSubscriber.subscribe('stall.>');
+    await remoteSubscriber.subscribe('stall.>');
+    const publisher = await PubsubClient.connect(nodeA.port);
+    t.teardown(() => { for (const client of [localSubscriber, remoteSubscriber, publisher]) client.close(); });
+    await waitForBackplane(publisher, 'stall.x', [remoteSubscriber]);
+
+    redis.pause();
+    t.teardown(() => redis.resume());
+    const stalled = async (node: Node) => (await backplaneOf(node)).stalls >= 1;
+    await waitFor(async () => (await stalled(nodeA)) && (await stalled(nodeB)), BOUND_MS);
+    for (const node of [nodeA, nodeB]) {
+      t.true(await stalled(node), 'the stall is counted in /healthz');
+      t.not((await backplaneOf(node)).state, 'ready');
+      t.regex(node.stderr(), /redis backplane stalled/);
+    }
+    const droppedBefore = (await backplaneOf(nodeA)).dropped;
+    const before = localSubscriber.deliveries.length;
+    publisher.publish('stall.x', 'during the stall');
+    await localSubscriber.until(() => localSubscriber.deliveries.length === before + 1, BOUND_MS, 'local delivery during the stall');
+    await waitFor(async () => (await backplaneOf(nodeA)).dropped > droppedBefore, BOUND_MS);
+    t.true((await backplaneOf(nodeA)).dropped > droppedBefore, 'the publish that could not cross is counted');
+
+    redis.resume();
+    let states: string[] = [];
+    await waitFor(async () => {
+      states = [(await backplaneOf(nodeA)).state, (await backplaneOf(nodeB)).state];
+      return states.every((state) => state === 'ready');
+    }, BOUND_MS);
+    t.deepEqual(states, ['ready', 'ready']);
+    publisher.publish('stall.x', 'after the stall');
+    await remoteSubscriber.until(() => remoteSubscriber.deliveries.some((d) => d.data === 'after the stall'), BOUND_MS, 'delivery after the stall');
+    t.false(remoteSubscriber.deliveries.some((d) => d.data === 'during the stall'), 'a dropped publish is not sent late');
+  });
+}
+
+for (const workers of [0, 2]) {
+  test(`Redis restarted, one node back first: /healthz says recovering and counts its publishes until the other node has resubscribed [${modeName(workers)}]`, async (t) => {
+    const redis = await startRedisServer();
+    t.teardown(() => redis.stop());
+    // Node B reaches Redis through a link the test holds cut after the restart: B stays away.
+    const link = await startRedisLink(redis);
+    t.teardown(() => link.close());
+    const [nodeA, nodeB] = [await startNode(redis.url, workers, QUICK_PINGS), await startNode(link.url, workers, QUICK_PINGS)];
+    t.teardown(() => Promise.all([nodeA, nodeB].map(stopNode)));
+    const remoteSubscriber = await PubsubClient.connect(nodeB.port);
+    await remoteSubscriber.subscribe('orders.>');
+    const publisher = await PubsubClient.connect(nodeA.port);
+    t.teardown(() => { for (const client of [remoteSubscriber, publisher]) client.close(); });
+    await waitForBackplane(publisher, 'orders.eu', [remoteSubscriber]);
+    await waitFor(async () => (await backplaneOf(nodeA)).peers.confirmed === 1, BOUND_MS);
+    const before = await backplaneOf(nodeA);
+
+    link.cut();
+    await redis.restart();
+    await waitFor(async () => (await backplaneOf(nodeA)).state === 'recovering', BOUND_MS);
+    const recovering = await backplaneOf(nodeA);
+    t.is(recovering.state, 'recovering');
+    t.deepEqual(recovering.peers, { nodes: 1, confirmed: 0 });
+    for (let i = 0; i < 42; i++) publisher.publish('orders.eu', { gap: i });
+    const counted = async () => {
+      const now = await backplaneOf(nodeA);
+      return now.unconfirmed - before.unconfirmed + now.dropped - before.dropped;
+    };
+    await waitFor(async () => (await counted()) >= 42, BOUND_MS);
+    t.is(await counted(), 42, 'accepted by Redis, heard by nobody on B: every one counted');
+
+    link.restore();
+    let states: string[] = [];
+    await waitFor(async () => {
+      states = [(await backplaneOf(nodeA)).state, (await backplaneOf(nodeB)).state];
+      return states.every((state) => state === 'ready');
+    }, BOUND_MS);
+    t.deepEqual(states, ['ready', 'ready']);
+    publisher.publish('orders.eu', 'after');
+    await remoteSubscriber.until(() => remoteSubscriber.deliveries.some((d) => d.data === 'after'), BOUND_MS, 'delivery after recovery');
+    const delivered = remoteSubscriber.deliveries.filter((d) => typeof (d.data as { gap?: number }).gap === 'number').length;
+    t.true(delivered + (await counted()) >= 42, `delivered ${delivered}, counted ${await counted()}`);
+    t.regex(nodeA.stderr(), /redis backplane recovering/);
+  });
+}
+
+test('bad Redis PING settings are a usage error in the CLI and a TypeError in listen()', async (t) => {
+  for (const args of [['--redis-ping-interval', '0'], ['--redis-ping-timeout', '1.5'], ['--redis-ping-timeout', '-1']]) {
+    const error = t.throws(() => parseServeArgs(args), { instanceOf: UsageError }, args.join(' '));
+    t.regex(error!.message, /^--redis-ping-(interval|timeout) must be/);
+  }
+  t.like(parseServeArgs(['--redis-ping-interval', '250', '--redis-ping-timeout', '900']).options, { redisPingIntervalMs: 250, redisPingTimeoutMs: 900 });
+  await t.throwsAsync(listen({ port: 0, redis: 'redis://127.0.0.1:1', redisPingTimeoutMs: 0 }), { instanceOf: TypeError, message: /redisPingTimeoutMs/ });
+});

@@ -2,7 +2,7 @@ import test, { type ExecutionContext } from 'ava';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MAX_IN_FLIGHT_BYTES, RedisBackplane, type BackplaneOptions } from '../../src/pubsub/redis-backplane.js';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { startRedisLink, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 
 interface Received {
   topic: string;
@@ -17,7 +17,7 @@ interface Node {
 }
 
 /** Every wait is bounded: a test fails with `what` instead of hanging. */
-async function waitFor(what: string, predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+async function waitFor(what: string, predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -224,7 +224,9 @@ test('Redis killed: down is logged once and publishes are dropped; restarted: re
   t.deepEqual(text(b.received), ['live.exact end']);
   t.false(b.received.some((m) => m.payload.toString() === 'lost'), 'dropped messages are not replayed');
   t.deepEqual(await redisSubscriptions(client), { channels: ['wasmsocket:added.while.down', 'wasmsocket:live.exact'], patterns: 1 });
-  t.deepEqual(a.log.map((line) => line.split(' (')[0]), ['redis backplane ready', 'redis backplane down', 'redis backplane ready']);
+  // A may be back before B and then waits, `recovering`, for B to confirm its subscriptions.
+  t.deepEqual(a.log.map((line) => line.split(' (')[0]).filter((line) => line !== 'redis backplane recovering'),
+    ['redis backplane ready', 'redis backplane down', 'redis backplane ready']);
 });
 
 test('a stalled Redis bounds the unacknowledged publishes; the excess is dropped and counted', async (t) => {
@@ -319,10 +321,143 @@ test('bad options and invalid patterns are TypeErrors', (t) => {
   t.throws(() => backplane.addPattern('a.>.b'), { instanceOf: TypeError });
 });
 
-async function waitForAsync(what: string, predicate: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+async function waitForAsync(what: string, predicate: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(10);
   }
 }
+
+/**
+ * Small PING values, so that a stall is seen quickly, yet a deadline far above a loaded machine's
+ * event-loop lag; every wait below is for a state.
+ */
+const quickPings: Partial<BackplaneOptions> = { pingIntervalMs: 100, pingTimeoutMs: 2000 };
+
+/** Waits until `a` has heard `b` confirm its subscriptions (the heartbeat made it across). */
+async function knows(a: Node, nodes: number): Promise<void> {
+  await waitFor(`${nodes} confirmed node(s)`, () => a.backplane.peers.nodes === nodes && a.backplane.peers.confirmed === nodes);
+}
+
+test('Redis restarted and one node back before the other resubscribed: its publishes are counted until the other confirms', async (t) => {
+  const server = await redis(t);
+  // B reaches Redis through a link the test can hold cut: B stays away after the restart.
+  const link = await startRedisLink(server);
+  t.teardown(() => link.close());
+  const a = node(t, server, 'node-a', quickPings);
+  const b = node(t, { ...server, url: link.url }, 'node-b', quickPings);
+  b.backplane.addPattern('gap.*');
+  await ready(a, b);
+  await subscribed(a, b, 'gap.x');
+  await knows(a, 1);
+  const before = { ...a.backplane.stats };
+
+  link.cut();
+  await server.restart();
+  await waitFor('A recovering (B has not confirmed)', () => a.backplane.state === 'recovering');
+  t.is(b.backplane.state, 'down');
+  t.deepEqual(a.backplane.peers, { nodes: 1, confirmed: 0 });
+  for (let i = 0; i < 42; i++) a.backplane.publish('gap.x', Buffer.from(`gap ${i}`), false);
+  await waitFor('the 42 acknowledged by Redis', () => a.backplane.stats.published - before.published >= 42);
+  t.is(a.backplane.stats.unconfirmed - before.unconfirmed, 42, 'Redis accepted them, but B may not have heard: counted');
+  t.is(a.backplane.stats.dropped - before.dropped, 0);
+
+  link.restore();
+  await waitFor('A ready (B confirmed)', () => a.backplane.state === 'ready' && b.backplane.state === 'ready');
+  a.backplane.publish('gap.x', Buffer.from('after'), false);
+  await waitFor('the message after recovery', () => b.received.some((m) => m.payload.toString() === 'after'));
+  const delivered = b.received.filter((m) => m.payload.toString().startsWith('gap ')).length;
+  const counted = a.backplane.stats.unconfirmed - before.unconfirmed + a.backplane.stats.dropped - before.dropped;
+  t.true(delivered + counted >= 42, `delivered ${delivered} + counted ${counted}`);
+  t.is(a.backplane.stats.unconfirmed - before.unconfirmed, 42, 'once ready, publishes are not counted as unconfirmed');
+  t.true(a.log.some((line) => line.startsWith('redis backplane recovering')), a.log.join('\n'));
+});
+
+test('SIGSTOP of Redis: both nodes report the stall and drop and count publishes; SIGCONT: ready and delivering again', async (t) => {
+  const server = await redis(t);
+  const a = node(t, server, 'node-a', quickPings);
+  const b = node(t, server, 'node-b', quickPings);
+  b.backplane.addPattern('stall.*');
+  await ready(a, b);
+  await subscribed(a, b, 'stall.x');
+
+  server.pause();
+  t.teardown(() => server.resume());
+  await waitFor('both stalled', () => a.backplane.stats.stalls >= 1 && b.backplane.stats.stalls >= 1);
+  for (const n of [a, b]) t.true(n.log.some((line) => line.startsWith('redis backplane stalled')), n.log.join('\n'));
+  // Stalled (or, if the stall outlasted the reconnect deadline, down): nothing is sent, all is counted.
+  t.true(['stalled', 'down'].includes(a.backplane.state), a.backplane.state);
+  const droppedBefore = a.backplane.stats.dropped;
+  for (let i = 0; i < 10; i++) a.backplane.publish('stall.x', Buffer.from('stalled'), false);
+  t.is(a.backplane.stats.dropped - droppedBefore, 10);
+
+  server.resume();
+  await ready(a, b);
+  await subscribed(a, b, 'stall.x');
+  a.backplane.publish('stall.x', Buffer.from('after'), false);
+  await waitFor('the message after the stall', () => b.received.some((m) => m.payload.toString() === 'after'));
+  t.false(b.received.some((m) => m.payload.toString() === 'stalled'), 'dropped publishes are not sent late');
+});
+
+test('a node that closes says goodbye and is no longer waited for after a restart', async (t) => {
+  const server = await redis(t);
+  const a = node(t, server, 'node-a');
+  const b = node(t, server, 'node-b');
+  await ready(a, b);
+  await knows(a, 1);
+  await b.backplane.close();
+  await waitFor('B forgotten', () => a.backplane.peers.nodes === 0);
+  a.log.length = 0;
+  await server.restart();
+  await waitFor('A ready again', () => a.log.length >= 2 && a.backplane.state === 'ready');
+  t.deepEqual(a.log.map((line) => line.split(' (')[0]), ['redis backplane down', 'redis backplane ready']);
+});
+
+test('a node whose heartbeat stops is waited for (its publishes counted) until it is heard again', async (t) => {
+  const server = await redis(t);
+  const link = await startRedisLink(server);
+  t.teardown(() => link.close());
+  const a = node(t, server, 'node-a', quickPings);
+  const b = node(t, { ...server, url: link.url }, 'node-b', quickPings);
+  b.backplane.addPattern('cut.*');
+  await ready(a, b);
+  await knows(a, 1);
+  link.cut(); // only B's link: A's connections never notice
+  await waitFor('A recovering (B overdue)', () => a.backplane.state === 'recovering');
+  const before = a.backplane.stats.unconfirmed;
+  a.backplane.publish('cut.x', Buffer.from('while B is away'), false);
+  await waitFor('counted', () => a.backplane.stats.unconfirmed === before + 1);
+  link.restore();
+  await ready(a, b);
+  t.deepEqual(a.backplane.peers, { nodes: 1, confirmed: 1 });
+});
+
+test('Redis drops one node\'s subscriber connection (as for a slow subscriber): the others wait for it to resubscribe', async (t) => {
+  const server = await redis(t);
+  const a = node(t, server, 'node-a', quickPings);
+  const b = node(t, server, 'node-b', quickPings);
+  const client = inspector(t, server);
+  b.backplane.addPattern('slow.*');
+  await ready(a, b);
+  await subscribed(a, b, 'slow.x');
+  await knows(a, 1);
+  // B's subscriber is the one connection holding a pattern subscription.
+  const clients = String(await client.call('CLIENT', 'LIST')).split('\n');
+  const id = /id=(\d+)/.exec(clients.find((line) => / psub=1 /.test(line)) ?? '')?.[1];
+  t.truthy(id, clients.join('\n'));
+  await client.call('CLIENT', 'KILL', 'ID', id!);
+  // B says at once, through its publisher, that it lost its subscriptions: A waits for B.
+  await waitFor('A recovering', () => a.log.some((line) => line.startsWith('redis backplane recovering')));
+  await ready(a, b);
+  t.deepEqual(a.backplane.peers, { nodes: 1, confirmed: 1 });
+  a.backplane.publish('slow.x', Buffer.from('after'), false);
+  await waitFor('the message after B resubscribed', () => b.received.some((m) => m.payload.toString() === 'after'));
+  t.true(b.received.some((m) => m.payload.toString() === 'after'));
+});
+
+test('bad PING options are TypeErrors', (t) => {
+  const base: BackplaneOptions = { url: 'redis://127.0.0.1:1', nodeId: 'n', onMessage: () => {}, log: () => {} };
+  t.throws(() => new RedisBackplane({ ...base, pingIntervalMs: 0 }), { instanceOf: TypeError, message: /pingIntervalMs/ });
+  t.throws(() => new RedisBackplane({ ...base, pingTimeoutMs: 1.5 }), { instanceOf: TypeError, message: /pingTimeoutMs/ });
+});
