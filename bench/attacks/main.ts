@@ -12,17 +12,22 @@ import { fdExhaustion, fragments, nonReadingEcho, pingFlood, subscriptionFlood, 
 import { Bystander, type BystanderReport } from './bystander.js';
 import { HOST, isUp, probeHealth, settledRss, startTarget, stopTarget, type Mode } from './target.js';
 
-const USAGE = `Usage: npm run bench:attacks -- [--attacks id,…] [--modes inline,w1] [--scale F]
+const USAGE = `Usage: npm run bench:attacks -- [--attacks id,…] [--modes inline,w1] [--scale F] [--serve-args="…"]
   --attacks   only these (default all): fragments, nonreading-echo, ping-flood, subscription-flood, fd-exhaustion
   --modes     inline (--workers 0) and/or w1 (--workers 1) (default both)
   --scale F   multiply every count and time budget by F, 0 < F ≤ 1 (default 1: the issue's attacks)
+  --serve-args="FLAGS"  more \`wasmsocket serve\` flags for every run (e.g. "--max-subscriptions 1000"),
+              split at spaces
 `;
 /** After the attack closed its connections: the lowest RSS over this long is "after close". */
 const SETTLE_MS = 3000;
 const SERVER_CPUS = '0';
 
 const { values } = parseArgs({
-  options: { attacks: { type: 'string' }, modes: { type: 'string' }, scale: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  options: {
+    attacks: { type: 'string' }, modes: { type: 'string' }, scale: { type: 'string' }, 'serve-args': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
 });
 if (values.help) {
   process.stdout.write(USAGE);
@@ -30,6 +35,7 @@ if (values.help) {
 }
 const scale = values.scale === undefined ? 1 : Number(values.scale);
 if (!(scale > 0 && scale <= 1)) throw new TypeError(`--scale must be a number in (0, 1], got ${values.scale}`);
+const serveArgs = (values['serve-args'] ?? '').split(' ').filter((arg) => arg !== '');
 const all = [fragments, nonReadingEcho, pingFlood, subscriptionFlood, fdExhaustion(readOpenFileLimit(), probeHealth)];
 const attacks = pick(all, values.attacks, 'attack');
 const modes = pick([{ id: 'inline' as Mode }, { id: 'w1' as Mode }], values.modes, 'mode').map((m) => m.id);
@@ -62,7 +68,7 @@ async function measure(attack: Attack, mode: Mode): Promise<Row> {
   const started = performance.now();
   let target;
   try {
-    target = await startTarget(attack.app, mode, SERVER_CPUS);
+    target = await startTarget(attack.app, mode, SERVER_CPUS, serveArgs);
   } catch (error) {
     return {
       attack, mode, command: '', outcome: { sentBytes: 0, receivedBytes: 0, connections: 0, notes: [] },
@@ -99,7 +105,7 @@ async function measure(attack: Attack, mode: Mode): Promise<Row> {
 
 function renderTable(all: Row[]): string {
   const lines = ['', `# wasmsocket under the attacks of issue 13${scale < 1 ? ` (scale ${scale}: a smoke test, not the attacks)` : ''}`, '',
-    `Server: \`wasmsocket serve\` (the CLI, defaults: maxPayload 16 MiB) pinned to core ${SERVER_CPUS}; RSS from /proc every 50 ms; ` +
+    `Server: \`wasmsocket serve${serveArgs.length > 0 ? ` ${serveArgs.join(' ')}` : ''}\` (the CLI; maxPayload 16 MiB by default) pinned to core ${SERVER_CPUS}; RSS from /proc every 50 ms; ` +
     `"after close": the lowest RSS over the ${SETTLE_MS / 1000} s after the attack's connections closed. ` +
     'Bystander: one `ws` client doing round trips one after another throughout (echo: 20 B; pub/sub: a publish to its own topic and its delivery), HDR histogram.', '',
     '| attack | mode | wire sent / received | RSS before | peak (growth) | after close | bystander p99 (max, n) | up | target | notes |',
