@@ -122,10 +122,11 @@ export function runs(scenario: Scenario, server: ServerSpec): boolean {
 
 /**
  * Seconds a suite takes, roughly: each run's duration plus what measure() adds around it (start,
- * settle, drain, close, stop: about 4 s here), and a storm's 10 000 connects and closes (about 12 s more).
+ * settle, drain, close, stop) and a storm's 10 000 connects and closes, fitted to the 12.3 min
+ * of bench:e2e's 126 runs on this 2-core machine (2026-11-26).
  */
-const RUN_OVERHEAD_S = 4;
-const STORM_OVERHEAD_S = 12;
+const RUN_OVERHEAD_S = 1.5;
+const STORM_OVERHEAD_S = 4;
 
 export function estimateSeconds(config: SuiteConfig): number {
   let seconds = 0;
