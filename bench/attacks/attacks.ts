@@ -1,7 +1,7 @@
 /**
  * The attacks of issue 13, unscaled (`--scale 1`), each bounded in time and count. An attack
  * drives its own raw connections against the server, closes them all before it returns, and says
- * what went over the wire and what it saw. The harness (bench-attacks.ts) measures the server
+ * what went over the wire and what it saw. The harness (main.ts) measures the server
  * around it.
  */
 import type { Socket } from 'node:net';

@@ -3,7 +3,7 @@
  * `ws` package, echoes checked byte for byte (the echo scenario compares every reply with what
  * was sent), compression seen on the wire, and servers that decline or answer wrongly.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
@@ -20,7 +20,7 @@ import { loadOptions } from './servers.js';
 
 const JSON_FLAGS = ['--deflate', '--payload', 'json', '--connections', '3'];
 
-function assertCompressedEcho(t: import('ava').ExecutionContext, result: LoadResult, what: string): void {
+function assertCompressedEcho(t: ExecutionContext, result: LoadResult, what: string): void {
   assertAllConnectionsClean(t, result);
   t.true(result.messages.received > 0, `${what}: round trips`);
   t.deepEqual(result.deflate, { offered: true, agreed: result.connections, declined: 0 }, what);
