@@ -6,16 +6,17 @@
 import { announce, exitOnSignal, parseServerArgs } from './server-args.js';
 import { loadUws, UWS_LIMITS } from './uws-native.js';
 
-const { host, port } = parseServerArgs();
+const { host, port, deflate, tls } = parseServerArgs();
 const uws = loadUws();
 const decoder = new TextDecoder();
 
 let listenSocket: unknown;
-const app = uws.App();
+const app = (tls === undefined ? uws.App() : uws.SSLApp({ cert_file_name: tls.cert, key_file_name: tls.key }));
 app
   .ws('/*', {
     ...UWS_LIMITS,
-    compression: uws.DISABLED,
+    // --deflate: one compressor shared by all sockets, no context takeover (like wasmsocket's default).
+    compression: deflate ? uws.SHARED_COMPRESSOR : uws.DISABLED,
     message: (ws, message, isBinary) => {
       let request: { type?: unknown; topic?: unknown; data?: unknown };
       try {
@@ -36,7 +37,7 @@ app
         ws.unsubscribe(topic);
         ws.send(JSON.stringify({ type: 'unsubscribed', topic }));
       } else if (type === 'publish') {
-        app.publish(topic, JSON.stringify({ type: 'message', topic, data }), false);
+        app.publish(topic, JSON.stringify({ type: 'message', topic, data }), false, deflate);
       } else {
         ws.send(JSON.stringify({ type: 'error', code: 'unknown_type', message: 'unknown message type' }));
       }
@@ -48,7 +49,7 @@ app
       process.exit(1);
     }
     listenSocket = token;
-    announce('uws pubsub', host, port, `uWebSockets.js native, ABI ${process.versions.modules}`);
+    announce('uws pubsub', host, port, `uWebSockets.js native, ABI ${process.versions.modules}${deflate ? ', SHARED_COMPRESSOR' : ''}`, tls !== undefined);
   });
 exitOnSignal(() => {
   if (listenSocket !== undefined) uws.us_listen_socket_close(listenSocket as never);

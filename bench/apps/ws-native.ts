@@ -34,3 +34,33 @@ export function loadWs(native: boolean): LoadedWs {
 export function nativeRequested(argv: string[]): boolean {
   return argv.includes('--native');
 }
+
+/**
+ * `--deflate`: permessage-deflate set up as wasmsocket's defaults are (src/extensions/deflate-options.ts):
+ * messages from 1 KiB compressed, zlib level 6 and memLevel 8, no context takeover either way.
+ */
+export const WS_DEFLATE = {
+  threshold: 1024,
+  serverNoContextTakeover: true,
+  clientNoContextTakeover: true,
+  zlibDeflateOptions: { level: 6, memLevel: 8 },
+} as const;
+
+/**
+ * The `ws` server for the benchmark's flags: on its own port, or on an HTTPS server for
+ * `--cert/--key` (wss://). Resolves once it listens.
+ */
+export async function startWsServer(WebSocketServer: LoadedWs['WebSocketServer'], args: { host: string; port: number; deflate: boolean; tls?: { cert: string; key: string } }) {
+  const common = { perMessageDeflate: args.deflate ? WS_DEFLATE : false, maxPayload: 16 * 1024 * 1024, clientTracking: false };
+  if (args.tls === undefined) {
+    const server = new WebSocketServer({ host: args.host, port: args.port, ...common });
+    await new Promise((resolve) => server.once('listening', resolve));
+    return { server, close: () => server.close() };
+  }
+  const { readFileSync } = await import('node:fs');
+  const { createServer } = await import('node:https');
+  const https = createServer({ cert: readFileSync(args.tls.cert), key: readFileSync(args.tls.key) });
+  const server = new WebSocketServer({ server: https, ...common });
+  await new Promise<void>((resolve) => https.listen(args.port, args.host, resolve));
+  return { server, close: () => { server.close(); https.close(); } };
+}

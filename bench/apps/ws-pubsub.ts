@@ -5,15 +5,15 @@
  *   → {"type":"publish","topic":T,"data":D}     every subscriber of T ← {"type":"message","topic":T,"data":D}
  * The delivery is serialized once per publish and sent with the loop everyone writes,
  * `for (const client of subscribers) client.send(data)` (ws frames it once per client).
- * Exact topics only: the benchmark uses one topic. `node dist/bench/apps/ws-pubsub.js --port P [--native]`.
+ * Exact topics only: the benchmark uses one topic. `node dist/bench/apps/ws-pubsub.js --port P [--native] [--deflate]`.
  */
 import type { WebSocket } from 'ws';
 import { announce, exitOnSignal, parseServerArgs } from './server-args.js';
-import { loadWs, nativeRequested } from './ws-native.js';
+import { loadWs, nativeRequested, startWsServer } from './ws-native.js';
 
 const argv = process.argv.slice(2);
 const native = nativeRequested(argv);
-const { host, port } = parseServerArgs(argv.filter((arg) => arg !== '--native'));
+const args = parseServerArgs(argv.filter((arg) => arg !== '--native'));
 const { WebSocketServer, natives } = loadWs(native);
 
 const topics = new Map<string, Set<WebSocket>>();
@@ -25,7 +25,7 @@ function unsubscribe(client: WebSocket, topic: string): void {
   if (subscribers.size === 0) topics.delete(topic);
 }
 
-const server = new WebSocketServer({ host, port, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024, clientTracking: false });
+const { server, close } = await startWsServer(WebSocketServer, args);
 server.on('connection', (client) => {
   const mine = new Set<string>();
   client.on('error', () => {});
@@ -65,5 +65,5 @@ server.on('connection', (client) => {
     }
   });
 });
-server.on('listening', () => announce('ws pubsub', host, port, natives));
-exitOnSignal(() => server.close());
+announce('ws pubsub', args.host, args.port, `${natives}${args.deflate ? ', permessage-deflate (compressed once per subscriber, as ws sends)' : ''}`, args.tls !== undefined);
+exitOnSignal(close);

@@ -52,7 +52,9 @@ export function renderChart(outcome: SuiteOutcome): string {
       const cell = row.cells.get(server.id)!;
       const textY = y + BAR_H - 4;
       parts.push(`<text x="${LABEL_W - 8}" y="${textY}" font-size="12" text-anchor="end">${escape(server.label)}</text>`);
-      if (Number.isFinite(cell.median)) {
+      if (cell.notRun === true) {
+        parts.push(`<text x="${LABEL_W}" y="${textY}" font-size="12" fill="#888">not run in this row</text>`);
+      } else if (Number.isFinite(cell.median)) {
         const width = Math.max(1, (Math.max(0, cell.median) / max) * barMax);
         parts.push(`<rect x="${LABEL_W}" y="${y}" width="${width.toFixed(1)}" height="${BAR_H}" fill="${server.colour}"/>`);
         const ratioText = server.id === config.baseline || !Number.isFinite(base) ? '' : ` (${ratio(cell.median / base)})`;

@@ -1,8 +1,12 @@
 /**
  * `npm run bench:e2e` (issue 5 §2): every server under the same loads, side by side in one run:
  * wasmsocket (wasm and js codec; inline and one worker), `ws`, `ws` + bufferutil, uWebSockets.js.
- * Echo 20 B / 1 KiB / 64 KiB with 100 connections and 20 B with 1 000, broadcast to 1 000
- * subscribers, memory per idle connection and the time to accept a storm of 10 000 connections.
+ * Echo 20 B / 1 KiB / 64 KiB with 100 connections, ping-pong and 4 in flight, and 20 B with 1 000,
+ * broadcast to 1 000 subscribers, memory per idle connection and the time to accept a storm of
+ * 10 000 connections; with permessage-deflate (issue 11): echo of 1 KiB and 64 KiB of JSON-like text,
+ * broadcast of 1 KiB to 1 000 and idle memory; echo over wss://. Every echo and broadcast row also
+ * gives the server's CPU-seconds per million messages (issue 10 #6), and the wasm and js codecs
+ * are compared end to end per row. `--scenarios id,…` reruns rows; the log says how long a run takes.
  */
 import { STEADY_WINDOW } from './measure.js';
 import { parseBenchOptions, select } from './options.js';
@@ -14,7 +18,17 @@ const options = parseBenchOptions('e2e');
 const durationS = options.durationS ?? (options.quick ? 2 : 4);
 const holdS = options.quick ? 4 : 5;
 const PUBLISH_RATE = 2000;
+/**
+ * Compressed deliveries cost the one-core client a fresh-context inflate each (≈ 10-20 µs here),
+ * so it keeps up with about 50k/s: at 500 publishes/s (500k deliveries/s) it fell behind every
+ * server and ended in close timeouts. 50/s is an offered load the client can take, so the
+ * deliveries show who keeps up and the CPU row what each server pays for it.
+ */
+const COMPRESSED_PUBLISH_RATE = 50;
 const STORM = 10_000;
+const PIPELINE = 4;
+/** The compressed and wss rows: the codec matters less there, the peers' own compression and TLS more. */
+const FEATURE_SERVERS = ['wasmsocket-wasm-inline', 'wasmsocket-js-inline', 'ws', 'uws'];
 
 const servers = select([
   wasmsocket('wasm', 0, COLOURS.wasmWasmInline),
@@ -29,9 +43,17 @@ const scenarios = select([
   echo(20, 100, durationS),
   echo(1024, 100, durationS),
   echo(64 * 1024, 100, durationS),
+  echo(20, 100, durationS, { inFlight: PIPELINE }),
+  echo(1024, 100, durationS, { inFlight: PIPELINE }),
+  echo(64 * 1024, 100, durationS, { inFlight: PIPELINE }),
   echo(20, 1000, durationS),
   broadcast(28, 1000, durationS, PUBLISH_RATE),
   connectStorm(STORM, holdS),
+  echo(1024, 100, durationS, { deflate: true, only: FEATURE_SERVERS }),
+  echo(64 * 1024, 100, durationS, { deflate: true, only: FEATURE_SERVERS }),
+  broadcast(1024, 1000, durationS, COMPRESSED_PUBLISH_RATE, 1, { deflate: true, only: FEATURE_SERVERS }),
+  connectStorm(STORM, holdS, { deflate: true, only: FEATURE_SERVERS }),
+  echo(1024, 100, durationS, { tls: true, only: FEATURE_SERVERS }),
 ], options.scenarios, 'scenario');
 
 const targets: Target[] = [];
@@ -53,13 +75,18 @@ await runSuite({
     'Servers: `wasmsocket serve --app echo|pubsub --codec wasm|js --workers 0|1` (the real CLI); `ws` 8 (bench/apps/ws-echo.ts, ws-pubsub.ts) plain, with `WS_NO_BUFFER_UTIL=1`, ' +
       'and with bufferutil (`--native`), on the same Node as wasmsocket; uWebSockets.js v20.30 from `@trufflesuite/uws-js-unofficial` (native binaries for Node 16/18/20 only, so it runs on a system Node that loads them, ' +
       'from PATH or `BENCH_UWS_NODE`; the app refuses the package\'s silent pure-JS fallback). Which Node ran which server: the "Generated" line below. ' +
-      'On Node ≥ 18.14, `ws` validates UTF-8 with `buffer.isUtf8` and never loads `utf-8-validate`, so "ws + bufferutil" is also "ws + bufferutil + utf-8-validate". No permessage-deflate anywhere.',
+      'On Node ≥ 18.14, `ws` validates UTF-8 with `buffer.isUtf8` and never loads `utf-8-validate`, so "ws + bufferutil" is also "ws + bufferutil + utf-8-validate". No permessage-deflate except in the "compressed" rows.',
     '**Placement: every server on core 0 (`taskset -c 0`), the load generator on core 1 (`taskset -c 1`).** The "1 worker" columns therefore put the main thread and the worker on the same single core: ' +
       'they show what worker mode costs, not what it gains (bench:workers gives it both cores).',
     `Echo: \`wasmsocket load --scenario echo --connections N --in-flight 1 --size S\` for ${durationS} s, ASCII text (client codec js below 64 KiB, wasm at 64 KiB); rate = round trips/s over ${STEADY_WINDOW}. ` +
       `Broadcast: \`--scenario broadcast --connections 1000 --publishers 1 --rate ${PUBLISH_RATE} --size 28 --ramp 0\`, ${(PUBLISH_RATE * 1000 / 1e6).toFixed(0)}M deliveries/s offered (28 B is the generator's smallest publish data; the issue's 20 B).`,
     `Idle memory and storm, one run per server: \`--scenario connect --connections ${STORM} --ramp 0\` holding for ${holdS} s. Memory = (server RSS at the end of the hold − RSS before the load) ÷ ${STORM.toLocaleString('en-US')}, ` +
       'from /proc/PID/status (a garbage-collected server\'s RSS also holds the storm\'s garbage). Storm = time from the first connect to the last 101 response, as the client saw it (one client thread; SYN retries when the accept queue overflows are included).',
+    `Pipelined rows: \`--in-flight ${PIPELINE}\`. "server CPU-s per million" rows: the server's CPU time (all threads, /proc/PID/task/*/stat) over the steady window ÷ the messages (round trips or deliveries) in it × 10⁶, the server's own cost where the client sets the pace.`,
+    'Compressed rows (issue 11): `--deflate --payload json` (generated JSON-like records, about 2.3:1 at 1 KiB and 3.4:1 at 64 KiB with zlib level 6); servers: `wasmsocket serve --deflate` (defaults: from 1 KiB, level 6, no context takeover either way), ' +
+      '`ws` with `perMessageDeflate` set the same way (threshold 1024, level 6, memLevel 8, server and client no context takeover), uWebSockets.js with `SHARED_COMPRESSOR`; a server that declines on any connection fails the run. ' +
+      `Compressed broadcast offers ${COMPRESSED_PUBLISH_RATE} publishes/s of 1 KiB to 1,000 (${COMPRESSED_PUBLISH_RATE}k deliveries/s, about what the one client thread can inflate): deliveries/s shows who keeps up, the CPU row what it costs the server; \`ws\` compresses once per subscriber, as its \`send\` does. Idle memory with \`--deflate\` as above.`,
+    'wss row: the same echo over TLS (a self-signed P-256 certificate made with openssl, `--insecure` on the client): `wasmsocket serve --cert --key`, `ws` on `node:https`, uWebSockets.js `SSLApp`.',
     'Client-bound rows: the load generator uses one core; where its CPU is near 100% it, not the server, sets the pace, and "per server CPU-s" estimates the server\'s capacity.',
   ],
   placement: { serverCpus: '0', loadCpus: '1', serverEnv: {} },
@@ -68,6 +95,10 @@ await runSuite({
   baseline: 'ws',
   reference: 'uws',
   repetitions: options.repetitions,
+  comparisons: [
+    { label: 'wasm ÷ js codec, inline', server: 'wasmsocket-wasm-inline', versus: 'wasmsocket-js-inline' },
+    { label: 'wasm ÷ js codec, 1 worker', server: 'wasmsocket-wasm-w1', versus: 'wasmsocket-js-w1' },
+  ],
   fromRaw: options.fromRaw,
   targets,
 });

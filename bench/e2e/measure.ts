@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import type { LoadResult, Progress } from '../../src/load/run.js';
+import { benchCertificate } from './certificate.js';
 import { shownPath } from './node-binaries.js';
 import { freePort, spawnPinned, stopProcess, waitForPort, type Pinned } from './processes.js';
 import { ProcSampler } from './sampler.js';
@@ -40,7 +41,8 @@ export async function measure(server: ServerSpec, scenario: Scenario, placement:
   try {
     if (server.unavailable !== undefined) throw new Error(server.unavailable);
     const port = await freePort();
-    const serverArgs = server.args(scenario.app, HOST, port);
+    const variant = { deflate: scenario.deflate === true, tls: scenario.tls === true ? benchCertificate() : undefined };
+    const serverArgs = server.args(scenario.app, HOST, port, variant);
     if (serverArgs === undefined) throw new Error(`${server.label} has no "${scenario.app}" app`);
     sample.serverCommand = `taskset -c ${cpus.serverCpus} ${shownPath(server.node, ROOT)} ${serverArgs.map((a) => a.replace(`${ROOT}/`, '')).join(' ')}`;
     serverProc = spawnPinned(cpus.serverCpus, server.node, serverArgs, placement.serverEnv, ROOT);
@@ -53,7 +55,8 @@ export async function measure(server: ServerSpec, scenario: Scenario, placement:
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     sample.rssBeforeKiB = serverSampler.sample()?.rssKiB ?? NaN;
 
-    const loadArgs = [`ws://${HOST}:${port}/`, ...scenario.loadArgs, '--duration', String(scenario.durationS)];
+    const loadArgs = scenario.tls === true ? [`wss://${HOST}:${port}/`, '--insecure'] : [`ws://${HOST}:${port}/`];
+    loadArgs.push(...scenario.loadArgs, '--duration', String(scenario.durationS));
     sample.loadCommand = `taskset -c ${cpus.loadCpus} ${shownPath(process.execPath, ROOT)} dist/src/cli.js load ${loadArgs.join(' ')} --json`;
     const loadStart = performance.now();
     loadProc = spawnPinned(cpus.loadCpus, process.execPath, [LOAD_DRIVER, ...loadArgs], {}, ROOT);
@@ -92,6 +95,10 @@ export async function measure(server: ServerSpec, scenario: Scenario, placement:
     if (output.result.errorCount > 0) sample.notes.push(`client errors: ${describeErrors(output.result)}`);
     for (const line of [...output.result.limits, ...output.result.warnings]) sample.notes.push(line);
     if (!output.result.ok) throw new Error(`nothing succeeded (${describeErrors(output.result) || 'no error counted'})`);
+    // A compressed row measured without compression would be a wrong number, not a slow one.
+    if (scenario.deflate === true && output.result.deflate.declined > 0) {
+      throw new Error(`the server declined permessage-deflate on ${output.result.deflate.declined} of ${output.result.connect.opened} connections`);
+    }
   } catch (error) {
     sample.error = (error as Error).message.replace(/\s+/g, ' ').slice(0, 300);
   } finally {

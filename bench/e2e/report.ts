@@ -27,6 +27,22 @@ export function renderMarkdown(outcome: SuiteOutcome): string {
   }
   lines.push('');
 
+  const comparisons = config.comparisons ?? [];
+  if (comparisons.length > 0) {
+    lines.push('## Comparisons', '');
+    lines.push('Each cell: the first server\'s median ÷ the second\'s, in the same run (same machine state); the row says which way is better.', '');
+    lines.push(`| | ${comparisons.map((c) => c.label).join(' | ')} |`);
+    lines.push(`|---|${comparisons.map(() => '---:').join('|')}|`);
+    for (const row of outcome.rows) {
+      const ratios = comparisons.map((c) => {
+        const a = row.cells.get(c.server), b = row.cells.get(c.versus);
+        return a === undefined || b === undefined || a.notRun === true || b.notRun === true ? '–' : ratio(a.median / b.median);
+      });
+      if (ratios.some((text) => text !== '–')) lines.push(`| ${row.metric.title} | ${ratios.join(' | ')} |`);
+    }
+    lines.push('');
+  }
+
   if (outcome.targets.length > 0) {
     lines.push('## Targets', '');
     lines.push('| target | measured | verdict |', '|---|---:|---|');
@@ -45,6 +61,7 @@ export function renderMarkdown(outcome: SuiteOutcome): string {
   for (const row of outcome.rows) {
     for (const server of config.servers) {
       const cell = row.cells.get(server.id)!;
+      if (cell.notRun === true) continue;
       const baseCell = row.cells.get(config.baseline);
       const refCell = config.reference === undefined ? undefined : row.cells.get(config.reference);
       let runs = cell.values.map((v) => row.metric.format(v)).join(', ');
@@ -77,6 +94,7 @@ function ratioOf(cell: Cell, base: Cell | undefined): string {
 
 function matrixCell(row: Row, id: string, baseline: string, reference: string | undefined): string {
   const cell = row.cells.get(id)!;
+  if (cell.notRun === true) return '–';
   if (!Number.isFinite(cell.median)) {
     const reason = cell.errors[0] ?? 'no value';
     return `error: ${reason.length > 90 ? `${reason.slice(0, 90)}…` : reason}`.replace(/\|/g, '\\|');

@@ -67,6 +67,12 @@ export interface Scenario {
   loadThreads?: number;
   /** Cores for this scenario only (a suite may mix placements); the suite's placement otherwise. */
   pinning?: Pinning;
+  /** Servers run with permessage-deflate; the load offers it, and a server that declines is an error. */
+  deflate?: boolean;
+  /** wss://: servers get a self-signed certificate, the load `--insecure`. */
+  tls?: boolean;
+  /** Only these server ids run this scenario (the others' cells say so); all when absent. */
+  only?: string[];
 }
 
 /** The steady rate is the number for rates: the CLI's own average also counts the drain. */
@@ -84,26 +90,52 @@ export interface EchoOptions {
   inFlight?: number;
   /** Load-generator threads (default 1). */
   threads?: number;
+  /** permessage-deflate on both sides, with JSON-like text (`--payload json`) to compress. */
+  deflate?: boolean;
+  /** Over wss:// (TLS). */
+  tls?: boolean;
+  /** Only these server ids. */
+  only?: string[];
+}
+
+/**
+ * The server's CPU per million messages over the steady window (CPU-seconds, all its threads):
+ * its own cost per message, which stays meaningful where the one-core client sets the rate.
+ */
+function serverCpuPerMillion(title: string, what: string): Metric {
+  return {
+    id: 'server-cpu-per-million', title: `${title}: server CPU-s per million ${what} (lower is better)`, better: 'lower', perCpu: false,
+    value: (sample) => {
+      if (!Number.isFinite(sample.serverCpuPercent)) throw new Error('no server CPU samples');
+      return (sample.serverCpuPercent / 100) * 1e6 / steadyRate(sample);
+    },
+    format: seconds,
+  };
 }
 
 export function echo(bytesPerMessage: number, connections: number, durationS: number, options: EchoOptions = {}): Scenario {
-  const { app = 'echo', inFlight = 1, threads = 1 } = options;
+  const { app = 'echo', inFlight = 1, threads = 1, deflate = false, tls = false } = options;
   // The client masks and validates every byte it sends and receives: its WASM codec is the faster one
   // from 64 KiB (measured here: 14.2k vs 11.3k round trips/s against uWebSockets.js at 64 KiB).
   const clientCodec = bytesPerMessage >= 64 * 1024 ? 'wasm' : 'js';
-  const title = options.label ?? `echo ${size(bytesPerMessage)}, ${n(connections)} conns${inFlight > 1 ? `, ${inFlight} in flight` : ''}`;
+  const kind = `${tls ? 'wss ' : ''}${deflate ? 'compressed ' : ''}echo`;
+  const title = options.label ?? `${kind} ${size(bytesPerMessage)}${deflate ? ' JSON' : ''}, ${n(connections)} conns${inFlight > 1 ? `, ${inFlight} in flight` : ''}`;
   return {
-    id: `${app}-${bytesPerMessage}-${connections}${inFlight > 1 ? `-if${inFlight}` : ''}`,
+    id: `${app}${tls ? '-wss' : ''}${deflate ? '-deflate' : ''}-${bytesPerMessage}-${connections}${inFlight > 1 ? `-if${inFlight}` : ''}`,
     title,
     app,
     loadArgs: ['--scenario', 'echo', '--connections', String(connections), '--size', String(bytesPerMessage),
-      '--in-flight', String(inFlight), '--ramp', connections > 100 ? '5000' : '1000', '--codec', clientCodec, ...threadArgs(threads)],
+      '--in-flight', String(inFlight), '--ramp', connections > 100 ? '5000' : '1000', '--codec', clientCodec, ...threadArgs(threads),
+      ...(deflate ? ['--deflate', '--payload', 'json'] : [])],
     durationS,
     loadThreads: threads,
+    deflate,
+    tls,
+    only: options.only,
     metrics: [{
       id: 'round-trips', title: `${title}: round trips/s`, better: 'higher', perCpu: true,
       value: steadyRate, format: count,
-    }],
+    }, serverCpuPerMillion(title, 'round trips')],
   };
 }
 
@@ -116,25 +148,32 @@ function threadArgs(threads: number): string[] {
  * number is what the server (or the client, see its CPU) can deliver. The generator's smallest
  * publish data is 28 B (a 16-digit timestamp, a sequence number, two colons).
  */
-export function broadcast(dataBytes: number, subscribers: number, durationS: number, publishRate: number, threads = 1): Scenario {
-  const title = `broadcast ${size(dataBytes)} to ${n(subscribers)} subs`;
+export function broadcast(dataBytes: number, subscribers: number, durationS: number, publishRate: number, threads = 1,
+  options: { deflate?: boolean; only?: string[] } = {}): Scenario {
+  const deflate = options.deflate ?? false;
+  const title = `${deflate ? 'compressed ' : ''}broadcast ${size(dataBytes)}${deflate ? ' JSON' : ''} to ${n(subscribers)} subs`;
   return {
-    id: `broadcast-${dataBytes}-${subscribers}`,
+    id: `broadcast${deflate ? '-deflate' : ''}-${dataBytes}-${subscribers}`,
     title,
     app: 'pubsub',
     loadArgs: ['--scenario', 'broadcast', '--connections', String(subscribers), '--publishers', '1',
-      '--rate', String(publishRate), '--size', String(dataBytes), '--ramp', '0', '--topic', 'bench', ...threadArgs(threads)],
+      '--rate', String(publishRate), '--size', String(dataBytes), '--ramp', '0', '--topic', 'bench', ...threadArgs(threads),
+      ...(deflate ? ['--deflate', '--payload', 'json'] : [])],
     durationS,
     loadThreads: threads,
+    deflate,
+    only: options.only,
     metrics: [{
       id: 'deliveries', title: `${title}: deliveries/s`, better: 'higher', perCpu: true,
       value: steadyRate, format: count,
-    }],
+    }, serverCpuPerMillion(title, 'deliveries')],
   };
 }
 
 /** One storm of `connections` opened at once and held idle: two numbers from the same run. */
-export function connectStorm(connections: number, durationS: number): Scenario {
+export function connectStorm(connections: number, durationS: number, options: { deflate?: boolean; only?: string[] } = {}): Scenario {
+  const deflate = options.deflate ?? false;
+  const what = deflate ? 'compressed conn' : 'conn';
   const opened = (sample: RunSample): LoadResult => {
     const result = sample.result!;
     if (result.connect.openAtEnd < connections) {
@@ -143,14 +182,16 @@ export function connectStorm(connections: number, durationS: number): Scenario {
     return result;
   };
   return {
-    id: `connect-${connections}`,
-    title: `${n(connections)} conns`,
+    id: `connect${deflate ? '-deflate' : ''}-${connections}`,
+    title: `${n(connections)} ${what}s`,
     app: 'echo',
-    loadArgs: ['--scenario', 'connect', '--connections', String(connections), '--ramp', '0', '--timeout', '30'],
+    loadArgs: ['--scenario', 'connect', '--connections', String(connections), '--ramp', '0', '--timeout', '30', ...(deflate ? ['--deflate'] : [])],
     durationS,
+    deflate,
+    only: options.only,
     metrics: [
       {
-        id: 'idle-memory', title: `memory per idle conn (${n(connections)} held; RSS delta; lower is better)`, better: 'lower', perCpu: false,
+        id: 'idle-memory', title: `memory per idle ${what} (${n(connections)} held; RSS delta; lower is better)`, better: 'lower', perCpu: false,
         value: (sample) => {
           const result = opened(sample);
           // Read at the end of the hold, which starts once every connection is open (measure.ts steadyWindow).
@@ -160,7 +201,7 @@ export function connectStorm(connections: number, durationS: number): Scenario {
         format: bytes,
       },
       {
-        id: 'storm', title: `accept + handshake a storm of ${n(connections)} conns (s; lower is better)`, better: 'lower', perCpu: false,
+        id: 'storm', title: `accept + handshake a storm of ${n(connections)} ${what}s (s; lower is better)`, better: 'lower', perCpu: false,
         value: (sample) => opened(sample).connect.rampS,
         format: seconds,
       },

@@ -17,14 +17,27 @@ export const HEAVY_APP = join(APPS, 'heavy-echo.js');
 /** echo: send back; pubsub: the JSON pub/sub protocol; heavy: echo after ~0.2 ms of CPU work. */
 export type AppKind = 'echo' | 'pubsub' | 'heavy';
 
+/** How a scenario wants the server set up besides its app: compression, TLS (PEM file paths). */
+export interface ServerVariant {
+  deflate: boolean;
+  tls?: { cert: string; key: string };
+}
+
+export const PLAIN: ServerVariant = { deflate: false };
+
+/** The flags every server here takes for a variant (wasmsocket's CLI and bench/apps/ alike). */
+function variantArgs(variant: ServerVariant): string[] {
+  return [...(variant.deflate ? ['--deflate'] : []), ...(variant.tls === undefined ? [] : ['--cert', variant.tls.cert, '--key', variant.tls.key])];
+}
+
 export interface ServerSpec {
   id: string;
   label: string;
   colour: string;
   /** The Node executable that runs it. */
   node: string;
-  /** Node arguments for this app, or undefined when the server has no such app. */
-  args(app: AppKind, host: string, port: number): string[] | undefined;
+  /** Node arguments for this app and variant, or undefined when the server has no such app. */
+  args(app: AppKind, host: string, port: number, variant?: ServerVariant): string[] | undefined;
   /** Set when the server cannot run on this machine: every run reports it as an error. */
   unavailable?: string;
 }
@@ -35,8 +48,8 @@ export function wasmsocket(codec: 'wasm' | 'js', workers: number, colour: string
     label: label ?? `wasmsocket ${codec}, ${workers === 0 ? 'inline' : `${workers} worker${workers > 1 ? 's' : ''}`}`,
     colour,
     node: process.execPath,
-    args: (app, host, port) => [CLI, 'serve', '--host', host, '--port', String(port),
-      '--app', app === 'heavy' ? HEAVY_APP : app, '--codec', codec, '--workers', String(workers)],
+    args: (app, host, port, variant = PLAIN) => [CLI, 'serve', '--host', host, '--port', String(port),
+      '--app', app === 'heavy' ? HEAVY_APP : app, '--codec', codec, '--workers', String(workers), ...variantArgs(variant)],
   };
 }
 
@@ -47,8 +60,8 @@ export function wsServer(native: boolean, colour: string): ServerSpec {
     colour,
     // The same Node as wasmsocket: the comparison is between servers, not between Node versions.
     node: process.execPath,
-    args: (app, host, port) => app === 'heavy' ? undefined
-      : [join(APPS, app === 'echo' ? 'ws-echo.js' : 'ws-pubsub.js'), '--host', host, '--port', String(port), ...(native ? ['--native'] : [])],
+    args: (app, host, port, variant = PLAIN) => app === 'heavy' ? undefined
+      : [join(APPS, app === 'echo' ? 'ws-echo.js' : 'ws-pubsub.js'), '--host', host, '--port', String(port), ...(native ? ['--native'] : []), ...variantArgs(variant)],
   };
 }
 
@@ -60,8 +73,8 @@ export function uwsServer(colour: string): ServerSpec {
     colour,
     node,
     unavailable,
-    args: (app, host, port) => app === 'heavy' ? undefined
-      : [join(APPS, app === 'echo' ? 'uws-echo.js' : 'uws-pubsub.js'), '--host', host, '--port', String(port)],
+    args: (app, host, port, variant = PLAIN) => app === 'heavy' ? undefined
+      : [join(APPS, app === 'echo' ? 'uws-echo.js' : 'uws-pubsub.js'), '--host', host, '--port', String(port), ...variantArgs(variant)],
   };
 }
 

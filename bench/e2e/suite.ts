@@ -42,6 +42,8 @@ export interface SuiteConfig {
   reference?: string;
   repetitions: number;
   targets: Target[];
+  /** Pairs of servers whose ratio the report shows for every row (the codecs, end to end). */
+  comparisons?: { label: string; server: string; versus: string }[];
   /** A raw JSON file of an earlier run: its samples are reported again, nothing is measured. */
   fromRaw?: string;
 }
@@ -58,6 +60,8 @@ export interface Cell {
   /** Median value per server CPU-second (rates only). */
   perCpuSecond: number;
   notes: string[];
+  /** The scenario names its servers and this is not one of them: no value, and no error. */
+  notRun?: boolean;
 }
 
 export interface Row {
@@ -85,15 +89,18 @@ export async function runSuite(config: SuiteConfig): Promise<SuiteOutcome> {
   installCleanup();
   const startedAt = new Date();
   const environment = describeEnvironment(config.servers);
-  const total = config.repetitions * config.scenarios.length * config.servers.length;
+  const runsPerRepetition = config.scenarios.reduce((sum, scenario) => sum + config.servers.filter((server) => runs(scenario, server)).length, 0);
+  const total = config.repetitions * runsPerRepetition;
   const samples: RunSample[] = [];
   let sequence = 0;
-  log(`${config.title}: ${total} runs (${config.repetitions} repetition${config.repetitions > 1 ? 's' : ''} × ${config.scenarios.length} scenarios × ${config.servers.length} servers)`);
+  log(`${config.title}: ${total} runs (${config.repetitions} repetition${config.repetitions > 1 ? 's' : ''} × ${config.scenarios.length} scenarios × up to ${config.servers.length} servers), ` +
+    `about ${Math.ceil(estimateSeconds(config) / 60)} min`);
   for (let repetition = 1; repetition <= config.repetitions; repetition++) {
     for (const [index, scenario] of config.scenarios.entries()) {
       const shift = (repetition - 1 + index) % config.servers.length;
       const order = [...config.servers.slice(shift), ...config.servers.slice(0, shift)];
       for (const server of order) {
+        if (!runs(scenario, server)) continue;
         sequence++;
         const sample = await measure(server, scenario, config.placement, repetition, sequence);
         samples.push(sample);
@@ -106,6 +113,29 @@ export async function runSuite(config: SuiteConfig): Promise<SuiteOutcome> {
   const outcome: SuiteOutcome = { config, rows, targets, environment, startedAt, finishedAt: new Date() };
   writeOutputs(outcome, samples);
   return outcome;
+}
+
+/** Whether `server` runs `scenario` (a scenario may name its servers). */
+export function runs(scenario: Scenario, server: ServerSpec): boolean {
+  return scenario.only === undefined || scenario.only.includes(server.id);
+}
+
+/**
+ * Seconds a suite takes, roughly: each run's duration plus what measure() adds around it (start,
+ * settle, drain, close, stop) and a storm's 10 000 connects and closes, fitted to the 12.3 min
+ * of bench:e2e's 126 runs on this 2-core machine (2026-11-26).
+ */
+const RUN_OVERHEAD_S = 1.5;
+const STORM_OVERHEAD_S = 4;
+
+export function estimateSeconds(config: SuiteConfig): number {
+  let seconds = 0;
+  for (const scenario of config.scenarios) {
+    const servers = config.servers.filter((server) => runs(scenario, server)).length;
+    const storm = scenario.loadArgs.includes('connect') ? STORM_OVERHEAD_S : 0;
+    seconds += servers * (scenario.durationS + RUN_OVERHEAD_S + storm);
+  }
+  return seconds * config.repetitions;
 }
 
 /** A raw JSON file of an earlier run, as writeOutputs() writes it (the parts read back). */
@@ -163,6 +193,10 @@ function aggregate(config: SuiteConfig, samples: RunSample[]): Row[] {
     for (const metric of scenario.metrics) {
       const cells = new Map<string, Cell>();
       for (const server of config.servers) {
+        if (!runs(scenario, server)) {
+          cells.set(server.id, { values: [], errors: [], median: NaN, serverCpu: NaN, loadCpu: NaN, serverWait: NaN, perCpuSecond: NaN, notes: [], notRun: true });
+          continue;
+        }
         const mine = samples.filter((s) => s.scenario === scenario.id && s.server === server.id);
         const values: number[] = [];
         const errors: string[] = [];

@@ -3,6 +3,7 @@ import { isIPv4, isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { CodecKind } from '../codec/codec.js';
 import { firstLine, joinNegativeValues } from '../arg-parsing.js';
+import type { ClientDeflateOffer } from './deflate.js';
 import { ECHO_MIN_SIZE } from './payload.js';
 import { PUBLISH_MIN_SIZE } from './pubsub-format.js';
 
@@ -13,6 +14,9 @@ import { PUBLISH_MIN_SIZE } from './pubsub-format.js';
 export class UsageError extends Error {}
 
 export type Scenario = 'echo' | 'broadcast' | 'connect';
+
+/** What fills a text message after its stamp: 'a's (ascii), or generated JSON-like text (json). */
+export type PayloadKind = 'ascii' | 'json';
 
 export interface LoadTarget {
   host: string;
@@ -51,6 +55,9 @@ export interface LoadOptions {
   sourceIps: string[];
   topic: string;
   codec: CodecKind;
+  payload: PayloadKind;
+  /** --deflate: offer permessage-deflate (RFC 7692); undefined: offer no extension. */
+  deflate: ClientDeflateOffer | undefined;
   /** From TCP connect to the 101 response. */
   handshakeTimeoutMs: number;
   /** From our close frame to the server's TCP close, at the end. */
@@ -87,6 +94,12 @@ Options:
   --ramp PER_SECOND      new connections per second, 0 = all at once (default ${LOAD_DEFAULTS.ramp})
   --size BYTES           message size (echo ≥ ${ECHO_MIN_SIZE}, broadcast data ≥ ${PUBLISH_MIN_SIZE}) (default ${LOAD_DEFAULTS.size})
   --binary               send binary messages (default: ASCII text)
+  --payload ascii|json   text after the stamp: 'a' padding, or generated JSON-like text that
+                         compresses like real data (default ascii)
+  --deflate              offer permessage-deflate (RFC 7692): compress what is sent from 1 KiB,
+                         inflate what comes compressed; the summary says where it was agreed
+  --deflate-no-context-takeover
+                         with --deflate: ask both sides to reset their compressor per message
   --in-flight K          echo: messages in flight per connection (default ${LOAD_DEFAULTS.inFlight})
   --rate MSGS_PER_S      fixed total send rate instead (broadcast: publishes/s, default ${LOAD_DEFAULTS.broadcastRate})
   --duration S           seconds to run, then close with 1000 (default ${LOAD_DEFAULTS.durationS})
@@ -170,6 +183,9 @@ export function parseLoadArgs(args: string[]): LoadOptions {
         ramp: { type: 'string' },
         size: { type: 'string' },
         binary: { type: 'boolean' },
+        payload: { type: 'string' },
+        deflate: { type: 'boolean' },
+        'deflate-no-context-takeover': { type: 'boolean' },
         'in-flight': { type: 'string' },
         rate: { type: 'string' },
         duration: { type: 'string' },
@@ -214,6 +230,12 @@ export function parseLoadArgs(args: string[]): LoadOptions {
   if (size < minSize) {
     throw new UsageError(`--size must be at least ${minSize} for ${scenario}: the payload carries a sequence number and a send time`);
   }
+  const payload = values.payload ?? 'ascii';
+  if (payload !== 'ascii' && payload !== 'json') throw new UsageError(`--payload must be "ascii" or "json", got "${payload}"`);
+  if (payload === 'json' && values.binary === true) throw new UsageError('--payload json is text: it excludes --binary');
+  if (values['deflate-no-context-takeover'] === true && values.deflate !== true) {
+    throw new UsageError('--deflate-no-context-takeover applies with --deflate');
+  }
   const defaultRate = scenario === 'broadcast' ? LOAD_DEFAULTS.broadcastRate : 0;
   const topic = values.topic ?? LOAD_DEFAULTS.topic;
   if (topic.length === 0) throw new UsageError('--topic must not be empty');
@@ -234,6 +256,8 @@ export function parseLoadArgs(args: string[]): LoadOptions {
     sourceIps: values['source-ips'] === undefined ? [] : parseSourceIps(values['source-ips']),
     topic,
     codec: codec as CodecKind,
+    payload,
+    deflate: values.deflate === true ? { noContextTakeover: values['deflate-no-context-takeover'] === true } : undefined,
     handshakeTimeoutMs: Math.round(parseNumber('timeout', values.timeout, LOAD_DEFAULTS.timeoutS, 0.1, 3600, false) * 1000),
     closeTimeoutMs: LOAD_DEFAULTS.closeTimeoutMs,
     json: values.json ?? false,

@@ -6,7 +6,7 @@
 import { UsageError as CliUsageError } from '../cli-args.js';
 import { LOAD_USAGE, LoadHelpRequested, parseLoadArgs, UsageError } from './args.js';
 import { headerLine, progressLine, summaryTable } from './report.js';
-import { runLoad } from './run.js';
+import { declinedDeflate, runLoad } from './run.js';
 
 export async function runLoadCommand(args: string[]): Promise<number> {
   let options;
@@ -40,6 +40,8 @@ export async function runLoadCommand(args: string[]): Promise<number> {
   process.off('SIGTERM', onSignal);
   if (live && lastLength > 0) stderr.write(`\r${' '.repeat(lastLength)}\r`);
 
+  // Asked for and not given: said on stderr in one line too, so a script sees it beside --json.
+  if (result.deflate.declined > 0) stderr.write(`wasmsocket load: ${declinedDeflate(result.deflate.declined, result.connect.opened)}\n`);
   if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else process.stdout.write(summaryTable(result));
   return result.ok ? 0 : 1;

@@ -9,10 +9,12 @@ import { connect as connectTls } from 'node:tls';
 import type { FrameCodec } from '../codec/codec.js';
 import { Opcode, ReadyState, WebSocketProtocol, type ProtocolSink } from '../protocol/protocol.js';
 import { CloseCode } from '../protocol/close-codes.js';
+import type { PerMessageDeflateConfig } from '../protocol/compression.js';
 import type { LoadTarget } from './args.js';
+import { deflateOfferHeader, readDeflateAnswer, type ClientDeflateOffer } from './deflate.js';
 import { socketErrorKind } from './errors.js';
 import { maskedFrame } from './frame-writer.js';
-import { checkResponseHead, createClientHandshake, findHeadEnd, MAX_RESPONSE_HEAD_BYTES } from './handshake.js';
+import { checkResponseHead, createClientHandshake, findHeadEnd, MAX_RESPONSE_HEAD_BYTES, responseHeader } from './handshake.js';
 
 export const enum ConnState { CONNECTING, HANDSHAKE, OPEN, CLOSING, CLOSED }
 
@@ -23,8 +25,11 @@ export const ABANDONED = 'abandoned';
 const CLIENT_MAX_PAYLOAD = 1024 * 1024 * 1024;
 
 export interface ConnectionEvents {
-  /** The handshake completed; `handshakeMs` runs from the TCP connect call to the 101. */
-  opened(conn: LoadConnection, handshakeMs: number): void;
+  /**
+   * The handshake completed; `handshakeMs` runs from the TCP connect call to the 101.
+   * `compressed`: permessage-deflate is in use (only ever true when it was offered).
+   */
+  opened(conn: LoadConnection, handshakeMs: number, compressed: boolean): void;
   message(conn: LoadConnection, data: Buffer, isBinary: boolean): void;
   /**
    * The connection is finished (TCP closed). `error` is its error kind, undefined for a clean
@@ -38,6 +43,8 @@ export interface ConnectionSettings {
   codec: FrameCodec;
   handshakeTimeoutMs: number;
   localAddress?: string;
+  /** `--deflate`: offer permessage-deflate. */
+  deflate?: ClientDeflateOffer;
 }
 
 export class LoadConnection implements ProtocolSink {
@@ -56,6 +63,9 @@ export class LoadConnection implements ProtocolSink {
   readonly #events: ConnectionEvents;
   readonly #socket: Socket;
   readonly #expectedAccept: string;
+  readonly #deflateOffer: ClientDeflateOffer | undefined;
+  /** permessage-deflate as agreed: data frames then go through the protocol, which compresses. */
+  #deflate: PerMessageDeflateConfig | undefined;
   /** The protocol is created with it once the handshake completes. */
   readonly #codec: FrameCodec;
   #protocol: WebSocketProtocol | undefined;
@@ -67,7 +77,8 @@ export class LoadConnection implements ProtocolSink {
   constructor(index: number, settings: ConnectionSettings, events: ConnectionEvents) {
     this.index = index;
     this.#events = events;
-    const handshake = createClientHandshake(settings.target);
+    this.#deflateOffer = settings.deflate;
+    const handshake = createClientHandshake(settings.target, settings.deflate === undefined ? undefined : deflateOfferHeader(settings.deflate));
     this.#expectedAccept = handshake.expectedAccept;
     this.#startedAt = performance.now();
     const { target } = settings;
@@ -103,6 +114,7 @@ export class LoadConnection implements ProtocolSink {
   send(payload: Uint8Array, isBinary: boolean): boolean {
     // Data frames take the pooled-key fast path (frame-writer.ts) while the protocol is open.
     if (this.#protocol === undefined || this.#protocol.readyState !== ReadyState.OPEN) return false;
+    if (this.#deflate !== undefined) return this.#protocol.send(payload, isBinary);
     this.#socket.write(maskedFrame(this.#codec, isBinary ? Opcode.BINARY : Opcode.TEXT, payload));
     return true;
   }
@@ -145,6 +157,15 @@ export class LoadConnection implements ProtocolSink {
     this.#events.message(this, data, isBinary);
   }
 
+  /** A large compressed message is being inflated on the thread pool: read nothing meanwhile. */
+  pauseInput(): void {
+    this.#socket.pause();
+  }
+
+  resumeInput(): void {
+    this.#socket.resume();
+  }
+
   /** The protocol failed the connection (its close frame is written): end TCP from our side. */
   closeTransport(): void {
     this.#socket.end();
@@ -167,16 +188,31 @@ export class LoadConnection implements ProtocolSink {
       return;
     }
     this.#head = null;
-    const problem = checkResponseHead(head.toString('latin1', 0, end - 4), this.#expectedAccept);
+    const headText = head.toString('latin1', 0, end - 4);
+    const problem = checkResponseHead(headText, this.#expectedAccept);
     if (problem !== undefined) {
       this.#failHandshake(problem);
+      return;
+    }
+    const extensions = responseHeader(headText, 'sec-websocket-extensions');
+    if (this.#deflateOffer !== undefined) {
+      const answer = readDeflateAnswer(extensions, this.#deflateOffer);
+      // RFC 7692 §5.1: a response the client cannot accept fails the WebSocket connection.
+      if (answer.kind === 'invalid') {
+        this.#failHandshake('bad-extension');
+        return;
+      }
+      if (answer.kind === 'agreed') this.#deflate = answer.config;
+    } else if (extensions !== undefined && extensions.trim() !== '') {
+      // RFC 6455 §4.1: an extension the client did not ask for fails the connection.
+      this.#failHandshake('bad-extension');
       return;
     }
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.state = ConnState.OPEN;
-    this.#protocol = new WebSocketProtocol(this.#codec, this, { role: 'client', maxPayload: CLIENT_MAX_PAYLOAD });
-    this.#events.opened(this, performance.now() - this.#startedAt);
+    this.#protocol = new WebSocketProtocol(this.#codec, this, { role: 'client', maxPayload: CLIENT_MAX_PAYLOAD, deflate: this.#deflate });
+    this.#events.opened(this, performance.now() - this.#startedAt, this.#deflate !== undefined);
     // Frames that came in the same read as the 101 are the first input.
     if (end < head.length && this.state >= ConnState.OPEN) this.#receive(head.subarray(end));
   }

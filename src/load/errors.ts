@@ -4,7 +4,7 @@
  *
  * Kinds: `refused`, `EMFILE`, `ENFILE`, `EADDRNOTAVAIL`, `reset`, `timeout` (TCP connect to 101),
  * `status NNN` (handshake answered with another HTTP status), `bad-response`, `bad-upgrade`,
- * `bad-accept`, `protocol CODE WS_ERR_…` (the server broke RFC 6455: we closed with CODE),
+ * `bad-accept`, `bad-extension` (an extension answer that does not fit our offer, RFC 7692 §5.1), `protocol CODE WS_ERR_…` (the server broke RFC 6455: we closed with CODE),
  * `server-close CODE` (the server closed during the run), `dropped` (TCP closed without a close
  * frame), `echo-mismatch` (a reply that is not the next message we sent), `close-timeout`
  * (no close handshake within the time limit at the end).

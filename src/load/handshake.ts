@@ -15,15 +15,19 @@ export interface ClientHandshake {
   expectedAccept: string;
 }
 
-/** RFC 6455 §4.1: a GET with a fresh random 16-byte Sec-WebSocket-Key, version 13. */
-export function createClientHandshake(target: LoadTarget): ClientHandshake {
+/**
+ * RFC 6455 §4.1: a GET with a fresh random 16-byte Sec-WebSocket-Key, version 13, and the
+ * extensions offered (§9.1), if any.
+ */
+export function createClientHandshake(target: LoadTarget, extensions?: string): ClientHandshake {
   const key = randomBytes(16).toString('base64');
   const request = `GET ${target.path} HTTP/1.1\r\n` +
     `Host: ${target.hostHeader}\r\n` +
     'Upgrade: websocket\r\n' +
     'Connection: Upgrade\r\n' +
     `Sec-WebSocket-Key: ${key}\r\n` +
-    'Sec-WebSocket-Version: 13\r\n\r\n';
+    'Sec-WebSocket-Version: 13\r\n' +
+    (extensions === undefined ? '' : `Sec-WebSocket-Extensions: ${extensions}\r\n`) + '\r\n';
   return { request: Buffer.from(request, 'latin1'), expectedAccept: computeAccept(key) };
 }
 
@@ -58,4 +62,19 @@ export function checkResponseHead(head: string, expectedAccept: string): string 
   if (!connection.split(',').some((token) => token.trim().toLowerCase() === 'upgrade')) return 'bad-upgrade';
   if (accept !== expectedAccept) return 'bad-accept';
   return undefined;
+}
+
+/**
+ * The value of a response header, its repeated fields joined with ", " (RFC 7230 §3.2.2),
+ * or undefined when absent. `name` in lower case.
+ */
+export function responseHeader(head: string, name: string): string | undefined {
+  let value: string | undefined;
+  for (const line of head.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0 || line.slice(0, colon).trim().toLowerCase() !== name) continue;
+    const field = line.slice(colon + 1).trim();
+    value = value === undefined ? field : `${value}, ${field}`;
+  }
+  return value;
 }

@@ -4,9 +4,12 @@
  *
  * Text (ASCII, valid UTF-8 by construction): 6 hex digits of sequence (mod 2^24), 10 hex digits
  * of the send time in µs since the thread's time origin, then 'a' padding.
+ * (`--payload json`: generated JSON-like text instead of the padding, see json-text.ts.)
  * Binary: u32 LE sequence, f64 LE send time in ms since the thread's time origin, then padding.
  * The bytes are written in place into one reusable buffer per connection: no allocation per message.
  */
+import type { PayloadKind } from './args.js';
+import { jsonLikeText } from './json-text.js';
 
 /** The smallest echo payload that carries both fields. */
 export const ECHO_MIN_SIZE = 16;
@@ -20,8 +23,16 @@ const HEX = Buffer.from('0123456789abcdef');
 const PADDING_BYTE = 0x61; // 'a'
 
 /** A payload buffer of `size` bytes with its padding written once. */
-export function createEchoPayload(size: number, binary: boolean): Buffer {
-  return Buffer.alloc(size, binary ? 0xa5 : PADDING_BYTE);
+export function createEchoPayload(size: number, binary: boolean, kind: PayloadKind = 'ascii'): Buffer {
+  if (binary || kind === 'ascii') return Buffer.alloc(size, binary ? 0xa5 : PADDING_BYTE);
+  const payload = Buffer.alloc(size, PADDING_BYTE);
+  payload.write(jsonLikeText(size - ECHO_MIN_SIZE), ECHO_MIN_SIZE, 'latin1');
+  return payload;
+}
+
+/** True when `reply` is `sent` byte for byte after the stamp (which the caller checks). */
+export function echoBodyMatches(reply: Buffer, sent: Buffer): boolean {
+  return reply.length === sent.length && reply.compare(sent, ECHO_MIN_SIZE, sent.length, ECHO_MIN_SIZE, reply.length) === 0;
 }
 
 export function sequenceModulus(binary: boolean): number {

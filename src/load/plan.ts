@@ -3,7 +3,8 @@
  * over processes when one process's open-file limit cannot hold them all. Pure, so tests call it.
  */
 import type { CodecKind } from '../codec/codec.js';
-import type { LoadOptions, LoadTarget, Scenario } from './args.js';
+import type { LoadOptions, LoadTarget, PayloadKind, Scenario } from './args.js';
+import type { ClientDeflateOffer } from './deflate.js';
 
 /** What one shard (one thread's event loop) runs. Plain data: it crosses threads and processes. */
 export interface ShardPlan {
@@ -24,6 +25,8 @@ export interface ShardPlan {
   rate: number;
   topic: string;
   codec: CodecKind;
+  payload: PayloadKind;
+  deflate: ClientDeflateOffer | undefined;
   sourceIps: string[];
   handshakeTimeoutMs: number;
   closeTimeoutMs: number;
@@ -84,6 +87,8 @@ export function planRun(options: LoadOptions, openFileLimit: number): RunPlan {
       rate: publishers > 0 ? options.rate * (publishersPerShard[shard] / publishers) : options.rate * share,
       topic: options.topic,
       codec: options.codec,
+      payload: options.payload,
+      deflate: options.deflate,
       sourceIps: options.sourceIps,
       handshakeTimeoutMs: options.handshakeTimeoutMs,
       closeTimeoutMs: options.closeTimeoutMs,

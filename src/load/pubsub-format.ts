@@ -5,8 +5,11 @@
  *   publish    {"type":"publish","topic":T,"data":"<ts>:<seq>:<padding>"}
  *   delivery   {"type":"message","topic":T,"data":"<ts>:<seq>:<padding>"}
  * <ts> is the send time in µs since the Unix epoch (16 digits, comparable across threads and
- * processes of this machine), <seq> a 10-digit sequence number, <padding> 'x' up to --size bytes.
+ * processes of this machine), <seq> a 10-digit sequence number, <padding> 'x' up to --size bytes
+ * (`--payload json`: JSON-like text with ' for quotes, so it sits in the JSON string unescaped).
  */
+import type { PayloadKind } from './args.js';
+import { jsonLikeText } from './json-text.js';
 
 const TS_DIGITS = 16;
 const SEQ_DIGITS = 10;
@@ -32,9 +35,10 @@ export class PublishTemplate {
   readonly bytes: Buffer;
   readonly #dataStart: number;
 
-  constructor(topic: string, dataSize: number) {
+  constructor(topic: string, dataSize: number, kind: PayloadKind = 'ascii') {
     const size = Math.max(dataSize, PUBLISH_MIN_SIZE);
-    const data = `${'0'.repeat(TS_DIGITS)}:${'0'.repeat(SEQ_DIGITS)}:${'x'.repeat(size - PUBLISH_MIN_SIZE)}`;
+    const padding = kind === 'json' ? jsonLikeText(size - PUBLISH_MIN_SIZE, "'") : 'x'.repeat(size - PUBLISH_MIN_SIZE);
+    const data = `${'0'.repeat(TS_DIGITS)}:${'0'.repeat(SEQ_DIGITS)}:${padding}`;
     const text = JSON.stringify({ type: 'publish', topic, data });
     this.bytes = Buffer.from(text, 'utf8');
     this.#dataStart = this.bytes.indexOf(DATA_KEY) + DATA_KEY.length;

@@ -59,6 +59,10 @@ export function summaryTable(result: LoadResult): string {
     (c.abandoned > 0 ? `, ${count(c.abandoned)} still connecting at the end` : '')]);
   rows.push(['connect rate', c.rampS > 0 ? `${count(c.perSecond)}/s over ${c.rampS.toFixed(2)} s` : '-']);
   rows.push(['handshake', percentileRow(c.handshakeMs)]);
+  if (result.deflate.offered) {
+    rows.push(['permessage-deflate', `agreed on ${count(result.deflate.agreed)} of ${count(c.opened)} connections` +
+      (result.deflate.declined > 0 ? `, declined on ${count(result.deflate.declined)}` : '')]);
+  }
   if (result.scenario === 'echo') {
     rows.push(['round trips', `${count(m.received)} (${count(m.receivedPerSecond)} msgs/s, ${bytes(m.bytesReceivedPerSecond)} each way)` +
       (m.skipped > 0 ? `, ${count(m.skipped)} sends skipped (socket queue full)` : '')]);

@@ -58,6 +58,8 @@ export interface LoadResult {
   };
   /** echo: round trip; broadcast: publish → delivery. */
   latencyMs: Percentiles;
+  /** --deflate: on how many connections the server agreed to permessage-deflate, or declined it. */
+  deflate: { offered: boolean; agreed: number; declined: number };
   errors: Record<string, number>;
   errorCount: number;
   /** Which limit stopped the run, in words, when errors point to one. */
@@ -240,10 +242,11 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
       bytesReceivedPerSecond: merged.bytesReceivedPerSecond,
     },
     latencyMs: percentiles(merged.latency),
+    deflate: { offered: options.deflate !== undefined, agreed: c.deflateAgreed, declined: c.deflateDeclined },
     errors: merged.errors,
     errorCount,
     limits: explainErrors(merged.errors, facts, options.target.url),
-    warnings,
+    warnings: c.deflateDeclined > 0 ? [...warnings, declinedDeflate(c.deflateDeclined, c.opened)] : warnings,
     ok: succeeded > 0,
   };
 }
@@ -260,6 +263,11 @@ async function resolveTarget(target: LoadTarget): Promise<LoadTarget> {
   } catch {
     return target; // every connection will report the lookup error by its code
   }
+}
+
+/** The line said when --deflate was asked for and some connections run uncompressed. */
+export function declinedDeflate(declined: number, opened: number): string {
+  return `--deflate: the server declined permessage-deflate on ${declined} of ${opened} connections (they ran uncompressed)`;
 }
 
 function countErrors(errors: Record<string, number>): number {

@@ -83,8 +83,12 @@ export class Shard implements ScenarioContext, ConnectionEvents {
   }
 
   // ConnectionEvents
-  opened(conn: LoadConnection, handshakeMs: number): void {
+  opened(conn: LoadConnection, handshakeMs: number, compressed: boolean): void {
     const now = performance.now();
+    if (this.plan.deflate !== undefined) {
+      if (compressed) this.stats.counters.deflateAgreed++;
+      else this.stats.counters.deflateDeclined++;
+    }
     if (this.#firstOpenAt < 0) this.#firstOpenAt = now;
     this.#lastOpenAt = now;
     this.stats.counters.opened++;
@@ -130,6 +134,7 @@ export class Shard implements ScenarioContext, ConnectionEvents {
       target: plan.target,
       codec: this.#codec,
       handshakeTimeoutMs: plan.handshakeTimeoutMs,
+      deflate: plan.deflate,
       localAddress: ips.length > 0 ? ips[index % ips.length] : undefined,
     }, this);
     conn.isPublisher = local >= plan.connections - plan.publishers;

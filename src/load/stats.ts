@@ -27,6 +27,9 @@ export interface Counters {
   skipped: number;
   /** Messages that are neither replies nor deliveries (a pub/sub acknowledgement, say). */
   other: number;
+  /** --deflate: connections where the server agreed to permessage-deflate, and where it declined. */
+  deflateAgreed: number;
+  deflateDeclined: number;
   /** Milliseconds during which connections were open and measured (first open → stop). */
   activeMs: number;
   /** Milliseconds from the first attempt to the last successful open. */
@@ -36,7 +39,7 @@ export interface Counters {
 export function emptyCounters(): Counters {
   return {
     attempted: 0, opened: 0, openAtEnd: 0, closedClean: 0, abandoned: 0, sent: 0, received: 0,
-    bytesSent: 0, bytesReceived: 0, skipped: 0, other: 0, activeMs: 0, rampMs: 0,
+    bytesSent: 0, bytesReceived: 0, skipped: 0, other: 0, deflateAgreed: 0, deflateDeclined: 0, activeMs: 0, rampMs: 0,
   };
 }
 

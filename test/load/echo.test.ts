@@ -1,4 +1,7 @@
 import test from 'ava';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
 import { listen } from '../../src/server/server.js';
 import { runLoad } from '../../src/load/run.js';
 import { CODEC_KINDS } from '../helpers/codecs.js';
@@ -39,4 +42,19 @@ test('echo at a fixed rate sends about that many messages and gets them back', a
   // Every message sent before the stop is answered before the close handshake completes.
   t.is(result.messages.received, result.messages.sent);
   assertOrderedPercentiles(t, result.latencyMs, 'paced round trip');
+});
+
+test('an echo that differs by one byte past the stamp is counted as echo-mismatch, not as a round trip', async (t) => {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  await once(wss, 'listening');
+  t.teardown(() => new Promise<void>((resolve) => wss.close(() => resolve())));
+  wss.on('connection', (ws) => ws.on('message', (data: Buffer, isBinary) => {
+    const copy = Buffer.from(data);
+    copy[copy.length - 1] ^= 0x01; // 'a' → '`': still valid ASCII text, one byte off
+    ws.send(copy, { binary: isBinary });
+  }));
+  const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`;
+  const result = await runLoad(loadOptions(url, '--connections', '1', '--size', '1000', '--payload', 'json', '--duration', '0.3'));
+  t.is(result.messages.received, 0);
+  t.true((result.errors['echo-mismatch'] ?? 0) > 0, JSON.stringify(result.errors));
 });

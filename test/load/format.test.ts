@@ -1,7 +1,9 @@
 import test from 'ava';
+import { deflateRawSync } from 'node:zlib';
+import { jsonLikeText } from '../../src/load/json-text.js';
 import { createEchoPayload, readEchoSentAt, readEchoSeq, stampEchoPayload, TEXT_SEQ_MODULUS } from '../../src/load/payload.js';
 import { epochMicros, PublishTemplate, PUBLISH_MIN_SIZE, readDeliverySentAt, subscribeMessage } from '../../src/load/pubsub-format.js';
-import { checkResponseHead, createClientHandshake } from '../../src/load/handshake.js';
+import { checkResponseHead, createClientHandshake, responseHeader } from '../../src/load/handshake.js';
 import { parseTarget } from '../../src/load/args.js';
 
 test('an echo payload carries its sequence number and send time, as ASCII text or binary', (t) => {
@@ -44,3 +46,40 @@ test('the client handshake checks the status, the upgrade tokens and Sec-WebSock
   t.is(checkResponseHead(ok.replace('Upgrade: WebSocket', 'Upgrade: h2c'), expectedAccept), 'bad-upgrade');
   t.is(checkResponseHead('SSH-2.0-OpenSSH', expectedAccept), 'bad-response');
 });
+
+test('--payload json: exact sizes, the stamps still read back, and text that compresses like data, not like one repeated byte', (t) => {
+  for (const size of [16, 100, 1024, 65_536]) {
+    const payload = createEchoPayload(size, false, 'json');
+    stampEchoPayload(payload, false, 9, 5.5);
+    t.is(payload.length, size);
+    t.is(readEchoSeq(payload, false), 9);
+    t.true(isAscii(payload), `${size} B is ASCII`);
+  }
+  // Deterministic: every run, and every server in a benchmark, sees the same text.
+  t.deepEqual(createEchoPayload(4096, false, 'json'), createEchoPayload(4096, false, 'json'));
+  for (const size of [1024, 65_536]) {
+    const text = jsonLikeText(size);
+    const ratio = size / deflateRawSync(text).length;
+    t.true(ratio > 1.5 && ratio < 10, `${size} B compresses ${ratio.toFixed(1)}:1 (the 'a' padding: ${(size / deflateRawSync('a'.repeat(size)).length).toFixed(0)}:1)`);
+    t.regex(text, /^\{"[a-z]+":/);
+  }
+  const template = new PublishTemplate('prices', 2048, 'json');
+  const now = epochMicros();
+  const publish = JSON.parse(template.stamp(now, 3).toString()) as { data: string };
+  t.is(publish.data.length, 2048);
+  t.false(publish.data.includes('"'), 'the data needs no escaping inside its JSON string');
+  t.is(readDeliverySentAt(Buffer.from(JSON.stringify({ type: 'message', topic: 'prices', data: publish.data }))), now);
+});
+
+test('the client handshake offers extensions when asked, and a response header is read with its repeats joined', (t) => {
+  const { request } = createClientHandshake(parseTarget('ws://127.0.0.1:1/'), 'permessage-deflate; client_max_window_bits');
+  t.regex(request.toString(), /\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n$/);
+  t.notRegex(createClientHandshake(parseTarget('ws://127.0.0.1:1/')).request.toString(), /Extensions/);
+  const head = 'HTTP/1.1 101 Switching Protocols\r\nsec-websocket-extensions: permessage-deflate\r\nX: y\r\nSec-WebSocket-Extensions:  x-other ';
+  t.is(responseHeader(head, 'sec-websocket-extensions'), 'permessage-deflate, x-other');
+  t.is(responseHeader(head, 'sec-websocket-protocol'), undefined);
+});
+
+function isAscii(bytes: Buffer): boolean {
+  return bytes.every((byte) => byte >= 0x20 && byte < 0x7f);
+}

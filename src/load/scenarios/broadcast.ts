@@ -27,7 +27,7 @@ export class BroadcastScenario implements ScenarioDriver {
 
   constructor(context: ScenarioContext) {
     this.#context = context;
-    this.#template = new PublishTemplate(context.plan.topic, context.plan.size);
+    this.#template = new PublishTemplate(context.plan.topic, context.plan.size, context.plan.payload);
     this.#pacer = new RatePacer(context.plan.rate, (at) => this.#publish(at), () => this.#batch.begin(), () => this.#batch.flush());
   }
 

@@ -1,10 +1,10 @@
 /**
  * echo: every connection keeps K messages in flight (the next one leaves when a reply comes back),
  * or the shard sends at a fixed rate round-robin over its connections. Each reply must be the next
- * message sent on that connection, same size and type; its round trip is read from its own bytes.
+ * message sent on that connection, same type and the same bytes; its round trip is read from its own bytes.
  */
 import type { LoadConnection } from '../connection.js';
-import { createEchoPayload, readEchoSentAt, readEchoSeq, sequenceModulus, stampEchoPayload } from '../payload.js';
+import { createEchoPayload, echoBodyMatches, readEchoSentAt, readEchoSeq, sequenceModulus, stampEchoPayload } from '../payload.js';
 import { CorkBatch, PACED_QUEUE_LIMIT, RatePacer, type ScenarioContext, type ScenarioDriver } from './scenario.js';
 
 export class EchoScenario implements ScenarioDriver {
@@ -23,7 +23,7 @@ export class EchoScenario implements ScenarioDriver {
     const { size, binary, rate } = context.plan;
     this.#size = size;
     this.#binary = binary;
-    this.#payload = createEchoPayload(size, binary);
+    this.#payload = createEchoPayload(size, binary, context.plan.payload);
     this.#modulus = sequenceModulus(binary);
     if (rate > 0) {
       this.#pacer = new RatePacer(rate, (at) => this.#sendPaced(at), () => this.#batch.begin(), () => this.#batch.flush());
@@ -45,7 +45,8 @@ export class EchoScenario implements ScenarioDriver {
     const now = performance.now();
     const stats = this.#context.stats;
     const seq = readEchoSeq(data, this.#binary);
-    if (data.length !== this.#size || isBinary !== this.#binary || seq !== conn.expectedSeq) {
+    // Byte for byte: what a server (or a compressor and inflater) changed shows up here.
+    if (isBinary !== this.#binary || seq !== conn.expectedSeq || !echoBodyMatches(data, this.#payload)) {
       stats.countError('echo-mismatch');
     } else {
       stats.recordLatency(now - readEchoSentAt(data, this.#binary));
