@@ -2,6 +2,7 @@ import test from 'ava';
 import { listen } from '../../src/server/server.js';
 import { runLoad } from '../../src/load/run.js';
 import { assertAllConnectionsClean, assertOrderedPercentiles } from './assertions.js';
+import { waitFor } from '../helpers/wait.js';
 import { loadOptions, startMaskingServer, startRefusingServer, unusedPort } from './servers.js';
 
 test('connect: 200 connections open and all stay open until the end', async (t) => {
@@ -42,9 +43,12 @@ test('a server that masks its frames is a protocol error, counted by close code 
 
 test('a closing handshake started by the server during the run is counted with its code', async (t) => {
   const server = await listen({ host: '127.0.0.1', port: 0, app: 'echo' });
-  const result = runLoad(loadOptions(`ws://127.0.0.1:${server.port}/`, '--connections', '3', '--duration', '2'));
-  await new Promise((resolve) => setTimeout(resolve, 700));
-  await server.close(); // 1001 to every connection
+  // A long duration, ended by the test once the closes are in: no fixed sleep to race a slow machine.
+  const stop = new AbortController();
+  const result = runLoad(loadOptions(`ws://127.0.0.1:${server.port}/`, '--connections', '3', '--duration', '120'), { signal: stop.signal });
+  await waitFor(async () => (await server.stats()).connections === 3, 30_000, 50);
+  await server.close(); // 1001 to every connection, resolved once they are closed
+  stop.abort();
   const { errors } = await result;
   t.deepEqual(errors, { 'server-close 1001': 3 });
 });
