@@ -40,8 +40,8 @@ function sendError(conn: Connection, code: ErrorCode, message: string, topic?: s
 function shortened(text: string): string {
   if (text.length <= ECHOED_TOPIC_LENGTH) return text;
   // Never cut a surrogate pair in two.
-  const end = text.charCodeAt(ECHOED_TOPIC_LENGTH - 1) >= 0xd800 && text.charCodeAt(ECHOED_TOPIC_LENGTH - 1) <= 0xdbff
-    ? ECHOED_TOPIC_LENGTH - 1 : ECHOED_TOPIC_LENGTH;
+  const last = text.charCodeAt(ECHOED_TOPIC_LENGTH - 1);
+  const end = last >= 0xd800 && last <= 0xdbff ? ECHOED_TOPIC_LENGTH - 1 : ECHOED_TOPIC_LENGTH;
   return `${text.slice(0, end)}…`;
 }
 
@@ -77,16 +77,18 @@ function nestedDeeperThan(value: unknown, limit: number): boolean {
   return false;
 }
 
-function subscribe(conn: Connection, pattern: string, unsubscribe: boolean): void {
-  if (unsubscribe) conn.unsubscribe(pattern);
-  else {
+/** Subscribes or unsubscribes and acknowledges it, or answers why not. */
+function changeSubscription(conn: Connection, pattern: string, type: 'subscribe' | 'unsubscribe'): void {
+  if (type === 'unsubscribe') {
+    conn.unsubscribe(pattern);
+  } else {
     const refusal = conn.subscribe(pattern);
     if (refusal !== undefined) {
       sendError(conn, refusal.code, refusal.message, pattern);
       return;
     }
   }
-  conn.send(JSON.stringify({ type: unsubscribe ? 'unsubscribed' : 'subscribed', topic: pattern }));
+  conn.send(JSON.stringify({ type: type === 'subscribe' ? 'subscribed' : 'unsubscribed', topic: pattern }));
 }
 
 function publish(conn: Connection, topic: string, data: string | Uint8Array, isBinary: boolean): void {
@@ -110,7 +112,7 @@ function handleJson(conn: Connection, text: string): void {
   switch (type) {
     case 'subscribe':
     case 'unsubscribe':
-      if (checkTopic(conn, topic, true)) subscribe(conn, topic, type === 'unsubscribe');
+      if (checkTopic(conn, topic, true)) changeSubscription(conn, topic, type);
       return;
     case 'publish':
       if (!checkTopic(conn, topic, false)) return;
@@ -151,7 +153,7 @@ function handleBinary(conn: Connection, bytes: Buffer): void {
     // The delivery is the request without its opcode byte: [topic length][topic][data].
     if (checkTopic(conn, topic, false)) publish(conn, topic, bytes.subarray(1), true);
   } else if (checkTopic(conn, topic, true)) {
-    subscribe(conn, topic, op === BINARY_UNSUBSCRIBE);
+    changeSubscription(conn, topic, op === BINARY_SUBSCRIBE ? 'subscribe' : 'unsubscribe');
   }
 }
 
