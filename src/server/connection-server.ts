@@ -14,12 +14,11 @@ import { validateUpgrade, rejectionResponse, type HandshakeAccept } from '../han
 import type { DeflateSettings } from '../extensions/deflate-options.js';
 import { HandshakeError } from '../protocol/errors.js';
 import type { Utf8ValidatorChoice } from '../protocol/protocol.js';
-import type { Application } from '../apps/app.js';
+import type { Application, Connection } from '../apps/app.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { AppConnection } from '../apps/app-connection.js';
 import { Broker, type Backplane, type BrokerStats, type SlowSubscriberPolicy } from '../pubsub/broker.js';
 import { TopicPermissions } from '../pubsub/permissions.js';
-import type { Connection } from '../apps/app.js';
 import { SocketLink } from './socket-io.js';
 import { answerHttp, answerClientError, pathOf } from './http-answers.js';
 import { Session, SessionTransport } from './session.js';
