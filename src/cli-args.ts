@@ -5,6 +5,7 @@ import { DEFAULTS, type ServerOptions } from './server/server.js';
 import { BACKPLANE_DEFAULTS } from './pubsub/redis-backplane.js';
 import type { CodecKind } from './codec/codec.js';
 import { canTransferSockets } from './pool/pool.js';
+import { publicTopicError } from './pubsub/permissions.js';
 import { firstLine, joinNegativeValues } from './arg-parsing.js';
 
 export const USAGE = `Usage: wasmsocket serve [options]     a WebSocket server (see wasmsocket serve --help)
@@ -47,6 +48,15 @@ Options:
   --slow-policy drop|close
                          slow subscribers: drop and count deliveries, or close with 1013
                          (default ${DEFAULTS.slowPolicy})
+  --max-subscriptions N  subscriptions one connection may hold; more get the error
+                         too_many_subscriptions (default ${DEFAULTS.maxSubscriptions})
+  --max-total-subscriptions N
+                         subscriptions one thread's connections may hold together
+                         (default ${DEFAULTS.maxTotalSubscriptions})
+  --topics-public a,b.*  topic prefixes any client may publish and subscribe to (unless the
+                         app has canPublish/canSubscribe hooks); * is any one segment, and a
+                         pattern must name its prefix segments; > is everything (default
+                         ${DEFAULTS.topicsPublic.join(',')}: every topic, but no pattern starting with a wildcard)
   -h, --help             show this help
 `;
 
@@ -120,6 +130,9 @@ export function parseServeArgs(args: string[]): ServeCommand {
         'redis-ping-timeout': { type: 'string' },
         'slow-subscriber-bytes': { type: 'string' },
         'slow-policy': { type: 'string' },
+        'max-subscriptions': { type: 'string' },
+        'max-total-subscriptions': { type: 'string' },
+        'topics-public': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -143,6 +156,11 @@ export function parseServeArgs(args: string[]): ServeCommand {
   }
   const slowPolicy = values['slow-policy'] ?? DEFAULTS.slowPolicy;
   if (slowPolicy !== 'drop' && slowPolicy !== 'close') throw new UsageError(`--slow-policy must be "drop" or "close", got "${slowPolicy}"`);
+  const topicsPublic = values['topics-public'] === undefined ? DEFAULTS.topicsPublic : parseList(values['topics-public']);
+  for (const prefix of topicsPublic) {
+    const error = publicTopicError(prefix);
+    if (error !== undefined) throw new UsageError(`--topics-public: "${prefix}" is not a topic prefix (${error})`);
+  }
   return {
     certificateFiles: values.cert === undefined ? undefined : { cert: values.cert, key: values.key! },
     options: {
@@ -170,6 +188,11 @@ export function parseServeArgs(args: string[]): ServeCommand {
       slowSubscriberBytes: values['slow-subscriber-bytes'] === undefined
         ? DEFAULTS.slowSubscriberBytes
         : parseInteger('slow-subscriber-bytes', values['slow-subscriber-bytes'], 1, 2 ** 31 - 1),
+      maxSubscriptions: values['max-subscriptions'] === undefined ? DEFAULTS.maxSubscriptions
+        : parseInteger('max-subscriptions', values['max-subscriptions'], 1, 10_000_000),
+      maxTotalSubscriptions: values['max-total-subscriptions'] === undefined ? DEFAULTS.maxTotalSubscriptions
+        : parseInteger('max-total-subscriptions', values['max-total-subscriptions'], 1, 1_000_000_000),
+      topicsPublic,
     },
   };
 }

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { parseServeArgs, SERVE_USAGE, UsageError } from '../src/cli-args.js';
+import { DEFAULTS } from '../src/server/server.js';
 
 const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
@@ -68,6 +69,27 @@ test('bad serve flags are usage errors with a clear message', (t) => {
     [['--slow-policy', 'ignore'], /--slow-policy must be "drop" or "close"/],
     [['--slow-subscriber-bytes', '1.5'], /--slow-subscriber-bytes must be a whole number/],
     [['--frobnicate'], /Unknown option '--frobnicate'/],
+  ];
+  for (const [args, message] of cases) {
+    const error = t.throws(() => parseServeArgs(args), { instanceOf: UsageError }, args.join(' '));
+    t.regex(error!.message, message);
+  }
+});
+
+test('subscription limits and public topics are serve flags, checked like the others', (t) => {
+  const { options } = parseServeArgs(['--max-subscriptions', '10', '--max-total-subscriptions', '500', '--topics-public', 'news, user.*.inbox']);
+  t.like(options, { maxSubscriptions: 10, maxTotalSubscriptions: 500 });
+  t.deepEqual(options.topicsPublic, ['news', 'user.*.inbox']);
+  const defaults = parseServeArgs([]).options;
+  t.like(defaults, { maxSubscriptions: DEFAULTS.maxSubscriptions, maxTotalSubscriptions: DEFAULTS.maxTotalSubscriptions });
+  t.deepEqual(defaults.topicsPublic, ['*']);
+  t.deepEqual(parseServeArgs(['--topics-public', '>']).options.topicsPublic, ['>']);
+  for (const flag of ['--max-subscriptions', '--max-total-subscriptions', '--topics-public']) t.regex(SERVE_USAGE, new RegExp(flag));
+  const cases: Array<[string[], RegExp]> = [
+    [['--max-subscriptions', '0'], /--max-subscriptions must be between 1 and/],
+    [['--max-total-subscriptions', 'many'], /--max-total-subscriptions must be a whole number/],
+    [['--topics-public', 'news.>'], /--topics-public: "news.>" is not a topic prefix/],
+    [['--topics-public', 'a..b'], /--topics-public: "a..b" is not a topic prefix \(empty segment\)/],
   ];
   for (const [args, message] of cases) {
     const error = t.throws(() => parseServeArgs(args), { instanceOf: UsageError }, args.join(' '));

@@ -7,8 +7,9 @@ import type { FrameCodec } from '../codec/codec.js';
 import { WebSocketProtocol, ReadyState, type Utf8ValidatorChoice } from '../protocol/protocol.js';
 import { CloseCode, isValidWireCloseCode } from '../protocol/close-codes.js';
 import type { PerMessageDeflateConfig } from '../protocol/compression.js';
-import type { Application, Connection, UpgradeRequest } from './app.js';
+import type { Application, Connection, PubSubRefusal, UpgradeRequest } from './app.js';
 import { topicError } from '../pubsub/topics.js';
+import type { TopicPermissions } from '../pubsub/permissions.js';
 
 /** What a connection needs from whatever carries its bytes. */
 export interface Transport {
@@ -25,8 +26,8 @@ export interface Transport {
   resumeInput(): void;
   /** Bytes queued for the socket and not yet written, as far as this side knows. */
   readonly bufferedAmount: number;
-  /** Pub/sub goes to this thread's broker; patterns and topics are already valid. */
-  subscribe(pattern: string): void;
+  /** Pub/sub goes to this thread's broker; patterns and topics are already valid and allowed. */
+  subscribe(pattern: string): PubSubRefusal | undefined;
   unsubscribe(pattern: string): void;
   publish(topic: string, payload: Uint8Array, isBinary: boolean): void;
 }
@@ -41,6 +42,8 @@ export interface AppConnectionOptions {
   /** permessage-deflate, when the handshake agreed on it. */
   deflate?: PerMessageDeflateConfig;
   onError?: (error: Error, conn: Connection) => void;
+  /** Who may subscribe and publish to what; everything is allowed without. */
+  permissions?: TopicPermissions<Connection>;
 }
 
 export class AppConnection implements Connection {
@@ -54,6 +57,7 @@ export class AppConnection implements Connection {
   readonly #transport: Transport;
   readonly #machine: WebSocketProtocol;
   readonly #onError: AppConnectionOptions['onError'];
+  readonly #permissions: AppConnectionOptions['permissions'];
   #finished = false;
 
   constructor(codec: FrameCodec, app: Application, transport: Transport, options: AppConnectionOptions) {
@@ -64,6 +68,7 @@ export class AppConnection implements Connection {
     this.#app = app;
     this.#transport = transport;
     this.#onError = options.onError;
+    this.#permissions = options.permissions;
     this.#machine = new WebSocketProtocol(codec, {
       message: (data, isBinary) => {
         this.receivedMessage = true;
@@ -116,21 +121,25 @@ export class AppConnection implements Connection {
     this.#transport.terminate();
   }
 
-  subscribe(pattern: string): void {
+  subscribe(pattern: string): PubSubRefusal | undefined {
     const error = topicError(pattern, true);
     if (error !== undefined) throw new TypeError(`invalid topic pattern "${pattern}": ${error}`);
-    if (!this.#finished) this.#transport.subscribe(pattern);
+    if (this.#finished) return undefined;
+    return this.#permissions?.subscribe(this, pattern) ?? this.#transport.subscribe(pattern);
   }
 
   unsubscribe(pattern: string): void {
     if (!this.#finished) this.#transport.unsubscribe(pattern);
   }
 
-  publish(topic: string, data: string | Uint8Array, isBinary?: boolean): void {
+  publish(topic: string, data: string | Uint8Array, isBinary?: boolean): PubSubRefusal | undefined {
     const error = topicError(topic, false);
     if (error !== undefined) throw new TypeError(`invalid topic "${topic}": ${error}`);
+    const refusal = this.#permissions?.publish(this, topic);
+    if (refusal !== undefined) return refusal;
     if (typeof data === 'string') this.#transport.publish(topic, Buffer.from(data, 'utf8'), isBinary === true);
     else this.#transport.publish(topic, data, isBinary !== false);
+    return undefined;
   }
 
   /** The socket's write buffer drained below its high-water mark. */

@@ -5,8 +5,9 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AuthorizeVerdict, UpgradeRequest } from '../server/upgrade-request.js';
+import type { PubSubRefusal } from '../pubsub/broker.js';
 
-export type { AuthorizeVerdict, UpgradeRequest };
+export type { AuthorizeVerdict, UpgradeRequest, PubSubRefusal };
 
 /** One WebSocket connection as an application sees it. */
 export interface Connection {
@@ -35,15 +36,18 @@ export interface Connection {
    * Subscribes this connection to a topic pattern (`*` one segment, `>` the rest): every message
    * published to a matching topic, on this node or another one, is sent to it. Throws a
    * TypeError for an invalid pattern (check with `topicError` first to answer the client).
+   * Returns undefined when subscribed (or already), else why not: `forbidden` (the topic
+   * permissions) or `too_many_subscriptions` (maxSubscriptions, maxTotalSubscriptions).
    */
-  subscribe(pattern: string): void;
+  subscribe(pattern: string): PubSubRefusal | undefined;
   unsubscribe(pattern: string): void;
   /**
    * Publishes `data` to every connection subscribed to `topic`, on every node: each subscriber
    * receives `data` as a message (text for strings, binary for bytes unless isBinary says otherwise).
-   * The frame is built once for all subscribers.
+   * The frame is built once for all subscribers. Returns undefined when published, a
+   * `forbidden` refusal when the topic permissions say no.
    */
-  publish(topic: string, data: string | Uint8Array, isBinary?: boolean): void;
+  publish(topic: string, data: string | Uint8Array, isBinary?: boolean): PubSubRefusal | undefined;
 }
 
 export interface Application {
@@ -59,6 +63,15 @@ export interface Application {
   close?(conn: Connection, code: number, reason: string): void;
   /** The connection's write buffer fell below its high-water mark again. */
   drain?(conn: Connection): void;
+  /**
+   * Topic permissions, asked at every `conn.subscribe` / `conn.publish` (so for every client
+   * request of the pubsub app): return true to allow, false to refuse (`forbidden`). Synchronous:
+   * decide from `conn.data`, which `upgrade` can fill asynchronously. Without a hook, the
+   * server's `topicsPublic` decides (every topic, by default, but no pattern starting with a
+   * wildcard).
+   */
+  canSubscribe?(conn: Connection, pattern: string): boolean;
+  canPublish?(conn: Connection, topic: string): boolean;
 }
 
 const BUILT_IN_APPS: Record<string, string> = {
@@ -86,7 +99,7 @@ export async function loadApplication(nameOrPath: string): Promise<Application> 
   if (app === null || typeof app !== 'object') {
     throw new TypeError(`application "${nameOrPath}" must default-export an object with upgrade/open/message/close/drain handlers`);
   }
-  for (const handler of ['upgrade', 'open', 'message', 'close', 'drain'] as const) {
+  for (const handler of ['upgrade', 'open', 'message', 'close', 'drain', 'canSubscribe', 'canPublish'] as const) {
     const value = (app as Record<string, unknown>)[handler];
     if (value !== undefined && typeof value !== 'function') {
       throw new TypeError(`application "${nameOrPath}": ${handler} must be a function`);

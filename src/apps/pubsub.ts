@@ -9,8 +9,10 @@
  *   → [op u8: 1 publish, 2 subscribe, 3 unsubscribe][topic length u8][topic UTF-8][data…]
  *   ← [topic length u8][topic UTF-8][data…]   (a delivery of a binary publish)
  * A delivery has the format of its publish: JSON publishes arrive as JSON, binary as binary.
+ * Every bad request gets an error reply and the connection stays open.
  */
-import type { Application, Connection } from './app.js';
+import { isUtf8 } from 'node:buffer';
+import type { Application, Connection, PubSubRefusal } from './app.js';
 import { topicError, MAX_TOPIC_BYTES } from '../pubsub/topics.js';
 
 /** Binary request opcodes. */
@@ -18,12 +20,29 @@ const BINARY_PUBLISH = 1, BINARY_SUBSCRIBE = 2, BINARY_UNSUBSCRIBE = 3;
 /** A binary topic length is one byte. */
 const MAX_BINARY_TOPIC_BYTES = Math.min(255, MAX_TOPIC_BYTES);
 
-type ErrorCode = 'bad_json' | 'unknown_type' | 'bad_topic' | 'topic_too_long' | 'bad_request';
+/**
+ * `data` nested deeper than this is refused (bad_json): its delivery is serialized again, and
+ * serializing recurses once per level (a stack overflow, deep enough).
+ */
+export const MAX_DATA_DEPTH = 128;
+/** An invalid topic is echoed in its error reply cut to this many UTF-16 units, and an ellipsis. */
+const ECHOED_TOPIC_LENGTH = 64;
 
-function sendError(conn: Connection, code: ErrorCode, message: string, topic?: unknown): void {
+type ErrorCode = 'bad_json' | 'unknown_type' | 'bad_topic' | 'topic_too_long' | 'bad_request' | PubSubRefusal['code'];
+
+function sendError(conn: Connection, code: ErrorCode, message: string, topic?: string): void {
   const reply: Record<string, unknown> = { type: 'error', code, message };
-  if (typeof topic === 'string') reply.topic = topic;
+  if (topic !== undefined) reply.topic = topic;
   conn.send(JSON.stringify(reply));
+}
+
+/** A client's string, short enough to echo: a bad topic may be megabytes. */
+function shortened(text: string): string {
+  if (text.length <= ECHOED_TOPIC_LENGTH) return text;
+  // Never cut a surrogate pair in two.
+  const last = text.charCodeAt(ECHOED_TOPIC_LENGTH - 1);
+  const end = last >= 0xd800 && last <= 0xdbff ? ECHOED_TOPIC_LENGTH - 1 : ECHOED_TOPIC_LENGTH;
+  return `${text.slice(0, end)}…`;
 }
 
 /** Checks a topic from the client; answers the error and returns false when it is not valid. */
@@ -35,8 +54,46 @@ function checkTopic(conn: Connection, topic: unknown, isPattern: boolean): topic
   const error = topicError(topic, isPattern);
   if (error === undefined) return true;
   const tooLong = Buffer.byteLength(topic) > MAX_TOPIC_BYTES;
-  sendError(conn, tooLong ? 'topic_too_long' : 'bad_topic', tooLong ? `topic is over ${MAX_TOPIC_BYTES} bytes` : error, topic);
+  sendError(conn, tooLong ? 'topic_too_long' : 'bad_topic', tooLong ? `topic is over ${MAX_TOPIC_BYTES} bytes` : error, shortened(topic));
   return false;
+}
+
+/** True when `value` has objects or arrays nested more than `limit` deep (walked without recursion). */
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const pending: unknown[] = [value];
+  const depths: number[] = [0];
+  while (pending.length > 0) {
+    const next = pending.pop();
+    const depth = depths.pop()!;
+    if (next === null || typeof next !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Array.isArray(next) ? next : Object.values(next)) {
+      if (child !== null && typeof child === 'object') {
+        pending.push(child);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return false;
+}
+
+/** Subscribes or unsubscribes and acknowledges it, or answers why not. */
+function changeSubscription(conn: Connection, pattern: string, type: 'subscribe' | 'unsubscribe'): void {
+  if (type === 'unsubscribe') {
+    conn.unsubscribe(pattern);
+  } else {
+    const refusal = conn.subscribe(pattern);
+    if (refusal !== undefined) {
+      sendError(conn, refusal.code, refusal.message, pattern);
+      return;
+    }
+  }
+  conn.send(JSON.stringify({ type: type === 'subscribe' ? 'subscribed' : 'unsubscribed', topic: pattern }));
+}
+
+function publish(conn: Connection, topic: string, data: string | Uint8Array, isBinary: boolean): void {
+  const refusal = conn.publish(topic, data, isBinary);
+  if (refusal !== undefined) sendError(conn, refusal.code, refusal.message, topic);
 }
 
 function handleJson(conn: Connection, text: string): void {
@@ -54,14 +111,8 @@ function handleJson(conn: Connection, text: string): void {
   const { type, topic, data } = request as { type?: unknown; topic?: unknown; data?: unknown };
   switch (type) {
     case 'subscribe':
-      if (!checkTopic(conn, topic, true)) return;
-      conn.subscribe(topic);
-      conn.send(JSON.stringify({ type: 'subscribed', topic }));
-      return;
     case 'unsubscribe':
-      if (!checkTopic(conn, topic, true)) return;
-      conn.unsubscribe(topic);
-      conn.send(JSON.stringify({ type: 'unsubscribed', topic }));
+      if (checkTopic(conn, topic, true)) changeSubscription(conn, topic, type);
       return;
     case 'publish':
       if (!checkTopic(conn, topic, false)) return;
@@ -69,11 +120,15 @@ function handleJson(conn: Connection, text: string): void {
         sendError(conn, 'bad_request', 'publish needs a "data" field', topic);
         return;
       }
+      if (nestedDeeperThan(data, MAX_DATA_DEPTH)) {
+        sendError(conn, 'bad_json', `"data" is nested more than ${MAX_DATA_DEPTH} levels deep`, topic);
+        return;
+      }
       // The delivery is serialized once here; the broker frames it once for all subscribers.
-      conn.publish(topic, `{"type":"message","topic":${JSON.stringify(topic)},"data":${JSON.stringify(data)}}`);
+      publish(conn, topic, `{"type":"message","topic":${JSON.stringify(topic)},"data":${JSON.stringify(data)}}`, false);
       return;
     default:
-      sendError(conn, 'unknown_type', `unknown message type ${JSON.stringify(type) ?? 'undefined'}`);
+      sendError(conn, 'unknown_type', `unknown message type ${typeof type === 'string' ? JSON.stringify(shortened(type)) : typeof type}`);
   }
 }
 
@@ -84,18 +139,21 @@ function handleBinary(conn: Connection, bytes: Buffer): void {
   }
   const op = bytes[0];
   const topicLength = bytes[1];
+  if (op !== BINARY_PUBLISH && op !== BINARY_SUBSCRIBE && op !== BINARY_UNSUBSCRIBE) {
+    sendError(conn, 'unknown_type', `unknown binary opcode ${op}`);
+    return;
+  }
+  // Decoding would turn every invalid sequence into U+FFFD: different bytes, the same topic.
+  if (!isUtf8(bytes.subarray(2, 2 + topicLength))) {
+    sendError(conn, 'bad_topic', 'topic is not valid UTF-8');
+    return;
+  }
   const topic = bytes.toString('utf8', 2, 2 + topicLength);
   if (op === BINARY_PUBLISH) {
-    if (!checkTopic(conn, topic, false)) return;
     // The delivery is the request without its opcode byte: [topic length][topic][data].
-    conn.publish(topic, bytes.subarray(1), true);
-  } else if (op === BINARY_SUBSCRIBE || op === BINARY_UNSUBSCRIBE) {
-    if (!checkTopic(conn, topic, true)) return;
-    if (op === BINARY_SUBSCRIBE) conn.subscribe(topic);
-    else conn.unsubscribe(topic);
-    conn.send(JSON.stringify({ type: op === BINARY_SUBSCRIBE ? 'subscribed' : 'unsubscribed', topic }));
-  } else {
-    sendError(conn, 'unknown_type', `unknown binary opcode ${op}`);
+    if (checkTopic(conn, topic, false)) publish(conn, topic, bytes.subarray(1), true);
+  } else if (checkTopic(conn, topic, true)) {
+    changeSubscription(conn, topic, op === BINARY_SUBSCRIBE ? 'subscribe' : 'unsubscribe');
   }
 }
 

@@ -8,6 +8,10 @@
  * (per window size) and that one frame goes to every subscriber that negotiated
  * server_no_context_takeover; a subscriber with context takeover compresses it itself (its
  * window goes on from its own previous messages); the others get the plain frame.
+ *
+ * Subscriptions are bounded per connection and per thread: every pattern costs memory, and a
+ * publish costs one set visit per matching pattern, so one client's many overlapping patterns
+ * would otherwise make each publish of a topic they match cost what the client likes.
  */
 import type { FrameCodec } from '../codec/codec.js';
 import { headerLength } from '../codec/codec.js';
@@ -55,6 +59,16 @@ export interface BrokerOptions {
   slowPolicy: SlowSubscriberPolicy;
   /** The thread's permessage-deflate compressor settings, when the server compresses. */
   compressor?: CompressorSettings;
+  /** Patterns one subscriber may hold. */
+  maxSubscriptions: number;
+  /** (pattern, subscriber) pairs this broker may hold, all subscribers together. */
+  maxTotalSubscriptions: number;
+}
+
+/** Why a subscribe or publish was refused; the pubsub app answers it as an error reply. */
+export interface PubSubRefusal {
+  code: 'too_many_subscriptions' | 'forbidden';
+  message: string;
 }
 
 export interface BrokerStats {
@@ -66,13 +80,28 @@ export interface BrokerStats {
   dropped: number;
   /** Subscribers closed with 1013 ('close' policy). */
   closedSlow: number;
+  /** Subscribes refused: the connection had maxSubscriptions patterns. */
+  tooManySubscriptions: number;
+  /** Subscribes refused: the thread had maxTotalSubscriptions. */
+  tooManyTotalSubscriptions: number;
+  /** Subscribes and publishes refused by the topic permissions. */
+  forbidden: number;
+}
+
+/** The counters of BrokerStats, for summing them over threads. */
+export const BROKER_COUNTERS = [
+  'published', 'received', 'deliveries', 'dropped', 'closedSlow', 'tooManySubscriptions', 'tooManyTotalSubscriptions', 'forbidden',
+] as const satisfies readonly (keyof BrokerStats)[];
+
+export function emptyBrokerStats(): BrokerStats {
+  return { published: 0, received: 0, deliveries: 0, dropped: 0, closedSlow: 0, tooManySubscriptions: 0, tooManyTotalSubscriptions: 0, forbidden: 0 };
 }
 
 const OPCODE_TEXT = 1;
 const OPCODE_BINARY = 2;
 
 export class Broker {
-  readonly stats: BrokerStats = { published: 0, received: 0, deliveries: 0, dropped: 0, closedSlow: 0 };
+  readonly stats: BrokerStats = emptyBrokerStats();
   readonly #index = new SubscriptionIndex<Subscriber>();
   readonly #options: BrokerOptions;
   #backplane: Backplane | undefined;
@@ -89,16 +118,26 @@ export class Broker {
     for (const pattern of this.#index.patterns()) backplane.addPattern(pattern);
   }
 
+  /** (pattern, subscriber) pairs. */
   get subscriptionCount(): number {
-    let count = 0;
-    for (const pattern of this.#index.patterns()) count += this.#index.subscriberCount(pattern);
-    return count;
+    return this.#index.size;
   }
 
-  subscribe(pattern: string, subscriber: Subscriber): void {
-    if (this.#index.add(pattern, subscriber) && this.#index.subscriberCount(pattern) === 1) {
-      this.#backplane?.addPattern(pattern);
+  /** Subscribes, unless a limit says no (counted); subscribing again to a pattern is no change. */
+  subscribe(pattern: string, subscriber: Subscriber): PubSubRefusal | undefined {
+    if (this.#index.has(pattern, subscriber)) return undefined;
+    const { maxSubscriptions, maxTotalSubscriptions } = this.#options;
+    if (this.#index.patternCount(subscriber) >= maxSubscriptions) {
+      this.stats.tooManySubscriptions++;
+      return { code: 'too_many_subscriptions', message: `a connection may hold ${maxSubscriptions} subscriptions; unsubscribe first` };
     }
+    if (this.#index.size >= maxTotalSubscriptions) {
+      this.stats.tooManyTotalSubscriptions++;
+      return { code: 'too_many_subscriptions', message: 'the server holds as many subscriptions as it takes; try again later' };
+    }
+    this.#index.add(pattern, subscriber);
+    if (this.#index.subscriberCount(pattern) === 1) this.#backplane?.addPattern(pattern);
+    return undefined;
   }
 
   unsubscribe(pattern: string, subscriber: Subscriber): void {

@@ -3,7 +3,7 @@
  * `*` stands for exactly one segment and `>` for one or more trailing segments.
  *
  * `topicError` validates names; `SubscriptionIndex` maps patterns to subscribers as a trie over
- * segments, so `match()` costs O(topic segments), not O(patterns).
+ * segments, so `match()` walks only the trie paths a topic can take, not every pattern.
  */
 
 /** Longest topic or pattern, in UTF-8 bytes. */
@@ -15,8 +15,9 @@ const GT = 0x3e;
 
 /**
  * Why `topic` is not a valid topic (or, with `allowWildcards`, pattern); `undefined` when valid.
- * Valid: 1..MAX_TOPIC_BYTES bytes of UTF-8, segments non-empty, no whitespace or control
- * characters; with `allowWildcards`, `*` and `>` only as whole segments and `>` only last;
+ * Valid: 1..MAX_TOPIC_BYTES bytes of UTF-8, segments non-empty, no whitespace, control or
+ * invisible format characters (Unicode category Cf: bidi overrides, zero-width characters,
+ * which would let two different topics look the same); with `allowWildcards`, `*` and `>` only as whole segments and `>` only last;
  * without, neither may appear.
  */
 export function topicError(topic: string, allowWildcards: boolean): string | undefined {
@@ -26,6 +27,7 @@ export function topicError(topic: string, allowWildcards: boolean): string | und
     return `topic longer than ${MAX_TOPIC_BYTES} bytes`;
   }
   let segmentStart = 0;
+  let nonAscii = false;
   for (let i = 0; i <= topic.length; i++) {
     const c = i === topic.length ? DOT : topic.charCodeAt(i);
     if (c === DOT) {
@@ -46,6 +48,7 @@ export function topicError(topic: string, allowWildcards: boolean): string | und
     } else if (c <= 0x20 || c === 0x7f) {
       return 'whitespace or control character';
     } else if (c >= 0x80) {
+      nonAscii = true;
       if (isUnicodeSpaceOrControl(c)) return 'whitespace or control character';
       if (c >= 0xd800 && c <= 0xdfff) {
         // A lone surrogate has no UTF-8 encoding.
@@ -55,8 +58,12 @@ export function topicError(topic: string, allowWildcards: boolean): string | und
       }
     }
   }
+  if (nonAscii && FORMAT_CHARACTER.test(topic)) return 'invisible format character (bidi control or zero-width)';
   return undefined;
 }
+
+/** Unicode's format characters: U+200B-U+200F, U+202A-U+202E, U+2060-U+2069, U+FEFF, tags… */
+const FORMAT_CHARACTER = /\p{Cf}/u;
 
 /** C1 controls and the Unicode White_Space characters above U+007F (plus the BOM, as /\s/ does). */
 function isUnicodeSpaceOrControl(c: number): boolean {
@@ -64,16 +71,18 @@ function isUnicodeSpaceOrControl(c: number): boolean {
     || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
 }
 
-/** One trie node per pattern segment. */
+/** One trie node per pattern segment; it knows its parent, so removal walks up without a split. */
 class TrieNode<S> {
   /** Literal next segments. */
   children: Map<string, TrieNode<S>> | undefined;
   /** The `*` next segment. */
   star: TrieNode<S> | undefined;
   /** Subscribers of the pattern that ends at this node. */
-  subscribers: Set<S> | undefined;
+  subscribers: Set<Entry<S>> | undefined;
   /** Subscribers of this node's prefix followed by `>`. */
-  rest: Set<S> | undefined;
+  rest: Set<Entry<S>> | undefined;
+
+  constructor(readonly parent: TrieNode<S> | undefined, readonly segment: string) {}
 
   isEmpty(): boolean {
     return this.subscribers === undefined && this.rest === undefined && this.star === undefined
@@ -81,69 +90,107 @@ class TrieNode<S> {
   }
 }
 
+/** A subscriber as the index holds it: one entry, however many patterns it has. */
+interface Entry<S> {
+  readonly subscriber: S;
+  readonly patterns: Set<string>;
+  /** The match() that visited it last: several matching patterns still mean one visit. */
+  visitedBy: number;
+}
+
+/** A subscribed pattern: its subscribers and the trie node they hang on. */
+interface PatternRecord<S> {
+  readonly entries: Set<Entry<S>>;
+  readonly node: TrieNode<S>;
+  /** The pattern ends in `>`: its set is `node.rest`, not `node.subscribers`. */
+  readonly rest: boolean;
+  readonly wildcard: boolean;
+}
+
 /**
  * Subscription patterns → subscribers. Patterns must be valid (`topicError(pattern, true)`),
  * or `add` throws a TypeError.
+ *
+ * Costs: match() visits only the trie nodes on paths that match the topic (each at most once,
+ * so never more than the nodes there are) and each matching subscriber once; remove() is
+ * O(pattern segments). Bounding how many patterns there are is the caller's job (the broker's
+ * subscription limits): one subscriber's overlapping patterns still cost a set each per match.
  */
 export class SubscriptionIndex<S> {
-  readonly #root = new TrieNode<S>();
-  /** Pattern → its subscriber set (the same Set the trie holds); only non-empty sets. */
-  readonly #byPattern = new Map<string, Set<S>>();
-  /** Subscriber → its patterns, for removeAll. */
-  readonly #bySubscriber = new Map<S, Set<string>>();
+  readonly #root = new TrieNode<S>(undefined, '');
+  /** Pattern → its record; only patterns with subscribers. */
+  readonly #byPattern = new Map<string, PatternRecord<S>>();
+  readonly #bySubscriber = new Map<S, Entry<S>>();
+  /** (pattern, subscriber) pairs. */
+  #size = 0;
   /** Patterns with a wildcard; while 0, match() is one Map lookup with no trie walk. */
   #wildcardPatterns = 0;
+  /** Numbers the match() calls, for Entry.visitedBy. */
+  #matchCount = 0;
   /** Scratch for match(), reused to avoid allocation; a re-entrant match() gets its own. */
-  #matched: Set<S>[] = [];
-  #seen = new Set<S>();
+  #matched: Set<Entry<S>>[] = [];
   #matching = false;
 
   /** Adds `subscriber` to `pattern`; true when newly added. */
   add(pattern: string, subscriber: S): boolean {
     const error = topicError(pattern, true);
     if (error !== undefined) throw new TypeError(`invalid subscription pattern ${JSON.stringify(pattern)}: ${error}`);
-    let patterns = this.#bySubscriber.get(subscriber);
-    if (patterns?.has(pattern)) return false;
-    let set = this.#byPattern.get(pattern);
-    if (set === undefined) {
-      set = new Set();
-      this.#attach(pattern, set);
-      this.#byPattern.set(pattern, set);
-      if (hasWildcard(pattern)) this.#wildcardPatterns++;
+    let entry = this.#bySubscriber.get(subscriber);
+    if (entry?.patterns.has(pattern)) return false;
+    let record = this.#byPattern.get(pattern);
+    if (record === undefined) {
+      record = this.#attach(pattern);
+      this.#byPattern.set(pattern, record);
+      if (record.wildcard) this.#wildcardPatterns++;
     }
-    set.add(subscriber);
-    if (patterns === undefined) this.#bySubscriber.set(subscriber, (patterns = new Set()));
-    patterns.add(pattern);
+    if (entry === undefined) {
+      entry = { subscriber, patterns: new Set(), visitedBy: 0 };
+      this.#bySubscriber.set(subscriber, entry);
+    }
+    record.entries.add(entry);
+    entry.patterns.add(pattern);
+    this.#size++;
     return true;
   }
 
   /** Removes `subscriber` from `pattern`; true when it was there. Prunes emptied trie nodes. */
   remove(pattern: string, subscriber: S): boolean {
-    const patterns = this.#bySubscriber.get(subscriber);
-    if (patterns === undefined || !patterns.delete(pattern)) return false;
-    if (patterns.size === 0) this.#bySubscriber.delete(subscriber);
-    const set = this.#byPattern.get(pattern)!;
-    set.delete(subscriber);
-    if (set.size === 0) {
-      this.#byPattern.delete(pattern);
-      if (hasWildcard(pattern)) this.#wildcardPatterns--;
-      this.#detach(pattern);
-    }
+    const entry = this.#bySubscriber.get(subscriber);
+    if (entry === undefined || !entry.patterns.delete(pattern)) return false;
+    if (entry.patterns.size === 0) this.#bySubscriber.delete(subscriber);
+    this.#unlink(pattern, entry);
     return true;
   }
 
   /** Removes `subscriber` from all its patterns; returns those patterns. */
   removeAll(subscriber: S): string[] {
-    const patterns = this.#bySubscriber.get(subscriber);
-    if (patterns === undefined) return [];
-    const list = [...patterns];
-    for (const pattern of list) this.remove(pattern, subscriber);
-    return list;
+    const entry = this.#bySubscriber.get(subscriber);
+    if (entry === undefined) return [];
+    this.#bySubscriber.delete(subscriber);
+    const patterns = [...entry.patterns];
+    entry.patterns.clear();
+    for (const pattern of patterns) this.#unlink(pattern, entry);
+    return patterns;
+  }
+
+  /** True when `subscriber` has `pattern`. */
+  has(pattern: string, subscriber: S): boolean {
+    return this.#bySubscriber.get(subscriber)?.patterns.has(pattern) ?? false;
   }
 
   /** Subscribers of exactly this pattern (not of other patterns that match the same topics). */
   subscriberCount(pattern: string): number {
-    return this.#byPattern.get(pattern)?.size ?? 0;
+    return this.#byPattern.get(pattern)?.entries.size ?? 0;
+  }
+
+  /** Patterns `subscriber` has. */
+  patternCount(subscriber: S): number {
+    return this.#bySubscriber.get(subscriber)?.patterns.size ?? 0;
+  }
+
+  /** (pattern, subscriber) pairs in the index. */
+  get size(): number {
+    return this.#size;
   }
 
   /** Patterns with at least one subscriber. */
@@ -153,95 +200,97 @@ export class SubscriptionIndex<S> {
 
   /**
    * Calls `visit` once for each subscriber with a pattern matching `topic` (once even when
-   * several of its patterns match); returns how many were visited. With a single matching
-   * pattern this is a plain loop over one Set: the broadcast hot path allocates nothing per
-   * subscriber.
+   * several of its patterns match); returns how many were visited. Allocates nothing per
+   * subscriber: a subscriber seen through several patterns is told by its visitedBy mark.
    */
   match(topic: string, visit: (subscriber: S) => void): number {
     if (this.#wildcardPatterns === 0) {
-      const set = this.#byPattern.get(topic);
-      return set === undefined ? 0 : visitAll(set, visit);
+      // Only exact patterns: exactly one can match, and a set holds each subscriber once.
+      const record = this.#byPattern.get(topic);
+      return record === undefined ? 0 : visitEach(record.entries, visit);
     }
     const reentrant = this.#matching;
     const matched = reentrant ? [] : this.#matched;
     this.#matching = true;
     try {
-      collect(this.#root, topic, 0, matched);
+      collect(this.#root, topic.split('.'), 0, matched);
       if (matched.length === 0) return 0;
-      if (matched.length === 1) return visitAll(matched[0]!, visit);
-      // Several patterns match: a subscriber may be in more than one of their sets.
-      const seen = reentrant ? new Set<S>() : this.#seen;
-      try {
-        for (const set of matched) {
-          for (const subscriber of set) {
-            if (seen.has(subscriber)) continue;
-            seen.add(subscriber);
-            visit(subscriber);
-          }
-        }
-        return seen.size;
-      } finally {
-        seen.clear();
-      }
+      if (matched.length === 1) return visitEach(matched[0]!, visit);
+      return reentrant ? visitOnceWithSet(matched, visit) : this.#visitOnce(matched, visit);
     } finally {
       matched.length = 0;
       if (!reentrant) this.#matching = false;
     }
   }
 
-  /** Creates the trie path of `pattern` and hangs `set` at its end. */
-  #attach(pattern: string, set: Set<S>): void {
-    const segments = pattern.split('.');
-    let node = this.#root;
-    for (let i = 0; i < segments.length; i++) {
-      const segment = segments[i]!;
-      if (segment === '>') {
-        node.rest = set; // topicError guarantees `>` is last
-        return;
+  #visitOnce(matched: Set<Entry<S>>[], visit: (subscriber: S) => void): number {
+    const mark = ++this.#matchCount;
+    let count = 0;
+    for (const set of matched) {
+      for (const entry of set) {
+        if (entry.visitedBy === mark) continue;
+        entry.visitedBy = mark;
+        visit(entry.subscriber);
+        count++;
       }
-      node = segment === '*' ? (node.star ??= new TrieNode()) : childOf(node, segment);
     }
-    node.subscribers = set;
+    return count;
   }
 
-  /** Unhangs the (empty) set of `pattern` and prunes the nodes left empty, bottom-up. */
-  #detach(pattern: string): void {
+  /** Creates the trie path of `pattern` and a record with an empty set at its end. */
+  #attach(pattern: string): PatternRecord<S> {
     const segments = pattern.split('.');
-    const path: TrieNode<S>[] = [this.#root];
-    let node: TrieNode<S> | undefined = this.#root;
-    const last = segments.length - 1;
-    for (let i = 0; i < segments.length; i++) {
-      const segment = segments[i]!;
+    const entries = new Set<Entry<S>>();
+    const wildcard = hasWildcard(pattern);
+    let node = this.#root;
+    for (const segment of segments) {
       if (segment === '>') {
-        node.rest = undefined;
-        break;
+        node.rest = entries; // topicError guarantees `>` is last
+        return { entries, node, rest: true, wildcard };
       }
-      node = segment === '*' ? node.star : node.children?.get(segment);
-      if (node === undefined) return; // not attached: nothing to prune
-      path.push(node);
-      if (i === last) node.subscribers = undefined;
+      node = segment === '*' ? (node.star ??= new TrieNode(node, segment)) : childOf(node, segment);
     }
-    // path[k] is reached from path[k - 1] through segments[k - 1].
-    for (let k = path.length - 1; k > 0; k--) {
-      if (!path[k]!.isEmpty()) return;
-      const parent = path[k - 1]!;
-      const segment = segments[k - 1]!;
-      if (segment === '*') parent.star = undefined;
+    node.subscribers = entries;
+    return { entries, node, rest: false, wildcard };
+  }
+
+  /** Takes `entry` out of `pattern`'s set; an emptied pattern leaves the trie, pruned bottom-up. */
+  #unlink(pattern: string, entry: Entry<S>): void {
+    this.#size--;
+    const record = this.#byPattern.get(pattern)!;
+    record.entries.delete(entry);
+    if (record.entries.size > 0) return;
+    this.#byPattern.delete(pattern);
+    if (record.wildcard) this.#wildcardPatterns--;
+    let node = record.node;
+    if (record.rest) node.rest = undefined;
+    else node.subscribers = undefined;
+    for (let parent = node.parent; parent !== undefined && node.isEmpty(); node = parent, parent = node.parent) {
+      if (node === parent.star) parent.star = undefined;
       else {
-        parent.children!.delete(segment);
+        parent.children!.delete(node.segment);
         if (parent.children!.size === 0) parent.children = undefined;
       }
     }
   }
 }
 
-function visitAll<S>(set: Set<S>, visit: (subscriber: S) => void): number {
-  let count = 0;
-  for (const subscriber of set) {
-    visit(subscriber);
-    count++;
+function visitEach<S>(set: Set<Entry<S>>, visit: (subscriber: S) => void): number {
+  for (const entry of set) visit(entry.subscriber);
+  return set.size;
+}
+
+/** A match() inside another one's visit: the outer one's marks must stay as they are. */
+function visitOnceWithSet<S>(matched: Set<Entry<S>>[], visit: (subscriber: S) => void): number {
+  const seen = new Set<Entry<S>>();
+  for (const set of matched) {
+    for (const entry of set) {
+      if (seen.has(entry)) continue;
+      seen.add(entry);
+      visit(entry.subscriber);
+    }
   }
-  return count;
+  return seen.size;
 }
 
 function hasWildcard(pattern: string): boolean {
@@ -252,28 +301,26 @@ function hasWildcard(pattern: string): boolean {
 function childOf<S>(node: TrieNode<S>, segment: string): TrieNode<S> {
   const children = (node.children ??= new Map());
   let child = children.get(segment);
-  if (child === undefined) children.set(segment, (child = new TrieNode()));
+  if (child === undefined) children.set(segment, (child = new TrieNode(node, segment)));
   return child;
 }
 
-/** Pushes to `out` every subscriber set of `node`'s subtree that matches topic[start..]. */
-function collect<S>(node: TrieNode<S>, topic: string, start: number, out: Set<S>[]): void {
-  // `>` needs at least one more segment, and there is one at `start`.
+/**
+ * Pushes to `out` every subscriber set of `node`'s subtree that matches segments[i..]. Each node
+ * has one path from the root, so each is reached at most once: the walk is bounded by the trie.
+ */
+function collect<S>(node: TrieNode<S>, segments: string[], i: number, out: Set<Entry<S>>[]): void {
+  // `>` needs at least one more segment, and there is one at `i`.
   if (node.rest !== undefined) out.push(node.rest);
-  const dot = topic.indexOf('.', start);
-  const last = dot === -1;
-  if (node.children !== undefined) {
-    const child = node.children.get(last ? (start === 0 ? topic : topic.slice(start)) : topic.slice(start, dot));
-    if (child !== undefined) {
-      if (last) {
-        if (child.subscribers !== undefined) out.push(child.subscribers);
-      } else collect(child, topic, dot + 1, out);
-    }
+  const last = i === segments.length - 1;
+  const child = node.children?.get(segments[i]!);
+  if (child !== undefined) {
+    if (!last) collect(child, segments, i + 1, out);
+    else if (child.subscribers !== undefined) out.push(child.subscribers);
   }
   const star = node.star;
   if (star !== undefined) {
-    if (last) {
-      if (star.subscribers !== undefined) out.push(star.subscribers);
-    } else collect(star, topic, dot + 1, out);
+    if (!last) collect(star, segments, i + 1, out);
+    else if (star.subscribers !== undefined) out.push(star.subscribers);
   }
 }

@@ -14,10 +14,11 @@ import { validateUpgrade, rejectionResponse, type HandshakeAccept } from '../han
 import type { DeflateSettings } from '../extensions/deflate-options.js';
 import { HandshakeError } from '../protocol/errors.js';
 import type { Utf8ValidatorChoice } from '../protocol/protocol.js';
-import type { Application } from '../apps/app.js';
+import type { Application, Connection } from '../apps/app.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { AppConnection } from '../apps/app-connection.js';
 import { Broker, type Backplane, type BrokerStats, type SlowSubscriberPolicy } from '../pubsub/broker.js';
+import { TopicPermissions } from '../pubsub/permissions.js';
 import { SocketLink } from './socket-io.js';
 import { answerHttp, answerClientError, pathOf } from './http-answers.js';
 import { Session, SessionTransport } from './session.js';
@@ -41,6 +42,11 @@ export interface ConnectionSettings {
   highWaterMark: number;
   slowSubscriberBytes: number;
   slowPolicy: SlowSubscriberPolicy;
+  /** Subscriptions per connection, and per thread all connections together. */
+  maxSubscriptions: number;
+  maxTotalSubscriptions: number;
+  /** Topic prefixes open to every client when the application has no permission hooks. */
+  topicsPublic: readonly string[];
   /** Only this path is upgraded (others get 404); any path when undefined. */
   path?: string;
   /** Silence (no bytes) after which a connection is pinged; 0: no heartbeat. */
@@ -82,6 +88,7 @@ export interface ThreadStats {
 
 export class ConnectionServer {
   readonly broker: Broker;
+  readonly #permissions: TopicPermissions<Connection>;
   readonly #settings: ConnectionSettings;
   readonly #app: Application;
   readonly #codec: FrameCodec;
@@ -102,7 +109,9 @@ export class ConnectionServer {
     if (settings.tls !== undefined) this.setCertificate(settings.tls);
     this.broker = new Broker({
       codec, slowSubscriberBytes: settings.slowSubscriberBytes, slowPolicy: settings.slowPolicy, compressor: settings.deflate,
+      maxSubscriptions: settings.maxSubscriptions, maxTotalSubscriptions: settings.maxTotalSubscriptions,
     });
+    this.#permissions = new TopicPermissions(settings.topicsPublic, app, this.broker.stats);
     if (backplane !== undefined) this.broker.attachBackplane(backplane);
     // Never listening: sockets come from adopt(). Node's own HTTP parser reads the request.
     this.#http = createServer({ maxHeaderSize: settings.maxHeaderBytes });
@@ -304,6 +313,7 @@ export class ConnectionServer {
       id, subprotocol: accepted.protocol, request, data, maxPayload: this.#settings.maxPayload, utf8Validator: this.#settings.utf8Validator,
       deflate: negotiated === undefined || compressor === undefined ? undefined : { negotiated, compressor },
       onError: (error) => this.#services.onError(error, id),
+      permissions: this.#permissions,
     });
     link.attach(conn);
     session.attach(conn);

@@ -15,8 +15,10 @@ import { createCodec } from '../codec/select.js';
 import type { Utf8ValidatorChoice } from '../protocol/protocol.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { loadApplication, type Application, type Connection } from '../apps/app.js';
+import { ErrorLog } from '../apps/error-log.js';
 import { WorkerPool } from '../pool/pool.js';
-import type { Backplane, SlowSubscriberPolicy } from '../pubsub/broker.js';
+import { BROKER_COUNTERS, emptyBrokerStats, type Backplane, type SlowSubscriberPolicy } from '../pubsub/broker.js';
+import { DEFAULT_PUBLIC_TOPICS, publicTopicError } from '../pubsub/permissions.js';
 import { rejectionResponse } from '../handshake/handshake.js';
 import { HandshakeError } from '../protocol/errors.js';
 import { RedisBackplane } from '../pubsub/redis-backplane.js';
@@ -66,6 +68,17 @@ export interface ServerOptions {
   /** Socket queue above which a subscriber is slow: its deliveries are dropped, or it is closed. */
   slowSubscriberBytes?: number;
   slowPolicy?: SlowSubscriberPolicy;
+  /** Subscriptions one connection may hold; more are refused (`too_many_subscriptions`). */
+  maxSubscriptions?: number;
+  /** Subscriptions all connections of one thread (a worker, or inline the server) may hold. */
+  maxTotalSubscriptions?: number;
+  /**
+   * Topic prefixes any client may publish and subscribe to when the application has no
+   * canPublish/canSubscribe hook: `news` is `news` and `news.…`, `*` any one segment; a pattern
+   * must name its prefix segments. `['*']` (default): every topic, no pattern starting with a
+   * wildcard; `['>']`: everything.
+   */
+  topicsPublic?: readonly string[];
   /** A worker that does not answer its heartbeat for this long is terminated and replaced. */
   workerHeartbeatTimeoutMs?: number;
   /** Only requests for this path are upgraded (others get 404); any path when unset. */
@@ -104,6 +117,9 @@ export const DEFAULTS = {
   highWaterMark: 1024 * 1024,
   slowSubscriberBytes: 4 * 1024 * 1024,
   slowPolicy: 'drop' as SlowSubscriberPolicy,
+  maxSubscriptions: 1000,
+  maxTotalSubscriptions: 100_000,
+  topicsPublic: DEFAULT_PUBLIC_TOPICS,
   workerHeartbeatTimeoutMs: 5_000,
   pingIntervalMs: 30_000,
   pingTimeoutMs: 10_000,
@@ -117,10 +133,10 @@ const INTEGER_OPTIONS = {
   port: 0, workers: 0, maxPayload: 1, handshakeTimeoutMs: 1, maxHeaderBytes: 1, closeTimeoutMs: 1,
   highWaterMark: 1, slowSubscriberBytes: 1, workerHeartbeatTimeoutMs: 1,
   pingIntervalMs: 0, pingTimeoutMs: 1, idleTimeoutMs: 0, maxConnections: 0, maxConnectionsPerIp: 0,
-  redisPingIntervalMs: 1, redisPingTimeoutMs: 1,
+  redisPingIntervalMs: 1, redisPingTimeoutMs: 1, maxSubscriptions: 1, maxTotalSubscriptions: 1,
 } as const;
 const OTHER_OPTIONS = new Set(['host', 'app', 'codec', 'utf8Validator', 'subprotocols', 'origins', 'authorize', 'tls', 'deflate',
-  'redis', 'slowPolicy', 'path', 'noServer', 'onError', 'log']);
+  'redis', 'slowPolicy', 'path', 'noServer', 'onError', 'log', 'topicsPublic']);
 
 /** Checks options up front: an unknown name (a typo, another library's option) or a bad value is a TypeError. */
 function validateOptions(options: ServerOptions): void {
@@ -140,6 +156,13 @@ function validateOptions(options: ServerOptions): void {
   }
   if (options.path !== undefined && (typeof options.path !== 'string' || !options.path.startsWith('/'))) {
     throw new TypeError(`option path must be a string starting with "/", got ${String(options.path)}`);
+  }
+  if (options.topicsPublic !== undefined) {
+    if (!Array.isArray(options.topicsPublic)) throw new TypeError('option topicsPublic must be an array of topic prefixes');
+    for (const prefix of options.topicsPublic) {
+      const error = publicTopicError(prefix);
+      if (error !== undefined) throw new TypeError(`option topicsPublic: ${JSON.stringify(prefix)} is not a topic prefix: ${error}`);
+    }
   }
   if (options.noServer === true && (options.workers ?? DEFAULTS.workers) > 0) {
     throw new TypeError('noServer serves handleUpgrade() on the calling thread: it takes workers: 0');
@@ -163,6 +186,7 @@ export class WasmSocketServer {
   readonly #log: (line: string) => void;
   readonly #app: Application;
   readonly #onError: (error: Error) => void;
+  readonly #errorLog: ErrorLog;
   readonly #authorize: ((request: UpgradeRequest) => Promise<AuthorizeVerdict>) | undefined;
   /**
    * The connection server on this thread: inline mode's, or in worker mode the one made for
@@ -185,8 +209,10 @@ export class WasmSocketServer {
     this.#options = options;
     this.#app = app;
     this.#log = options.log ?? ((line) => console.error(`wasmsocket: ${line}`));
-    // Without onError, an application's exceptions are logged, never lost.
-    this.#onError = options.onError ?? ((error) => this.#log(error.stack ?? error.message));
+    // Without onError, an application's exceptions are logged (a few of each kind, the rest counted).
+    const errorLog = new ErrorLog(this.#log);
+    this.#errorLog = errorLog;
+    this.#onError = options.onError ?? ((error) => errorLog.report(error));
     this.#settings = {
       codec: options.codec ?? DEFAULTS.codec,
       utf8Validator: options.utf8Validator ?? DEFAULTS.utf8Validator,
@@ -200,6 +226,9 @@ export class WasmSocketServer {
       highWaterMark: options.highWaterMark ?? DEFAULTS.highWaterMark,
       slowSubscriberBytes: options.slowSubscriberBytes ?? DEFAULTS.slowSubscriberBytes,
       slowPolicy: options.slowPolicy ?? DEFAULTS.slowPolicy,
+      maxSubscriptions: options.maxSubscriptions ?? DEFAULTS.maxSubscriptions,
+      maxTotalSubscriptions: options.maxTotalSubscriptions ?? DEFAULTS.maxTotalSubscriptions,
+      topicsPublic: options.topicsPublic ?? DEFAULTS.topicsPublic,
       path: options.path,
       pingIntervalMs: options.pingIntervalMs ?? DEFAULTS.pingIntervalMs,
       pingTimeoutMs: options.pingTimeoutMs ?? DEFAULTS.pingTimeoutMs,
@@ -266,7 +295,7 @@ export class WasmSocketServer {
       socketClosed: (id) => this.#admission.release(id),
       onError: (error, id) => {
         if (this.#options.onError !== undefined) this.#options.onError(error);
-        else this.#log(`application error, connection ${id}: ${error.stack ?? error.message}`);
+        else this.#errorLog.report(error, `application error, connection ${id}: `);
       },
     };
     return new ConnectionServer(this.#settings, this.#app, createCodec(this.#settings.codec), services, backplane);
@@ -348,7 +377,7 @@ export class WasmSocketServer {
   async stats(): Promise<ServerStats> {
     const workers = this.#pool === undefined ? [] : await this.#pool.threadStats();
     const threads = this.#local === undefined ? workers : [this.#local.stats(), ...workers];
-    const pubsub = { subscriptions: 0, published: 0, received: 0, deliveries: 0, dropped: 0, closedSlow: 0 };
+    const pubsub = { subscriptions: 0, ...emptyBrokerStats() };
     let connections = 0;
     let bufferedAmount = 0;
     for (const thread of threads) {
@@ -356,7 +385,7 @@ export class WasmSocketServer {
       connections += thread.connections;
       bufferedAmount += thread.bufferedAmount;
       pubsub.subscriptions += thread.subscriptions;
-      for (const key of ['published', 'received', 'deliveries', 'dropped', 'closedSlow'] as const) pubsub[key] += thread.pubsub[key];
+      for (const key of BROKER_COUNTERS) pubsub[key] += thread.pubsub[key];
     }
     if (this.#relay !== undefined) {
       pubsub.published += this.#relay.stats.published;

@@ -3,7 +3,7 @@
  * close, and the broker's view of it as a subscriber.
  */
 import type { AppConnection, Transport } from '../apps/app-connection.js';
-import type { Broker, Subscriber, SubscriberDeflate } from '../pubsub/broker.js';
+import type { Broker, PubSubRefusal, Subscriber, SubscriberDeflate } from '../pubsub/broker.js';
 import type { NegotiatedDeflate } from '../protocol/compression.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { SocketLink } from './socket-io.js';
@@ -67,7 +67,7 @@ export class SessionTransport implements Transport {
   terminate(): void { this.session.link.terminate(); }
   pauseInput(): void { this.session.link.holdInput(); }
   resumeInput(): void { this.session.link.releaseInput(); }
-  subscribe(pattern: string): void { this.broker.subscribe(pattern, this.session); }
+  subscribe(pattern: string): PubSubRefusal | undefined { return this.broker.subscribe(pattern, this.session); }
   unsubscribe(pattern: string): void { this.broker.unsubscribe(pattern, this.session); }
   publish(topic: string, payload: Uint8Array, isBinary: boolean): void { this.broker.publish(topic, payload, isBinary); }
 }

@@ -27,8 +27,8 @@ export class PubsubClient {
     });
   }
 
-  static async connect(port: number): Promise<PubsubClient> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+  static async connect(port: number, path = '/'): Promise<PubsubClient> {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`);
     await once(ws, 'open');
     return new PubsubClient(ws);
   }

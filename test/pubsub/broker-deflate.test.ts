@@ -24,7 +24,8 @@ class FakeSubscriber implements Subscriber {
 
 /** `null`: a broker of a server that does not compress. */
 function setup(compressor: CompressorSettings | null = COMPRESSOR) {
-  const broker = new Broker({ codec: createCodec('js'), slowSubscriberBytes: 1 << 20, slowPolicy: 'drop', compressor: compressor ?? undefined });
+  const broker = new Broker({ codec: createCodec('js'), slowSubscriberBytes: 1 << 20, slowPolicy: 'drop', compressor: compressor ?? undefined,
+    maxSubscriptions: 1000, maxTotalSubscriptions: 1_000_000 });
   const subscribers = {
     plain: new FakeSubscriber(undefined),
     shared15a: new FakeSubscriber({ kind: 'shared', windowBits: 15 }),

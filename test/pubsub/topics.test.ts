@@ -114,6 +114,18 @@ const INVALID: Array<[string, boolean, string]> = [
   ['>>', true, 'whole segment'],
   ['a\ud800b', false, 'surrogate'],
   ['a\udc00', false, 'surrogate'],
+  // Invisible format characters: two topics that look the same must be the same topic.
+  ['pay\u202eyap', false, 'format character'], // right-to-left override
+  ['a\u2066b\u2069', false, 'format character'], // isolates
+  ['a\u200fb', false, 'format character'], // right-to-left mark
+  ['news\u200b.sport', false, 'format character'], // zero-width space
+  ['a\u200cb', false, 'format character'], // zero-width non-joiner
+  ['a\u200db', false, 'format character'], // zero-width joiner
+  ['a\u2060b', false, 'format character'], // word joiner
+  ['a\u00adb', false, 'format character'], // soft hyphen
+  ['flag\udb40\udc41', false, 'format character'], // U+E0041, a tag character
+  ['news.\u200b', true, 'format character'],
+  ['\u202e.>', true, 'format character'],
 ];
 
 for (const [name, allowWildcards, reason] of INVALID) {
@@ -143,6 +155,52 @@ test('topicError accepts 256-byte names (multibyte included) and valid wildcards
     t.is(topicError(pattern, true), undefined, pattern);
   }
   t.is(topicError('a-b_c:d/e.f', false), undefined);
+});
+
+test('topicError accepts visible non-ASCII: accents, CJK, emoji, U+FFFD as a character', (t) => {
+  for (const name of ['café.crème', '新闻.体育', '😀.🎉', 'a\ufffdb', 'Ünïcödé']) t.is(topicError(name, false), undefined, name);
+});
+
+test('one subscriber with 1 000 overlapping wildcard patterns is visited once per match', (t) => {
+  const index = new SubscriptionIndex<string>();
+  // Bit i of n makes segment i a `*`: 1 000 distinct patterns that all match a.a.a.a.a.a.a.a.a.a.
+  for (let n = 0; n < 1000; n++) index.add(Array.from({ length: 10 }, (_, i) => ((n >> i) & 1 ? '*' : 'a')).join('.'), 'flooder');
+  index.add('a.>', 'other');
+  t.is(index.size, 1001);
+  t.is(index.patternCount('flooder'), 1000);
+  for (let round = 0; round < 3; round++) {
+    const visited: string[] = [];
+    t.is(index.match('a.a.a.a.a.a.a.a.a.a', (s) => visited.push(s)), 2);
+    t.deepEqual(visited.sort(), ['flooder', 'other'], `round ${round}`);
+  }
+});
+
+test('a re-entrant match inside a match of several patterns leaves the outer one visiting each subscriber once', (t) => {
+  const index = new SubscriptionIndex<string>();
+  for (const pattern of ['a.*', 'a.>', 'a.b']) index.add(pattern, 'x');
+  index.add('a.*', 'y');
+  const outer: string[] = [];
+  const inner: string[] = [];
+  index.match('a.b', (s) => {
+    outer.push(s);
+    if (outer.length === 1) index.match('a.b', (again) => inner.push(again));
+  });
+  t.deepEqual(outer.sort(), ['x', 'y']);
+  t.deepEqual(inner.sort(), ['x', 'y']);
+});
+
+test('removeAll of 1 000 wildcard patterns empties the index and its trie', (t) => {
+  const index = new SubscriptionIndex<string>();
+  const patterns = Array.from({ length: 1000 }, (_, n) => Array.from({ length: 12 }, (_, i) => ((n >> i) & 1 ? '*' : 'a')).join('.'));
+  for (const pattern of patterns) index.add(pattern, 'gone');
+  t.is(index.removeAll('gone').length, 1000);
+  t.is(index.size, 0);
+  t.is(index.patternCount('gone'), 0);
+  t.deepEqual([...index.patterns()], []);
+  t.is(index.match('a.a.a.a.a.a.a.a.a.a.a.a', () => t.fail()), 0);
+  // What was pruned can be built again.
+  index.add(patterns[999]!, 'back');
+  t.is(index.match('a.a.a.a.a.a.a.a.a.a.a.a', () => {}), 1);
 });
 
 test('add rejects an invalid pattern with a TypeError', (t) => {
