@@ -56,7 +56,13 @@ export interface ServerOptions {
   /** Request header bytes above which the handshake gets 431. */
   maxHeaderBytes?: number;
   closeTimeoutMs?: number;
+  /** A connection's send queue above which it is no longer read from (its hard cap: this + maxPayload). */
   highWaterMark?: number;
+  /**
+   * The send queues of one thread's connections together (each worker's, or the main thread's
+   * inline) past which the largest are closed with 1013; 0: no limit.
+   */
+  maxBufferedBytes?: number;
   /** `redis://host:port` of the Redis that joins several server nodes. */
   redis?: string;
   /** Socket queue above which a subscriber is slow: its deliveries are dropped, or it is closed. */
@@ -98,6 +104,7 @@ export const DEFAULTS = {
   maxHeaderBytes: 16 * 1024,
   closeTimeoutMs: 5_000,
   highWaterMark: 1024 * 1024,
+  maxBufferedBytes: 512 * 1024 * 1024,
   slowSubscriberBytes: 4 * 1024 * 1024,
   slowPolicy: 'drop' as SlowSubscriberPolicy,
   workerHeartbeatTimeoutMs: 5_000,
@@ -111,7 +118,7 @@ export const DEFAULTS = {
 /** Options that are whole numbers, with their smallest allowed value. */
 const INTEGER_OPTIONS = {
   port: 0, workers: 0, maxPayload: 1, handshakeTimeoutMs: 1, maxHeaderBytes: 1, closeTimeoutMs: 1,
-  highWaterMark: 1, slowSubscriberBytes: 1, workerHeartbeatTimeoutMs: 1,
+  highWaterMark: 1, maxBufferedBytes: 0, slowSubscriberBytes: 1, workerHeartbeatTimeoutMs: 1,
   pingIntervalMs: 0, pingTimeoutMs: 1, idleTimeoutMs: 0, maxConnections: 0, maxConnectionsPerIp: 0,
 } as const;
 const OTHER_OPTIONS = new Set(['host', 'app', 'codec', 'utf8Validator', 'subprotocols', 'origins', 'authorize', 'tls', 'deflate',
@@ -148,6 +155,8 @@ export interface ServerStats {
   /** Per worker (empty inline); null for a worker that is down or did not answer. */
   workers: (ThreadStats | null)[];
   pubsub: { subscriptions: number } & ThreadStats['pubsub'];
+  /** Connections closed with 1013 for their send queues (summed over the threads). */
+  buffers: ThreadStats['buffers'];
   pool?: WorkerPool['stats'];
 }
 
@@ -193,6 +202,7 @@ export class WasmSocketServer {
       maxHeaderBytes: options.maxHeaderBytes ?? DEFAULTS.maxHeaderBytes,
       closeTimeoutMs: options.closeTimeoutMs ?? DEFAULTS.closeTimeoutMs,
       highWaterMark: options.highWaterMark ?? DEFAULTS.highWaterMark,
+      maxBufferedBytes: options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes,
       slowSubscriberBytes: options.slowSubscriberBytes ?? DEFAULTS.slowSubscriberBytes,
       slowPolicy: options.slowPolicy ?? DEFAULTS.slowPolicy,
       path: options.path,
@@ -343,12 +353,15 @@ export class WasmSocketServer {
     const workers = this.#pool === undefined ? [] : await this.#pool.threadStats();
     const threads = this.#local === undefined ? workers : [this.#local.stats(), ...workers];
     const pubsub = { subscriptions: 0, published: 0, received: 0, deliveries: 0, dropped: 0, closedSlow: 0 };
+    const buffers = { closedSendQueueFull: 0, closedBufferLimit: 0 };
     let connections = 0;
     let bufferedAmount = 0;
     for (const thread of threads) {
       if (thread === undefined) continue;
       connections += thread.connections;
       bufferedAmount += thread.bufferedAmount;
+      buffers.closedSendQueueFull += thread.buffers.closedSendQueueFull;
+      buffers.closedBufferLimit += thread.buffers.closedBufferLimit;
       pubsub.subscriptions += thread.subscriptions;
       for (const key of ['published', 'received', 'deliveries', 'dropped', 'closedSlow'] as const) pubsub[key] += thread.pubsub[key];
     }
@@ -357,7 +370,7 @@ export class WasmSocketServer {
       pubsub.received += this.#relay.stats.received;
     }
     return {
-      connections, bufferedAmount, pubsub,
+      connections, bufferedAmount, pubsub, buffers,
       workers: workers.map((thread) => thread ?? null),
       ...(this.#pool === undefined ? {} : { pool: { ...this.#pool.stats } }),
     };
@@ -372,6 +385,7 @@ export class WasmSocketServer {
       workers: stats.workers.map((worker) => worker?.connections ?? null),
       ...(stats.pool === undefined ? {} : { pool: stats.pool }),
       pubsub: stats.pubsub,
+      buffers: { bufferedAmount: stats.bufferedAmount, ...stats.buffers },
       admission: { ...this.#admission.stats },
       backplane: this.#backplane === undefined ? 'none' : { state: this.#backplane.state, ...this.#backplane.stats },
     };

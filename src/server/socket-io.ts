@@ -20,6 +20,15 @@ export interface SocketLinkOptions {
   onClosed?: () => void;
   /** Bytes queued on the socket above which we stop reading from it until it drains. */
   highWaterMark: number;
+  /**
+   * The most the send queue may hold (highWaterMark + maxPayload: an echo of the largest
+   * message on a queue at its mark). A write past it is not queued: `onOverflow` is told once,
+   * and the connection closes; what follows is only its close frame.
+   */
+  sendQueueLimit: number;
+  onOverflow?: () => void;
+  /** A write left the queue over the high-water mark (the thread's budget sums its queues). */
+  onOverHighWater?: () => void;
   /** How long to wait for the peer's close frame, or for its FIN after ours, before dropping TCP. */
   closeTimeoutMs: number;
 }
@@ -36,6 +45,8 @@ export class SocketLink {
   #held = false;
   #corked = false;
   #backlogAtCork = 0;
+  /** A write was refused for the send queue limit; the connection is closing. */
+  #overflowed = false;
   #closeTimer: NodeJS.Timeout | undefined;
   /** Bytes arrived since the heartbeat sweep last looked (it resets this): the peer is alive. */
   readSinceSweep = false;
@@ -90,9 +101,21 @@ export class SocketLink {
     return this.#corked ? this.#backlogAtCork : this.#socket.writableLength;
   }
 
+  /** The close frame is out or TCP is gone: no more data goes out, the queue only drains. */
+  get isClosing(): boolean {
+    return this.#closeTimer !== undefined || this.#isClosed;
+  }
+
   write(first: Uint8Array, second?: Uint8Array): void {
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable) return;
+    // Backpressure stops reading, but an application can still send in a loop, or one read can
+    // hold many requests: the queue's hard bound is here, where every byte for the peer passes.
+    if (!this.#overflowed && socket.writableLength + first.length + (second?.length ?? 0) > this.#options.sendQueueLimit) {
+      this.#overflowed = true;
+      this.#options.onOverflow?.();
+      return;
+    }
     if (second === undefined) {
       socket.write(first);
     } else {
@@ -102,9 +125,12 @@ export class SocketLink {
       socket.uncork();
     }
     // Backpressure: a peer that does not read stops being read from, so memory stays bounded.
-    if (!this.#paused && socket.writableLength > this.#options.highWaterMark) {
-      this.#paused = true;
-      socket.pause();
+    if (socket.writableLength > this.#options.highWaterMark) {
+      if (!this.#paused) {
+        this.#paused = true;
+        socket.pause();
+      }
+      this.#options.onOverHighWater?.();
     }
   }
 
