@@ -182,6 +182,8 @@ export class WasmSocketServer {
   #mainThreadAnswers: MainThreadAnswers | undefined;
   #nextId = 1;
   #closing = false;
+  /** Uncaught errors survived on this thread (inline mode under the CLI: inline-faults.ts). */
+  #uncaughtErrors = 0;
 
   /** `app` runs inline; with workers, `appSpec` (its name or path) is loaded in every worker. */
   constructor(app: Application, options: ServerOptions, appSpec?: string) {
@@ -376,6 +378,15 @@ export class WasmSocketServer {
     };
   }
 
+  /**
+   * An error nobody caught reached this thread's process and the process goes on (see
+   * inline-faults.ts): logged with its stack, counted in /healthz as `uncaughtErrors`.
+   */
+  noteUncaughtError(error: Error): void {
+    this.#uncaughtErrors++;
+    this.#log(`uncaught error (the server keeps running, its connections stay open): ${error.stack ?? error.message}`);
+  }
+
   /** The state reported by GET /healthz. */
   async health(): Promise<Record<string, unknown>> {
     const stats = await this.stats();
@@ -387,6 +398,7 @@ export class WasmSocketServer {
       pubsub: stats.pubsub,
       buffers: { bufferedAmount: stats.bufferedAmount, ...stats.buffers },
       admission: { ...this.#admission.stats },
+      uncaughtErrors: this.#uncaughtErrors,
       backplane: this.#backplane === undefined ? 'none' : { state: this.#backplane.state, ...this.#backplane.stats },
     };
   }
