@@ -26,6 +26,7 @@ import { ConnectionServer, type ConnectionSettings, type NodeServices, type Thre
 import { runAuthorizeHook, type AuthorizeHook, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
 import { MainThreadAnswers, type MainThreadRefusal } from './http-answers.js';
 import { Admission } from './admission.js';
+import { FdReserve } from './fd-reserve.js';
 import { resolveDeflateOptions, type DeflateOptions } from '../extensions/deflate-options.js';
 
 export type { AuthorizeVerdict as AuthorizeResult, UpgradeRequest };
@@ -178,6 +179,8 @@ export class WasmSocketServer {
   readonly #backplane: RedisBackplane | undefined;
   /** Counts every connection of the node, whichever thread serves it. */
   readonly #admission: Admission;
+  /** Keeps fds for answers: past the limit less the reserve, new connections get 503. */
+  readonly #fds: FdReserve;
   /** Answers on this thread the connections no worker takes (made when first needed). */
   #mainThreadAnswers: MainThreadAnswers | undefined;
   #nextId = 1;
@@ -214,6 +217,7 @@ export class WasmSocketServer {
       tls: options.tls === undefined ? undefined : checkedCertificate(options.tls),
     };
     const workers = options.workers ?? DEFAULTS.workers;
+    this.#fds = new FdReserve(this.#log);
     this.#admission = new Admission({
       maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
       maxConnectionsPerIp: options.maxConnectionsPerIp ?? DEFAULTS.maxConnectionsPerIp,
@@ -398,6 +402,7 @@ export class WasmSocketServer {
       pubsub: stats.pubsub,
       buffers: { bufferedAmount: stats.bufferedAmount, ...stats.buffers },
       admission: { ...this.#admission.stats },
+      fds: this.#fds.stats,
       uncaughtErrors: this.#uncaughtErrors,
       backplane: this.#backplane === undefined ? 'none' : { state: this.#backplane.state, ...this.#backplane.stats },
     };
@@ -411,6 +416,9 @@ export class WasmSocketServer {
       this.#net.once('error', reject);
       this.#net.listen(this.#options.port ?? DEFAULTS.port, this.#options.host ?? DEFAULTS.host, () => {
         this.#net.off('error', reject);
+        // Accept errors (a full fd table) are logged, never fatal.
+        this.#net.on('error', (error: NodeJS.ErrnoException) => this.#fds.acceptFailed(error));
+        this.#fds.measure(this.#admission.stats.open);
         resolve();
       });
     });
@@ -438,6 +446,10 @@ export class WasmSocketServer {
   }
 
   #accept(socket: Socket): void {
+    if (!this.#fds.admit(this.#admission.stats.open)) {
+      this.#answerHere(socket, { status: 503, reason: 'the server is out of file descriptors; try again later', healthStatus: 200 });
+      return;
+    }
     const id = this.#nextId++;
     const refusal = this.#admission.admit(id, socket.remoteAddress ?? '');
     if (refusal !== undefined) {
@@ -454,6 +466,7 @@ export class WasmSocketServer {
   }
 
   #answerHere(socket: Socket, refusal: MainThreadRefusal): void {
+    this.#fds.answering(socket);
     this.#mainThreadAnswers ??= new MainThreadAnswers(() => this.health());
     const { tls } = this.#settings;
     // Made per refused connection (rare), so a replaced certificate is used at once.
