@@ -21,9 +21,9 @@ export interface SocketLinkOptions {
   /** Bytes queued on the socket above which we stop reading from it until it drains. */
   highWaterMark: number;
   /**
-   * The most the send queue may hold (highWaterMark + maxPayload: an echo of the largest
-   * message on a queue at its mark). A write past it is not queued: `onOverflow` is told once,
-   * and the connection closes; what follows is only its close frame.
+   * The most a send queue already over its high-water mark may grow to (highWaterMark +
+   * maxPayload: an echo of the largest message on a queue at its mark). A write past it is not
+   * queued: `onOverflow` is told once, and the connection closes; only its close frame follows.
    */
   sendQueueLimit: number;
   onOverflow?: () => void;
@@ -103,7 +103,7 @@ export class SocketLink {
 
   /** The close frame is out or TCP is gone: no more data goes out, the queue only drains. */
   get isClosing(): boolean {
-    return this.#closeTimer !== undefined || this.#isClosed;
+    return this.#closeTimer !== undefined || this.#socket.destroyed;
   }
 
   write(first: Uint8Array, second?: Uint8Array): void {
@@ -111,7 +111,12 @@ export class SocketLink {
     if (socket.destroyed || !socket.writable) return;
     // Backpressure stops reading, but an application can still send in a loop, or one read can
     // hold many requests: the queue's hard bound is here, where every byte for the peer passes.
-    if (!this.#overflowed && socket.writableLength + first.length + (second?.length ?? 0) > this.#options.sendQueueLimit) {
+    // A queue under its mark takes any message, however large (maxPayload bounds what we read,
+    // not what the application sends).
+    const queued = socket.writableLength;
+    const bytes = first.length + (second?.length ?? 0);
+    if (!this.#overflowed && queued > this.#options.highWaterMark
+      && queued + bytes > this.#options.sendQueueLimit + (bytes <= MAX_CONTROL_FRAME ? CONTROL_FRAME_ROOM : 0)) {
       this.#overflowed = true;
       this.#options.onOverflow?.();
       return;
@@ -193,6 +198,14 @@ export class SocketLink {
     this.#endpoint?.drain();
   }
 }
+
+/** RFC 6455 §5.5: a control frame's payload is at most 125 bytes; a server frame's header is 2. */
+const MAX_CONTROL_FRAME = 127;
+/**
+ * Room past the send queue limit for frames that small: the close frame that a full queue's
+ * connection is closed with, and pongs, always fit (tiny data messages stop a few KiB later).
+ */
+const CONTROL_FRAME_ROOM = 4096;
 
 /** Links corked by deliver() during this turn. */
 let corkedLinks: SocketLink[] = [];
