@@ -48,6 +48,7 @@ for (const workers of [0, 1]) {
       t.is(body.buffers?.closedSendQueueFull, 1, JSON.stringify(body));
       t.true(body.buffers.bufferedAmount <= 2 * MiB + 64 * 1024, `${body.buffers.bufferedAmount} bytes queued`);
       const grown = rssOf(server.child) - before;
+      t.log(`RSS +${(grown / MiB).toFixed(1)} MiB, ${body.buffers.bufferedAmount} bytes queued at the close`);
       t.true(grown < 48 * MiB, `server RSS grew ${(grown / MiB).toFixed(1)} MiB for one peer that never reads`);
       t.true(await bystanderAnswered(server.port), 'another client is still served');
       // The peer that reads at last finds what fitted, then the close frame.
