@@ -5,7 +5,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { get } from 'node:http';
+import { get as getSecure } from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
@@ -52,10 +54,11 @@ export function rssOf(child: ChildProcess): number {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]) * 1024;
 }
 
-/** GET /healthz: its status code and JSON body; rejects when the connection fails. */
-export function healthz(port: number): Promise<{ status: number; body: Record<string, any> }> {
+/** GET /healthz (over TLS with `secure`): its status code and JSON body; rejects when the connection fails. */
+export function healthz(port: number, secure = false): Promise<{ status: number; body: Record<string, any> }> {
   return new Promise((resolve, reject) => {
-    const request = get({ host: '127.0.0.1', port, path: '/healthz', agent: false }, (response) => {
+    const options = { host: '127.0.0.1', port, path: '/healthz', agent: false, rejectUnauthorized: false };
+    const request = (secure ? getSecure : get)(options, (response) => {
       let body = '';
       response.setEncoding('utf8').on('data', (text: string) => { body += text; });
       response.on('end', () => resolve({ status: response.statusCode!, body: JSON.parse(body) }));
@@ -83,10 +86,13 @@ export function clientFrame(opcode: number, payload: Uint8Array): Buffer {
 export class SilentPeer {
   private constructor(readonly socket: net.Socket) {}
 
-  static async open(port: number): Promise<SilentPeer> {
-    const socket = net.connect({ host: '127.0.0.1', port });
+  /** With `secure`, over TLS (wss://, any certificate accepted). */
+  static async open(port: number, secure = false): Promise<SilentPeer> {
+    const socket = secure
+      ? tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false })
+      : net.connect({ host: '127.0.0.1', port });
     socket.on('error', () => { /* a reset once the server drops us: 'close' follows */ });
-    await new Promise((resolve) => socket.once('connect', resolve));
+    await new Promise((resolve) => socket.once(secure ? 'secureConnect' : 'connect', resolve));
     socket.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
       + `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
     let head = Buffer.alloc(0);

@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import { once } from 'node:events';
 import { CODEC_KINDS } from '../helpers/codecs.js';
 import { waitFor } from '../helpers/wait.js';
+import { makeCertificate } from '../helpers/certificate.js';
 import { clientFrame, fixture, healthz, rssOf, SilentPeer, startServerProcess } from './server-process.js';
 
 const MiB = 1024 * 1024;
@@ -61,6 +62,23 @@ for (const workers of [0, 1]) {
       t.is((await healthz(server.port)).body.buffers.bufferedAmount, 0);
     });
   }
+
+  test(`[${mode}, wss] over TLS the send queue cap holds the same way`, async (t) => {
+    const certificate = makeCertificate();
+    t.teardown(() => certificate.remove());
+    const tlsOptions = { cert: certificate.cert, key: certificate.key };
+    const options = { port: 0, workers, app: fixture('loop-sender-app'), maxPayload: MiB, closeTimeoutMs, tls: tlsOptions };
+    const server = await startServerProcess(t, [serve, JSON.stringify(options)]);
+    const before = rssOf(server.child);
+    const peer = await SilentPeer.open(server.port, true);
+    peer.send(clientFrame(TEXT, Buffer.from('2000')));
+    await waitFor(async () => (await healthz(server.port, true)).body.buffers?.closedSendQueueFull === 1, 60_000);
+    t.is((await healthz(server.port, true)).body.buffers?.closedSendQueueFull, 1);
+    const grown = rssOf(server.child) - before;
+    t.log(`RSS +${(grown / MiB).toFixed(1)} MiB`);
+    t.true(grown < 48 * MiB, `server RSS grew ${(grown / MiB).toFixed(1)} MiB for one peer that never reads`);
+    t.like(await peer.readToClose(), { code: 1013, reason: 'send queue full' });
+  });
 
   test(`[${mode}] past maxBufferedBytes the connections with the largest queues are closed with 1013, the rest are served`, async (t) => {
     const options = { port: 0, workers, app: fixture('loop-sender-app'), maxBufferedBytes: 16 * MiB, closeTimeoutMs };
