@@ -36,6 +36,9 @@ Options:
   --max-connections N    open connections past which new ones get 503, 0 = no limit (default 0)
   --max-connections-per-ip N
                          open connections from one address past which new ones get 429 (default 0)
+  --max-buffered-bytes BYTES
+                         send queues of one thread's connections together past which the
+                         largest are closed with 1013, 0 = no limit (default ${DEFAULTS.maxBufferedBytes})
   --cert FILE --key FILE serve wss:// with this PEM certificate chain and key; SIGHUP
                          reloads them without a restart (default: plain ws://)
   --redis URL            redis://host:port joining several server nodes (default: none)
@@ -125,6 +128,7 @@ export function parseServeArgs(args: string[]): ServeCommand {
         'idle-timeout': { type: 'string' },
         'max-connections': { type: 'string' },
         'max-connections-per-ip': { type: 'string' },
+        'max-buffered-bytes': { type: 'string' },
         redis: { type: 'string' },
         'redis-ping-interval': { type: 'string' },
         'redis-ping-timeout': { type: 'string' },
@@ -181,6 +185,8 @@ export function parseServeArgs(args: string[]): ServeCommand {
         : parseInteger('max-connections', values['max-connections'], 0, 10_000_000),
       maxConnectionsPerIp: values['max-connections-per-ip'] === undefined ? DEFAULTS.maxConnectionsPerIp
         : parseInteger('max-connections-per-ip', values['max-connections-per-ip'], 0, 10_000_000),
+      maxBufferedBytes: values['max-buffered-bytes'] === undefined ? DEFAULTS.maxBufferedBytes
+        : parseInteger('max-buffered-bytes', values['max-buffered-bytes'], 0, Number.MAX_SAFE_INTEGER),
       redis,
       redisPingIntervalMs: milliseconds('redis-ping-interval', values['redis-ping-interval']),
       redisPingTimeoutMs: milliseconds('redis-ping-timeout', values['redis-ping-timeout']),

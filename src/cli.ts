@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** `wasmsocket` command line: the subcommands and the process's lifecycle. */
 import { listen } from './server/server.js';
+import { surviveUncaughtErrors } from './server/inline-faults.js';
 import { readFileSync } from 'node:fs';
 import { HelpRequested, parseServeArgs, SERVE_USAGE, USAGE, UsageError } from './cli-args.js';
 import { runLoadCommand } from './load/command.js';
@@ -24,6 +25,8 @@ async function serve(args: string[]): Promise<void> {
     if (error instanceof TypeError && /^tls:/.test(error.message)) throw new UsageError(error.message);
     throw error;
   }
+  // Inline, an application's asynchronous error would end the whole server: logged, survived.
+  if (options.workers === 0) surviveUncaughtErrors(server);
   const { address, port } = server.address();
   const scheme = server.secure ? 'wss' : 'ws';
   console.log(`wasmsocket listening on ${scheme}://${address.includes(':') ? `[${address}]` : address}:${port}/ (app ${options.app}, codec ${options.codec}, ${options.workers === 0 ? "inline" : `${options.workers} worker${options.workers > 1 ? "s" : ""}`}${options.deflate ? ", permessage-deflate" : ""})`);

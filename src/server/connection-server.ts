@@ -22,6 +22,7 @@ import { TopicPermissions } from '../pubsub/permissions.js';
 import { SocketLink } from './socket-io.js';
 import { answerHttp, answerClientError, pathOf } from './http-answers.js';
 import { Session, SessionTransport } from './session.js';
+import { SendBudget, type SendBudgetStats } from './send-budget.js';
 import { enforceVerdict, runAuthorizeHook, upgradeRequestOf, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
 
 /** The settings every connection server of a node shares: plain data, so a worker gets a copy. */
@@ -40,6 +41,8 @@ export interface ConnectionSettings {
   maxHeaderBytes: number;
   closeTimeoutMs: number;
   highWaterMark: number;
+  /** This thread's send queues together, past which the largest are closed with 1013; 0: no limit. */
+  maxBufferedBytes: number;
   slowSubscriberBytes: number;
   slowPolicy: SlowSubscriberPolicy;
   /** Subscriptions per connection, and per thread all connections together. */
@@ -84,6 +87,7 @@ export interface ThreadStats {
   bufferedAmount: number;
   subscriptions: number;
   pubsub: BrokerStats;
+  buffers: SendBudgetStats;
 }
 
 export class ConnectionServer {
@@ -100,6 +104,7 @@ export class ConnectionServer {
   #closing = false;
   readonly #sweep: NodeJS.Timeout | undefined;
   #secureContext: SecureContext | undefined;
+  readonly #budget: SendBudget;
 
   constructor(settings: ConnectionSettings, app: Application, codec: FrameCodec, services: NodeServices, backplane?: Backplane) {
     this.#settings = settings;
@@ -107,6 +112,7 @@ export class ConnectionServer {
     this.#codec = codec;
     this.#services = services;
     if (settings.tls !== undefined) this.setCertificate(settings.tls);
+    this.#budget = new SendBudget(settings.maxBufferedBytes, () => this.#sessions.values());
     this.broker = new Broker({
       codec, slowSubscriberBytes: settings.slowSubscriberBytes, slowPolicy: settings.slowPolicy, compressor: settings.deflate,
       maxSubscriptions: settings.maxSubscriptions, maxTotalSubscriptions: settings.maxTotalSubscriptions,
@@ -198,6 +204,7 @@ export class ConnectionServer {
       bufferedAmount,
       subscriptions: this.broker.subscriptionCount,
       pubsub: { ...this.broker.stats },
+      buffers: { ...this.#budget.stats },
     };
   }
 
@@ -297,8 +304,12 @@ export class ConnectionServer {
 
   #startSession(socket: Socket, accepted: HandshakeAccept, head: Buffer, request: UpgradeRequest, data: unknown): void {
     const id = connectionIds.get(socket) ?? 0;
+    const { highWaterMark, maxPayload } = this.#settings;
     const link = new SocketLink(socket, {
-      highWaterMark: this.#settings.highWaterMark,
+      highWaterMark,
+      sendQueueLimit: highWaterMark + maxPayload + FRAMING_SLACK,
+      onOverflow: () => this.#budget.overflowed(session),
+      onOverHighWater: () => this.#budget.overHighWater(),
       closeTimeoutMs: this.#settings.closeTimeoutMs,
       onClosed: () => {
         this.#sessions.delete(id);
@@ -321,6 +332,9 @@ export class ConnectionServer {
     conn.start(head);
   }
 }
+
+/** Room in a send queue's cap for frame headers and control frames beside the payloads. */
+const FRAMING_SLACK = 1024;
 
 /** The first byte of a TLS connection: a handshake record (RFC 8446 §5.1, content type 22). */
 const TLS_HANDSHAKE_RECORD = 0x16;

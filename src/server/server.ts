@@ -28,6 +28,7 @@ import { ConnectionServer, type ConnectionSettings, type NodeServices, type Thre
 import { runAuthorizeHook, type AuthorizeHook, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
 import { MainThreadAnswers, type MainThreadRefusal } from './http-answers.js';
 import { Admission } from './admission.js';
+import { FdReserve } from './fd-reserve.js';
 import { resolveDeflateOptions, type DeflateOptions } from '../extensions/deflate-options.js';
 
 export type { AuthorizeVerdict as AuthorizeResult, UpgradeRequest };
@@ -58,7 +59,13 @@ export interface ServerOptions {
   /** Request header bytes above which the handshake gets 431. */
   maxHeaderBytes?: number;
   closeTimeoutMs?: number;
+  /** A connection's send queue above which it is no longer read from (its hard cap: this + maxPayload). */
   highWaterMark?: number;
+  /**
+   * The send queues of one thread's connections together (each worker's, or the main thread's
+   * inline) past which the largest are closed with 1013; 0: no limit.
+   */
+  maxBufferedBytes?: number;
   /** `redis://host:port` of the Redis that joins several server nodes. */
   redis?: string;
   /** How often each Redis connection is PINGed and this node's heartbeat published (ms). */
@@ -115,6 +122,7 @@ export const DEFAULTS = {
   maxHeaderBytes: 16 * 1024,
   closeTimeoutMs: 5_000,
   highWaterMark: 1024 * 1024,
+  maxBufferedBytes: 512 * 1024 * 1024,
   slowSubscriberBytes: 4 * 1024 * 1024,
   slowPolicy: 'drop' as SlowSubscriberPolicy,
   maxSubscriptions: 1000,
@@ -131,7 +139,7 @@ export const DEFAULTS = {
 /** Options that are whole numbers, with their smallest allowed value. */
 const INTEGER_OPTIONS = {
   port: 0, workers: 0, maxPayload: 1, handshakeTimeoutMs: 1, maxHeaderBytes: 1, closeTimeoutMs: 1,
-  highWaterMark: 1, slowSubscriberBytes: 1, workerHeartbeatTimeoutMs: 1,
+  highWaterMark: 1, maxBufferedBytes: 0, slowSubscriberBytes: 1, workerHeartbeatTimeoutMs: 1,
   pingIntervalMs: 0, pingTimeoutMs: 1, idleTimeoutMs: 0, maxConnections: 0, maxConnectionsPerIp: 0,
   redisPingIntervalMs: 1, redisPingTimeoutMs: 1, maxSubscriptions: 1, maxTotalSubscriptions: 1,
 } as const;
@@ -176,6 +184,8 @@ export interface ServerStats {
   /** Per worker (empty inline); null for a worker that is down or did not answer. */
   workers: (ThreadStats | null)[];
   pubsub: { subscriptions: number } & ThreadStats['pubsub'];
+  /** Connections closed with 1013 for their send queues (summed over the threads). */
+  buffers: ThreadStats['buffers'];
   pool?: WorkerPool['stats'];
 }
 
@@ -198,10 +208,14 @@ export class WasmSocketServer {
   readonly #backplane: RedisBackplane | undefined;
   /** Counts every connection of the node, whichever thread serves it. */
   readonly #admission: Admission;
+  /** Keeps fds for answers: past the limit less the reserve, new connections get 503. */
+  readonly #fds: FdReserve;
   /** Answers on this thread the connections no worker takes (made when first needed). */
   #mainThreadAnswers: MainThreadAnswers | undefined;
   #nextId = 1;
   #closing = false;
+  /** Uncaught errors survived on this thread (inline mode under the CLI: inline-faults.ts). */
+  #uncaughtErrors = 0;
 
   /** `app` runs inline; with workers, `appSpec` (its name or path) is loaded in every worker. */
   constructor(app: Application, options: ServerOptions, appSpec?: string) {
@@ -224,6 +238,7 @@ export class WasmSocketServer {
       maxHeaderBytes: options.maxHeaderBytes ?? DEFAULTS.maxHeaderBytes,
       closeTimeoutMs: options.closeTimeoutMs ?? DEFAULTS.closeTimeoutMs,
       highWaterMark: options.highWaterMark ?? DEFAULTS.highWaterMark,
+      maxBufferedBytes: options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes,
       slowSubscriberBytes: options.slowSubscriberBytes ?? DEFAULTS.slowSubscriberBytes,
       slowPolicy: options.slowPolicy ?? DEFAULTS.slowPolicy,
       maxSubscriptions: options.maxSubscriptions ?? DEFAULTS.maxSubscriptions,
@@ -236,6 +251,7 @@ export class WasmSocketServer {
       tls: options.tls === undefined ? undefined : checkedCertificate(options.tls),
     };
     const workers = options.workers ?? DEFAULTS.workers;
+    this.#fds = new FdReserve(this.#log);
     this.#admission = new Admission({
       maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
       maxConnectionsPerIp: options.maxConnectionsPerIp ?? DEFAULTS.maxConnectionsPerIp,
@@ -378,12 +394,15 @@ export class WasmSocketServer {
     const workers = this.#pool === undefined ? [] : await this.#pool.threadStats();
     const threads = this.#local === undefined ? workers : [this.#local.stats(), ...workers];
     const pubsub = { subscriptions: 0, ...emptyBrokerStats() };
+    const buffers = { closedSendQueueFull: 0, closedBufferLimit: 0 };
     let connections = 0;
     let bufferedAmount = 0;
     for (const thread of threads) {
       if (thread === undefined) continue;
       connections += thread.connections;
       bufferedAmount += thread.bufferedAmount;
+      buffers.closedSendQueueFull += thread.buffers.closedSendQueueFull;
+      buffers.closedBufferLimit += thread.buffers.closedBufferLimit;
       pubsub.subscriptions += thread.subscriptions;
       for (const key of BROKER_COUNTERS) pubsub[key] += thread.pubsub[key];
     }
@@ -392,10 +411,19 @@ export class WasmSocketServer {
       pubsub.received += this.#relay.stats.received;
     }
     return {
-      connections, bufferedAmount, pubsub,
+      connections, bufferedAmount, pubsub, buffers,
       workers: workers.map((thread) => thread ?? null),
       ...(this.#pool === undefined ? {} : { pool: { ...this.#pool.stats } }),
     };
+  }
+
+  /**
+   * An error nobody caught reached this thread's process and the process goes on (see
+   * inline-faults.ts): logged with its stack, counted in /healthz as `uncaughtErrors`.
+   */
+  noteUncaughtError(error: Error): void {
+    this.#uncaughtErrors++;
+    this.#log(`uncaught error (the server keeps running, its connections stay open): ${error.stack ?? error.message}`);
   }
 
   /** The state reported by GET /healthz. */
@@ -407,7 +435,10 @@ export class WasmSocketServer {
       workers: stats.workers.map((worker) => worker?.connections ?? null),
       ...(stats.pool === undefined ? {} : { pool: stats.pool }),
       pubsub: stats.pubsub,
+      buffers: { bufferedAmount: stats.bufferedAmount, ...stats.buffers },
       admission: { ...this.#admission.stats },
+      fds: this.#fds.stats,
+      uncaughtErrors: this.#uncaughtErrors,
       backplane: this.#backplane === undefined ? 'none' : { state: this.#backplane.state, peers: this.#backplane.peers, ...this.#backplane.stats },
     };
   }
@@ -420,6 +451,9 @@ export class WasmSocketServer {
       this.#net.once('error', reject);
       this.#net.listen(this.#options.port ?? DEFAULTS.port, this.#options.host ?? DEFAULTS.host, () => {
         this.#net.off('error', reject);
+        // Accept errors (a full fd table) are logged, never fatal.
+        this.#net.on('error', (error: NodeJS.ErrnoException) => this.#fds.acceptFailed(error));
+        this.#fds.measure(this.#admission.stats.open);
         resolve();
       });
     });
@@ -447,6 +481,10 @@ export class WasmSocketServer {
   }
 
   #accept(socket: Socket): void {
+    if (!this.#fds.admit(this.#admission.stats.open)) {
+      this.#answerHere(socket, { status: 503, reason: 'the server is out of file descriptors; try again later', healthStatus: 200 });
+      return;
+    }
     const id = this.#nextId++;
     const refusal = this.#admission.admit(id, socket.remoteAddress ?? '');
     if (refusal !== undefined) {
@@ -463,6 +501,7 @@ export class WasmSocketServer {
   }
 
   #answerHere(socket: Socket, refusal: MainThreadRefusal): void {
+    this.#fds.answering(socket);
     this.#mainThreadAnswers ??= new MainThreadAnswers(() => this.health());
     const { tls } = this.#settings;
     // Made per refused connection (rare), so a replaced certificate is used at once.

@@ -7,8 +7,9 @@ import type { Broker, PubSubRefusal, Subscriber, SubscriberDeflate } from '../pu
 import type { NegotiatedDeflate } from '../protocol/compression.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { SocketLink } from './socket-io.js';
+import type { BudgetedConnection } from './send-budget.js';
 
-export class Session implements Subscriber {
+export class Session implements Subscriber, BudgetedConnection {
   readonly deflate: SubscriberDeflate | undefined;
   /** The heartbeat sweep's view, in ms since the epoch: when bytes or a data message last came. */
   heardAt: number;
@@ -38,6 +39,14 @@ export class Session implements Subscriber {
 
   get backlog(): number {
     return this.link.backlog;
+  }
+
+  get queued(): number {
+    return this.link.bufferedAmount;
+  }
+
+  get closing(): boolean {
+    return this.link.isClosing;
   }
 
   close(code: number, reason: string): void {

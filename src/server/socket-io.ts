@@ -20,6 +20,15 @@ export interface SocketLinkOptions {
   onClosed?: () => void;
   /** Bytes queued on the socket above which we stop reading from it until it drains. */
   highWaterMark: number;
+  /**
+   * The most a send queue already over its high-water mark may grow to (highWaterMark +
+   * maxPayload: an echo of the largest message on a queue at its mark). A write past it is not
+   * queued: `onOverflow` is told once, and the connection closes; only its close frame follows.
+   */
+  sendQueueLimit: number;
+  onOverflow?: () => void;
+  /** A write left the queue over the high-water mark (the thread's budget sums its queues). */
+  onOverHighWater?: () => void;
   /** How long to wait for the peer's close frame, or for its FIN after ours, before dropping TCP. */
   closeTimeoutMs: number;
 }
@@ -36,6 +45,8 @@ export class SocketLink {
   #held = false;
   #corked = false;
   #backlogAtCork = 0;
+  /** A write was refused for the send queue limit; the connection is closing. */
+  #overflowed = false;
   #closeTimer: NodeJS.Timeout | undefined;
   /** Bytes arrived since the heartbeat sweep last looked (it resets this): the peer is alive. */
   readSinceSweep = false;
@@ -90,9 +101,26 @@ export class SocketLink {
     return this.#corked ? this.#backlogAtCork : this.#socket.writableLength;
   }
 
+  /** The close frame is out or TCP is gone: no more data goes out, the queue only drains. */
+  get isClosing(): boolean {
+    return this.#closeTimer !== undefined || this.#socket.destroyed;
+  }
+
   write(first: Uint8Array, second?: Uint8Array): void {
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable) return;
+    // Backpressure stops reading, but an application can still send in a loop, or one read can
+    // hold many requests: the queue's hard bound is here, where every byte for the peer passes.
+    // A queue under its mark takes any message, however large (maxPayload bounds what we read,
+    // not what the application sends).
+    const queued = socket.writableLength;
+    const bytes = first.length + (second?.length ?? 0);
+    if (!this.#overflowed && queued > this.#options.highWaterMark
+      && queued + bytes > this.#options.sendQueueLimit + (bytes <= MAX_CONTROL_FRAME ? CONTROL_FRAME_ROOM : 0)) {
+      this.#overflowed = true;
+      this.#options.onOverflow?.();
+      return;
+    }
     if (second === undefined) {
       socket.write(first);
     } else {
@@ -102,9 +130,12 @@ export class SocketLink {
       socket.uncork();
     }
     // Backpressure: a peer that does not read stops being read from, so memory stays bounded.
-    if (!this.#paused && socket.writableLength > this.#options.highWaterMark) {
-      this.#paused = true;
-      socket.pause();
+    if (socket.writableLength > this.#options.highWaterMark) {
+      if (!this.#paused) {
+        this.#paused = true;
+        socket.pause();
+      }
+      this.#options.onOverHighWater?.();
     }
   }
 
@@ -167,6 +198,14 @@ export class SocketLink {
     this.#endpoint?.drain();
   }
 }
+
+/** RFC 6455 §5.5: a control frame's payload is at most 125 bytes; a server frame's header is 2. */
+const MAX_CONTROL_FRAME = 127;
+/**
+ * Room past the send queue limit for frames that small: the close frame that a full queue's
+ * connection is closed with, and pongs, always fit (tiny data messages stop a few KiB later).
+ */
+const CONTROL_FRAME_ROOM = 4096;
 
 /** Links corked by deliver() during this turn. */
 let corkedLinks: SocketLink[] = [];

@@ -1,0 +1,139 @@
+/**
+ * File descriptors, on the main thread where every connection is accepted. A process whose fd
+ * table is full cannot accept: libuv then accepts and closes every new connection on a spare
+ * fd of its own (its "EMFILE trick"), so clients, /healthz included, are dropped at once and
+ * Node is never told. So we refuse first: past `limit - reserve` fds in use, a new connection
+ * gets 503 (and GET /healthz the node's state), answered with the reserve's fds; the episode
+ * is logged once when it starts and once when it ends.
+ *
+ * The count is estimated as fds that are not connections (measured) plus open connections
+ * (counted by admission), and measured again from /proc/self/fd when the estimate reaches the
+ * limit (at most every RECOUNT_MS, since a full table is tens of thousands of entries) and every
+ * RECOUNT_EVERY accepts, so files and sockets the application opens are seen too. Linux only: elsewhere there is no
+ * limit to read and this never refuses.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+export interface FdStats {
+  /** The soft RLIMIT_NOFILE; null where it cannot be read (no refusals then). */
+  limit: number | null;
+  /** Fds kept free for answering refusals and /healthz. */
+  reserve: number;
+  /** Fds in use at the last look (estimated between counts). */
+  inUse: number;
+  /** True while new connections are refused for want of fds. */
+  exhausted: boolean;
+  /** Connections refused with 503 for want of fds, and how many times that began. */
+  refused: number;
+  episodes: number;
+}
+
+/** A refused connection can always be answered: at least this many fds stay free. */
+const MIN_RESERVE = 32;
+const MAX_RESERVE = 1024;
+const RECOUNT_MS = 250;
+/** Accepts between counts even far from the limit: fds the application opens are seen in time. */
+const RECOUNT_EVERY = 1024;
+
+export class FdReserve {
+  readonly #log: (line: string) => void;
+  readonly #limit: number | null;
+  readonly #reserve: number;
+  /** Fds that are not counted connections: the process's own, the pool's, the application's. */
+  #others = 0;
+  /** Refused sockets still being answered: they hold an fd each. */
+  #answering = 0;
+  #countedAt = 0;
+  #acceptsSinceCount = 0;
+  #inUse = 0;
+  #exhausted = false;
+  #refused = 0;
+  #episodes = 0;
+
+  constructor(log: (line: string) => void, limit: number | null = softFdLimit()) {
+    this.#log = log;
+    this.#limit = limit;
+    this.#reserve = limit === null ? 0 : Math.min(MAX_RESERVE, Math.max(MIN_RESERVE, Math.floor(limit / 50)));
+  }
+
+  get stats(): FdStats {
+    return {
+      limit: this.#limit, reserve: this.#reserve, inUse: this.#inUse,
+      exhausted: this.#exhausted, refused: this.#refused, episodes: this.#episodes,
+    };
+  }
+
+  /** Measures what is not a connection; call when `connections` is the exact open count. */
+  measure(connections: number): void {
+    if (this.#limit === null) return;
+    this.#countedAt = Date.now();
+    this.#acceptsSinceCount = 0;
+    this.#inUse = openFdCount();
+    this.#others = Math.max(0, this.#inUse - connections - this.#answering);
+  }
+
+  /**
+   * A connection was just accepted, `connections` are open besides it: true to serve it, false
+   * to refuse it with 503 (counted; the first refusal of an episode is logged).
+   */
+  admit(connections: number): boolean {
+    const limit = this.#limit;
+    if (limit === null) return true;
+    const threshold = limit - this.#reserve;
+    this.#inUse = this.#others + connections + this.#answering + 1;
+    // The new socket holds an fd already: it is counted as a connection.
+    const due = this.#countedAt === 0 || ++this.#acceptsSinceCount >= RECOUNT_EVERY;
+    if (due || (this.#inUse >= threshold && Date.now() - this.#countedAt >= RECOUNT_MS)) this.measure(connections + 1);
+    if (this.#inUse < threshold) {
+      if (this.#exhausted) {
+        this.#exhausted = false;
+        this.#log(`file descriptors available again (${this.#inUse} of ${limit} in use): new connections are served`);
+      }
+      return true;
+    }
+    this.#refused++;
+    if (!this.#exhausted) {
+      this.#exhausted = true;
+      this.#episodes++;
+      this.#log(`out of file descriptors: ${this.#inUse} of ${limit} in use (ulimit -n), ${this.#reserve} kept for answers; `
+        + 'new connections get 503 until some close');
+    }
+    return false;
+  }
+
+  /** A refused socket is being answered until `socket` closes. */
+  answering(socket: { once(event: 'close', listener: () => void): unknown }): void {
+    this.#answering++;
+    socket.once('close', () => this.#answering--);
+  }
+
+  /**
+   * The listener's 'error': accept failing (EMFILE/ENFILE: the table filled before our count
+   * said so, say with files the application opened). Logged once per episode, never fatal.
+   */
+  acceptFailed(error: NodeJS.ErrnoException): void {
+    const full = error.code === 'EMFILE' || error.code === 'ENFILE';
+    if (full && this.#exhausted) return;
+    if (full) {
+      this.#exhausted = true;
+      this.#episodes++;
+      this.#countedAt = 0; // the next accept counts again
+    }
+    this.#log(`accept failed: ${error.message}${full ? '; new connections are dropped until some close' : ''}`);
+  }
+}
+
+/** The soft limit on open files, from /proc/self/limits (Linux); null elsewhere. */
+function softFdLimit(): number | null {
+  try {
+    const line = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return line === null || line[1] === 'unlimited' ? null : Number(line[1]);
+  } catch {
+    return null;
+  }
+}
+
+/** Fds open in this process (the directory listing's own fd not counted). */
+function openFdCount(): number {
+  return readdirSync('/proc/self/fd').length - 1;
+}
