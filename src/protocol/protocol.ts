@@ -155,6 +155,11 @@ export class WebSocketProtocol {
   receive(chunk: Uint8Array): void {
     // RFC 6455 §5.5.1: after a close frame, nothing more is read.
     if (this.#closeReceived || this.readyState === ReadyState.CLOSED || chunk.length === 0) return;
+    const limit = this.#codec.maxChunkBytes;
+    if (chunk.length > limit) {
+      for (let at = 0; at < chunk.length; at += limit) this.receive(chunk.subarray(at, at + limit));
+      return;
+    }
     if (this.#suspension !== undefined) {
       // Read before the transport paused: kept for after the message being inflated.
       this.#suspension.input.push(new Uint8Array(chunk));

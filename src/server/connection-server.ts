@@ -305,7 +305,7 @@ export class ConnectionServer {
       deflate: negotiated === undefined || compressor === undefined ? undefined : { negotiated, compressor },
       onError: (error) => this.#services.onError(error, id),
     });
-    link.attach(conn);
+    link.attach(conn, this.#codec.readArea());
     session.attach(conn);
     // Bytes that came in the same packet as the request are the connection's first input.
     conn.start(head);
