@@ -166,6 +166,8 @@ export class WebSocketProtocol {
       return;
     }
     const codec = this.#codec;
+    // Allocations per read, not per message: this view of the bytes scan() works on, and (below)
+    // a copy of a partial header left over. Per message: its Buffer (#own or the assembly).
     const work = codec.load(this.#pending, chunk);
     this.#pending = null;
     let start = 0;
@@ -284,7 +286,7 @@ export class WebSocketProtocol {
    */
   #own(work: Uint8Array, start: number, length: number): Buffer {
     if (length === 0) return EMPTY;
-    if (this.#codec.payloadIsBorrowed) return Buffer.from(work.subarray(start, start + length));
+    if (this.#codec.payloadIsBorrowed) return Buffer.copyBytesFrom(work, start, length);
     return Buffer.from(work.buffer, work.byteOffset + start, length);
   }
 

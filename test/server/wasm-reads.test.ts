@@ -173,3 +173,36 @@ for (const workers of [0, 1]) {
     });
   }
 }
+
+test('every write made while handling one read leaves in one writev, on both read paths', async (t) => {
+  for (const withArea of [true, false]) {
+    const area = withArea ? createWasmCodec().readArea() : undefined;
+    const calls: number[] = []; // chunks per _write / _writev call
+    let reads = 0;
+    const { client, close } = await socketPair((socket) => {
+      const internals = socket as unknown as { _writev(chunks: unknown[], cb: () => void): void; _write(chunk: unknown, encoding: string, cb: () => void): void };
+      const writev = internals._writev.bind(socket);
+      const write = internals._write.bind(socket);
+      internals._writev = (chunks, cb) => { calls.push(chunks.length); writev(chunks, cb); };
+      internals._write = (chunk, encoding, cb) => { calls.push(1); write(chunk, encoding, cb); };
+      const link = new SocketLink(socket, { highWaterMark: 1 << 20, closeTimeoutMs: 1000 });
+      link.attach({
+        receive: () => {
+          reads++;
+          for (let i = 0; i < 3; i++) link.write(Buffer.from(`reply ${i} `));
+        },
+        drain: () => undefined,
+        finish: () => undefined,
+      }, area);
+      socket.resume();
+    });
+    t.teardown(close);
+    let answer = '';
+    client.on('data', (data) => { answer += data; });
+    client.write('one read');
+    await waitFor(() => answer.length === 3 * 'reply 0 '.length);
+    t.is(answer, 'reply 0 reply 1 reply 2 ');
+    t.is(reads, 1);
+    t.deepEqual(calls, [3], withArea ? 'read into memory' : 'data events');
+  }
+});
