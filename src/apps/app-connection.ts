@@ -67,7 +67,13 @@ export class AppConnection implements Connection {
     this.#machine = new WebSocketProtocol(codec, {
       message: (data, isBinary) => {
         this.receivedMessage = true;
-        this.#runHandler(() => app.message?.(this, data, isBinary));
+        // Called directly, not through #runHandler: no closure per message.
+        if (app.message === undefined) return;
+        try {
+          app.message(this, data, isBinary);
+        } catch (error) {
+          this.#handlerFailed(error as Error);
+        }
       },
       write: (first, second) => transport.write(first, second),
       closeTransport: () => transport.end(),
@@ -151,9 +157,13 @@ export class AppConnection implements Connection {
     try {
       handler();
     } catch (error) {
-      // An application exception closes this connection only (1011), never the server.
-      this.#onError?.(error as Error, this);
-      this.close(CloseCode.INTERNAL_ERROR, 'internal error');
+      this.#handlerFailed(error as Error);
     }
+  }
+
+  /** An application exception closes this connection only (1011), never the server. */
+  #handlerFailed(error: Error): void {
+    this.#onError?.(error, this);
+    this.close(CloseCode.INTERNAL_ERROR, 'internal error');
   }
 }
