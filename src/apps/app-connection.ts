@@ -41,6 +41,8 @@ export interface AppConnectionOptions {
   /** permessage-deflate, when the handshake agreed on it. */
   deflate?: PerMessageDeflateConfig;
   onError?: (error: Error, conn: Connection) => void;
+  /** Asked after each frame: true when this turn's work is done (see ProtocolSink.shouldYield). */
+  shouldYield?: () => boolean;
 }
 
 export class AppConnection implements Connection {
@@ -79,6 +81,7 @@ export class AppConnection implements Connection {
       closeTransport: () => transport.end(),
       pauseInput: () => transport.pauseInput(),
       resumeInput: () => transport.resumeInput(),
+      shouldYield: options.shouldYield,
     }, { role: 'server', maxPayload: options.maxPayload, utf8Validator: options.utf8Validator, deflate: options.deflate });
   }
 

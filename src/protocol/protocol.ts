@@ -5,7 +5,9 @@
  *
  * With permessage-deflate (RFC 7692) a large compressed message is inflated on the thread pool:
  * the machine then stops where it is (the frames after that message wait, in order), asks the
- * sink to pause input, and goes on from the same place once the message is delivered.
+ * sink to pause input, and goes on from the same place once the message is delivered. It stops
+ * the same way when the sink says this turn's work is done (shouldYield): one read can hold
+ * hundreds of messages whose handlers fan out, and the connection goes on in the next turn.
  */
 import {
   FrameCodec, RECORD_CAPACITY, RECORD_WORDS, S_CONSUMED, R_FLAGS, R_LENGTH_LO, R_LENGTH_HI,
@@ -42,6 +44,12 @@ export interface ProtocolSink {
    */
   pauseInput?(): void;
   resumeInput?(): void;
+  /**
+   * Asked after each complete frame: true when this turn has done enough work (the server
+   * keeps a budget per event-loop turn). The machine then stops as for an async inflate and
+   * goes on, with what was received meanwhile, after setImmediate.
+   */
+  shouldYield?(): boolean;
 }
 
 export interface ProtocolOptions {
@@ -105,6 +113,8 @@ export class WebSocketProtocol {
   readonly #deflater: MessageDeflater | undefined;
   /** A message is being inflated asynchronously; #suspension holds what comes after it. */
   #inflating = false;
+  /** pauseInput() was asked for (once per stop, however many stops follow before the end). */
+  #inputPaused = false;
   #suspension: Suspension | undefined;
   /** Streaming UTF-8 state of the text message being received (when #validatesUtf8). */
   #utf8State = UTF8_ACCEPT;
@@ -176,7 +186,7 @@ export class WebSocketProtocol {
       const records = codec.records;
       for (let i = 0; i < count; i++) {
         if (!this.#handleRecord(records, i * RECORD_WORDS, work)) return;
-        if (this.#inflating) {
+        if (this.#mustStop(records, i * RECORD_WORDS)) {
           this.#suspend(records.slice((i + 1) * RECORD_WORDS, count * RECORD_WORDS), work);
           return;
         }
@@ -369,7 +379,7 @@ export class WebSocketProtocol {
     const outcome = inflater.inflateSync(compressed, this.#maxPayload, !isBinary);
     if (outcome !== undefined) return this.#deliverInflated(outcome, isBinary);
     this.#inflating = true;
-    this.#sink.pauseInput?.();
+    this.#pauseInput();
     inflater.inflateAsync(compressed, this.#maxPayload, !isBinary, (late) => {
       this.#inflating = false;
       if (this.readyState === ReadyState.CLOSED) return; // TCP closed meanwhile
@@ -385,7 +395,7 @@ export class WebSocketProtocol {
   }
 
   /**
-   * Keeps what follows a message that is being inflated: the rest of its read's records, the
+   * Keeps what follows the record processing stopped at: the rest of its read's records, the
    * bytes they point into (copied when the codec reuses them) and the bytes not scanned yet.
    */
   #suspend(records: Int32Array, work: Uint8Array): void {
@@ -395,7 +405,25 @@ export class WebSocketProtocol {
     this.#suspension = { records, next: 0, work: kept, input };
   }
 
-  /** Goes on where #suspend stopped, until done or the next message to inflate asynchronously. */
+  /**
+   * After a record: true when processing must stop here, for an async inflate or because the
+   * sink's budget for this turn is spent (then input pauses and processing goes on next turn).
+   */
+  #mustStop(records: Int32Array, r: number): boolean {
+    if (this.#inflating) return true;
+    if (records[r + R_FRAME_DONE] === 0 || this.#sink.shouldYield?.() !== true) return false;
+    this.#pauseInput();
+    setImmediate(() => this.#resume());
+    return true;
+  }
+
+  #pauseInput(): void {
+    if (this.#inputPaused) return;
+    this.#inputPaused = true;
+    this.#sink.pauseInput?.();
+  }
+
+  /** Goes on where #suspend stopped, until done or the next stop (an async inflate, a spent budget). */
   #resume(): void {
     const suspension = this.#suspension;
     if (suspension === undefined) return;
@@ -403,7 +431,7 @@ export class WebSocketProtocol {
     const { records, work, input } = suspension;
     for (let r = suspension.next; r < records.length; r += RECORD_WORDS) {
       if (!this.#handleRecord(records, r, work)) return;
-      if (this.#inflating) {
+      if (this.#mustStop(records, r)) {
         this.#suspension = { ...suspension, next: r + RECORD_WORDS };
         return;
       }
@@ -417,7 +445,10 @@ export class WebSocketProtocol {
         return;
       }
     }
-    if (this.readyState !== ReadyState.CLOSED) this.#sink.resumeInput?.();
+    if (this.readyState !== ReadyState.CLOSED && this.#inputPaused) {
+      this.#inputPaused = false;
+      this.#sink.resumeInput?.();
+    }
   }
 
   #handleControlFrame(opcode: number, payload: Buffer): boolean {

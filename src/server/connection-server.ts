@@ -19,6 +19,7 @@ import { CloseCode } from '../protocol/close-codes.js';
 import { AppConnection } from '../apps/app-connection.js';
 import { Broker, type Backplane, type BrokerStats, type SlowSubscriberPolicy } from '../pubsub/broker.js';
 import { SocketLink } from './socket-io.js';
+import { turnBudgetSpent } from './turn-budget.js';
 import { answerHttp, answerClientError, pathOf } from './http-answers.js';
 import { Session, SessionTransport } from './session.js';
 import { enforceVerdict, runAuthorizeHook, upgradeRequestOf, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
@@ -304,6 +305,7 @@ export class ConnectionServer {
       id, subprotocol: accepted.protocol, request, data, maxPayload: this.#settings.maxPayload, utf8Validator: this.#settings.utf8Validator,
       deflate: negotiated === undefined || compressor === undefined ? undefined : { negotiated, compressor },
       onError: (error) => this.#services.onError(error, id),
+      shouldYield: turnBudgetSpent,
     });
     link.attach(conn, this.#codec.readArea());
     session.attach(conn);
