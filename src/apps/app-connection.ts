@@ -4,7 +4,7 @@
  * the socket and the broker of the thread that owns it; in tests, whatever the test gives).
  */
 import type { FrameCodec } from '../codec/codec.js';
-import { WebSocketProtocol, ReadyState, type Utf8ValidatorChoice } from '../protocol/protocol.js';
+import { WebSocketProtocol, ReadyState, type ProtocolSink, type Utf8ValidatorChoice } from '../protocol/protocol.js';
 import { CloseCode, isValidWireCloseCode } from '../protocol/close-codes.js';
 import type { PerMessageDeflateConfig } from '../protocol/compression.js';
 import type { Application, Connection, UpgradeRequest } from './app.js';
@@ -66,23 +66,21 @@ export class AppConnection implements Connection {
     this.#app = app;
     this.#transport = transport;
     this.#onError = options.onError;
-    this.#machine = new WebSocketProtocol(codec, {
-      message: (data, isBinary) => {
-        this.receivedMessage = true;
-        // Called directly, not through #runHandler: no closure per message.
-        if (app.message === undefined) return;
-        try {
-          app.message(this, data, isBinary);
-        } catch (error) {
-          this.#handlerFailed(error as Error);
-        }
-      },
-      write: (first, second) => transport.write(first, second),
-      closeTransport: () => transport.end(),
-      pauseInput: () => transport.pauseInput(),
-      resumeInput: () => transport.resumeInput(),
-      shouldYield: options.shouldYield,
-    }, { role: 'server', maxPayload: options.maxPayload, utf8Validator: options.utf8Validator, deflate: options.deflate });
+    this.#machine = new WebSocketProtocol(codec, new ConnectionSink(this, transport, options.shouldYield), {
+      role: 'server', maxPayload: options.maxPayload, utf8Validator: options.utf8Validator, deflate: options.deflate,
+    });
+  }
+
+  /** @internal A message from the protocol: the application's handler, called without a closure. */
+  deliver(data: Buffer, isBinary: boolean): void {
+    this.receivedMessage = true;
+    const app = this.#app;
+    if (app.message === undefined) return;
+    try {
+      app.message(this, data, isBinary);
+    } catch (error) {
+      this.#handlerFailed(error as Error);
+    }
   }
 
   get bufferedAmount(): number {
@@ -169,4 +167,22 @@ export class AppConnection implements Connection {
     this.#onError?.(error, this);
     this.close(CloseCode.INTERNAL_ERROR, 'internal error');
   }
+}
+
+/**
+ * The protocol's sink for one connection: methods on a prototype, not six closures per
+ * connection (idle connections are what a server's memory is made of).
+ */
+class ConnectionSink implements ProtocolSink {
+  readonly shouldYield: (() => boolean) | undefined;
+
+  constructor(readonly connection: AppConnection, readonly transport: Transport, shouldYield: (() => boolean) | undefined) {
+    this.shouldYield = shouldYield;
+  }
+
+  message(data: Buffer, isBinary: boolean): void { this.connection.deliver(data, isBinary); }
+  write(first: Uint8Array, second?: Uint8Array): void { this.transport.write(first, second); }
+  closeTransport(): void { this.transport.end(); }
+  pauseInput(): void { this.transport.pauseInput(); }
+  resumeInput(): void { this.transport.resumeInput(); }
 }

@@ -128,8 +128,8 @@ export class WebSocketProtocol {
   /** RFC 7692 §6: the message's first frame had RSV1 set; its payload is DEFLATE data. */
   #messageCompressed = false;
   #messageLength = 0;
-  /** The payload of a message that did not arrive whole in one segment. */
-  readonly #assembly: MessageAssembly;
+  /** The payload of a message that did not arrive whole in one segment; made on first need. */
+  #assembly: MessageAssembly | undefined;
   // The control frame being received when its payload spans reads: an exact-size buffer.
   #control: Buffer | undefined;
   #controlFilled = 0;
@@ -140,7 +140,6 @@ export class WebSocketProtocol {
     this.#role = options.role;
     this.#maxPayload = options.maxPayload;
     this.#allowedRsv = options.allowedRsv ?? 0;
-    this.#assembly = new MessageAssembly(options.maxPayload);
     if (options.deflate !== undefined) {
       this.#inflater = new MessageInflater(options.deflate.negotiated.receive);
       this.#deflater = new MessageDeflater(options.deflate.negotiated.send, options.deflate.compressor);
@@ -262,7 +261,7 @@ export class WebSocketProtocol {
         this.#control = Buffer.allocUnsafe(length); // RFC 6455 §5.5: at most 125 bytes
         this.#controlFilled = 0;
       } else {
-        this.#assembly.reserve(Math.min(length, PREALLOCATE_MAX_BYTES));
+        this.#assemblyOf().reserve(Math.min(length, PREALLOCATE_MAX_BYTES));
       }
     }
     if ((flags & RF_UTF8_INVALID) !== 0) return this.#fail(invalidUtf8());
@@ -280,7 +279,7 @@ export class WebSocketProtocol {
         this.#utf8State = validateTextSegment(work, start, segmentLength, this.#utf8State);
         if (this.#utf8State === UTF8_REJECT) return this.#fail(invalidUtf8());
       }
-      this.#assembly.append(work.subarray(start, start + segmentLength));
+      this.#assemblyOf().append(work.subarray(start, start + segmentLength));
     }
     if (!frameDone || (flags & RF_FIN) === 0) return true;
     if (this.#messageCompressed) return this.#inflateMessage();
@@ -288,6 +287,11 @@ export class WebSocketProtocol {
     if (this.#validatesUtf8 && !this.#messageIsBinary && this.#utf8State !== UTF8_ACCEPT) return this.#fail(invalidUtf8());
     this.#deliverMessage();
     return true;
+  }
+
+  /** Idle connections and those whose messages arrive whole never make one. */
+  #assemblyOf(): MessageAssembly {
+    return (this.#assembly ??= new MessageAssembly(this.#maxPayload));
   }
 
   /**
@@ -358,7 +362,7 @@ export class WebSocketProtocol {
   }
 
   #deliverMessage(): void {
-    const data = this.#assembly.take();
+    const data = this.#assembly?.take() ?? EMPTY; // fragments that were all empty
     this.#inMessage = false;
     // After our close frame, the application has said goodbye: data is read but not delivered.
     if (!this.#closeSent) this.#sink.message(data, this.#messageIsBinary);
@@ -371,8 +375,9 @@ export class WebSocketProtocol {
    */
   #inflateMessage(): boolean {
     // RFC 7692 §7.2.2: the receiver appends 0x00 0x00 0xff 0xff before inflating.
-    this.#assembly.append(SYNC_FLUSH_TAIL);
-    const compressed = this.#assembly.take();
+    const assembly = this.#assemblyOf();
+    assembly.append(SYNC_FLUSH_TAIL);
+    const compressed = assembly.take();
     const isBinary = this.#messageIsBinary;
     this.#inMessage = false;
     const inflater = this.#inflater!;
@@ -502,7 +507,7 @@ export class WebSocketProtocol {
     this.closeCode = error.closeCode;
     this.closeReason = error.message;
     this.readyState = ReadyState.CLOSED;
-    this.#assembly.clear();
+    this.#assembly?.clear();
     this.#control = undefined;
     this.#suspension = undefined;
     this.#sink.closeTransport();
