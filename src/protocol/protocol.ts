@@ -300,7 +300,12 @@ export class WebSocketProtocol {
    */
   #own(work: Uint8Array, start: number, length: number): Buffer {
     if (length === 0) return EMPTY;
-    if (this.#codec.payloadIsBorrowed) return Buffer.copyBytesFrom(work, start, length);
+    if (this.#codec.payloadIsBorrowed) {
+      // allocUnsafe + set measured a little faster than Buffer.copyBytesFrom or Buffer.from(view).
+      const own = Buffer.allocUnsafe(length);
+      own.set(work.subarray(start, start + length));
+      return own;
+    }
     return Buffer.from(work.buffer, work.byteOffset + start, length);
   }
 
