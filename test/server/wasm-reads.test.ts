@@ -5,6 +5,7 @@
  */
 import test from 'ava';
 import { once } from 'node:events';
+import { createServer as createHttpServer } from 'node:http';
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import { createWasmCodec, READ_AREA_BYTES } from '../../src/codec/wasm-codec.js';
@@ -206,3 +207,27 @@ test('every write made while handling one read leaves in one writev, on both rea
     t.deepEqual(calls, [3], withArea ? 'read into memory' : 'data events');
   }
 });
+
+for (const codec of ['wasm', 'js'] as const) {
+  test(`handleUpgrade from another HTTP server: frames that came with the request, then later reads, echo in order [${codec}]`, async (t) => {
+    const server = await listen({ port: 0, app: 'echo', workers: 0, codec });
+    t.teardown(() => server.close());
+    const http = createHttpServer((_request, response) => response.end());
+    http.on('upgrade', (request, socket, head) => server.handleUpgrade(request, socket, head));
+    http.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    t.teardown(() => http.close());
+    const hostPort = (http.address() as net.AddressInfo).port;
+    const large = pattern(100_000, 4);
+    // The head ends inside the large frame's header: the rest comes in the next reads.
+    const headFrames = Buffer.concat([text('with the request'), binary(large)]);
+    const client = await RawClient.connect(hostPort, { head: headFrames.subarray(0, text('with the request').length + 3) });
+    t.teardown(() => client.destroy());
+    await client.sendChunked(headFrames.subarray(text('with the request').length + 3), 30_000);
+    await client.send(text('after'));
+    const [first, second, third] = await client.nextFrames(3, 60_000);
+    t.is(first.payload.toString(), 'with the request');
+    t.true(second.payload.equals(large));
+    t.is(third.payload.toString(), 'after');
+  });
+}
