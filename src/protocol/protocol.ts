@@ -170,7 +170,7 @@ export class WebSocketProtocol {
       return;
     }
     if (this.#suspension !== undefined) {
-      // Read before the transport paused: kept for after the message being inflated.
+      // Read before the transport paused: kept for after the inflate or the turn that stopped us.
       this.#suspension.input.push(new Uint8Array(chunk));
       return;
     }
