@@ -4,7 +4,7 @@
  * the socket and the broker of the thread that owns it; in tests, whatever the test gives).
  */
 import type { FrameCodec } from '../codec/codec.js';
-import { WebSocketProtocol, ReadyState, type Utf8ValidatorChoice } from '../protocol/protocol.js';
+import { WebSocketProtocol, ReadyState, type ProtocolSink, type Utf8ValidatorChoice } from '../protocol/protocol.js';
 import { CloseCode, isValidWireCloseCode } from '../protocol/close-codes.js';
 import type { PerMessageDeflateConfig } from '../protocol/compression.js';
 import type { Application, Connection, PubSubRefusal, UpgradeRequest } from './app.js';
@@ -44,6 +44,8 @@ export interface AppConnectionOptions {
   onError?: (error: Error, conn: Connection) => void;
   /** Who may subscribe and publish to what; everything is allowed without. */
   permissions?: TopicPermissions<Connection>;
+  /** Asked after each frame: true when this turn's work is done (see ProtocolSink.shouldYield). */
+  shouldYield?: () => boolean;
 }
 
 export class AppConnection implements Connection {
@@ -69,16 +71,21 @@ export class AppConnection implements Connection {
     this.#transport = transport;
     this.#onError = options.onError;
     this.#permissions = options.permissions;
-    this.#machine = new WebSocketProtocol(codec, {
-      message: (data, isBinary) => {
-        this.receivedMessage = true;
-        this.#runHandler(() => app.message?.(this, data, isBinary));
-      },
-      write: (first, second) => transport.write(first, second),
-      closeTransport: () => transport.end(),
-      pauseInput: () => transport.pauseInput(),
-      resumeInput: () => transport.resumeInput(),
-    }, { role: 'server', maxPayload: options.maxPayload, utf8Validator: options.utf8Validator, deflate: options.deflate });
+    this.#machine = new WebSocketProtocol(codec, new ConnectionSink(this, transport, options.shouldYield), {
+      role: 'server', maxPayload: options.maxPayload, utf8Validator: options.utf8Validator, deflate: options.deflate,
+    });
+  }
+
+  /** @internal A message from the protocol: the application's handler, called without a closure. */
+  deliver(data: Buffer, isBinary: boolean): void {
+    this.receivedMessage = true;
+    const app = this.#app;
+    if (app.message === undefined) return;
+    try {
+      app.message(this, data, isBinary);
+    } catch (error) {
+      this.#handlerFailed(error as Error);
+    }
   }
 
   get bufferedAmount(): number {
@@ -160,9 +167,31 @@ export class AppConnection implements Connection {
     try {
       handler();
     } catch (error) {
-      // An application exception closes this connection only (1011), never the server.
-      this.#onError?.(error as Error, this);
-      this.close(CloseCode.INTERNAL_ERROR, 'internal error');
+      this.#handlerFailed(error as Error);
     }
   }
+
+  /** An application exception closes this connection only (1011), never the server. */
+  #handlerFailed(error: Error): void {
+    this.#onError?.(error, this);
+    this.close(CloseCode.INTERNAL_ERROR, 'internal error');
+  }
+}
+
+/**
+ * The protocol's sink for one connection: methods on a prototype, not six closures per
+ * connection (idle connections are what a server's memory is made of).
+ */
+class ConnectionSink implements ProtocolSink {
+  readonly shouldYield: (() => boolean) | undefined;
+
+  constructor(readonly connection: AppConnection, readonly transport: Transport, shouldYield: (() => boolean) | undefined) {
+    this.shouldYield = shouldYield;
+  }
+
+  message(data: Buffer, isBinary: boolean): void { this.connection.deliver(data, isBinary); }
+  write(first: Uint8Array, second?: Uint8Array): void { this.transport.write(first, second); }
+  closeTransport(): void { this.transport.end(); }
+  pauseInput(): void { this.transport.pauseInput(); }
+  resumeInput(): void { this.transport.resumeInput(); }
 }

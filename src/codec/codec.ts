@@ -76,6 +76,16 @@ export interface FrameCodec {
   readonly payloadIsBorrowed: boolean;
   /** Records written by the last scan(), RECORD_WORDS words each. */
   readonly records: Int32Array;
+  /** The largest chunk load() takes; the protocol feeds longer ones in pieces of this size. */
+  readonly maxChunkBytes: number;
+  /**
+   * Memory the transport may read socket bytes straight into (WASM linear memory), or undefined.
+   * A chunk that starts there is scanned where it lies: load() copies only the pending bytes in
+   * front of it. All of a thread's connections share it: each read must be handed to receive()
+   * before the next one lands. After the first call the codec's memory never grows again, so
+   * the view (and a raw pointer to it held by the socket) stays valid.
+   */
+  readArea(): Uint8Array | undefined;
   /** A new, zeroed scan state for one connection. */
   createState(): Uint32Array;
   /**

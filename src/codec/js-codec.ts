@@ -216,6 +216,12 @@ export class JsCodec implements FrameCodec {
   /** Payload views point into the chunk itself, which the codec never reuses. */
   readonly payloadIsBorrowed = false;
   readonly records = new Int32Array(RECORD_CAPACITY * RECORD_WORDS);
+  readonly maxChunkBytes = Number.POSITIVE_INFINITY;
+
+  /** Chunks are scanned wherever they are: there is no memory of the codec's own to read into. */
+  readArea(): undefined {
+    return undefined;
+  }
 
   createState(): Uint32Array {
     return new Uint32Array(SCAN_STATE_WORDS);

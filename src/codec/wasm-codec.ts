@@ -2,11 +2,14 @@
  * WasmCodec: the FrameCodec backed by assembly/ (AssemblyScript compiled to WebAssembly).
  *
  * Linear memory layout (the module owns everything below heapBase()):
- *   state area · record area · header scratch | copy scratch (COPY_SCRATCH_BYTES) | work buffer →
- * load() stages pending + chunk at the start of the work buffer (one copy), so scan() and the
- * payload views it hands out alias linear memory: payloadIsBorrowed. mask() and validateUtf8()
- * on bytes outside linear memory stream them through the copy scratch, which never overlaps
- * the work buffer, so borrowed payloads survive those calls.
+ *   state area · record area · header scratch | copy scratch (COPY_SCRATCH_BYTES) |
+ *   work: pending headroom (PENDING_HEADROOM_BYTES) · read area (READ_AREA_BYTES) →
+ * A socket reads straight into the read area (readArea()); load() then only puts the pending
+ * bytes (at most a partial header) in the headroom just before it, and scan() unmasks where the
+ * kernel put the bytes. A chunk from elsewhere is copied to the same place (one copy). Either
+ * way scan() and the payload views it hands out alias linear memory: payloadIsBorrowed.
+ * mask() and validateUtf8() on bytes outside linear memory stream them through the copy
+ * scratch, which never overlaps the work area, so borrowed payloads survive those calls.
  */
 import { readFileSync } from 'node:fs';
 import { FrameCodec, RECORD_CAPACITY, RECORD_WORDS, SCAN_STATE_WORDS } from './codec.js';
@@ -17,6 +20,10 @@ const PAGE_BYTES = 65536;
 /** Bytes of foreign data that mask() / validateUtf8() copy in per WASM call. */
 const COPY_SCRATCH_BYTES = 32 * 1024;
 const TWO_POW_32 = 0x1_0000_0000;
+/** Room for the pending bytes before a read: the protocol keeps at most a partial header (13 bytes). */
+const PENDING_HEADROOM_BYTES = 16;
+/** One socket read: libuv's suggested read size, and the largest chunk load() takes once pinned. */
+export const READ_AREA_BYTES = 64 * 1024;
 
 /** The exports of assembly/index.ts (pointers and u32 values are i32 on the JS side). */
 interface CodecExports {
@@ -56,6 +63,7 @@ export class WasmCodec implements FrameCodec {
   readonly kind = 'wasm' as const;
   /** Payload views point into linear memory, which the next load() overwrites. */
   readonly payloadIsBorrowed = true;
+  readonly maxChunkBytes = READ_AREA_BYTES;
 
   readonly #exports: CodecExports;
   readonly #memory: WasmMemory;
@@ -64,6 +72,9 @@ export class WasmCodec implements FrameCodec {
   readonly #headerOffset: number;
   readonly #scratchOffset: number;
   readonly #workOffset: number;
+  readonly #readOffset: number;
+  /** readArea() was handed out: memory must not grow (a socket holds a raw pointer into it). */
+  #pinned = false;
   // Memory grows only in #reserve(), which refreshes these views: #buffer is always memory.buffer.
   #buffer!: ArrayBuffer;
   #bytes!: Uint8Array;
@@ -82,8 +93,9 @@ export class WasmCodec implements FrameCodec {
     this.#headerOffset = this.#exports.headerOffset();
     this.#scratchOffset = this.#exports.heapBase();
     this.#workOffset = this.#scratchOffset + COPY_SCRATCH_BYTES;
+    this.#readOffset = this.#workOffset + PENDING_HEADROOM_BYTES;
     this.#refreshViews();
-    this.#reserve(this.#workOffset);
+    this.#reserve(this.#readOffset + READ_AREA_BYTES);
   }
 
   /** Records written by the last scan(): a view of the WASM record area. */
@@ -95,29 +107,39 @@ export class WasmCodec implements FrameCodec {
     return new Uint32Array(SCAN_STATE_WORDS);
   }
 
+  readArea(): Uint8Array {
+    this.#pinned = true;
+    return this.#bytes.subarray(this.#readOffset, this.#readOffset + READ_AREA_BYTES);
+  }
+
   load(pending: Uint8Array | null, chunk: Uint8Array): Uint8Array {
     const pendingLength = pending === null ? 0 : pending.length;
-    const total = pendingLength + chunk.length;
-    const work = this.#workOffset;
-    // Growth detaches views of the old buffer: note where in-memory sources are first.
     const buffer = this.#buffer;
+    const chunkAt = chunk.buffer === buffer ? chunk.byteOffset : -1;
+    if (chunkAt >= this.#readOffset && chunkAt - pendingLength >= this.#workOffset) {
+      // Read straight into the read area: no copy at all but the pending bytes' in front of it.
+      const start = chunkAt - pendingLength;
+      if (pendingLength > 0) this.#placePending(pending!, start);
+      return this.#bytes.subarray(start, chunkAt + chunk.length);
+    }
+    const start = Math.max(this.#workOffset, this.#readOffset - pendingLength);
+    const end = start + pendingLength + chunk.length;
+    // Bytes elsewhere in linear memory could be overwritten by the pending bytes' move: copy first.
+    const source = chunkAt === -1 ? chunk : chunk.slice();
+    // Growth detaches views of the old buffer: note where in-memory pending bytes are first.
     const pendingAt = pending !== null && pending.buffer === buffer ? pending.byteOffset : -1;
-    let chunkAt = chunk.buffer === buffer ? chunk.byteOffset : -1;
-    let chunkCopy: Uint8Array | null = null;
-    if (chunkAt !== -1 && chunkAt !== work + pendingLength) {
-      // Bytes in linear memory but not where they belong: moving pending could overwrite them.
-      chunkCopy = chunk.slice();
-      chunkAt = -1;
-    }
-    this.#reserve(work + total);
-    const bytes = this.#bytes;
+    this.#reserve(end);
     if (pendingLength > 0) {
-      if (pendingAt !== -1) bytes.copyWithin(work, pendingAt, pendingAt + pendingLength);
-      else bytes.set(pending!, work);
+      if (pendingAt !== -1) this.#bytes.copyWithin(start, pendingAt, pendingAt + pendingLength);
+      else this.#bytes.set(pending!, start);
     }
-    // A chunk read straight into place (work + pendingLength) needs no copy at all.
-    if (chunkAt === -1) bytes.set(chunkCopy ?? chunk, work + pendingLength);
-    return bytes.subarray(work, work + total);
+    this.#bytes.set(source, start + pendingLength);
+    return this.#bytes.subarray(start, end);
+  }
+
+  #placePending(pending: Uint8Array, start: number): void {
+    if (pending.buffer === this.#buffer) this.#bytes.copyWithin(start, pending.byteOffset, pending.byteOffset + pending.length);
+    else this.#bytes.set(pending, start);
   }
 
   scan(state: Uint32Array, work: Uint8Array, start: number): number {
@@ -183,6 +205,9 @@ export class WasmCodec implements FrameCodec {
   #reserve(end: number): void {
     const have = this.#buffer.byteLength;
     if (end > have) {
+      if (this.#pinned) {
+        throw new RangeError(`WasmCodec.load: ${end - this.#workOffset} bytes do not fit the read area once it is in use; feed chunks of at most ${READ_AREA_BYTES} bytes`);
+      }
       this.#memory.grow(Math.ceil((end - have) / PAGE_BYTES));
       this.#refreshViews();
     }

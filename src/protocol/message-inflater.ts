@@ -19,7 +19,7 @@ import { UTF8_ACCEPT, UTF8_REJECT } from '../codec/codec.js';
 import { CloseCode } from './close-codes.js';
 import { invalidUtf8, ProtocolError } from './errors.js';
 import { validateTextSegment } from './utf8-validator.js';
-import { slideWindow, SYNC_FLUSH_TAIL, type DeflateDirection } from './compression.js';
+import { slideWindow, type DeflateDirection } from './compression.js';
 
 /** Largest output inflated on the event loop in one call (at most about 1.5 ms here). */
 export const SYNC_INFLATE_BYTES = 256 * 1024;
@@ -42,14 +42,17 @@ export class MessageInflater {
   }
 
   /**
+   * `compressed` is the whole message's payload followed by SYNC_FLUSH_TAIL (RFC 7692 §7.2.2),
+   * in one buffer the inflater may keep until it is done.
+   *
    * Inflates a message whose output fits SYNC_INFLATE_BYTES right away. Returns undefined when
    * the output is larger and still within `maxBytes`: then the message goes to inflateAsync().
    */
-  inflateSync(compressed: readonly Uint8Array[], maxBytes: number, isText: boolean): InflateOutcome | undefined {
+  inflateSync(compressed: Uint8Array, maxBytes: number, isText: boolean): InflateOutcome | undefined {
     const cap = Math.min(maxBytes, SYNC_INFLATE_BYTES);
     let message: Buffer;
     try {
-      message = inflateRawSync(Buffer.concat([...compressed, SYNC_FLUSH_TAIL]), {
+      message = inflateRawSync(compressed, {
         ...this.#zlibOptions(),
         finishFlush: constants.Z_SYNC_FLUSH,
         // zlib stops as soon as the output passes the cap.
@@ -69,7 +72,7 @@ export class MessageInflater {
    * Inflates a message on the thread pool, checking size and UTF-8 on each inflated chunk and
    * stopping zlib at the first failure. `done` is called once, never synchronously.
    */
-  inflateAsync(compressed: readonly Uint8Array[], maxBytes: number, isText: boolean, done: (outcome: InflateOutcome) => void): void {
+  inflateAsync(compressed: Uint8Array, maxBytes: number, isText: boolean, done: (outcome: InflateOutcome) => void): void {
     const parts: Buffer[] = [];
     let length = 0;
     let utf8 = UTF8_ACCEPT;
@@ -107,8 +110,7 @@ export class MessageInflater {
     };
     // A message that ends the DEFLATE stream (a final block) ends the inflater's output instead.
     inflater.on('end', finish);
-    for (const part of compressed) inflater.write(part);
-    inflater.write(SYNC_FLUSH_TAIL);
+    inflater.write(compressed);
     // The flush callback runs after every chunk of this input has been emitted.
     inflater.flush(constants.Z_SYNC_FLUSH, finish);
   }

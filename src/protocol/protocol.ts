@@ -5,7 +5,9 @@
  *
  * With permessage-deflate (RFC 7692) a large compressed message is inflated on the thread pool:
  * the machine then stops where it is (the frames after that message wait, in order), asks the
- * sink to pause input, and goes on from the same place once the message is delivered.
+ * sink to pause input, and goes on from the same place once the message is delivered. It stops
+ * the same way when the sink says this turn's work is done (shouldYield): one read can hold
+ * hundreds of messages whose handlers fan out, and the connection goes on in the next turn.
  */
 import {
   FrameCodec, RECORD_CAPACITY, RECORD_WORDS, S_CONSUMED, R_FLAGS, R_LENGTH_LO, R_LENGTH_HI,
@@ -20,6 +22,8 @@ import { invalidUtf8, ProtocolError } from './errors.js';
 import { RSV1_BIT, type PerMessageDeflateConfig } from './compression.js';
 import { MessageDeflater } from './message-deflater.js';
 import { MessageInflater, type InflateOutcome } from './message-inflater.js';
+import { MessageAssembly } from './message-assembly.js';
+import { SYNC_FLUSH_TAIL } from './compression.js';
 
 export const Opcode = { CONTINUATION: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG: 10 } as const;
 
@@ -40,6 +44,12 @@ export interface ProtocolSink {
    */
   pauseInput?(): void;
   resumeInput?(): void;
+  /**
+   * Asked after each complete frame: true when this turn has done enough work (the server
+   * keeps a budget per event-loop turn). The machine then stops as for an async inflate and
+   * goes on, with what was received meanwhile, after setImmediate.
+   */
+  shouldYield?(): boolean;
 }
 
 export interface ProtocolOptions {
@@ -66,10 +76,12 @@ const MAX_CONTROL_PAYLOAD = 125;
 const MAX_CLOSE_REASON_BYTES = 123;
 const TWO_POW_32 = 0x1_0000_0000;
 /**
- * Frames up to this size get their buffer when their header arrives; larger ones collect a
- * copy per read, so a peer that announces a huge frame and trickles it costs no more.
+ * A frame's header reserves room for at most this much of its payload; the rest of a larger
+ * frame grows the buffer as it arrives, so a peer that announces a huge frame and trickles it
+ * costs no more than it has sent.
  */
 const PREALLOCATE_MAX_BYTES = 1024 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 /** Where processing stopped while a message is inflated asynchronously. */
 interface Suspension {
@@ -101,6 +113,8 @@ export class WebSocketProtocol {
   readonly #deflater: MessageDeflater | undefined;
   /** A message is being inflated asynchronously; #suspension holds what comes after it. */
   #inflating = false;
+  /** pauseInput() was asked for (once per stop, however many stops follow before the end). */
+  #inputPaused = false;
   #suspension: Suspension | undefined;
   /** Streaming UTF-8 state of the text message being received (when #validatesUtf8). */
   #utf8State = UTF8_ACCEPT;
@@ -114,13 +128,11 @@ export class WebSocketProtocol {
   /** RFC 7692 §6: the message's first frame had RSV1 set; its payload is DEFLATE data. */
   #messageCompressed = false;
   #messageLength = 0;
-  #messageParts: Uint8Array[] = [];
-  // The control frame being received (its payload may span chunks).
-  #controlOpcode = 0;
-  #controlParts: Uint8Array[] = [];
-  // The data frame being received into one buffer (borrowed payloads spanning reads).
-  #frameBuffer: Buffer | undefined;
-  #frameFilled = 0;
+  /** The payload of a message that did not arrive whole in one segment; made on first need. */
+  #assembly: MessageAssembly | undefined;
+  // The control frame being received when its payload spans reads: an exact-size buffer.
+  #control: Buffer | undefined;
+  #controlFilled = 0;
 
   constructor(codec: FrameCodec, sink: ProtocolSink, options: ProtocolOptions) {
     this.#codec = codec;
@@ -152,12 +164,19 @@ export class WebSocketProtocol {
   receive(chunk: Uint8Array): void {
     // RFC 6455 §5.5.1: after a close frame, nothing more is read.
     if (this.#closeReceived || this.readyState === ReadyState.CLOSED || chunk.length === 0) return;
+    const limit = this.#codec.maxChunkBytes;
+    if (chunk.length > limit) {
+      for (let at = 0; at < chunk.length; at += limit) this.receive(chunk.subarray(at, at + limit));
+      return;
+    }
     if (this.#suspension !== undefined) {
-      // Read before the transport paused: kept for after the message being inflated.
+      // Read before the transport paused: kept for after the inflate or the turn that stopped us.
       this.#suspension.input.push(new Uint8Array(chunk));
       return;
     }
     const codec = this.#codec;
+    // Allocations per read, not per message: this view of the bytes scan() works on, and (below)
+    // a copy of a partial header left over. Per message: its Buffer (#own or the assembly).
     const work = codec.load(this.#pending, chunk);
     this.#pending = null;
     let start = 0;
@@ -166,7 +185,7 @@ export class WebSocketProtocol {
       const records = codec.records;
       for (let i = 0; i < count; i++) {
         if (!this.#handleRecord(records, i * RECORD_WORDS, work)) return;
-        if (this.#inflating) {
+        if (this.#mustStop(records, i * RECORD_WORDS)) {
           this.#suspend(records.slice((i + 1) * RECORD_WORDS, count * RECORD_WORDS), work);
           return;
         }
@@ -222,49 +241,72 @@ export class WebSocketProtocol {
     const opcode = flags & RF_OPCODE;
     const segmentLength = records[r + R_SEGMENT_LENGTH];
     const frameDone = records[r + R_FRAME_DONE] !== 0;
+    const start = records[r + R_SEGMENT_START];
     if ((flags & RF_NEW_HEADER) !== 0) {
       const length = (records[r + R_LENGTH_HI] >>> 0) * TWO_POW_32 + (records[r + R_LENGTH_LO] >>> 0);
       const error = this.#checkHeader(flags, opcode, length);
       if (error !== undefined) return this.#fail(error);
-      // A borrowed payload that spans reads is copied straight into one buffer for the frame,
-      // instead of a copy per read and a concatenation at the end.
-      if (opcode < 8 && !frameDone && this.#codec.payloadIsBorrowed && length <= PREALLOCATE_MAX_BYTES) {
-        this.#frameBuffer = Buffer.allocUnsafe(length);
-        this.#frameFilled = 0;
+      if (frameDone) {
+        // The common case: a whole frame in this read, its payload handed on without assembly.
+        if (opcode >= 8) return this.#handleControlFrame(opcode, this.#own(work, start, segmentLength));
+        if ((flags & RF_FIN) !== 0 && opcode !== Opcode.CONTINUATION && !this.#messageCompressed) {
+          if ((flags & RF_UTF8_INVALID) !== 0) return this.#fail(invalidUtf8());
+          if (this.#validatesUtf8 && !this.#messageIsBinary
+            && validateTextSegment(work, start, segmentLength, UTF8_ACCEPT) !== UTF8_ACCEPT) return this.#fail(invalidUtf8());
+          this.#inMessage = false;
+          if (!this.#closeSent) this.#sink.message(this.#own(work, start, segmentLength), this.#messageIsBinary);
+          return true;
+        }
+      } else if (opcode >= 8) {
+        this.#control = Buffer.allocUnsafe(length); // RFC 6455 §5.5: at most 125 bytes
+        this.#controlFilled = 0;
+      } else {
+        this.#assemblyOf().reserve(Math.min(length, PREALLOCATE_MAX_BYTES));
       }
     }
     if ((flags & RF_UTF8_INVALID) !== 0) return this.#fail(invalidUtf8());
+    if (opcode >= 8) {
+      const control = this.#control!;
+      control.set(work.subarray(start, start + segmentLength), this.#controlFilled);
+      this.#controlFilled += segmentLength;
+      if (!frameDone) return true;
+      this.#control = undefined;
+      return this.#handleControlFrame(opcode, control);
+    }
     if (segmentLength > 0) {
-      const start = records[r + R_SEGMENT_START];
-      let part = work.subarray(start, start + segmentLength);
-      if (opcode < 8 && this.#validatesUtf8 && !this.#messageIsBinary && !this.#messageCompressed) {
+      if (this.#validatesUtf8 && !this.#messageIsBinary && !this.#messageCompressed) {
         // Fail fast: each segment is checked as it arrives, not at the end of the message.
-        this.#utf8State = validateTextSegment(part, 0, part.length, this.#utf8State);
+        this.#utf8State = validateTextSegment(work, start, segmentLength, this.#utf8State);
         if (this.#utf8State === UTF8_REJECT) return this.#fail(invalidUtf8());
       }
-      if (opcode < 8 && this.#frameBuffer !== undefined) {
-        this.#frameBuffer.set(part, this.#frameFilled);
-        this.#frameFilled += segmentLength;
-      } else {
-        // Borrowed bytes live in memory the codec reuses on the next chunk: take our own copy.
-        if (this.#codec.payloadIsBorrowed) part = Buffer.from(part);
-        if (opcode >= 8) this.#controlParts.push(part);
-        else this.#messageParts.push(part);
-      }
+      this.#assemblyOf().append(work.subarray(start, start + segmentLength));
     }
-    if (frameDone && opcode < 8 && this.#frameBuffer !== undefined) {
-      this.#messageParts.push(this.#frameBuffer);
-      this.#frameBuffer = undefined;
-    }
-    if (!frameDone) return true;
-    if (opcode >= 8) return this.#handleControlFrame(opcode, joinParts(this.#controlParts));
-    if ((flags & RF_FIN) !== 0) {
-      if (this.#messageCompressed) return this.#inflateMessage();
-      // A text message must end on a character boundary.
-      if (this.#validatesUtf8 && !this.#messageIsBinary && this.#utf8State !== UTF8_ACCEPT) return this.#fail(invalidUtf8());
-      this.#deliverMessage();
-    }
+    if (!frameDone || (flags & RF_FIN) === 0) return true;
+    if (this.#messageCompressed) return this.#inflateMessage();
+    // A text message must end on a character boundary.
+    if (this.#validatesUtf8 && !this.#messageIsBinary && this.#utf8State !== UTF8_ACCEPT) return this.#fail(invalidUtf8());
+    this.#deliverMessage();
     return true;
+  }
+
+  /** Idle connections and those whose messages arrive whole never make one. */
+  #assemblyOf(): MessageAssembly {
+    return (this.#assembly ??= new MessageAssembly(this.#maxPayload));
+  }
+
+  /**
+   * A payload that arrived whole, as a Buffer of the receiver's own: a copy when the codec's
+   * memory is reused by the next read (WASM), else a view of the chunk the transport gave us.
+   */
+  #own(work: Uint8Array, start: number, length: number): Buffer {
+    if (length === 0) return EMPTY;
+    if (this.#codec.payloadIsBorrowed) {
+      // allocUnsafe + set measured a little faster than Buffer.copyBytesFrom or Buffer.from(view).
+      const own = Buffer.allocUnsafe(length);
+      own.set(work.subarray(start, start + length));
+      return own;
+    }
+    return Buffer.from(work.buffer, work.byteOffset + start, length);
   }
 
   #checkHeader(flags: number, opcode: number, length: number): ProtocolError | undefined {
@@ -301,8 +343,6 @@ export class WebSocketProtocol {
       if (length > MAX_CONTROL_PAYLOAD) {
         return new ProtocolError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_CONTROL_TOO_LONG', 'control frame payload over 125 bytes');
       }
-      this.#controlOpcode = opcode;
-      this.#controlParts = [];
       return undefined;
     }
     // RFC 6455 §5.4: a continuation continues a started message; a new message waits for FIN.
@@ -317,7 +357,6 @@ export class WebSocketProtocol {
       this.#messageIsBinary = opcode === Opcode.BINARY;
       this.#messageCompressed = (flags & RF_RSV1) !== 0;
       this.#messageLength = 0;
-      this.#messageParts = [];
       this.#utf8State = UTF8_ACCEPT;
     }
     this.#messageLength += length;
@@ -328,9 +367,8 @@ export class WebSocketProtocol {
   }
 
   #deliverMessage(): void {
-    const data = joinParts(this.#messageParts);
+    const data = this.#assembly?.take() ?? EMPTY; // fragments that were all empty
     this.#inMessage = false;
-    this.#messageParts = [];
     // After our close frame, the application has said goodbye: data is read but not delivered.
     if (!this.#closeSent) this.#sink.message(data, this.#messageIsBinary);
   }
@@ -341,15 +379,17 @@ export class WebSocketProtocol {
    * to the thread pool: #inflating tells receive() to stop after this record.
    */
   #inflateMessage(): boolean {
-    const compressed = this.#messageParts;
+    // RFC 7692 §7.2.2: the receiver appends 0x00 0x00 0xff 0xff before inflating.
+    const assembly = this.#assemblyOf();
+    assembly.append(SYNC_FLUSH_TAIL);
+    const compressed = assembly.take();
     const isBinary = this.#messageIsBinary;
     this.#inMessage = false;
-    this.#messageParts = [];
     const inflater = this.#inflater!;
     const outcome = inflater.inflateSync(compressed, this.#maxPayload, !isBinary);
     if (outcome !== undefined) return this.#deliverInflated(outcome, isBinary);
     this.#inflating = true;
-    this.#sink.pauseInput?.();
+    this.#pauseInput();
     inflater.inflateAsync(compressed, this.#maxPayload, !isBinary, (late) => {
       this.#inflating = false;
       if (this.readyState === ReadyState.CLOSED) return; // TCP closed meanwhile
@@ -365,7 +405,7 @@ export class WebSocketProtocol {
   }
 
   /**
-   * Keeps what follows a message that is being inflated: the rest of its read's records, the
+   * Keeps what follows the record processing stopped at: the rest of its read's records, the
    * bytes they point into (copied when the codec reuses them) and the bytes not scanned yet.
    */
   #suspend(records: Int32Array, work: Uint8Array): void {
@@ -375,7 +415,25 @@ export class WebSocketProtocol {
     this.#suspension = { records, next: 0, work: kept, input };
   }
 
-  /** Goes on where #suspend stopped, until done or the next message to inflate asynchronously. */
+  /**
+   * After a record: true when processing must stop here, for an async inflate or because the
+   * sink's budget for this turn is spent (then input pauses and processing goes on next turn).
+   */
+  #mustStop(records: Int32Array, r: number): boolean {
+    if (this.#inflating) return true;
+    if (records[r + R_FRAME_DONE] === 0 || this.#sink.shouldYield?.() !== true) return false;
+    this.#pauseInput();
+    setImmediate(() => this.#resume());
+    return true;
+  }
+
+  #pauseInput(): void {
+    if (this.#inputPaused) return;
+    this.#inputPaused = true;
+    this.#sink.pauseInput?.();
+  }
+
+  /** Goes on where #suspend stopped, until done or the next stop (an async inflate, a spent budget). */
   #resume(): void {
     const suspension = this.#suspension;
     if (suspension === undefined) return;
@@ -383,7 +441,7 @@ export class WebSocketProtocol {
     const { records, work, input } = suspension;
     for (let r = suspension.next; r < records.length; r += RECORD_WORDS) {
       if (!this.#handleRecord(records, r, work)) return;
-      if (this.#inflating) {
+      if (this.#mustStop(records, r)) {
         this.#suspension = { ...suspension, next: r + RECORD_WORDS };
         return;
       }
@@ -397,11 +455,13 @@ export class WebSocketProtocol {
         return;
       }
     }
-    if (this.readyState !== ReadyState.CLOSED) this.#sink.resumeInput?.();
+    if (this.readyState !== ReadyState.CLOSED && this.#inputPaused) {
+      this.#inputPaused = false;
+      this.#sink.resumeInput?.();
+    }
   }
 
   #handleControlFrame(opcode: number, payload: Buffer): boolean {
-    this.#controlParts = [];
     if (opcode === Opcode.PING) {
       // RFC 6455 §5.5.2: answer with a pong carrying the same payload, unless we are closing.
       if (!this.#closeSent) this.#encoder.sendFrame(Opcode.PONG, payload);
@@ -452,9 +512,8 @@ export class WebSocketProtocol {
     this.closeCode = error.closeCode;
     this.closeReason = error.message;
     this.readyState = ReadyState.CLOSED;
-    this.#messageParts = [];
-    this.#controlParts = [];
-    this.#frameBuffer = undefined;
+    this.#assembly?.clear();
+    this.#control = undefined;
     this.#suspension = undefined;
     this.#sink.closeTransport();
     return false;
@@ -469,13 +528,4 @@ export class WebSocketProtocol {
     this.#closeSent = true;
     this.#encoder.sendFrame(Opcode.CLOSE, payload);
   }
-}
-
-function joinParts(parts: Uint8Array[]): Buffer {
-  if (parts.length === 0) return Buffer.alloc(0);
-  if (parts.length === 1) {
-    const only = parts[0];
-    return Buffer.isBuffer(only) ? only : Buffer.from(only.buffer, only.byteOffset, only.length);
-  }
-  return Buffer.concat(parts);
 }

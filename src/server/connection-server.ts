@@ -20,6 +20,7 @@ import { AppConnection } from '../apps/app-connection.js';
 import { Broker, type Backplane, type BrokerStats, type SlowSubscriberPolicy } from '../pubsub/broker.js';
 import { TopicPermissions } from '../pubsub/permissions.js';
 import { SocketLink } from './socket-io.js';
+import { turnBudgetSpent } from './turn-budget.js';
 import { answerHttp, answerClientError, pathOf } from './http-answers.js';
 import { Session, SessionTransport } from './session.js';
 import { SendBudget, type SendBudgetStats } from './send-budget.js';
@@ -325,8 +326,9 @@ export class ConnectionServer {
       deflate: negotiated === undefined || compressor === undefined ? undefined : { negotiated, compressor },
       onError: (error) => this.#services.onError(error, id),
       permissions: this.#permissions,
+      shouldYield: turnBudgetSpent,
     });
-    link.attach(conn);
+    link.attach(conn, this.#codec.readArea());
     session.attach(conn);
     // Bytes that came in the same packet as the request are the connection's first input.
     conn.start(head);

@@ -5,10 +5,12 @@
  */
 import type { Socket } from 'node:net';
 import { noteProgress } from '../pool/liveness.js';
+import { readIntoMemory } from './wasm-reads.js';
 
 /** What the socket's events are delivered to. */
 export interface LinkEndpoint {
-  receive(chunk: Buffer): void;
+  /** Bytes read; they may lie in memory the next read reuses (see attach). */
+  receive(chunk: Uint8Array): void;
   /** The write queue fell back under the high-water mark; reading resumed. */
   drain(): void;
   /** The TCP connection is closed (either side, clean or not). */
@@ -39,6 +41,7 @@ export class SocketLink {
   readonly #socket: Socket;
   readonly #options: SocketLinkOptions;
   #endpoint: LinkEndpoint | undefined;
+  #readArea: Uint8Array | undefined;
   /** Reading stopped for backpressure (the write queue is over the high-water mark). */
   #paused = false;
   /** Reading stopped by the connection (holdInput) until releaseInput. */
@@ -75,18 +78,36 @@ export class SocketLink {
     return this.#closed;
   }
 
-  /** Starts delivering the socket's bytes to `endpoint`. */
-  attach(endpoint: LinkEndpoint): void {
+  /** True when the socket reads straight into the codec's memory (src/server/wasm-reads.ts). */
+  get readsIntoMemory(): boolean {
+    return this.#readArea !== undefined;
+  }
+
+  /**
+   * Starts delivering the socket's bytes to `endpoint`: read straight into `readArea` (the
+   * codec's memory, shared by the thread's connections) where the socket allows it, else as
+   * 'data' chunks. Either way endpoint.receive() must be done with the bytes when it returns.
+   */
+  attach(endpoint: LinkEndpoint, readArea?: Uint8Array): void {
     this.#endpoint = endpoint;
     const socket = this.#socket;
-    socket.on('data', (chunk: Buffer) => {
-      this.readSinceSweep = true;
-      noteProgress();
-      // Every reply produced while handling one read leaves in one write (writev).
-      socket.cork();
-      endpoint.receive(chunk);
-      socket.uncork();
-    });
+    if (readArea !== undefined && readIntoMemory(socket, readArea, (nread) => this.#onRead(readArea.subarray(0, nread)))) {
+      this.#readArea = readArea;
+      // Reading may have stopped with the HTTP parser; resume() restarts it (a no-op if it runs).
+      if (!this.#held && !this.#paused) socket.resume();
+      return;
+    }
+    socket.on('data', (chunk: Buffer) => this.#onRead(chunk));
+  }
+
+  #onRead(chunk: Uint8Array): void {
+    this.readSinceSweep = true;
+    noteProgress();
+    // Every reply produced while handling one read leaves in one write (writev).
+    const socket = this.#socket;
+    socket.cork();
+    this.#endpoint!.receive(chunk);
+    socket.uncork();
   }
 
   get bufferedAmount(): number {
