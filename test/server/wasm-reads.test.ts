@@ -126,7 +126,7 @@ test('SocketLink reads into memory when given an area, and through data events w
     const received: Buffer[] = [];
     let link!: SocketLink;
     const { client, close } = await socketPair((socket) => {
-      link = new SocketLink(socket, { highWaterMark: 1 << 20, closeTimeoutMs: 1000 });
+      link = new SocketLink(socket, { highWaterMark: 1 << 20, sendQueueLimit: 2 << 20, closeTimeoutMs: 1000 });
       link.attach({ receive: (chunk) => received.push(Buffer.from(chunk)), drain: () => undefined, finish: () => undefined }, area);
       socket.resume(); // accepted paused, as the server's sockets are; the server resumes them too
     });
@@ -186,7 +186,7 @@ test('every write made while handling one read leaves in one writev, on both rea
       const write = internals._write.bind(socket);
       internals._writev = (chunks, cb) => { calls.push(chunks.length); writev(chunks, cb); };
       internals._write = (chunk, encoding, cb) => { calls.push(1); write(chunk, encoding, cb); };
-      const link = new SocketLink(socket, { highWaterMark: 1 << 20, closeTimeoutMs: 1000 });
+      const link = new SocketLink(socket, { highWaterMark: 1 << 20, sendQueueLimit: 2 << 20, closeTimeoutMs: 1000 });
       link.attach({
         receive: () => {
           reads++;
