@@ -109,7 +109,9 @@ export function scanJs(state: Uint32Array, work: Uint8Array, start: number, reco
   const end = work.length;
   let pos = start;
   let count = 0;
-  let remaining = state[S_REMAINING_HI] * TWO_POW_32 + state[S_REMAINING_LO];
+  // Two u32 words, as the WASM twin keeps them: a double would round lengths above 2^53.
+  let remainingHi = state[S_REMAINING_HI];
+  let remainingLo = state[S_REMAINING_LO];
   let maskKey = state[S_MASK_KEY];
   let phase = state[S_MASK_PHASE];
   let utf8 = state[S_UTF8];
@@ -144,7 +146,8 @@ export function scanJs(state: Uint32Array, work: Uint8Array, start: number, reco
       }
       // Header bits FIN, RSV1-3 and the opcode sit at the same bit positions in b0 and RF_*.
       header = b0 | (masked ? RF_MASKED : 0) | ((lengthHi & 0x8000_0000) !== 0 ? RF_LENGTH_MSB_SET : 0);
-      remaining = lengthHi * TWO_POW_32 + lengthLo;
+      remainingHi = lengthHi;
+      remainingLo = lengthLo;
       phase = 0;
       const opcode = b0 & RF_OPCODE;
       if (opcode === 1) {
@@ -161,10 +164,15 @@ export function scanJs(state: Uint32Array, work: Uint8Array, start: number, reco
     }
 
     const available = end - pos;
-    const segment = remaining < available ? remaining : available;
+    const segment = remainingHi === 0 && remainingLo < available ? remainingLo : available;
     if (segment > 0 && (header & RF_MASKED) !== 0) phase = maskJs(work, pos, segment, maskKey, phase);
-    remaining -= segment;
-    const frameDone = remaining === 0;
+    if (segment > remainingLo) {
+      remainingHi -= 1; // borrow: segment < 2^32, so one borrow is enough
+      remainingLo = remainingLo + TWO_POW_32 - segment;
+    } else {
+      remainingLo -= segment;
+    }
+    const frameDone = remainingHi === 0 && remainingLo === 0;
     let recordFlags = header | newHeader;
     if ((flags & SF_CALLER_VALIDATES_UTF8) === 0 && isTextPayload(header, flags)) {
       if (segment > 0) utf8 = validateUtf8Js(work, pos, segment, utf8);
@@ -192,8 +200,8 @@ export function scanJs(state: Uint32Array, work: Uint8Array, start: number, reco
     if (!frameDone) break; // the chunk ended inside this frame's payload
   }
 
-  state[S_REMAINING_LO] = remaining >>> 0;
-  state[S_REMAINING_HI] = Math.floor(remaining / TWO_POW_32);
+  state[S_REMAINING_LO] = remainingLo;
+  state[S_REMAINING_HI] = remainingHi;
   state[S_MASK_KEY] = maskKey;
   state[S_MASK_PHASE] = phase;
   state[S_UTF8] = utf8;

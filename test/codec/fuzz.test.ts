@@ -38,7 +38,6 @@ const iterations = (n: number) => Math.max(1, Math.round(n * SCALE));
 
 const js = new JsCodec();
 const wasm = createWasmCodec();
-const TWO_POW_53 = 2n ** 53n;
 
 /** One PRNG per test, from the run's seed and the test's own number: tests stay independent. */
 function rngFor(testNumber: number): Prng {
@@ -49,9 +48,6 @@ interface CurrentFrame {
   length: bigint;
   /** Payload bytes still to come. */
   remaining: bigint;
-  /** Index of its header record, and the payload bytes up to the end of that record's segment. */
-  headerRecord: number;
-  payloadThroughHeader: number;
 }
 
 /**
@@ -65,8 +61,7 @@ function currentFrame(trace: Trace): CurrentFrame | undefined {
     seen += trace.records[r + R_SEGMENT_LENGTH]!;
     if ((trace.records[r + R_FLAGS]! & RF_NEW_HEADER) !== 0) {
       const length = (BigInt(trace.records[r + R_LENGTH_HI]! >>> 0) << 32n) | BigInt(trace.records[r + R_LENGTH_LO]! >>> 0);
-      const payloadThroughHeader = trace.payload.length - seen + trace.records[r + R_SEGMENT_LENGTH]!;
-      return { length, remaining: length - BigInt(seen), headerRecord: r / RECORD_WORDS, payloadThroughHeader };
+      return { length, remaining: length - BigInt(seen) };
     }
   }
   return undefined; // drive() starts every trace between frames: not reached
@@ -76,33 +71,9 @@ function remainingOf(trace: Trace): bigint {
   return (BigInt(trace.state[S_REMAINING_HI]!) << 32n) | BigInt(trace.state[S_REMAINING_LO]!);
 }
 
-/** The trace cut after `records` records and `payload` bytes, without its state. */
-function prefix(trace: Trace, records: number, payload: number): Trace {
-  return { records: trace.records.slice(0, records * RECORD_WORDS), payload: trace.payload.subarray(0, payload), state: [], pendingLength: 0 };
-}
-
-/**
- * The divergence known today: JsCodec keeps the remaining length in a double, which cannot hold a
- * length above 2^53 exactly (see the two `test.failing` below). A length that rounds to 2^64 is
- * even stored as 0, so JsCodec ends the frame at the next chunk: its records differ after the
- * header. Accepted only for such a frame, when WasmCodec's count is exact and everything up to
- * the frame's header (for lengths below that, everything but the count) is equal.
- */
-function knownJsImprecision(expected: Trace, actual: Trace): boolean {
-  const frame = currentFrame(actual);
-  if (frame === undefined || frame.length <= TWO_POW_53 || remainingOf(actual) !== frame.remaining) return false;
-  if (Number(frame.length) === 2 ** 64) {
-    const cut = (trace: Trace) => prefix(trace, frame.headerRecord + 1, frame.payloadThroughHeader);
-    return firstDifference(cut(expected), cut(actual)) === null;
-  }
-  const withoutRemaining = (trace: Trace): Trace => ({ ...trace, state: trace.state.map((word, i) => (i === S_REMAINING_LO || i === S_REMAINING_HI ? 0 : word)) });
-  return firstDifference(withoutRemaining(expected), withoutRemaining(actual)) === null;
-}
-
 class Fuzz {
   readonly failures: string[] = [];
   runs = 0;
-  knownImprecise = 0;
 
   constructor(readonly testNumber: number) {}
 
@@ -125,8 +96,7 @@ class Fuzz {
     }
     const difference = firstDifference(expected, actual);
     if (difference === null) return;
-    if (knownJsImprecision(expected, actual)) this.knownImprecise++;
-    else this.#fail(what, bytes, cuts, difference);
+    this.#fail(what, bytes, cuts, difference);
   }
 
   /** Whole, at random cut points, and (for small streams) one byte at a time; both state flag settings. */
@@ -218,7 +188,6 @@ function fragmentsWithControlFrames(rng: Prng): Uint8Array {
 
 function report(t: { log(...values: unknown[]): void; deepEqual(a: unknown, b: unknown, message?: string): void; true(v: boolean, m?: string): void }, fuzz: Fuzz, minRuns: number): void {
   t.true(fuzz.runs >= minRuns, `only ${fuzz.runs} runs`);
-  if (fuzz.knownImprecise > 0) t.log(`${fuzz.knownImprecise} run(s) showed the known JsCodec imprecision above 2^53`);
   t.deepEqual(fuzz.failures, [], `FUZZ_SEED=${SEED}`);
 }
 
@@ -269,14 +238,10 @@ test('pings, pongs and closes between fragments, also oversized or unfinished: t
   report(t, fuzz, iterations(250) * 2);
 });
 
-// Known bug, kept visible: JsCodec's remaining count is a double, WasmCodec's a u64. Above 2^53
-// the double rounds (2^63 − 1 becomes 2^63), so the scan states differ although records and
-// payload agree; a length that rounds to 2^64 is stored as 0 in the two u32 state words, and
-// JsCodec then ends the frame at the next chunk and reads payload as headers. The protocol closes
-// such frames at their header (1009 above maxPayload, 1002 with the length's top bit set), so no
-// connection sees it. When JsCodec counts exactly, these fail as "passed": drop `.failing` then,
-// and knownJsImprecision() above.
-test.failing('a 2^63 − 1 length: JsCodec keeps the same exact remaining count as WasmCodec', (t) => {
+// Found by this fuzz: JsCodec kept its remaining count in a double, which rounds above 2^53
+// (2^63 − 1 became 2^63), and a length that rounded to 2^64 was stored as 0, so it ended the
+// frame at the next chunk and read payload as headers. It now counts in two u32 words, as WASM does.
+test('a 2^63 − 1 length: JsCodec keeps the same exact remaining count as WasmCodec', (t) => {
   const frame = Uint8Array.from([0x82, 0x7f, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3]);
   const expected = drive(js, frame, []);
   const actual = drive(wasm, frame, []);
@@ -284,7 +249,7 @@ test.failing('a 2^63 − 1 length: JsCodec keeps the same exact remaining count 
   t.is(remainingOf(expected), remainingOf(actual));
 });
 
-test.failing('a 2^64 − 1 length fed in two chunks: JsCodec stays inside the frame like WasmCodec', (t) => {
+test('a 2^64 − 1 length fed in two chunks: JsCodec stays inside the frame like WasmCodec', (t) => {
   const frame = Uint8Array.from([0x82, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 0x81, 0x00]);
   const expected = drive(js, frame, [11]);
   const actual = drive(wasm, frame, [11]);
