@@ -26,6 +26,8 @@ export interface Transport {
   resumeInput(): void;
   /** Bytes queued for the socket and not yet written, as far as this side knows. */
   readonly bufferedAmount: number;
+  /** The queue is over its high-water mark: the peer is not keeping up; drain() follows. */
+  readonly backpressured: boolean;
   /** Pub/sub goes to this thread's broker; patterns and topics are already valid and allowed. */
   subscribe(pattern: string): PubSubRefusal | undefined;
   unsubscribe(pattern: string): void;
@@ -61,6 +63,8 @@ export class AppConnection implements Connection {
   readonly #onError: AppConnectionOptions['onError'];
   readonly #permissions: AppConnectionOptions['permissions'];
   #finished = false;
+  /** Set while the protocol waits for the send queue to drain before handling more frames. */
+  #resumeOnDrain: (() => void) | undefined;
 
   constructor(codec: FrameCodec, app: Application, transport: Transport, options: AppConnectionOptions) {
     this.id = options.id;
@@ -151,7 +155,17 @@ export class AppConnection implements Connection {
 
   /** The socket's write buffer drained below its high-water mark. */
   drain(): void {
-    if (!this.#finished) this.#runHandler(() => this.#app.drain?.(this));
+    if (this.#finished) return;
+    // Frames that waited for the peer to read its replies are handled first, in order.
+    const resume = this.#resumeOnDrain;
+    this.#resumeOnDrain = undefined;
+    resume?.();
+    this.#runHandler(() => this.#app.drain?.(this));
+  }
+
+  /** @internal The protocol stopped while the peer was not reading: go on once it drains. */
+  resumeOnDrain(resume: () => void): void {
+    this.#resumeOnDrain = resume;
   }
 
   /** The TCP connection is gone: tells the application once, with the code the peer sent. */
@@ -183,10 +197,20 @@ export class AppConnection implements Connection {
  * connection (idle connections are what a server's memory is made of).
  */
 class ConnectionSink implements ProtocolSink {
-  readonly shouldYield: (() => boolean) | undefined;
+  constructor(readonly connection: AppConnection, readonly transport: Transport, readonly turnSpent: (() => boolean) | undefined) {}
 
-  constructor(readonly connection: AppConnection, readonly transport: Transport, shouldYield: (() => boolean) | undefined) {
-    this.shouldYield = shouldYield;
+  /**
+   * Stop after this frame when the turn's budget is spent, or when the replies so far have
+   * filled the send queue: one read can hold hundreds of requests, and reading has already
+   * stopped, so handling them all would queue their replies past any bound.
+   */
+  shouldYield(): boolean {
+    return this.transport.backpressured || (this.turnSpent?.() ?? false);
+  }
+
+  scheduleResume(resume: () => void): void {
+    if (this.transport.backpressured) this.connection.resumeOnDrain(resume);
+    else setImmediate(resume);
   }
 
   message(data: Buffer, isBinary: boolean): void { this.connection.deliver(data, isBinary); }

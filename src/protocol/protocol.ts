@@ -45,11 +45,14 @@ export interface ProtocolSink {
   pauseInput?(): void;
   resumeInput?(): void;
   /**
-   * Asked after each complete frame: true when this turn has done enough work (the server
-   * keeps a budget per event-loop turn). The machine then stops as for an async inflate and
-   * goes on, with what was received meanwhile, after setImmediate.
+   * Asked after each complete frame: true when processing should stop for now (the server
+   * keeps a budget per event-loop turn, and stops while the peer is not reading its replies).
+   * The machine then stops as for an async inflate and goes on, with what was received
+   * meanwhile, when the function given to scheduleResume is called (without scheduleResume,
+   * after setImmediate).
    */
   shouldYield?(): boolean;
+  scheduleResume?(resume: () => void): void;
 }
 
 export interface ProtocolOptions {
@@ -115,6 +118,8 @@ export class WebSocketProtocol {
   #inflating = false;
   /** pauseInput() was asked for (once per stop, however many stops follow before the end). */
   #inputPaused = false;
+  /** #resume bound once, made at the first stop: a connection that never stops has none. */
+  #resumeLater: (() => void) | undefined;
   #suspension: Suspension | undefined;
   /** Streaming UTF-8 state of the text message being received (when #validatesUtf8). */
   #utf8State = UTF8_ACCEPT;
@@ -421,9 +426,12 @@ export class WebSocketProtocol {
    */
   #mustStop(records: Int32Array, r: number): boolean {
     if (this.#inflating) return true;
-    if (records[r + R_FRAME_DONE] === 0 || this.#sink.shouldYield?.() !== true) return false;
+    const sink = this.#sink;
+    if (records[r + R_FRAME_DONE] === 0 || sink.shouldYield?.() !== true) return false;
     this.#pauseInput();
-    setImmediate(() => this.#resume());
+    const resume = this.#resumeLater ??= () => this.#resume();
+    if (sink.scheduleResume !== undefined) sink.scheduleResume(resume);
+    else setImmediate(resume);
     return true;
   }
 

@@ -70,6 +70,7 @@ export class Session implements Subscriber, BudgetedConnection {
 export class SessionTransport implements Transport {
   constructor(readonly session: Session, readonly broker: Broker) {}
   get bufferedAmount(): number { return this.session.link.bufferedAmount; }
+  get backpressured(): boolean { return this.session.link.backpressured; }
   write(first: Uint8Array, second?: Uint8Array): void { this.session.link.write(first, second); }
   end(): void { this.session.link.end(); }
   closing(): void { this.session.link.closing(); }

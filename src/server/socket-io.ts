@@ -114,6 +114,11 @@ export class SocketLink {
     return this.#socket.writableLength;
   }
 
+  /** Reading stopped because the write queue is over the high-water mark; 'drain' ends it. */
+  get backpressured(): boolean {
+    return this.#paused;
+  }
+
   /**
    * Bytes still queued from earlier turns: what a slow reader has left unread. Bytes delivered
    * this turn sit in the corked socket until the turn ends and say nothing about the reader.

@@ -52,3 +52,27 @@ for (const kind of CODEC_KINDS) {
     t.is(events.at(-1), 'resume');
   });
 }
+
+for (const kind of CODEC_KINDS) {
+  test(`[${kind}] a sink with scheduleResume decides when processing goes on (the server waits for its send queue to drain)`, (t) => {
+    const received: string[] = [];
+    const resumes: Array<() => void> = [];
+    let backpressured = true;
+    const server = new WebSocketProtocol(createCodec(kind), {
+      message: (data) => received.push(data.toString()),
+      write: () => undefined,
+      closeTransport: () => t.fail('closed'),
+      shouldYield: () => backpressured,
+      scheduleResume: (resume) => resumes.push(resume),
+    }, { role: 'server', maxPayload: 1 << 20 });
+    server.receive(clientFrames(10));
+    t.deepEqual(received, ['m0'], 'stopped after the first frame');
+    t.is(resumes.length, 1);
+    resumes.shift()!(); // still backpressured: one more frame, then it stops again
+    t.deepEqual(received, ['m0', 'm1']);
+    backpressured = false;
+    resumes.shift()!();
+    t.deepEqual(received, Array.from({ length: 10 }, (_, i) => `m${i}`), 'the rest, in order, once drained');
+    t.is(resumes.length, 0);
+  });
+}
