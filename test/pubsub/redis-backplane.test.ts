@@ -266,7 +266,9 @@ test('Redis unreachable at start: down once, then ready when it appears', async 
   await server.restart();
   await ready(a, b);
   await subscribed(a, b, 'late.x');
-  t.deepEqual(a.log.map((line) => line.split(' (')[0]), ['redis backplane down', 'redis backplane ready']);
+  // Whether A passes through recovering depends on when it first hears B's heartbeat: not asserted.
+  t.deepEqual(a.log.map((line) => line.split(' (')[0]).filter((line) => line !== 'redis backplane recovering'),
+    ['redis backplane down', 'redis backplane ready']);
 });
 
 test('close() ends both connections, even while Redis is down; later publishes are dropped', async (t) => {
@@ -411,7 +413,9 @@ test('a node that closes says goodbye and is no longer waited for after a restar
   a.log.length = 0;
   await server.restart();
   await waitFor('A ready again', () => a.log.length >= 2 && a.backplane.state === 'ready');
-  t.deepEqual(a.log.map((line) => line.split(' (')[0]), ['redis backplane down', 'redis backplane ready']);
+  // Whether A passes through recovering depends on when it first hears B's heartbeat: not asserted.
+  t.deepEqual(a.log.map((line) => line.split(' (')[0]).filter((line) => line !== 'redis backplane recovering'),
+    ['redis backplane down', 'redis backplane ready']);
 });
 
 test('a node whose heartbeat stops is waited for (its publishes counted) until it is heard again', async (t) => {
