@@ -68,6 +68,29 @@ for (const codec of ['wasm', 'js']) {
   );
 }
 
+// Issue 10 (per-core speed), wasm codec, inline and with one worker.
+for (const server of ['wasmsocket-wasm-inline', 'wasmsocket-wasm-w1']) {
+  const mode = server.endsWith('inline') ? 'inline' : '1 worker';
+  targets.push(
+    { label: `issue 10: echo 20 B, 4 in flight: ${mode} ≥ 0.75× uWebSockets.js`, metric: 'echo-20-100-if4/round-trips', server, versus: 'uws', atLeast: 0.75 },
+    { label: `issue 10: echo 1 KiB, 4 in flight: ${mode} ≥ 3× ws + bufferutil`, metric: 'echo-1024-100-if4/round-trips', server, versus: 'ws-bufferutil', atLeast: 3 },
+    { label: `issue 10: echo 64 KiB: ${mode} ≥ 2× ws + bufferutil`, metric: 'echo-65536-100/round-trips', server, versus: 'ws-bufferutil', atLeast: 2 },
+    { label: `issue 10: echo 64 KiB: ${mode} ≥ 0.8× uWebSockets.js`, metric: 'echo-65536-100/round-trips', server, versus: 'uws', atLeast: 0.8 },
+    { label: `issue 10: broadcast 28 B to 1 000: ${mode} ≥ uWebSockets.js`, metric: 'broadcast-28-1000/deliveries', server, versus: 'uws', atLeast: 1 },
+    { label: `issue 10: echo 20 B server CPU-s per million: ${mode} ≤ 0.4× ws`, metric: 'echo-20-100/server-cpu-per-million', server, versus: 'ws', atMost: 0.4 },
+  );
+}
+for (const [size, atLeast] of [[20, 1], [1024, 1], [65536, 2.5]] as const) {
+  targets.push({ label: `issue 10: echo ${size} B: wasm codec ≥ ${atLeast}× js codec end to end (inline)`, metric: `echo-${size}-100/round-trips`, server: 'wasmsocket-wasm-inline', versus: 'wasmsocket-js-inline', atLeast });
+}
+// Issue 11 (compression), wasm codec inline.
+targets.push(
+  { label: 'issue 11: compressed broadcast 1 KiB to 1 000 ≥ 2× ws, per server CPU-s', metric: 'broadcast-deflate-1024-1000/deliveries', server: 'wasmsocket-wasm-inline', versus: 'ws', atLeast: 2, basis: 'perCpu' },
+  { label: 'issue 11: compressed echo 1 KiB ≥ ws', metric: 'echo-deflate-1024-100/round-trips', server: 'wasmsocket-wasm-inline', versus: 'ws', atLeast: 1 },
+  { label: 'issue 11: compressed echo 64 KiB ≥ ws', metric: 'echo-deflate-65536-100/round-trips', server: 'wasmsocket-wasm-inline', versus: 'ws', atLeast: 1 },
+  { label: 'issue 11: memory per idle compressed connection ≤ ws', metric: 'connect-deflate-10000/idle-memory', server: 'wasmsocket-wasm-inline', versus: 'ws', atMost: 1 },
+);
+
 await runSuite({
   name: 'e2e',
   title: 'wasmsocket against ws and uWebSockets.js, end to end (issue 5)',
