@@ -234,7 +234,10 @@ export class RedisBackplane {
    * as unconfirmed.
    */
   publish(topic: string, payload: Uint8Array, isBinary: boolean): void {
-    if (this.#state === 'closed' || this.#publisher.status !== 'ready' || this.#publisherPing.stalled) {
+    // Either connection's stall means the one Redis is stalled: its PINGs are not due at the same
+    // moment, and a publish queued behind a frozen Redis would be sent late or lost uncounted.
+    const state = this.#state;
+    if (state === 'closed' || state === 'stalled' || state === 'down' || this.#publisher.status !== 'ready' || this.#publisherPing.stalled) {
       this.stats.dropped++;
       return;
     }
