@@ -3,42 +3,15 @@
  * number) costs the server memory in proportion to its payload, not an object per fragment.
  * The server runs as a child process so that its RSS is its own.
  */
-import test, { type ExecutionContext } from 'ava';
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import test from 'ava';
 import { CODEC_KINDS } from '../helpers/codecs.js';
 import { RawClient, text, Op } from '../helpers/raw-client.js';
+import { cli, rssOf, startServerProcess } from './server-process.js';
 
-const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const FRAGMENTS = 1_000_000;
 const MIB = 1024 * 1024;
 /** Generous: the payload a few times over plus what reading 7 MB through Node may leave behind. */
 const RSS_GROWTH_BOUND = 3 * FRAGMENTS + 40 * MIB;
-
-/** Spawns `wasmsocket serve` (killed at teardown); resolves with its pid and port. */
-async function startServer(t: ExecutionContext, args: string[]): Promise<{ pid: number; port: number }> {
-  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--app', 'echo', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.teardown(() => child.kill('SIGKILL'));
-  let output = '';
-  child.stdout.setEncoding('utf8');
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.on('data', (chunk: string) => {
-      output += chunk;
-      const match = /listening on ws:\/\/[^:]+:(\d+)/.exec(output);
-      if (match) resolve(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`server exited ${code}: ${output}`)));
-  });
-  return { pid: child.pid!, port };
-}
-
-/** A /proc/<pid>/status field in bytes (VmRSS: now, VmHWM: the peak so far). */
-function memoryOf(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (match === null) throw new Error(`no ${field} in /proc/${pid}/status`);
-  return Number(match[1]) * 1024;
-}
 
 /**
  * A text message of `count` 1-byte fragments, masked (7 bytes each on the wire), built directly
@@ -66,7 +39,8 @@ for (const codec of CODEC_KINDS) {
   for (const mode of modes) {
     test.serial(`a message of 1 M one-byte fragments echoes whole, a bystander is answered, RSS stays bounded [${codec}, ${mode.label}]`, async (t) => {
       t.timeout(120_000);
-      const { pid, port } = await startServer(t, ['--codec', codec, ...mode.args]);
+      const server = await startServerProcess(t, [cli, 'serve', '--port', '0', '--app', 'echo', '--codec', codec, ...mode.args]);
+      const { port } = server;
       const payload = Buffer.alloc(FRAGMENTS);
       for (let i = 0; i < FRAGMENTS; i++) payload[i] = 0x61 + (i % 26);
       const wire = oneByteFragments(payload);
@@ -77,7 +51,7 @@ for (const codec of CODEC_KINDS) {
       // Warm up both paths so that the baseline includes what any echo costs once.
       await bystander.send(text('warm-up'));
       t.is((await bystander.nextFrame()).payload.toString(), 'warm-up');
-      const before = memoryOf(pid, 'VmRSS');
+      const before = rssOf(server.child);
 
       const sent = flooder.send(wire);
       let answered = 0;
@@ -92,7 +66,7 @@ for (const codec of CODEC_KINDS) {
       } while (!echoed);
       await sent;
       const message = await echo;
-      const peak = memoryOf(pid, 'VmHWM');
+      const peak = rssOf(server.child, 'peak');
 
       t.is(message.opcode, Op.TEXT);
       t.true(message.fin);

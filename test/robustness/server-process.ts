@@ -11,6 +11,7 @@ import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
+import { ping } from '../helpers/raw-client.js';
 
 export const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/${name}.js`, import.meta.url));
 export const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -48,10 +49,13 @@ export async function startServerProcess(t: ExecutionContext, args: string[], sh
   return { child, port, get stderr() { return stderr; }, exited };
 }
 
-/** The child's resident memory (VmRSS) in bytes. */
-export function rssOf(child: ChildProcess): number {
+/** The child's resident memory in bytes: now (VmRSS), or its peak so far (VmHWM). */
+export function rssOf(child: ChildProcess, which: 'now' | 'peak' = 'now'): number {
+  const field = which === 'now' ? 'VmRSS' : 'VmHWM';
   const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]) * 1024;
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+  if (match === null) throw new Error(`no ${field} in /proc/${child.pid}/status`);
+  return Number(match[1]) * 1024;
 }
 
 /** GET /healthz (over TLS with `secure`): its status code and JSON body; rejects when the connection fails. */
@@ -66,17 +70,6 @@ export function healthz(port: number, secure = false): Promise<{ status: number;
     request.setTimeout(20_000, () => request.destroy(new Error('no /healthz answer')));
     request.on('error', reject);
   });
-}
-
-/** A masked client frame with a zero mask key (the payload goes as is). */
-export function clientFrame(opcode: number, payload: Uint8Array): Buffer {
-  const length = payload.length;
-  const header = Buffer.alloc(length < 126 ? 6 : length < 65536 ? 8 : 14);
-  header[0] = 0x80 | opcode;
-  if (length < 126) header[1] = 0x80 | length;
-  else if (length < 65536) { header[1] = 0x80 | 126; header.writeUInt16BE(length, 2); }
-  else { header[1] = 0x80 | 127; header.writeBigUInt64BE(BigInt(length), 2); }
-  return Buffer.concat([header, payload]);
 }
 
 /**
@@ -148,7 +141,7 @@ export class SilentPeer {
           }
           // A ping after the last expected message: its pong comes back only if the server is
           // not closing, and after any close frame already queued.
-          if (opcode < 0x8 && ++dataFrames === stopAfter) this.socket.write(clientFrame(0x9, Buffer.alloc(0)));
+          if (opcode < 0x8 && ++dataFrames === stopAfter) this.socket.write(ping());
           buffered = buffered.subarray(offset + length);
         }
       };

@@ -10,10 +10,10 @@ import { once } from 'node:events';
 import { CODEC_KINDS } from '../helpers/codecs.js';
 import { waitFor } from '../helpers/wait.js';
 import { makeCertificate } from '../helpers/certificate.js';
-import { clientFrame, fixture, healthz, rssOf, SilentPeer, startServerProcess } from './server-process.js';
+import { text } from '../helpers/raw-client.js';
+import { fixture, healthz, rssOf, SilentPeer, startServerProcess } from './server-process.js';
 
 const MiB = 1024 * 1024;
-const TEXT = 0x1;
 /** Messages each peer of the maxBufferedBytes test asks for. */
 const ASKED = 240;
 const serve = fixture('serve');
@@ -43,7 +43,7 @@ for (const workers of [0, 1]) {
       const before = rssOf(server.child);
       const peer = await SilentPeer.open(server.port);
       // 2 000 replies of 64 KiB: 125 MiB if nothing bounded the queue; the cap is about 2 MiB.
-      peer.send(clientFrame(TEXT, Buffer.from('2000')));
+      peer.send(text('2000'));
       await waitFor(async () => (await healthz(server.port)).body.buffers?.closedSendQueueFull === 1, 60_000);
       const { body } = await healthz(server.port);
       t.is(body.buffers?.closedSendQueueFull, 1, JSON.stringify(body));
@@ -71,7 +71,7 @@ for (const workers of [0, 1]) {
     const server = await startServerProcess(t, [serve, JSON.stringify(options)]);
     const before = rssOf(server.child);
     const peer = await SilentPeer.open(server.port, true);
-    peer.send(clientFrame(TEXT, Buffer.from('2000')));
+    peer.send(text('2000'));
     await waitFor(async () => (await healthz(server.port, true)).body.buffers?.closedSendQueueFull === 1, 60_000);
     t.is((await healthz(server.port, true)).body.buffers?.closedSendQueueFull, 1);
     const grown = rssOf(server.child) - before;
@@ -86,7 +86,7 @@ for (const workers of [0, 1]) {
     const peers = await Promise.all([0, 1, 2].map(() => SilentPeer.open(server.port)));
     // Each asks for 15 MiB, under its own cap (17 MiB), and the kernel takes a few MiB of it
     // (loopback buffers): one queue fits the 16 MiB limit, two do not.
-    for (const peer of peers) peer.send(clientFrame(TEXT, Buffer.from(String(ASKED))));
+    for (const peer of peers) peer.send(text(String(ASKED)));
     await waitFor(async () => (await healthz(server.port)).body.buffers?.closedBufferLimit >= 1, 60_000);
     const { body } = await healthz(server.port);
     t.true(body.buffers?.closedBufferLimit >= 1, JSON.stringify(body));
