@@ -5,7 +5,7 @@
  * inflating once it is given what was agreed; here only the handshake's part.
  */
 import { parseExtensionHeader } from '../handshake/extension-header.js';
-import { PERMESSAGE_DEFLATE } from '../extensions/permessage-deflate.js';
+import { PERMESSAGE_DEFLATE, readOffer } from '../extensions/permessage-deflate.js';
 import { DEFLATE_DEFAULTS } from '../extensions/deflate-options.js';
 import type { CompressorSettings, NegotiatedDeflate, PerMessageDeflateConfig } from '../protocol/compression.js';
 
@@ -44,8 +44,8 @@ export type DeflateAnswer =
 /**
  * Checks the response's Sec-WebSocket-Extensions (undefined when absent) against our offer.
  * Invalid, so the client fails the connection: an extension that was not offered (§5.1), a
- * parameter that is unknown, duplicated or has a bad value (§7), or an offer accepted without
- * a parameter it asked for (§7.1.1.1).
+ * parameter that is unknown, duplicated or has a bad value (§7, read as the server reads an
+ * offer), or an offer accepted without a parameter it asked for (§7.1.1.1).
  */
 export function readDeflateAnswer(value: string | undefined, offer: ClientDeflateOffer): DeflateAnswer {
   if (value === undefined || value.trim() === '') return { kind: 'declined' };
@@ -60,51 +60,20 @@ export function readDeflateAnswer(value: string | undefined, offer: ClientDeflat
   if (elements.length > 1 || elements[0].name !== PERMESSAGE_DEFLATE) {
     return { kind: 'invalid', reason: `extension not offered: ${value}` };
   }
-  const negotiated: NegotiatedDeflate = {
-    send: { windowBits: MAX_WINDOW_BITS, noContextTakeover: false },
-    receive: { windowBits: MAX_WINDOW_BITS, noContextTakeover: false },
-  };
-  const seen = new Set<string>();
-  for (const { name, value: param } of elements[0].params) {
-    if (seen.has(name)) return { kind: 'invalid', reason: `duplicate parameter ${name}` };
-    seen.add(name);
-    switch (name) {
-      // §7.1.1.1: the server resets its compressor after each message: our inflater keeps no window.
-      case 'server_no_context_takeover':
-        if (param !== undefined) return { kind: 'invalid', reason: `${name} takes no value` };
-        negotiated.receive.noContextTakeover = true;
-        break;
-      // §7.1.1.2: the server may ask it whether we offered it or not.
-      case 'client_no_context_takeover':
-        if (param !== undefined) return { kind: 'invalid', reason: `${name} takes no value` };
-        negotiated.send.noContextTakeover = true;
-        break;
-      // §7.1.2.1: the server's window, which we inflate with.
-      case 'server_max_window_bits': {
-        const bits = windowBits(param);
-        if (bits === undefined) return { kind: 'invalid', reason: `${name}=${param ?? ''} is not 8-15` };
-        negotiated.receive.windowBits = bits;
-        break;
-      }
-      // §7.1.2.2: answered only because we offered it; the window we compress with.
-      case 'client_max_window_bits': {
-        const bits = windowBits(param);
-        if (bits === undefined) return { kind: 'invalid', reason: `${name}=${param ?? ''} is not 8-15` };
-        negotiated.send.windowBits = bits;
-        break;
-      }
-      default:
-        return { kind: 'invalid', reason: `unknown parameter ${name}` };
-    }
+  // The answer's parameters follow the offer's rules (§7: known, not repeated, valid values),
+  // but for one: an answer's client_max_window_bits must carry a value (§7.1.2.2).
+  const params = readOffer(elements[0].params);
+  if (params === undefined || params.clientMaxWindowBits === true) {
+    return { kind: 'invalid', reason: `parameters not valid in an answer: ${value}` };
   }
   // §7.1.1.1: we asked for server_no_context_takeover; a server that agrees must say so.
-  if (offer.noContextTakeover && !negotiated.receive.noContextTakeover) {
+  if (offer.noContextTakeover && !params.serverNoContextTakeover) {
     return { kind: 'invalid', reason: 'server_no_context_takeover was asked for and not agreed' };
   }
+  // The server's side is what we inflate with, ours what we compress with.
+  const negotiated: NegotiatedDeflate = {
+    send: { windowBits: params.clientMaxWindowBits ?? MAX_WINDOW_BITS, noContextTakeover: params.clientNoContextTakeover },
+    receive: { windowBits: params.serverMaxWindowBits ?? MAX_WINDOW_BITS, noContextTakeover: params.serverNoContextTakeover },
+  };
   return { kind: 'agreed', config: { negotiated, compressor: CLIENT_COMPRESSOR } };
-}
-
-/** §7.1.2.1: "a decimal integer value without leading zeroes between 8 and 15, inclusive". */
-function windowBits(value: string | undefined): number | undefined {
-  return value !== undefined && /^(?:[89]|1[0-5])$/.test(value) ? Number(value) : undefined;
 }
