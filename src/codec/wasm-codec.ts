@@ -75,6 +75,7 @@ export class WasmCodec implements FrameCodec {
   readonly #readOffset: number;
   /** readArea() was handed out: memory must not grow (a socket holds a raw pointer into it). */
   #pinned = false;
+  #readArea: Uint8Array | undefined;
   // Memory grows only in #reserve(), which refreshes these views: #buffer is always memory.buffer.
   #buffer!: ArrayBuffer;
   #bytes!: Uint8Array;
@@ -108,8 +109,13 @@ export class WasmCodec implements FrameCodec {
   }
 
   readArea(): Uint8Array {
-    this.#pinned = true;
-    return this.#bytes.subarray(this.#readOffset, this.#readOffset + READ_AREA_BYTES);
+    // One view for every socket of the thread (each socket keeps what it is given); memory never
+    // grows once it is handed out, so the view stays valid.
+    if (this.#readArea === undefined) {
+      this.#pinned = true;
+      this.#readArea = this.#bytes.subarray(this.#readOffset, this.#readOffset + READ_AREA_BYTES);
+    }
+    return this.#readArea;
   }
 
   load(pending: Uint8Array | null, chunk: Uint8Array): Uint8Array {

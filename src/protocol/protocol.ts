@@ -13,7 +13,7 @@ import {
   FrameCodec, RECORD_CAPACITY, RECORD_WORDS, S_CONSUMED, R_FLAGS, R_LENGTH_LO, R_LENGTH_HI,
   R_SEGMENT_START, R_SEGMENT_LENGTH, R_FRAME_DONE, RF_OPCODE, RF_FIN, RF_MASKED, RF_RSV1, RF_RSV2,
   RF_RSV3, RF_UTF8_INVALID, RF_NEW_HEADER, RF_LENGTH_MSB_SET, UTF8_ACCEPT, UTF8_REJECT, S_FLAGS,
-  SF_CALLER_VALIDATES_UTF8,
+  SF_CALLER_VALIDATES_UTF8, SF_IN_FRAME, S_UTF8,
 } from '../codec/codec.js';
 import { validateTextSegment } from './utf8-validator.js';
 import { FrameEncoder } from './frame-encoder.js';
@@ -86,6 +86,14 @@ const TWO_POW_32 = 0x1_0000_0000;
 const PREALLOCATE_MAX_BYTES = 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * Scan states not lent to any connection of this thread. Both codecs' states are plain
+ * Uint32Arrays of SCAN_STATE_WORDS, so one pool serves both. A read lends one for its scan and
+ * takes it back unless a frame is left partly received: the pool holds a handful.
+ */
+const spareStates: Uint32Array[] = [];
+const MAX_SPARE_STATES = 64;
+
 /** Where processing stopped while a message is inflated asynchronously. */
 interface Suspension {
   /** Records of the read that brought the message, after its last frame, and the bytes they point into. */
@@ -109,7 +117,14 @@ export class WebSocketProtocol {
   readonly #role: Role;
   readonly #maxPayload: number;
   readonly #allowedRsv: number;
-  readonly #scanState: Uint32Array;
+  /**
+   * The codec's scan state, lent only while a frame is partly received (or processing is
+   * suspended); between frames all that survives of it is #restFlags and #restUtf8, so an idle
+   * connection holds no typed array (a Uint32Array costs about 300 bytes with its backing store).
+   */
+  #scanState: Uint32Array | undefined;
+  #restFlags: number;
+  #restUtf8 = UTF8_ACCEPT;
   readonly #encoder: FrameEncoder;
   readonly #validatesUtf8: boolean;
   readonly #inflater: MessageInflater | undefined;
@@ -150,11 +165,10 @@ export class WebSocketProtocol {
       this.#deflater = new MessageDeflater(options.deflate.negotiated.send, options.deflate.compressor);
       this.#allowedRsv |= RF_RSV1;
     }
-    this.#scanState = codec.createState();
     this.#encoder = new FrameEncoder(codec, options.role, sink);
     // Compressed text can only be checked once inflated: the codec's scan must not check it.
     this.#validatesUtf8 = (options.utf8Validator ?? 'native') === 'native' || this.#inflater !== undefined;
-    if (this.#validatesUtf8) this.#scanState[S_FLAGS] |= SF_CALLER_VALIDATES_UTF8;
+    this.#restFlags = this.#validatesUtf8 ? SF_CALLER_VALIDATES_UTF8 : 0;
   }
 
   /**
@@ -185,8 +199,9 @@ export class WebSocketProtocol {
     const work = codec.load(this.#pending, chunk);
     this.#pending = null;
     let start = 0;
+    const state = this.#scanState ?? this.#lendState();
     for (;;) {
-      const count = codec.scan(this.#scanState, work, start);
+      const count = codec.scan(state, work, start);
       const records = codec.records;
       for (let i = 0; i < count; i++) {
         if (!this.#handleRecord(records, i * RECORD_WORDS, work)) return;
@@ -195,11 +210,29 @@ export class WebSocketProtocol {
           return;
         }
       }
-      start = this.#scanState[S_CONSUMED];
+      start = state[S_CONSUMED];
       if (count < RECORD_CAPACITY) break;
     }
+    if ((state[S_FLAGS] & SF_IN_FRAME) === 0) this.#returnState(state);
     // At most a partial frame header is left over; copy it since `work` may be reused.
     if (start < work.length) this.#pending = work.slice(start);
+  }
+
+  #lendState(): Uint32Array {
+    const state = spareStates.pop() ?? this.#codec.createState();
+    // Between frames the rest of the state is dead: a new header sets it (both codecs).
+    state.fill(0);
+    state[S_FLAGS] = this.#restFlags;
+    state[S_UTF8] = this.#restUtf8;
+    this.#scanState = state;
+    return state;
+  }
+
+  #returnState(state: Uint32Array): void {
+    this.#restFlags = state[S_FLAGS]!;
+    this.#restUtf8 = state[S_UTF8]!;
+    this.#scanState = undefined;
+    if (spareStates.length < MAX_SPARE_STATES) spareStates.push(state);
   }
 
   /** The transport reached end of stream or broke. */
@@ -414,7 +447,7 @@ export class WebSocketProtocol {
    * bytes they point into (copied when the codec reuses them) and the bytes not scanned yet.
    */
   #suspend(records: Int32Array, work: Uint8Array): void {
-    const consumed = this.#scanState[S_CONSUMED];
+    const consumed = this.#scanState![S_CONSUMED];
     const input = consumed < work.length ? [new Uint8Array(work.subarray(consumed))] : [];
     const kept = this.#codec.payloadIsBorrowed ? new Uint8Array(work.subarray(0, consumed)) : work;
     this.#suspension = { records, next: 0, work: kept, input };

@@ -19,10 +19,10 @@ import { CloseCode } from '../protocol/close-codes.js';
 import { AppConnection } from '../apps/app-connection.js';
 import { Broker, type Backplane, type BrokerStats, type SlowSubscriberPolicy } from '../pubsub/broker.js';
 import { TopicPermissions } from '../pubsub/permissions.js';
-import { SocketLink } from './socket-io.js';
+import { destroyOnError, type SocketLinkOptions } from './socket-io.js';
 import { turnBudgetSpent } from './turn-budget.js';
 import { answerHttp, answerClientError, pathOf } from './http-answers.js';
-import { Session, SessionTransport } from './session.js';
+import { Session, SessionTransport, type SessionHost } from './session.js';
 import { SendBudget, type SendBudgetStats } from './send-budget.js';
 import { enforceVerdict, runAuthorizeHook, upgradeRequestOf, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
 
@@ -106,6 +106,12 @@ export class ConnectionServer {
   readonly #sweep: NodeJS.Timeout | undefined;
   #secureContext: SecureContext | undefined;
   readonly #budget: SendBudget;
+  /** What every session of this server shares (no closure or options object per connection). */
+  readonly #host: SessionHost;
+  /** Listeners made once per server; a socket's events call them with `this` = the socket. */
+  readonly #onSocketClose: (this: Socket) => void;
+  readonly #onSecureClose: (this: Socket) => void;
+  readonly #onConnectionError: (error: Error, conn: Connection) => void;
 
   constructor(settings: ConnectionSettings, app: Application, codec: FrameCodec, services: NodeServices, backplane?: Backplane) {
     this.#settings = settings;
@@ -119,6 +125,27 @@ export class ConnectionServer {
       maxSubscriptions: settings.maxSubscriptions, maxTotalSubscriptions: settings.maxTotalSubscriptions,
     });
     this.#permissions = new TopicPermissions(settings.topicsPublic, app, this.broker.stats);
+    const { highWaterMark, maxPayload, closeTimeoutMs } = settings;
+    const linkOptions: SocketLinkOptions = { highWaterMark, sendQueueLimit: highWaterMark + maxPayload + FRAMING_SLACK, closeTimeoutMs };
+    const sessions = this.#sessions, broker = this.broker;
+    this.#host = {
+      linkOptions,
+      budget: this.#budget,
+      sessionClosed(session) {
+        sessions.delete(session.id);
+        broker.removeSubscriber(session);
+      },
+    };
+    const server = this;
+    this.#onSocketClose = function () {
+      server.#clearDeadline(this);
+      const id = connectionIds.get(this);
+      if (id !== undefined) services.socketClosed(id);
+    };
+    this.#onSecureClose = function () {
+      server.#clearDeadline(this);
+    };
+    this.#onConnectionError = (error, conn) => services.onError(error, conn.id);
     if (backplane !== undefined) this.broker.attachBackplane(backplane);
     // Never listening: sockets come from adopt(). Node's own HTTP parser reads the request.
     this.#http = createServer({ maxHeaderSize: settings.maxHeaderBytes });
@@ -144,11 +171,8 @@ export class ConnectionServer {
   adopt(socket: Socket, id: number): void {
     // The kernel's own check for a dead peer, beside the WebSocket heartbeat.
     socket.setKeepAlive(true, this.#settings.pingIntervalMs > 0 ? this.#settings.pingIntervalMs : DEFAULT_KEEPALIVE_MS);
-    socket.once('close', () => {
-      this.#clearDeadline(socket);
-      this.#services.socketClosed(id);
-    });
     connectionIds.set(socket, id);
+    socket.on('close', this.#onSocketClose);
     // RFC 6455 §4.1 leaves the handshake's duration to the server: ours is bounded from accept.
     let connection: Socket = socket; // the TLS socket once there is one
     const deadline = setTimeout(() => {
@@ -172,16 +196,16 @@ export class ConnectionServer {
       socket.pause();
       socket.unshift(first); // TLSSocket takes in what the socket has buffered
       const secure = new TLSSocket(socket, { isServer: true, secureContext: this.#secureContext });
-      secure.on('error', () => secure.destroy());
+      destroyOnError(secure);
       // From here the TLS socket is the connection: the upgrade and the deadline see it.
       connection = secure;
       connectionIds.set(secure, id);
       this.#handshaking.set(secure, deadline);
       this.#handshaking.delete(socket);
-      secure.once('close', () => this.#clearDeadline(secure));
+      secure.on('close', this.#onSecureClose);
       this.#http.emit('connection', secure);
     });
-    socket.on('error', () => socket.destroy());
+    destroyOnError(socket);
     socket.resume();
   }
 
@@ -193,7 +217,7 @@ export class ConnectionServer {
   /** Serves an upgrade that another HTTP server has parsed (its socket is past our deadline). */
   handleUpgrade(request: IncomingMessage, socket: Socket, head: Buffer, id: number): void {
     connectionIds.set(socket, id);
-    socket.once('close', () => this.#services.socketClosed(id));
+    socket.on('close', this.#onSocketClose);
     void this.#upgrade(request, socket, head);
   }
 
@@ -268,7 +292,7 @@ export class ConnectionServer {
   }
 
   async #upgrade(request: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
-    socket.on('error', () => socket.destroy());
+    destroyOnError(socket);
     try {
       if (this.#closing) throw new HandshakeError(503, 'server shutting down');
       const path = this.#settings.path;
@@ -305,30 +329,18 @@ export class ConnectionServer {
 
   #startSession(socket: Socket, accepted: HandshakeAccept, head: Buffer, request: UpgradeRequest, data: unknown): void {
     const id = connectionIds.get(socket) ?? 0;
-    const { highWaterMark, maxPayload } = this.#settings;
-    const link = new SocketLink(socket, {
-      highWaterMark,
-      sendQueueLimit: highWaterMark + maxPayload + FRAMING_SLACK,
-      onOverflow: () => this.#budget.overflowed(session),
-      onOverHighWater: () => this.#budget.overHighWater(),
-      closeTimeoutMs: this.#settings.closeTimeoutMs,
-      onClosed: () => {
-        this.#sessions.delete(id);
-        this.broker.removeSubscriber(session);
-      },
-    });
     const { deflate: negotiated } = accepted;
-    const session = new Session(id, link, Date.now(), negotiated);
+    const session = new Session(id, socket, this.#host, Date.now(), negotiated);
     this.#sessions.set(id, session);
     const compressor = this.#settings.deflate;
     const conn = new AppConnection(this.#codec, this.#app, new SessionTransport(session, this.broker), {
       id, subprotocol: accepted.protocol, request, data, maxPayload: this.#settings.maxPayload, utf8Validator: this.#settings.utf8Validator,
       deflate: negotiated === undefined || compressor === undefined ? undefined : { negotiated, compressor },
-      onError: (error) => this.#services.onError(error, id),
+      onError: this.#onConnectionError,
       permissions: this.#permissions,
       shouldYield: turnBudgetSpent,
     });
-    link.attach(conn, this.#codec.readArea());
+    session.link.attach(conn, this.#codec.readArea());
     session.attach(conn);
     // Bytes that came in the same packet as the request are the connection's first input.
     conn.start(head);

@@ -6,10 +6,20 @@ import type { AppConnection, Transport } from '../apps/app-connection.js';
 import type { Broker, PubSubRefusal, Subscriber, SubscriberDeflate } from '../pubsub/broker.js';
 import type { NegotiatedDeflate } from '../protocol/compression.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import type { SocketLink } from './socket-io.js';
-import type { BudgetedConnection } from './send-budget.js';
+import { SocketLink, type LinkOwner, type SocketLinkOptions } from './socket-io.js';
+import type { BudgetedConnection, SendBudget } from './send-budget.js';
+import type { Socket } from 'node:net';
 
-export class Session implements Subscriber, BudgetedConnection {
+/** What every session of one connection server shares: made once per server. */
+export interface SessionHost {
+  readonly linkOptions: SocketLinkOptions;
+  readonly budget: SendBudget;
+  /** The session's TCP connection is closed: forget it. */
+  sessionClosed(session: Session): void;
+}
+
+export class Session implements Subscriber, BudgetedConnection, LinkOwner {
+  readonly link: SocketLink;
   readonly deflate: SubscriberDeflate | undefined;
   /** The heartbeat sweep's view, in ms since the epoch: when bytes or a data message last came. */
   heardAt: number;
@@ -17,8 +27,11 @@ export class Session implements Subscriber, BudgetedConnection {
   /** When the sweep pinged this silent connection; 0 while it is not waiting for an answer. */
   pingedAt = 0;
   #connection: AppConnection | undefined;
+  readonly #host: SessionHost;
 
-  constructor(readonly id: number, readonly link: SocketLink, now: number, negotiated?: NegotiatedDeflate) {
+  constructor(readonly id: number, socket: Socket, host: SessionHost, now: number, negotiated?: NegotiatedDeflate) {
+    this.#host = host;
+    this.link = new SocketLink(socket, host.linkOptions, this);
     this.heardAt = now;
     this.messageAt = now;
     // RFC 7692 §7.1.1.1: without server context takeover every message is compressed alone, so
@@ -27,6 +40,18 @@ export class Session implements Subscriber, BudgetedConnection {
       const { send } = negotiated;
       this.deflate = send.noContextTakeover ? { kind: 'shared', windowBits: send.windowBits } : { kind: 'own' };
     }
+  }
+
+  linkClosed(): void {
+    this.#host.sessionClosed(this);
+  }
+
+  linkOverflowed(): void {
+    this.#host.budget.overflowed(this);
+  }
+
+  linkOverHighWater(): void {
+    this.#host.budget.overHighWater();
   }
 
   get conn(): AppConnection {

@@ -17,22 +17,32 @@ export interface LinkEndpoint {
   finish(): void;
 }
 
+/**
+ * Settings every link of a server shares (one object per server, not one per connection: an
+ * idle connection's memory is what a server holding many is made of).
+ */
 export interface SocketLinkOptions {
-  /** Called once when the TCP connection is closed, after the endpoint has been told. */
-  onClosed?: () => void;
   /** Bytes queued on the socket above which we stop reading from it until it drains. */
   highWaterMark: number;
   /**
    * The most a send queue already over its high-water mark may grow to (highWaterMark +
    * maxPayload: an echo of the largest message on a queue at its mark). A write past it is not
-   * queued: `onOverflow` is told once, and the connection closes; only its close frame follows.
+   * queued: the owner's `linkOverflowed` is told once, and the connection closes; only its close
+   * frame follows.
    */
   sendQueueLimit: number;
-  onOverflow?: () => void;
-  /** A write left the queue over the high-water mark (the thread's budget sums its queues). */
-  onOverHighWater?: () => void;
   /** How long to wait for the peer's close frame, or for its FIN after ours, before dropping TCP. */
   closeTimeoutMs: number;
+}
+
+/** What the link tells the connection that owns it (methods, so that no closure is kept per link). */
+export interface LinkOwner {
+  /** Called once when the TCP connection is closed, after the endpoint has been told. */
+  linkClosed(): void;
+  /** A write was refused for the send queue limit. */
+  linkOverflowed(): void;
+  /** A write left the queue over the high-water mark (the thread's budget sums its queues). */
+  linkOverHighWater(): void;
 }
 
 export class SocketLink {
@@ -40,6 +50,7 @@ export class SocketLink {
   #isClosed = false;
   readonly #socket: Socket;
   readonly #options: SocketLinkOptions;
+  readonly #owner: LinkOwner | undefined;
   #endpoint: LinkEndpoint | undefined;
   #readArea: Uint8Array | undefined;
   /** Reading stopped for backpressure (the write queue is over the high-water mark). */
@@ -54,21 +65,40 @@ export class SocketLink {
   /** Bytes arrived since the heartbeat sweep last looked (it resets this): the peer is alive. */
   readSinceSweep = false;
 
-  constructor(socket: Socket, options: SocketLinkOptions) {
+  constructor(socket: Socket, options: SocketLinkOptions, owner?: LinkOwner) {
     this.#socket = socket;
     this.#options = options;
+    this.#owner = owner;
     socket.setNoDelay(true);
-    // A callback, not a promise per connection: idle connections are what memory is made of.
-    socket.once('close', () => {
-      this.#isClosed = true;
-      clearTimeout(this.#closeTimer);
-      this.#endpoint?.finish();
-      options.onClosed?.();
-    });
+    // Listeners shared by every link (they find theirs by socket), so a link costs no closure.
+    links.set(socket, this);
+    socket.on('close', SocketLink.#onClose);
     // The HTTP server's sockets allow half-open connections: answer the peer's FIN with ours.
-    socket.on('end', () => socket.end());
-    socket.on('error', () => socket.destroy()); // 'close' follows; the endpoint reports 1006
-    socket.on('drain', () => this.#onDrain());
+    socket.on('end', endSocket);
+    destroyOnError(socket); // 'close' follows; the endpoint reports 1006
+    socket.on('drain', SocketLink.#onDrainEvent);
+  }
+
+  static #onClose(this: Socket): void {
+    const link = links.get(this);
+    if (link === undefined || link.#isClosed) return;
+    link.#isClosed = true;
+    clearTimeout(link.#closeTimer);
+    link.#endpoint?.finish();
+    link.#owner?.linkClosed();
+  }
+
+  static #onDrainEvent(this: Socket): void {
+    links.get(this)!.#onDrain();
+  }
+
+  static #onData(this: Socket, chunk: Buffer): void {
+    links.get(this)!.#onRead(chunk);
+  }
+
+  /** net.Socket calls its kBufferCb as a method of the socket, with the area it read into. */
+  static #onMemoryRead(this: Socket, nread: number, area: Uint8Array): void {
+    links.get(this)!.#onRead(area.subarray(0, nread));
   }
 
   /** Resolves when the TCP connection is closed (made on demand, for shutdown). */
@@ -91,13 +121,13 @@ export class SocketLink {
   attach(endpoint: LinkEndpoint, readArea?: Uint8Array): void {
     this.#endpoint = endpoint;
     const socket = this.#socket;
-    if (readArea !== undefined && readIntoMemory(socket, readArea, (nread) => this.#onRead(readArea.subarray(0, nread)))) {
+    if (readArea !== undefined && readIntoMemory(socket, readArea, SocketLink.#onMemoryRead)) {
       this.#readArea = readArea;
       // Reading may have stopped with the HTTP parser; resume() restarts it (a no-op if it runs).
       if (!this.#held && !this.#paused) socket.resume();
       return;
     }
-    socket.on('data', (chunk: Buffer) => this.#onRead(chunk));
+    socket.on('data', SocketLink.#onData);
   }
 
   #onRead(chunk: Uint8Array): void {
@@ -144,7 +174,7 @@ export class SocketLink {
     if (!this.#overflowed && queued > this.#options.highWaterMark
       && queued + bytes > this.#options.sendQueueLimit + (bytes <= MAX_CONTROL_FRAME ? CONTROL_FRAME_ROOM : 0)) {
       this.#overflowed = true;
-      this.#options.onOverflow?.();
+      this.#owner?.linkOverflowed();
       return;
     }
     if (second === undefined) {
@@ -161,7 +191,7 @@ export class SocketLink {
         this.#paused = true;
         socket.pause();
       }
-      this.#options.onOverHighWater?.();
+      this.#owner?.linkOverHighWater();
     }
   }
 
@@ -223,6 +253,22 @@ export class SocketLink {
     if (!this.#held && !this.#socket.destroyed) this.#socket.resume();
     this.#endpoint?.drain();
   }
+}
+
+/** The link of each socket, for the shared listeners. */
+const links = new WeakMap<Socket, SocketLink>();
+
+function endSocket(this: Socket): void {
+  this.end();
+}
+
+function destroySocket(this: Socket): void {
+  this.destroy();
+}
+
+/** Makes an error destroy `socket` ('close' follows), with one shared listener however often asked. */
+export function destroyOnError(socket: Socket): void {
+  if (!socket.listeners('error').includes(destroySocket)) socket.on('error', destroySocket);
 }
 
 /** RFC 6455 §5.5: a control frame's payload is at most 125 bytes; a server frame's header is 2. */

@@ -25,8 +25,11 @@ interface UserBufferHandle {
   useUserBuffer(buffer: Uint8Array): void;
 }
 
-/** What a read of `nread` bytes into the area is handed to; false pauses reading (as onread's callback). */
-export type MemoryReadCallback = (nread: number) => boolean | void;
+/**
+ * What a read of `nread` bytes into `area` is handed to, called as a method of the socket (so one
+ * function can serve every socket); false pauses reading (as onread's callback).
+ */
+export type MemoryReadCallback = (this: Socket, nread: number, area: Uint8Array) => boolean | void;
 
 interface ReadSymbols {
   buffer: symbol;
