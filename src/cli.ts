@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 /** `wasmsocket` command line: the subcommands and the process's lifecycle. */
 import { listen } from './server/server.js';
 import { surviveUncaughtErrors } from './server/inline-faults.js';

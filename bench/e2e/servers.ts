@@ -4,6 +4,7 @@
  * application on a port.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeVersion, systemNodesOnPath } from './node-binaries.js';
@@ -12,6 +13,18 @@ import { nodeVersion, systemNodesOnPath } from './node-binaries.js';
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 export const APPS = join(ROOT, 'dist', 'bench', 'apps');
+/**
+ * The Node flags the CLI's `#!` line gives it, so that `node FLAGS cli.js` runs the server as
+ * the `wasmsocket` command (and `npm start`) do.
+ */
+export const CLI_NODE_FLAGS = cliNodeFlags();
+
+function cliNodeFlags(): string[] {
+  const first = readFileSync(CLI, 'utf8').split('\n', 1)[0]!;
+  const match = /^#!\/usr\/bin\/env -S node((?: --[\w-]+(?:=\S+)?)*)$/.exec(first);
+  if (match === null && first !== '#!/usr/bin/env node') throw new Error(`unexpected #! line in ${CLI}: ${first}`);
+  return match === null ? [] : match[1]!.trim().split(' ');
+}
 export const HEAVY_APP = join(APPS, 'heavy-echo.js');
 
 /** echo: send back; pubsub: the JSON pub/sub protocol; heavy: echo after ~0.2 ms of CPU work. */
@@ -48,7 +61,7 @@ export function wasmsocket(codec: 'wasm' | 'js', workers: number, colour: string
     label: label ?? `wasmsocket ${codec}, ${workers === 0 ? 'inline' : `${workers} worker${workers > 1 ? 's' : ''}`}`,
     colour,
     node: process.execPath,
-    args: (app, host, port, variant = PLAIN) => [CLI, 'serve', '--host', host, '--port', String(port),
+    args: (app, host, port, variant = PLAIN) => [...CLI_NODE_FLAGS, CLI, 'serve', '--host', host, '--port', String(port),
       '--app', app === 'heavy' ? HEAVY_APP : app, '--codec', codec, '--workers', String(workers), ...variantArgs(variant)],
   };
 }
