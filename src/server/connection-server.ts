@@ -134,6 +134,7 @@ export class ConnectionServer {
       sessionClosed(session) {
         sessions.delete(session.id);
         broker.removeSubscriber(session);
+        if (session.reportsClose) services.socketClosed(session.id);
       },
     };
     const server = this;
@@ -330,7 +331,11 @@ export class ConnectionServer {
   #startSession(socket: Socket, accepted: HandshakeAccept, head: Buffer, request: UpgradeRequest, data: unknown): void {
     const id = connectionIds.get(socket) ?? 0;
     const { deflate: negotiated } = accepted;
-    const session = new Session(id, socket, this.#host, Date.now(), negotiated);
+    // One 'close' listener per socket (an array of two costs more than the listeners): from here
+    // the link's reports a plain socket's close; a TLS connection's, the socket under it.
+    const reportsClose = socket.listeners('close').includes(this.#onSocketClose);
+    socket.removeListener('close', reportsClose ? this.#onSocketClose : this.#onSecureClose);
+    const session = new Session(id, socket, reportsClose, this.#host, Date.now(), negotiated);
     this.#sessions.set(id, session);
     const compressor = this.#settings.deflate;
     const conn = new AppConnection(this.#codec, this.#app, new SessionTransport(session, this.broker), {

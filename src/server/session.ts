@@ -29,7 +29,11 @@ export class Session implements Subscriber, BudgetedConnection, LinkOwner {
   #connection: AppConnection | undefined;
   readonly #host: SessionHost;
 
-  constructor(readonly id: number, socket: Socket, host: SessionHost, now: number, negotiated?: NegotiatedDeflate) {
+  /**
+   * @param reportsClose the link's close is the one the node is told of (a plain socket); false
+   *   when the socket under it reports it (TLS)
+   */
+  constructor(readonly id: number, socket: Socket, readonly reportsClose: boolean, host: SessionHost, now: number, negotiated?: NegotiatedDeflate) {
     this.#host = host;
     this.link = new SocketLink(socket, host.linkOptions, this);
     this.heardAt = now;

@@ -73,8 +73,9 @@ export class SocketLink {
     // Listeners shared by every link (they find theirs by socket), so a link costs no closure.
     links.set(socket, this);
     socket.on('close', SocketLink.#onClose);
-    // The HTTP server's sockets allow half-open connections: answer the peer's FIN with ours.
-    socket.on('end', endSocket);
+    // The HTTP server's sockets allow half-open connections: answer the peer's FIN with ours
+    // (the stream then ends its side itself, with no listener of ours).
+    socket.allowHalfOpen = false;
     destroyOnError(socket); // 'close' follows; the endpoint reports 1006
     socket.on('drain', SocketLink.#onDrainEvent);
   }
@@ -257,10 +258,6 @@ export class SocketLink {
 
 /** The link of each socket, for the shared listeners. */
 const links = new WeakMap<Socket, SocketLink>();
-
-function endSocket(this: Socket): void {
-  this.end();
-}
 
 function destroySocket(this: Socket): void {
   this.destroy();
