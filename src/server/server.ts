@@ -525,8 +525,7 @@ function checkedCertificate(tls: { cert: string | Buffer; key: string | Buffer }
  * A worker's young generation, MiB. During an accept storm most of what a handshake allocates
  * survives a scavenge or two, so V8 grows each thread's new space to its 16 MiB maximum, and
  * keeps it once the connections sit idle: with 10 000 held, 3 KiB of RSS per connection inline
- * (8.0 against 4.9 KiB with the cap). Echo and broadcast rates are the same capped (README,
- * "Memory"). The CLI gives the main thread the same cap (`--max-semi-space-size=1`, its `#!`
+ * (7.8 against 4.7 KiB with the cap). Echo rates are the same capped (README, "Memory"). The CLI gives the main thread the same cap (`--max-semi-space-size=1`, its `#!`
  * line and `npm start`); a program calling listen() chooses its own flags.
  */
 const WORKER_YOUNG_GENERATION_MB = 3;
