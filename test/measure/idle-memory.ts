@@ -5,9 +5,11 @@
  * heap in use and committed (heapUsed, heapTotal) and its external memory, before and after; the
  * deltas divided by N.
  *
- * Besides our server (inline and with one worker) and `ws`, two floors that no Node server with
- * a net.Socket per connection can go below: `net` holds each accepted socket and answers its
- * first bytes with a fixed line; `http` is node:http's upgrade event answered with a 101.
+ * Besides our server (inline and with one worker) and `ws`, floors that no Node server with a
+ * net.Socket per connection can go below: `net` holds each accepted socket and answers its first
+ * bytes with a fixed line; `net-worker` does the same in a worker the main thread moves each
+ * socket to (what moving a socket costs by itself); `http` is node:http's upgrade event
+ * answered with a 101.
  * `--flags=…` runs every child with those Node flags (the CLI's are `--max-semi-space-size=1`):
  * what the young generation left grown by the connection storm adds shows as heapTotal above
  * heapUsed.
@@ -24,10 +26,12 @@ import { createServer as createHttpServer } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Worker, isMainThread, parentPort } from 'node:worker_threads';
 import { WebSocketServer } from 'ws';
 import { listen } from '../../src/server/server.js';
+import { rebuiltSocket } from '../../src/pool/received-socket.js';
 
-const MODES = ['net', 'http', 'ws', 'inline', 'worker'] as const;
+const MODES = ['net', 'net-worker', 'http', 'ws', 'inline', 'worker'] as const;
 type Mode = typeof MODES[number];
 
 const script = fileURLToPath(import.meta.url);
@@ -39,7 +43,14 @@ interface Sample { rss: number; heapUsed: number; heapTotal: number; external: n
 async function serve(mode: Mode): Promise<void> {
   const held: net.Socket[] = [];
   let port: number;
-  if (mode === 'net') {
+  if (mode === 'net-worker') {
+    // The same floor with each socket moved to a worker (as --workers does, rebuilt the same way).
+    const worker = new Worker(new URL(import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 3 } });
+    const server = net.createServer({ pauseOnConnect: true }, (socket) => worker.postMessage({ socket }, [socket as never]));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    port = (server.address() as AddressInfo).port;
+  } else if (mode === 'net') {
     const server = net.createServer((socket) => {
       held.push(socket);
       socket.on('error', () => {});
@@ -123,7 +134,7 @@ async function measure(mode: Mode, connections: number, flags: string[]): Promis
     await settle(1000);
     const before = await sample();
     const sockets: net.Socket[] = [];
-    const echoes = mode !== 'net' && mode !== 'http';
+    const echoes = mode !== 'net' && mode !== 'net-worker' && mode !== 'http';
     for (let i = 0; i < connections; i += 100) {
       sockets.push(...await Promise.all(Array.from({ length: Math.min(100, connections - i) }, () => openClient(port, echoes))));
     }
@@ -139,8 +150,22 @@ async function measure(mode: Mode, connections: number, flags: string[]): Promis
 
 const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** net-worker's worker: holds each socket it is given and answers its first bytes. */
+function holdMovedSockets(): void {
+  const held: net.Socket[] = [];
+  parentPort!.on('message', ({ socket: received }: { socket: net.Socket }) => {
+    const socket = rebuiltSocket(received);
+    held.push(socket);
+    socket.on('error', () => {});
+    socket.once('data', () => socket.write('HTTP/1.1 101 Switching Protocols\r\n\r\n'));
+    socket.resume();
+  });
+}
+
 const args = process.argv.slice(2);
-if (args[0] === '--serve') {
+if (!isMainThread) {
+  holdMovedSockets();
+} else if (args[0] === '--serve') {
   await serve(args[1] as Mode);
 } else {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { connections: { type: 'string' }, flags: { type: 'string' } } });
@@ -151,6 +176,6 @@ if (args[0] === '--serve') {
   const kib = (bytes: number) => (bytes / 1024).toFixed(2).padStart(6);
   for (const mode of modes) {
     const { rss, heapUsed, heapTotal, external } = await measure(mode, connections, flags);
-    console.log(`${mode.padEnd(7)} RSS ${kib(rss)}  heap used ${kib(heapUsed)}  heap committed ${kib(heapTotal)}  external ${kib(external)}`);
+    console.log(`${mode.padEnd(10)} RSS ${kib(rss)}  heap used ${kib(heapUsed)}  heap committed ${kib(heapTotal)}  external ${kib(external)}`);
   }
 }
