@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -69,6 +69,38 @@ async function waitForBackplane(publisher: PubsubClient, topic: string, probes: 
 
 const isWarmUp = (d: Delivery) => (d.data as { warm?: boolean }).warm === true;
 
+interface JoinedNodes<Local extends boolean> {
+  nodeA: Node;
+  nodeB: Node;
+  /** On A. */
+  publisher: PubsubClient;
+  /** On B, subscribed to the pattern. */
+  remoteSubscriber: PubsubClient;
+  /** On A, subscribed to the pattern, when asked for. */
+  localSubscriber: Local extends true ? PubsubClient : undefined;
+}
+
+/**
+ * Two nodes on Redis (B through `bUrl` when it must reach Redis another way), a subscriber to
+ * `pattern` on B (and on A with `local`), a publisher on A; resolves once a warm-up publish on
+ * `probe` has crossed from A to B. Everything is closed at the test's end.
+ */
+async function joinedNodes<Local extends boolean = false>(t: ExecutionContext, workers: number, options: {
+  redisUrl: string; bUrl?: string; extra?: string[]; pattern: string; probe: string; local?: Local;
+}): Promise<JoinedNodes<Local>> {
+  const { redisUrl, extra = [], pattern } = options;
+  const [nodeA, nodeB] = [await startNode(redisUrl, workers, extra), await startNode(options.bUrl ?? redisUrl, workers, extra)];
+  t.teardown(() => Promise.all([nodeA, nodeB].map(stopNode)));
+  const localSubscriber = options.local === true ? await PubsubClient.connect(nodeA.port) : undefined;
+  const remoteSubscriber = await PubsubClient.connect(nodeB.port);
+  await localSubscriber?.subscribe(pattern);
+  await remoteSubscriber.subscribe(pattern);
+  const publisher = await PubsubClient.connect(nodeA.port);
+  t.teardown(() => { for (const client of [localSubscriber, remoteSubscriber, publisher]) client?.close(); });
+  await waitForBackplane(publisher, options.probe, [remoteSubscriber]);
+  return { nodeA, nodeB, publisher, remoteSubscriber, localSubscriber: localSubscriber as JoinedNodes<Local>['localSubscriber'] };
+}
+
 const modeName = (workers: number) => (workers === 0 ? 'inline' : `${workers} worker${workers > 1 ? 's' : ''} per node`);
 
 for (const workers of [0, 1, 2]) {
@@ -117,15 +149,8 @@ for (const workers of [0, 2]) {
   test(`with Redis down, local delivery goes on; when it is back, delivery across nodes resumes [${modeName(workers)}]`, async (t) => {
     const redis = await startRedisServer();
     t.teardown(() => redis.stop());
-    const [nodeA, nodeB] = [await startNode(redis.url, workers), await startNode(redis.url, workers)];
-    t.teardown(() => Promise.all([nodeA, nodeB].map(stopNode)));
-    const localSubscriber = await PubsubClient.connect(nodeA.port);
-    const remoteSubscriber = await PubsubClient.connect(nodeB.port);
-    await localSubscriber.subscribe('alerts.>');
-    await remoteSubscriber.subscribe('alerts.>');
-    const publisher = await PubsubClient.connect(nodeA.port);
-    t.teardown(() => { for (const client of [localSubscriber, remoteSubscriber, publisher]) client.close(); });
-    await waitForBackplane(publisher, 'alerts.fire', [remoteSubscriber]);
+    const { nodeA, nodeB, publisher, remoteSubscriber, localSubscriber } = await joinedNodes(t, workers,
+      { redisUrl: redis.url, pattern: 'alerts.>', probe: 'alerts.fire', local: true });
 
     await redis.stop();
     for (let i = 0; i < 100 && (await nodeA.health()).backplane.state !== 'down'; i++) await sleep(50);
@@ -166,13 +191,8 @@ for (const workers of [0, 2]) {
   test(`Redis restarted while two nodes run: messages flow again, and every publish of the gap is delivered or counted [${modeName(workers)}]`, async (t) => {
     const redis = await startRedisServer();
     t.teardown(() => redis.stop());
-    const [nodeA, nodeB] = [await startNode(redis.url, workers, QUICK_PINGS), await startNode(redis.url, workers, QUICK_PINGS)];
-    t.teardown(() => Promise.all([nodeA, nodeB].map(stopNode)));
-    const remoteSubscriber = await PubsubClient.connect(nodeB.port);
-    await remoteSubscriber.subscribe('gap.>');
-    const publisher = await PubsubClient.connect(nodeA.port);
-    t.teardown(() => { for (const client of [remoteSubscriber, publisher]) client.close(); });
-    await waitForBackplane(publisher, 'gap.x', [remoteSubscriber]);
+    const { nodeA, nodeB, publisher, remoteSubscriber } = await joinedNodes(t, workers,
+      { redisUrl: redis.url, extra: QUICK_PINGS, pattern: 'gap.>', probe: 'gap.x' });
     // A has heard B confirm its subscriptions: A knows whom to wait for after the restart.
     await waitFor(async () => (await backplaneOf(nodeA)).peers.confirmed === 1, BOUND_MS);
     const before = await backplaneOf(nodeA);
@@ -217,15 +237,8 @@ for (const workers of [0, 2]) {
   test(`SIGSTOP of Redis: both nodes' /healthz report the stall; SIGCONT: ready and delivering again [${modeName(workers)}]`, async (t) => {
     const redis = await startRedisServer();
     t.teardown(() => redis.stop());
-    const [nodeA, nodeB] = [await startNode(redis.url, workers, QUICK_PINGS), await startNode(redis.url, workers, QUICK_PINGS)];
-    t.teardown(() => Promise.all([nodeA, nodeB].map(stopNode)));
-    const localSubscriber = await PubsubClient.connect(nodeA.port);
-    const remoteSubscriber = await PubsubClient.connect(nodeB.port);
-    await localSubscriber.subscribe('stall.>');
-    await remoteSubscriber.subscribe('stall.>');
-    const publisher = await PubsubClient.connect(nodeA.port);
-    t.teardown(() => { for (const client of [localSubscriber, remoteSubscriber, publisher]) client.close(); });
-    await waitForBackplane(publisher, 'stall.x', [remoteSubscriber]);
+    const { nodeA, nodeB, publisher, remoteSubscriber, localSubscriber } = await joinedNodes(t, workers,
+      { redisUrl: redis.url, extra: QUICK_PINGS, pattern: 'stall.>', probe: 'stall.x', local: true });
 
     redis.pause();
     t.teardown(() => redis.resume());
@@ -263,13 +276,8 @@ for (const workers of [0, 2]) {
     // Node B reaches Redis through a link the test holds cut after the restart: B stays away.
     const link = await startRedisLink(redis);
     t.teardown(() => link.close());
-    const [nodeA, nodeB] = [await startNode(redis.url, workers, QUICK_PINGS), await startNode(link.url, workers, QUICK_PINGS)];
-    t.teardown(() => Promise.all([nodeA, nodeB].map(stopNode)));
-    const remoteSubscriber = await PubsubClient.connect(nodeB.port);
-    await remoteSubscriber.subscribe('orders.>');
-    const publisher = await PubsubClient.connect(nodeA.port);
-    t.teardown(() => { for (const client of [remoteSubscriber, publisher]) client.close(); });
-    await waitForBackplane(publisher, 'orders.eu', [remoteSubscriber]);
+    const { nodeA, nodeB, publisher, remoteSubscriber } = await joinedNodes(t, workers,
+      { redisUrl: redis.url, bUrl: link.url, extra: QUICK_PINGS, pattern: 'orders.>', probe: 'orders.eu' });
     await waitFor(async () => (await backplaneOf(nodeA)).peers.confirmed === 1, BOUND_MS);
     const before = await backplaneOf(nodeA);
 
