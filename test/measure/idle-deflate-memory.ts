@@ -10,15 +10,14 @@
  *
  * Not an ava test (no .test.js): it takes a minute and its numbers go to the README.
  */
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { constants, deflateRawSync } from 'node:zlib';
 import { WebSocketServer } from 'ws';
 import { listen } from '../../src/server/server.js';
+import { answerMemorySamples, idleGrowthPerConnection } from './child-memory.js';
 
 const MODES = {
   off: { deflate: false },
@@ -42,21 +41,10 @@ async function serve(mode: Mode): Promise<void> {
     port = server.port;
   }
   console.log(`port ${port}`);
-  // Each line on stdin asks for a measurement, after a full collection.
-  process.stdin.setEncoding('utf8');
-  process.stdin.on('data', () => {
-    const gc = (globalThis as { gc?: () => void }).gc!;
-    gc();
-    gc();
-    const { heapUsed, external } = process.memoryUsage();
-    const rss = Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
-    console.log(JSON.stringify({ rss, live: heapUsed + external }));
-  });
+  answerMemorySamples();
 }
 
 interface Sample { rss: number; live: number }
-
-const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One client: handshake offering permessage-deflate, one message (compressed if agreed), its echo. */
 function openClient(port: number, text: string): Promise<net.Socket> {
@@ -98,29 +86,9 @@ function textFrame(text: string, compressed: boolean): Buffer {
 }
 
 async function measure(mode: Mode, connections: number): Promise<Sample> {
-  const child = spawn(process.execPath, ['--expose-gc', script, '--serve', mode], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const sample = async (): Promise<Sample> => {
-    child.stdin.write('measure\n');
-    const [line] = await once(child.stdout, 'data') as [Buffer];
-    return JSON.parse(String(line)) as Sample;
-  };
-  try {
-    const [line] = await once(child.stdout, 'data') as [Buffer];
-    const port = Number(/port (\d+)/.exec(String(line))![1]);
-    await settle(1000);
-    const before = await sample();
-    const text = Array.from({ length: 100 }, (_, i) => `{"seq":${i},"ok":true}`).join(',').padEnd(2048, ' ');
-    const sockets: net.Socket[] = [];
-    for (let i = 0; i < connections; i += 100) {
-      sockets.push(...await Promise.all(Array.from({ length: Math.min(100, connections - i) }, () => openClient(port, text))));
-    }
-    await settle(2000);
-    const after = await sample();
-    for (const socket of sockets) socket.destroy();
-    return { rss: (after.rss - before.rss) / connections, live: (after.live - before.live) / connections };
-  } finally {
-    child.kill('SIGKILL');
-  }
+  const text = Array.from({ length: 100 }, (_, i) => `{"seq":${i},"ok":true}`).join(',').padEnd(2048, ' ');
+  const growth = await idleGrowthPerConnection([script, '--serve', mode], connections, (port) => openClient(port, text));
+  return { rss: growth.rss, live: growth.heapUsed + growth.external };
 }
 
 const args = process.argv.slice(2);

@@ -18,10 +18,8 @@
  *
  * Not an ava test (no .test.js): it takes a minute and its numbers go to the README.
  */
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -30,14 +28,13 @@ import { Worker, isMainThread, parentPort } from 'node:worker_threads';
 import { WebSocketServer } from 'ws';
 import { listen } from '../../src/server/server.js';
 import { rebuiltSocket } from '../../src/pool/received-socket.js';
+import { answerMemorySamples, idleGrowthPerConnection, type MemorySample } from './child-memory.js';
 
 const MODES = ['net', 'net-worker', 'http', 'ws', 'inline', 'worker'] as const;
 type Mode = typeof MODES[number];
 
 const script = fileURLToPath(import.meta.url);
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-
-interface Sample { rss: number; heapUsed: number; heapTotal: number; external: number }
 
 /** The server side, in the child: listens, prints its port, answers each stdin line with a sample. */
 async function serve(mode: Mode): Promise<void> {
@@ -80,15 +77,7 @@ async function serve(mode: Mode): Promise<void> {
     port = server.port;
   }
   console.log(`port ${port}`);
-  process.stdin.setEncoding('utf8');
-  process.stdin.on('data', () => {
-    const gc = (globalThis as { gc?: () => void }).gc!;
-    gc();
-    gc();
-    const { heapUsed, heapTotal, external } = process.memoryUsage();
-    const rss = Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
-    console.log(JSON.stringify({ rss, heapUsed, heapTotal, external } satisfies Sample));
-  });
+  answerMemorySamples();
 }
 
 /** One client: the handshake, then (for WebSocket servers) one masked text frame and its echo. */
@@ -121,34 +110,11 @@ function openClient(port: number, echoes: boolean): Promise<net.Socket> {
   });
 }
 
-async function measure(mode: Mode, connections: number, flags: string[]): Promise<Sample> {
-  const child = spawn(process.execPath, [...flags, '--expose-gc', script, '--serve', mode], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const sample = async (): Promise<Sample> => {
-    child.stdin.write('measure\n');
-    const [line] = await once(child.stdout, 'data') as [Buffer];
-    return JSON.parse(String(line)) as Sample;
-  };
-  try {
-    const [line] = await once(child.stdout, 'data') as [Buffer];
-    const port = Number(/port (\d+)/.exec(String(line))![1]);
-    await settle(1000);
-    const before = await sample();
-    const sockets: net.Socket[] = [];
-    const echoes = mode !== 'net' && mode !== 'net-worker' && mode !== 'http';
-    for (let i = 0; i < connections; i += 100) {
-      sockets.push(...await Promise.all(Array.from({ length: Math.min(100, connections - i) }, () => openClient(port, echoes))));
-    }
-    await settle(2000);
-    const after = await sample();
-    for (const socket of sockets) socket.destroy();
-    const per = (key: keyof Sample) => (after[key] - before[key]) / connections;
-    return { rss: per('rss'), heapUsed: per('heapUsed'), heapTotal: per('heapTotal'), external: per('external') };
-  } finally {
-    child.kill('SIGKILL');
-  }
+function measure(mode: Mode, connections: number, flags: string[]): Promise<MemorySample> {
+  const echoes = mode !== 'net' && mode !== 'net-worker' && mode !== 'http';
+  return idleGrowthPerConnection([...flags, script, '--serve', mode], connections, (port) => openClient(port, echoes));
 }
 
-const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** net-worker's worker: holds each socket it is given and answers its first bytes. */
 function holdMovedSockets(): void {
