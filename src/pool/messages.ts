@@ -5,7 +5,7 @@
  * is the control plane (sockets handed over, handshake hooks, health, heartbeats, shutdown) and
  * the pub/sub traffic between workers.
  */
-import type { Socket } from 'node:net';
+import type { MovedSocket } from './moved-socket.js';
 import type { MessagePort, Transferable } from 'node:worker_threads';
 import type { AuthorizeVerdict, UpgradeRequest } from '../server/upgrade-request.js';
 import type { ThreadStats, TlsCertificate } from '../server/connection-server.js';
@@ -13,7 +13,7 @@ import type { ThreadStats, TlsCertificate } from '../server/connection-server.js
 /** Main thread → worker. */
 export type ToWorker =
   /** An accepted socket, not read from yet; the worker now owns it. `id` is its connection id. */
-  | { type: 'socket'; id: number; socket: Socket }
+  | { type: 'socket'; id: number; socket: MovedSocket }
   /** A publish from another worker, from `server.publish()` or from another node: deliver here. */
   | { type: 'publish'; topic: string; payload: Uint8Array; isBinary: boolean }
   /** The answer to an `authorize` request. */

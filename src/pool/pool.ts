@@ -16,6 +16,7 @@ import type { ThreadStats, TlsCertificate } from '../server/connection-server.js
 import type { AuthorizeVerdict, UpgradeRequest } from '../server/upgrade-request.js';
 import { PendingRequests, PortChannel, type ToMain, type ToWorker } from './messages.js';
 import { createProgressCounter } from './liveness.js';
+import { detachForMove } from './moved-socket.js';
 import type { WorkerTask } from './worker.js';
 
 /** What the pool asks of the server it serves. */
@@ -118,9 +119,13 @@ class WorkerSlot {
     return this.sockets.size;
   }
 
-  hand(socket: Socket, id: number): void {
+  /** Moves a fresh socket to this worker; false, with the socket untouched, when it cannot move. */
+  hand(socket: Socket, id: number): boolean {
+    const moved = detachForMove(socket);
+    if (moved === undefined) return false;
     this.sockets.add(id);
-    this.#channel!.send({ type: 'socket', id, socket }, [socket]);
+    this.#channel!.send({ type: 'socket', id, socket: moved }, [moved.handle]);
+    return true;
   }
 
   send(message: ToWorker, transfer?: readonly unknown[]): void {
@@ -277,15 +282,13 @@ export class WorkerPool {
     return Promise.all(this.#slots.map((slot) => slot.started)).then(() => undefined);
   }
 
-  /** Hands a fresh socket to the least-loaded live worker; false when none is running. */
+  /** Hands a fresh socket to the least-loaded live worker; false when none is running or it cannot move. */
   hand(socket: Socket, id: number): boolean {
     let slot: WorkerSlot | undefined;
     for (const candidate of this.#slots) {
       if (candidate.accepting && (slot === undefined || candidate.load < slot.load)) slot = candidate;
     }
-    if (slot === undefined) return false;
-    slot.hand(socket, id);
-    return true;
+    return slot !== undefined && slot.hand(socket, id);
   }
 
   /** Sends a publish to every live worker but `except` (the one it came from). */

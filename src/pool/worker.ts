@@ -13,7 +13,7 @@ import type { Backplane } from '../pubsub/broker.js';
 import { ConnectionServer, type ConnectionSettings, type NodeServices } from '../server/connection-server.js';
 import type { AuthorizeVerdict } from '../server/upgrade-request.js';
 import { PendingRequests, PortChannel, type ToMain, type ToWorker } from './messages.js';
-import { rebuiltSocket } from './received-socket.js';
+import { socketAround } from './moved-socket.js';
 
 export interface WorkerTask {
   port: MessagePort;
@@ -66,7 +66,7 @@ export default async function runWorker(task: WorkerTask): Promise<void> {
 
   const receive = (message: ToWorker): void => {
     switch (message.type) {
-      case 'socket': server!.adopt(rebuiltSocket(message.socket), message.id); break;
+      case 'socket': server!.adopt(socketAround(message.socket), message.id); break;
       case 'publish': server!.broker.deliver(message.topic, message.payload, message.isBinary); break;
       case 'verdict': verdicts.settle(message.request, message.verdict); break;
       case 'health': healths.settle(message.request, message.health); break;

@@ -498,7 +498,7 @@ export class WasmSocketServer {
     }
     if (this.#pool.hand(socket, id)) return;
     this.#admission.release(id);
-    this.#answerHere(socket, { status: 503, reason: 'no worker is running; try again later', healthStatus: 503 });
+    this.#answerHere(socket, { status: 503, reason: 'no worker could take the connection; try again later', healthStatus: 503 });
   }
 
   #answerHere(socket: Socket, refusal: MainThreadRefusal): void {

@@ -27,7 +27,7 @@ import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort } from 'node:worker_threads';
 import { WebSocketServer } from 'ws';
 import { listen } from '../../src/server/server.js';
-import { rebuiltSocket } from '../../src/pool/received-socket.js';
+import { detachForMove, socketAround, type MovedSocket } from '../../src/pool/moved-socket.js';
 import { answerMemorySamples, idleGrowthPerConnection, type MemorySample } from './child-memory.js';
 
 const MODES = ['net', 'net-worker', 'http', 'ws', 'inline', 'worker'] as const;
@@ -41,9 +41,12 @@ async function serve(mode: Mode): Promise<void> {
   const held: net.Socket[] = [];
   let port: number;
   if (mode === 'net-worker') {
-    // The same floor with each socket moved to a worker (as --workers does, rebuilt the same way).
+    // The same floor with each socket moved to a worker (as --workers moves it: its handle).
     const worker = new Worker(new URL(import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 3 } });
-    const server = net.createServer({ pauseOnConnect: true }, (socket) => worker.postMessage({ socket }, [socket as never]));
+    const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+      const moved = detachForMove(socket)!;
+      worker.postMessage(moved, [moved.handle as never]);
+    });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     port = (server.address() as AddressInfo).port;
@@ -119,8 +122,8 @@ function measure(mode: Mode, connections: number, flags: string[]): Promise<Memo
 /** net-worker's worker: holds each socket it is given and answers its first bytes. */
 function holdMovedSockets(): void {
   const held: net.Socket[] = [];
-  parentPort!.on('message', ({ socket: received }: { socket: net.Socket }) => {
-    const socket = rebuiltSocket(received);
+  parentPort!.on('message', (moved: MovedSocket) => {
+    const socket = socketAround(moved);
     held.push(socket);
     socket.on('error', () => {});
     socket.once('data', () => socket.write('HTTP/1.1 101 Switching Protocols\r\n\r\n'));

@@ -4,6 +4,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { PendingRequests, PortChannel, type ToMain, type ToWorker } from '../../src/pool/messages.js';
+import { detachForMove } from '../../src/pool/moved-socket.js';
 
 test('messages sent in one turn arrive in one batch, in order, each as sent', async (t) => {
   const { port1, port2 } = new MessageChannel();
@@ -33,20 +34,27 @@ test('messages sent in one turn arrive in one batch, in order, each as sent', as
 });
 
 test('a socket handed through the channel is served by the other thread from its first byte', async (t) => {
+  const movedSocketModule = new URL('../../src/pool/moved-socket.js', import.meta.url).href;
   const worker = new Worker(`
     const { parentPort } = require('node:worker_threads');
-    parentPort.once('message', ({ port }) => port.on('message', (batch) => {
-      for (const message of batch) {
-        const socket = message.socket;
-        socket.on('data', (data) => socket.end('worker ' + message.id + ' read ' + data));
-        socket.resume();
-      }
-    }));`, { eval: true });
+    parentPort.once('message', async ({ port }) => {
+      const { socketAround } = await import(${JSON.stringify(movedSocketModule)});
+      port.on('message', (batch) => {
+        for (const message of batch) {
+          const socket = socketAround(message.socket);
+          socket.on('data', (data) => socket.end('worker ' + message.id + ' read ' + data));
+          socket.resume();
+        }
+      });
+    });`, { eval: true });
   t.teardown(() => worker.terminate());
   const { port1, port2 } = new MessageChannel();
   worker.postMessage({ port: port2 }, [port2]);
   const channel = new PortChannel<ToWorker, never>(port1, () => {});
-  const server = net.createServer({ pauseOnConnect: true }, (socket) => channel.send({ type: 'socket', id: 42, socket }, [socket]));
+  const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+    const moved = detachForMove(socket)!;
+    channel.send({ type: 'socket', id: 42, socket: moved }, [moved.handle]);
+  });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.teardown(() => server.close());
