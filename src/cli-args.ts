@@ -33,6 +33,8 @@ Options:
   --ping-interval S      ping a connection silent this long, 0 = no heartbeat (default ${DEFAULTS.pingIntervalMs / 1000})
   --ping-timeout S       then close it (1001) if it stays silent this long (default ${DEFAULTS.pingTimeoutMs / 1000})
   --idle-timeout S       close a connection with no data message this long, 0 = never (default 0)
+  --idle-collect-after N after N connections opened or closed, collect garbage once the thread
+                         is quiet, 0 = never (default ${DEFAULTS.idleCollectAfter})
   --max-connections N    open connections past which new ones get 503, 0 = no limit (default 0)
   --max-connections-per-ip N
                          open connections from one address past which new ones get 429 (default 0)
@@ -126,6 +128,7 @@ export function parseServeArgs(args: string[]): ServeCommand {
         'ping-interval': { type: 'string' },
         'ping-timeout': { type: 'string' },
         'idle-timeout': { type: 'string' },
+        'idle-collect-after': { type: 'string' },
         'max-connections': { type: 'string' },
         'max-connections-per-ip': { type: 'string' },
         'max-buffered-bytes': { type: 'string' },
@@ -181,6 +184,8 @@ export function parseServeArgs(args: string[]): ServeCommand {
       pingIntervalMs: seconds('ping-interval', values['ping-interval'], DEFAULTS.pingIntervalMs, 0),
       pingTimeoutMs: seconds('ping-timeout', values['ping-timeout'], DEFAULTS.pingTimeoutMs, 1),
       idleTimeoutMs: seconds('idle-timeout', values['idle-timeout'], DEFAULTS.idleTimeoutMs, 0),
+      idleCollectAfter: values['idle-collect-after'] === undefined ? DEFAULTS.idleCollectAfter
+        : parseInteger('idle-collect-after', values['idle-collect-after'], 0, 10_000_000),
       maxConnections: values['max-connections'] === undefined ? DEFAULTS.maxConnections
         : parseInteger('max-connections', values['max-connections'], 0, 10_000_000),
       maxConnectionsPerIp: values['max-connections-per-ip'] === undefined ? DEFAULTS.maxConnectionsPerIp

@@ -68,6 +68,7 @@ test('bad serve flags are usage errors with a clear message', (t) => {
     [['--redis', 'localhost:6379'], /--redis must look like redis:\/\/host:port/],
     [['--slow-policy', 'ignore'], /--slow-policy must be "drop" or "close"/],
     [['--slow-subscriber-bytes', '1.5'], /--slow-subscriber-bytes must be a whole number/],
+    [['--idle-collect-after', '-1'], /--idle-collect-after must be/],
     [['--frobnicate'], /Unknown option '--frobnicate'/],
   ];
   for (const [args, message] of cases) {
@@ -83,6 +84,8 @@ test('subscription limits and public topics are serve flags, checked like the ot
   const defaults = parseServeArgs([]).options;
   t.like(defaults, { maxSubscriptions: DEFAULTS.maxSubscriptions, maxTotalSubscriptions: DEFAULTS.maxTotalSubscriptions });
   t.deepEqual(defaults.topicsPublic, ['*']);
+  t.is(defaults.idleCollectAfter, 1000);
+  t.is(parseServeArgs(['--idle-collect-after', '0']).options.idleCollectAfter, 0);
   t.deepEqual(parseServeArgs(['--topics-public', '>']).options.topicsPublic, ['>']);
   for (const flag of ['--max-subscriptions', '--max-total-subscriptions', '--topics-public']) t.regex(SERVE_USAGE, new RegExp(flag));
   const cases: Array<[string[], RegExp]> = [

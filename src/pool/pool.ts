@@ -17,6 +17,7 @@ import type { AuthorizeVerdict, UpgradeRequest } from '../server/upgrade-request
 import { PendingRequests, PortChannel, type ToMain, type ToWorker } from './messages.js';
 import { createProgressCounter } from './liveness.js';
 import { detachForMove } from './moved-socket.js';
+import { noteConnectionChurn } from '../server/idle-collector.js';
 import type { WorkerTask } from './worker.js';
 
 /** What the pool asks of the server it serves. */
@@ -123,6 +124,8 @@ class WorkerSlot {
   hand(socket: Socket, id: number): boolean {
     const moved = detachForMove(socket);
     if (moved === undefined) return false;
+    // The accepted socket this thread made and dropped is this thread's garbage too.
+    noteConnectionChurn(this.pool.options.task.settings.idleCollectAfter);
     this.sockets.add(id);
     this.#channel!.send({ type: 'socket', id, socket: moved }, [moved.handle]);
     return true;
@@ -190,6 +193,7 @@ class WorkerSlot {
         this.#markStarted();
         break;
       case 'closed':
+        noteConnectionChurn(this.pool.options.task.settings.idleCollectAfter);
         if (this.sockets.delete(message.id)) hooks.socketClosed(message.id);
         break;
       case 'publish': hooks.publish(this.index, message.topic, message.payload, message.isBinary); break;

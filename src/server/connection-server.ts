@@ -25,6 +25,7 @@ import { answerHttp, answerClientError, pathOf } from './http-answers.js';
 import { Session, SessionTransport, type SessionHost } from './session.js';
 import { SendBudget, type SendBudgetStats } from './send-budget.js';
 import { enforceVerdict, runAuthorizeHook, upgradeRequestOf, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
+import { idleCollectionStats, noteConnectionChurn, type IdleCollectionStats } from './idle-collector.js';
 
 /** The settings every connection server of a node shares: plain data, so a worker gets a copy. */
 export interface ConnectionSettings {
@@ -59,6 +60,8 @@ export interface ConnectionSettings {
   pingTimeoutMs: number;
   /** Time without a data message after which a connection is closed with 1001; 0: never. */
   idleTimeoutMs: number;
+  /** Connections opened or closed after which the thread collects garbage once it is quiet; 0: never. */
+  idleCollectAfter: number;
   /** Serve wss:// (TLS) with this certificate chain and key, PEM. */
   tls?: TlsCertificate;
 }
@@ -89,6 +92,8 @@ export interface ThreadStats {
   subscriptions: number;
   pubsub: BrokerStats;
   buffers: SendBudgetStats;
+  /** This thread's collections after connection storms (idle-collector.ts). */
+  idleCollections: IdleCollectionStats;
 }
 
 export class ConnectionServer {
@@ -127,11 +132,12 @@ export class ConnectionServer {
     this.#permissions = new TopicPermissions(settings.topicsPublic, app, this.broker.stats);
     const { highWaterMark, maxPayload, closeTimeoutMs } = settings;
     const linkOptions: SocketLinkOptions = { highWaterMark, sendQueueLimit: highWaterMark + maxPayload + FRAMING_SLACK, closeTimeoutMs };
-    const sessions = this.#sessions, broker = this.broker;
+    const sessions = this.#sessions, broker = this.broker, { idleCollectAfter } = settings;
     this.#host = {
       linkOptions,
       budget: this.#budget,
       sessionClosed(session) {
+        noteConnectionChurn(idleCollectAfter);
         sessions.delete(session.id);
         broker.removeSubscriber(session);
         if (session.reportsClose) services.socketClosed(session.id);
@@ -139,6 +145,7 @@ export class ConnectionServer {
     };
     const server = this;
     this.#onSocketClose = function () {
+      noteConnectionChurn(idleCollectAfter);
       server.#clearDeadline(this);
       const id = connectionIds.get(this);
       if (id !== undefined) services.socketClosed(id);
@@ -172,6 +179,7 @@ export class ConnectionServer {
   adopt(socket: Socket, id: number): void {
     // The kernel's own check for a dead peer, beside the WebSocket heartbeat.
     socket.setKeepAlive(true, this.#settings.pingIntervalMs > 0 ? this.#settings.pingIntervalMs : DEFAULT_KEEPALIVE_MS);
+    noteConnectionChurn(this.#settings.idleCollectAfter);
     connectionIds.set(socket, id);
     socket.on('close', this.#onSocketClose);
     // RFC 6455 §4.1 leaves the handshake's duration to the server: ours is bounded from accept.
@@ -217,6 +225,7 @@ export class ConnectionServer {
 
   /** Serves an upgrade that another HTTP server has parsed (its socket is past our deadline). */
   handleUpgrade(request: IncomingMessage, socket: Socket, head: Buffer, id: number): void {
+    noteConnectionChurn(this.#settings.idleCollectAfter);
     connectionIds.set(socket, id);
     socket.on('close', this.#onSocketClose);
     void this.#upgrade(request, socket, head);
@@ -231,6 +240,7 @@ export class ConnectionServer {
       subscriptions: this.broker.subscriptionCount,
       pubsub: { ...this.broker.stats },
       buffers: { ...this.#budget.stats },
+      idleCollections: idleCollectionStats(),
     };
   }
 

@@ -30,6 +30,7 @@ import { MainThreadAnswers, type MainThreadRefusal } from './http-answers.js';
 import { Admission } from './admission.js';
 import { FdReserve } from './fd-reserve.js';
 import { resolveDeflateOptions, type DeflateOptions } from '../extensions/deflate-options.js';
+import { idleCollectionStats, type IdleCollectionStats } from './idle-collector.js';
 
 export type { AuthorizeVerdict as AuthorizeResult, UpgradeRequest };
 
@@ -98,6 +99,12 @@ export interface ServerOptions {
   pingTimeoutMs?: number;
   /** A connection with no data message for this long is closed with 1001; 0 (default): never. */
   idleTimeoutMs?: number;
+  /**
+   * After this many connections opened or closed on a thread, it collects garbage (one full,
+   * compacting collection) at its next quiet second: what an accept storm left goes back to the
+   * OS. 0 turns it off.
+   */
+  idleCollectAfter?: number;
   /** Open TCP connections of the node past which new ones get 503 (0: no limit). */
   maxConnections?: number;
   /** Open TCP connections from one address past which new ones get 429 (0: no limit). */
@@ -132,6 +139,7 @@ export const DEFAULTS = {
   pingIntervalMs: 30_000,
   pingTimeoutMs: 10_000,
   idleTimeoutMs: 0,
+  idleCollectAfter: 1000,
   maxConnections: 0,
   maxConnectionsPerIp: 0,
 };
@@ -140,7 +148,7 @@ export const DEFAULTS = {
 const INTEGER_OPTIONS = {
   port: 0, workers: 0, maxPayload: 1, handshakeTimeoutMs: 1, maxHeaderBytes: 1, closeTimeoutMs: 1,
   highWaterMark: 1, maxBufferedBytes: 0, slowSubscriberBytes: 1, workerHeartbeatTimeoutMs: 1,
-  pingIntervalMs: 0, pingTimeoutMs: 1, idleTimeoutMs: 0, maxConnections: 0, maxConnectionsPerIp: 0,
+  pingIntervalMs: 0, pingTimeoutMs: 1, idleTimeoutMs: 0, idleCollectAfter: 0, maxConnections: 0, maxConnectionsPerIp: 0,
   redisPingIntervalMs: 1, redisPingTimeoutMs: 1, maxSubscriptions: 1, maxTotalSubscriptions: 1,
 } as const;
 const OTHER_OPTIONS = new Set(['host', 'app', 'codec', 'utf8Validator', 'subprotocols', 'origins', 'authorize', 'tls', 'deflate',
@@ -186,6 +194,8 @@ export interface ServerStats {
   pubsub: { subscriptions: number } & ThreadStats['pubsub'];
   /** Connections closed with 1013 for their send queues (summed over the threads). */
   buffers: ThreadStats['buffers'];
+  /** Collections after connection storms, every thread's (the main thread's included). */
+  idleCollections: IdleCollectionStats;
   pool?: WorkerPool['stats'];
 }
 
@@ -248,6 +258,7 @@ export class WasmSocketServer {
       pingIntervalMs: options.pingIntervalMs ?? DEFAULTS.pingIntervalMs,
       pingTimeoutMs: options.pingTimeoutMs ?? DEFAULTS.pingTimeoutMs,
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
+      idleCollectAfter: options.idleCollectAfter ?? DEFAULTS.idleCollectAfter,
       tls: options.tls === undefined ? undefined : checkedCertificate(options.tls),
     };
     const workers = options.workers ?? DEFAULTS.workers;
@@ -407,12 +418,19 @@ export class WasmSocketServer {
       pubsub.subscriptions += thread.subscriptions;
       for (const key of BROKER_COUNTERS) pubsub[key] += thread.pubsub[key];
     }
+    // The main thread's own count once: #local's stats read the same per-thread counter.
+    const idleCollections = idleCollectionStats();
+    for (const worker of workers) {
+      if (worker === undefined) continue;
+      idleCollections.collections += worker.idleCollections.collections;
+      idleCollections.pauseMs += worker.idleCollections.pauseMs;
+    }
     if (this.#relay !== undefined) {
       pubsub.published += this.#relay.stats.published;
       pubsub.received += this.#relay.stats.received;
     }
     return {
-      connections, bufferedAmount, pubsub, buffers,
+      connections, bufferedAmount, pubsub, buffers, idleCollections,
       workers: workers.map((thread) => thread ?? null),
       ...(this.#pool === undefined ? {} : { pool: { ...this.#pool.stats } }),
     };
@@ -440,6 +458,7 @@ export class WasmSocketServer {
       admission: { ...this.#admission.stats },
       fds: this.#fds.stats,
       uncaughtErrors: this.#uncaughtErrors,
+      idleCollections: { collections: stats.idleCollections.collections, pauseMs: Math.round(stats.idleCollections.pauseMs) },
       backplane: this.#backplane === undefined ? 'none' : { state: this.#backplane.state, peers: this.#backplane.peers, ...this.#backplane.stats },
     };
   }
