@@ -5,7 +5,7 @@
 import { get } from 'node:http';
 import { freePort, spawnPinned, stopProcess, waitForPort, type Pinned } from '../e2e/processes.js';
 import { ProcSampler } from '../e2e/sampler.js';
-import { CLI, CLI_NODE_FLAGS, ROOT } from '../e2e/servers.js';
+import { CLI, CLI_ENV, CLI_NODE_FLAGS, ROOT } from '../e2e/servers.js';
 
 export const HOST = '127.0.0.1';
 
@@ -22,7 +22,7 @@ export interface Target {
 export async function startTarget(app: 'echo' | 'pubsub', mode: Mode, cpus: string, extra: string[] = []): Promise<Target> {
   const port = await freePort();
   const args = [...CLI_NODE_FLAGS, CLI, 'serve', '--host', HOST, '--port', String(port), '--app', app, '--workers', mode === 'inline' ? '0' : '1', ...extra];
-  const proc = spawnPinned(cpus, process.execPath, args, {}, ROOT);
+  const proc = spawnPinned(cpus, process.execPath, args, CLI_ENV, ROOT);
   await waitForPort(proc, HOST, port);
   const sampler = new ProcSampler(proc.pid, 50);
   // Start-up work and its garbage settle before the "before" RSS is read.

@@ -44,8 +44,10 @@ export async function measure(server: ServerSpec, scenario: Scenario, placement:
     const variant = { deflate: scenario.deflate === true, tls: scenario.tls === true ? benchCertificate() : undefined };
     const serverArgs = server.args(scenario.app, HOST, port, variant);
     if (serverArgs === undefined) throw new Error(`${server.label} has no "${scenario.app}" app`);
-    sample.serverCommand = `taskset -c ${cpus.serverCpus} ${shownPath(server.node, ROOT)} ${serverArgs.map((a) => a.replace(`${ROOT}/`, '')).join(' ')}`;
-    serverProc = spawnPinned(cpus.serverCpus, server.node, serverArgs, placement.serverEnv, ROOT);
+    const env = { ...server.env, ...placement.serverEnv };
+    const shownEnv = Object.entries(server.env ?? {}).map(([name, value]) => `${name}=${value} `).join('');
+    sample.serverCommand = `${shownEnv}taskset -c ${cpus.serverCpus} ${shownPath(server.node, ROOT)} ${serverArgs.map((a) => a.replace(`${ROOT}/`, '')).join(' ')}`;
+    serverProc = spawnPinned(cpus.serverCpus, server.node, serverArgs, env, ROOT);
     try {
       await waitForPort(serverProc, HOST, port);
     } catch (error) {

@@ -14,16 +14,25 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '.
 export const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 export const APPS = join(ROOT, 'dist', 'bench', 'apps');
 /**
- * The Node flags the CLI's `#!` line gives it, so that `node FLAGS cli.js` runs the server as
- * the `wasmsocket` command (and `npm start`) do.
+ * The environment and Node flags the CLI's `#!` line gives it (`env -S NAME=VALUE… node FLAGS…`),
+ * so that `node FLAGS cli.js` in that environment runs the server as the `wasmsocket` command
+ * (and `npm start`) do.
  */
-export const CLI_NODE_FLAGS = cliNodeFlags();
+export const { env: CLI_ENV, flags: CLI_NODE_FLAGS } = cliLaunch();
 
-function cliNodeFlags(): string[] {
+function cliLaunch(): { env: Record<string, string>; flags: string[] } {
   const first = readFileSync(CLI, 'utf8').split('\n', 1)[0]!;
-  const match = /^#!\/usr\/bin\/env -S node((?: --[\w-]+(?:=\S+)?)*)$/.exec(first);
-  if (match === null && first !== '#!/usr/bin/env node') throw new Error(`unexpected #! line in ${CLI}: ${first}`);
-  return match === null ? [] : match[1]!.trim().split(' ');
+  const match = /^#!\/usr\/bin\/env -S((?: [A-Z_][A-Z0-9_]*=\S+)*) node((?: --[\w-]+(?:=\S+)?)*)$/.exec(first);
+  if (match === null) {
+    if (first !== '#!/usr/bin/env node') throw new Error(`unexpected #! line in ${CLI}: ${first}`);
+    return { env: {}, flags: [] };
+  }
+  const words = (text: string) => text.trim().split(' ').filter((word) => word !== '');
+  const env = Object.fromEntries(words(match[1]!).map((assignment) => {
+    const equals = assignment.indexOf('=');
+    return [assignment.slice(0, equals), assignment.slice(equals + 1)];
+  }));
+  return { env, flags: words(match[2]!) };
 }
 export const HEAVY_APP = join(APPS, 'heavy-echo.js');
 
@@ -49,6 +58,8 @@ export interface ServerSpec {
   colour: string;
   /** The Node executable that runs it. */
   node: string;
+  /** Environment variables it runs with, besides the harness's own. */
+  env?: Record<string, string>;
   /** Node arguments for this app and variant, or undefined when the server has no such app. */
   args(app: AppKind, host: string, port: number, variant?: ServerVariant): string[] | undefined;
   /** Set when the server cannot run on this machine: every run reports it as an error. */
@@ -61,6 +72,7 @@ export function wasmsocket(codec: 'wasm' | 'js', workers: number, colour: string
     label: label ?? `wasmsocket ${codec}, ${workers === 0 ? 'inline' : `${workers} worker${workers > 1 ? 's' : ''}`}`,
     colour,
     node: process.execPath,
+    env: CLI_ENV,
     args: (app, host, port, variant = PLAIN) => [...CLI_NODE_FLAGS, CLI, 'serve', '--host', host, '--port', String(port),
       '--app', app === 'heavy' ? HEAVY_APP : app, '--codec', codec, '--workers', String(workers), ...variantArgs(variant)],
   };

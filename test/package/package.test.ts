@@ -87,7 +87,7 @@ test('the packed tarball installs, imports from ESM and TypeScript, and runs the
   run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', join(work, packed[0].filename)], consumer);
   const installed = JSON.parse(readFileSync(join(consumer, 'node_modules', 'wasmsocket', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
   t.deepEqual(Object.keys(installed.dependencies).sort(), ['hdr-histogram-js', 'ioredis', 'piscina'], 'no compiler at run time');
-  // The command as npm installs it: its `#!` line (`env -S node` with Node flags) runs it.
+  // The command as npm installs it: its `#!` line (`env -S` with a malloc setting, node and its flags) runs it.
   const ownVersion = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   t.is(run(join(consumer, 'node_modules', '.bin', 'wasmsocket'), ['--version'], consumer).trim(), ownVersion);
 
