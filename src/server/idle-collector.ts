@@ -14,14 +14,18 @@
  *
  * The count is per thread (a collection is per V8 isolate), whichever servers report to it.
  */
-import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /** How often an armed thread checks whether it has gone quiet. */
 const CHECK_MS = 1000;
-/** Quiet: the event loop was busy less than this share of the last check's interval. */
-const QUIET_UTILIZATION = 0.05;
+/**
+ * Quiet: the thread used less CPU than this share of the last check's interval. Its own CPU
+ * time, not its event loop's busy wall time, so that a machine busy with other work (which
+ * stretches every task) does not make an idle thread look busy.
+ */
+const QUIET_CPU_SHARE = 0.05;
 /**
  * After a collection that paused P ms, the next waits at least this many times P: at most 1% of
  * the time in these pauses, however the connections churn (a collection's pause grows with
@@ -41,7 +45,9 @@ export interface IdleCollectionStats {
 
 let churn = 0;
 let timer: NodeJS.Timeout | undefined;
-let lastUtilization: EventLoopUtilization | undefined;
+/** CPU µs of this thread and the time, at the last check. */
+let lastCpuUs = 0;
+let lastCheckAt = 0;
 let collect: CollectGarbage | null | undefined;
 let notBefore = 0;
 const stats: IdleCollectionStats = { collections: 0, pauseMs: 0 };
@@ -52,7 +58,8 @@ const stats: IdleCollectionStats = { collections: 0, pauseMs: 0 };
  */
 export function noteConnectionChurn(threshold: number): void {
   if (threshold === 0 || ++churn < threshold || timer !== undefined) return;
-  lastUtilization = performance.eventLoopUtilization();
+  lastCpuUs = threadCpuUs();
+  lastCheckAt = performance.now();
   timer = setInterval(checkQuiet, CHECK_MS);
   timer.unref();
 }
@@ -61,11 +68,18 @@ export function idleCollectionStats(): IdleCollectionStats {
   return { ...stats };
 }
 
+/** User and system CPU time of the calling thread (Node ≥ 23.9, which @types/node 20 lacks). */
+function threadCpuUs(): number {
+  const { user, system } = (process as unknown as { threadCpuUsage(): NodeJS.CpuUsage }).threadCpuUsage();
+  return user + system;
+}
+
 function checkQuiet(): void {
-  const now = performance.eventLoopUtilization();
-  const { utilization } = performance.eventLoopUtilization(now, lastUtilization);
-  lastUtilization = now;
-  if (utilization >= QUIET_UTILIZATION || performance.now() < notBefore) return;
+  const cpuUs = threadCpuUs(), now = performance.now();
+  const share = (cpuUs - lastCpuUs) / 1000 / (now - lastCheckAt);
+  lastCpuUs = cpuUs;
+  lastCheckAt = now;
+  if (share >= QUIET_CPU_SHARE || now < notBefore) return;
   clearInterval(timer);
   timer = undefined;
   churn = 0;
