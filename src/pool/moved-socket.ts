@@ -3,12 +3,13 @@
  *
  * Node 26 can transfer a net.Socket itself, but the worker then gets a socket built by
  * deserialization: its properties in dictionary mode, 2.2 KiB of heap where one that
- * net.Server's constructor call built takes 0.9 KiB. Rebuilding it around its handle left that
- * object as garbage in the worker, promoted to the old generation during an accept storm: the
- * worker's heap stayed committed at 5.9 KiB per connection of 10 000 after the storm, 2.4 KiB
- * of it garbage. Posting the handle (a TCP wrap, which Node transfers on its own) skips that
- * object. The main thread detaches the handle as Node's own transfer does, and the worker builds
- * the one socket the connection will have, the way net.Server builds an accepted one.
+ * net.Server's constructor call built takes 0.9 KiB, so the worker rebuilt it around its handle
+ * and dropped it. Posting the handle alone (a TCP wrap, which Node transfers on its own) skips
+ * that object and its deserialization: a net.Server whose worker holds the moved sockets went
+ * from 3.8 to 2.2 KiB per connection of 10 000 (test/measure/idle-memory.ts), worker mode after
+ * a storm from 11.0 to 10.0 KiB (bench:e2e, one run each). The main thread detaches the handle
+ * as Node's own transfer does, and the worker builds the one socket the connection will have,
+ * the way net.Server builds an accepted one.
  *
  * This module is the only place that reaches into `socket._handle` for the move.
  */
