@@ -133,22 +133,25 @@ export class ConnectionServer {
     const { highWaterMark, maxPayload, closeTimeoutMs } = settings;
     const linkOptions: SocketLinkOptions = { highWaterMark, sendQueueLimit: highWaterMark + maxPayload + FRAMING_SLACK, closeTimeoutMs };
     const sessions = this.#sessions, broker = this.broker, { idleCollectAfter } = settings;
+    // Every connection's TCP close is reported here once, whichever listener saw it.
+    const socketClosed = (id: number): void => {
+      noteConnectionChurn(idleCollectAfter);
+      services.socketClosed(id);
+    };
     this.#host = {
       linkOptions,
       budget: this.#budget,
       sessionClosed(session) {
-        noteConnectionChurn(idleCollectAfter);
         sessions.delete(session.id);
         broker.removeSubscriber(session);
-        if (session.reportsClose) services.socketClosed(session.id);
+        if (session.reportsClose) socketClosed(session.id);
       },
     };
     const server = this;
     this.#onSocketClose = function () {
-      noteConnectionChurn(idleCollectAfter);
       server.#clearDeadline(this);
       const id = connectionIds.get(this);
-      if (id !== undefined) services.socketClosed(id);
+      if (id !== undefined) socketClosed(id);
     };
     this.#onSecureClose = function () {
       server.#clearDeadline(this);
