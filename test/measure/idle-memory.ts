@@ -19,13 +19,14 @@
  * Not an ava test (no .test.js): it takes a minute and its numbers go to the README.
  */
 import { once } from 'node:events';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort } from 'node:worker_threads';
 import { WebSocketServer } from 'ws';
+import { computeAccept } from '../../src/handshake/handshake.js';
 import { listen } from '../../src/server/server.js';
 import { detachForMove, socketAround, type MovedSocket } from '../../src/pool/moved-socket.js';
 import { answerMemorySamples, idleGrowthPerConnection, type MemorySample } from './child-memory.js';
@@ -34,7 +35,6 @@ const MODES = ['net', 'net-worker', 'http', 'ws', 'inline', 'worker'] as const;
 type Mode = typeof MODES[number];
 
 const script = fileURLToPath(import.meta.url);
-const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /** The server side, in the child: listens, prints its port, answers each stdin line with a sample. */
 async function serve(mode: Mode): Promise<void> {
@@ -62,7 +62,7 @@ async function serve(mode: Mode): Promise<void> {
   } else if (mode === 'http') {
     const server = createHttpServer();
     server.on('upgrade', (request, socket: net.Socket) => {
-      const accept = createHash('sha1').update(`${request.headers['sec-websocket-key']}${WEBSOCKET_GUID}`).digest('base64');
+      const accept = computeAccept(String(request.headers['sec-websocket-key']));
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
       socket.on('error', () => {});
       held.push(socket);
