@@ -9,7 +9,7 @@ import { clientFrame, closeRaw, FrameReader, Op, openRaw, repeatFrame, writeWith
 import { HOST, sleep, type Target } from './target.js';
 
 const MiB = 1024 * 1024;
-/** The server's defaults the targets are stated in (README: --max-payload, the write high-water mark). */
+/** The server's defaults the targets are stated in (docs/api.md: maxPayload, highWaterMark). */
 export const MAX_PAYLOAD = 16 * MiB;
 export const HIGH_WATER_MARK = 1 * MiB;
 

@@ -8,7 +8,7 @@
  *
  *   node dist/test/measure/idle-deflate-memory.js [--connections 2000]
  *
- * Not an ava test (no .test.js): it takes a minute and its numbers go to the README.
+ * Not an ava test (no .test.js): it takes a minute and its numbers go to bench/results/measurements.md.
  */
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';

@@ -16,7 +16,7 @@
  *
  *   node dist/test/measure/idle-memory.js [--connections 10000] [--flags=--max-semi-space-size=1] [modes…]
  *
- * Not an ava test (no .test.js): it takes a minute and its numbers go to the README.
+ * Not an ava test (no .test.js): it takes a minute and its numbers go to bench/results/measurements.md.
  */
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';

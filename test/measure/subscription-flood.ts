@@ -8,7 +8,7 @@
  *
  *   node dist/test/measure/subscription-flood.js
  *
- * Not an ava test (no .test.js): its numbers go to the README.
+ * Not an ava test (no .test.js): its numbers go to bench/results/measurements.md.
  */
 import { once } from 'node:events';
 import WebSocket from 'ws';

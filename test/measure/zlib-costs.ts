@@ -7,7 +7,7 @@
  *
  *   node dist/test/measure/zlib-costs.js
  *
- * Not an ava test (no .test.js): its numbers go to the comments and the README.
+ * Not an ava test (no .test.js): its numbers go to bench/results/measurements.md.
  */
 import { performance } from 'node:perf_hooks';
 import { constants, deflateRaw, deflateRawSync, inflateRaw, inflateRawSync } from 'node:zlib';
