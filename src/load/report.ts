@@ -1,6 +1,7 @@
 /** Text output of `wasmsocket load`: the header line, the live progress line and the summary table. */
 import type { LoadOptions } from './args.js';
 import type { LoadResult, Percentiles, Progress } from './run.js';
+import { describeValue } from './thresholds.js';
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
@@ -77,6 +78,12 @@ export function summaryTable(result: LoadResult): string {
   rows.push(['errors', errorKinds.length === 0 ? 'none' : errorKinds.map(([kind, n]) => `${kind} ×${count(n)}`).join(', ')]);
   for (const line of result.limits) rows.push(['limit', line]);
   for (const line of result.warnings) rows.push(['warning', line]);
+  for (const line of result.hints) rows.push(['hint', line]);
+  if (result.thresholds.length > 0) {
+    const passed = result.thresholds.filter((outcome) => outcome.ok).length;
+    rows.push(['thresholds', `${passed} of ${result.thresholds.length} passed` +
+      result.thresholds.map((outcome) => `; ${outcome.ok ? 'ok' : 'FAILED'} ${outcome.expr} (${describeValue(outcome.value)})`).join('')]);
+  }
   const width = Math.max(...rows.map(([label]) => label.length));
   return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n') + '\n';
 }

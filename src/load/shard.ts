@@ -16,7 +16,7 @@ import { ShardStats, type Counters, type ShardSnapshot } from './stats.js';
 
 export type ShardMessage =
   | { type: 'started'; shard: number }
-  | { type: 'progress'; shard: number; counters: Counters; errors: Record<string, number>; interval: string }
+  | { type: 'progress'; shard: number; counters: Counters; errors: Record<string, number>; interval: string; at: number }
   | { type: 'ready'; shard: number }
   | { type: 'result'; shard: number; snapshot: ShardSnapshot };
 
@@ -169,6 +169,7 @@ export class Shard implements ScenarioContext, ConnectionEvents {
       counters: this.#countersNow(),
       errors: Object.fromEntries(this.stats.errors),
       interval: this.stats.takeInterval(),
+      at: performance.timeOrigin + performance.now(),
     });
   }
 

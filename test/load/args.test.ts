@@ -28,7 +28,7 @@ test('bad load flags are usage errors with a clear message', (t) => {
     [['http://127.0.0.1/'], /must start with ws:\/\/ or wss:\/\//],
     [[url, '--insecure'], /--insecure applies to wss:\/\/ URLs/],
     [[url, url], /takes one URL/],
-    [[url, '--scenario', 'storm'], /--scenario must be "echo", "broadcast" or "connect"/],
+    [[url, '--scenario', 'storm'], /--scenario must be "echo", "broadcast", "connect", "reconnect-storm" or a module path/],
     [[url, '--connections', '0'], /--connections must be between 1 and/],
     [[url, '--connections', 'many'], /--connections must be a whole number/],
     [[url, '--in-flight', '2', '--rate', '100'], /exclude each other/],
