@@ -48,6 +48,9 @@ export function hintsFor(options: { scenario: Scenario; target: LoadTarget }, re
   if (options.scenario === 'echo' && mismatches > 0) {
     hints.push(echoMismatchHint(mismatches, result.messages.received, samples['echo-mismatch']));
   }
+  for (const kind of Object.keys(errors).filter((name) => name.startsWith('scenario-error '))) {
+    hints.push(`your scenario's ${kind.slice('scenario-error '.length)} hook threw ${errors[kind]} time(s); the first: ${samples[kind] ?? '?'}`);
+  }
   const certificate = Object.keys(errors).find((kind) => CERTIFICATE_ERRORS.has(kind));
   if (certificate !== undefined && options.target.secure && !options.target.insecure) {
     hints.push(`the server's certificate does not verify (${certificate}): for a self-signed or test certificate add --insecure`);

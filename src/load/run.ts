@@ -5,11 +5,13 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import type { LoadOptions, LoadTarget } from './args.js';
+import { UsageError, type LoadOptions, type LoadTarget } from './args.js';
 import { explainErrors, type LimitFacts } from './errors.js';
 import { startChildGroup, startLocalGroup, type GroupHandle } from './hosts.js';
 import { readOpenFileLimit, readPortRange } from './limits.js';
 import { planRun } from './plan.js';
+import { loadScenarioModule } from './scenarios/custom.js';
+import { mergeStorms, type StormSummary } from './scenarios/reconnect-storm.js';
 import type { ShardMessage } from './shard.js';
 import { hintsFor } from './hints.js';
 import { RunSeries, type Progress, type SeriesPoint } from './series.js';
@@ -74,6 +76,8 @@ export interface LoadResult {
   hints: string[];
   /** One point per second of the run. */
   series: SeriesPoint[];
+  /** reconnect-storm: each storm (its reconnect times are `latencyMs`). */
+  storms?: StormSummary[];
   /** --threshold, each with this run's value; one not ok makes the exit code 1. */
   thresholds: ThresholdOutcome[];
   /** False when nothing succeeded (no round trip, delivery or connection): exit code 1. */
@@ -115,6 +119,10 @@ export function percentiles(histogram: Histogram): Percentiles {
 }
 
 export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promise<LoadResult> {
+  if (options.scenarioModule !== undefined) {
+    // Checked here, once, so a broken module is one clear error before any connection opens.
+    await loadScenarioModule(options.scenarioModule).catch((error: Error) => { throw new UsageError(error.message); });
+  }
   const openFileLimit = hooks.openFileLimit ?? readOpenFileLimit();
   const portRange = readPortRange();
   const plan = planRun({ ...options, target: await resolveTarget(options.target) }, openFileLimit);
@@ -233,6 +241,8 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
     warnings: c.deflateDeclined > 0 ? [...warnings, declinedDeflate(c.deflateDeclined, c.opened)] : warnings,
     hints: [],
     series: series.points,
+    ...(options.scenario === 'reconnect-storm'
+      ? { storms: mergeStorms([...results.values()].map((snapshot) => (snapshot.scenario ?? []) as StormSummary[])) } : {}),
     thresholds: [],
     ok: succeeded > 0,
   };

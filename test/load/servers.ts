@@ -97,3 +97,41 @@ export async function unusedPort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/** A JSON-RPC 2.0 server with one method, sum(a, b); anything else gets a JSON-RPC error. */
+export function startJsonRpc(): Promise<TestServer> {
+  return startWss((ws) => {
+    ws.on('message', (raw) => {
+      let call: { id?: unknown; method?: unknown; params?: unknown };
+      try {
+        call = JSON.parse(String(raw)) as typeof call;
+      } catch {
+        ws.send(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } }));
+        return;
+      }
+      const params = call.params;
+      if (call.method !== 'sum' || !Array.isArray(params)) {
+        ws.send(JSON.stringify({ jsonrpc: '2.0', id: call.id ?? null, error: { code: -32601, message: 'Method not found' } }));
+        return;
+      }
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: call.id, result: (params as number[]).reduce((sum, n) => sum + n, 0) }));
+    });
+  });
+}
+
+/** An echo server that accepts the first `accepted` handshakes and answers the later ones with 503. */
+export function startEchoAcceptingFirst(accepted: number): Promise<TestServer> {
+  let count = 0;
+  const wss = new WebSocketServer({
+    host: '127.0.0.1', port: 0, perMessageDeflate: false,
+    verifyClient: (_info, done) => (count++ < accepted ? done(true) : done(false, 503)),
+  });
+  wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+  return once(wss, 'listening').then(() => ({
+    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`,
+    close: () => new Promise<void>((resolve) => {
+      for (const client of wss.clients) client.terminate();
+      wss.close(() => resolve());
+    }),
+  }));
+}
