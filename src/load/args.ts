@@ -113,7 +113,8 @@ Options:
   --scenario echo|broadcast|connect|reconnect-storm|./FILE.mjs
                          echo: round trips; broadcast: pub/sub deliveries; connect: open and hold;
                          reconnect-storm: drop every connection at once and reopen them all;
-                         ./FILE.mjs: your own protocol, a module with hooks (default ${LOAD_DEFAULTS.scenario})
+                         ./FILE.mjs: your own protocol, a module with hooks (default ${LOAD_DEFAULTS.scenario}, or
+                         broadcast when one probe connection finds wasmsocket's pub/sub app)
   --connections N        connections (broadcast: subscribers) (default ${LOAD_DEFAULTS.connections})
   --publishers N         broadcast: publishing connections, on top of the subscribers (default ${LOAD_DEFAULTS.publishers})
   --ramp PER_SECOND      new connections per second, 0 = all at once (default ${LOAD_DEFAULTS.ramp})

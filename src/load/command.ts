@@ -6,6 +6,7 @@
  */
 import { UsageError as CliUsageError } from '../cli-args.js';
 import { LOAD_USAGE, LoadHelpRequested, parseLoadArgs, UsageError, type LoadOptions } from './args.js';
+import { probeServer } from './probe.js';
 import { writeReports } from './report-files.js';
 import { headerLine, progressLine, summaryTable } from './report.js';
 import { declinedDeflate, runLoad, type Progress } from './run.js';
@@ -13,6 +14,8 @@ import { failedThresholdLines } from './thresholds.js';
 
 /** Seconds between progress lines when stderr is not a terminal (a CI log). */
 const LOG_PROGRESS_INTERVAL_S = 5;
+/** The longest the probe for the default scenario waits for its answer. */
+const PROBE_TIMEOUT_MS = 3000;
 
 export async function runLoadCommand(args: string[]): Promise<number> {
   let options;
@@ -25,6 +28,7 @@ export async function runLoadCommand(args: string[]): Promise<number> {
     return 0;
   }
   const stderr = process.stderr;
+  options = await followServer(args, options);
   if (!options.json) process.stdout.write(`${headerLine(options)}\n`);
   const progress = progressWriter(options);
 
@@ -69,6 +73,28 @@ export async function runLoadCommand(args: string[]): Promise<number> {
     return 1;
   }
   return result.ok && failed.length === 0 ? 0 : 1;
+}
+
+/**
+ * Without --scenario, the default (echo) follows the server: one probe connection, and if the
+ * server answers as wasmsocket's pub/sub app (what `npm start` serves), the run is broadcast, said
+ * on stderr. Any other answer, or none, keeps echo (a server that is neither gets the hint at the end).
+ */
+async function followServer(args: readonly string[], options: LoadOptions): Promise<LoadOptions> {
+  if (args.some((arg) => arg === '--scenario' || arg.startsWith('--scenario='))) return options;
+  const kind = await probeServer(options.target, Math.min(options.handshakeTimeoutMs, PROBE_TIMEOUT_MS), options.sourceIps[0]);
+  if (kind !== 'pubsub') return options;
+  let broadcast;
+  try {
+    broadcast = parseLoadArgs([...args, '--scenario', 'broadcast']);
+  } catch (error) {
+    // A flag that fits echo only (--in-flight, a --size too small to publish): echo it is, and the hint explains.
+    if (error instanceof UsageError) return options;
+    throw error;
+  }
+  process.stderr.write('wasmsocket load: the server answers as a pub/sub server (wasmsocket serve\'s pubsub app): ' +
+    'running --scenario broadcast (give --scenario echo to run echo anyway)\n');
+  return broadcast;
 }
 
 /**
