@@ -119,19 +119,35 @@ export function startJsonRpc(): Promise<TestServer> {
   });
 }
 
-/** An echo server that accepts the first `accepted` handshakes and answers the later ones with 503. */
-export function startEchoAcceptingFirst(accepted: number): Promise<TestServer> {
+/**
+ * An echo server that accepts the first `accepted` handshakes; the later ones are answered with
+ * 503 (`refuse`), or never answered (`hang`).
+ */
+export async function startEchoAcceptingFirst(accepted: number, then: 'refuse' | 'hang' = 'refuse'): Promise<TestServer> {
   let count = 0;
+  // Our own HTTP server, so that close() can destroy the sockets left hanging in their handshake.
+  const http = createServer();
+  const sockets = new Set<Socket>();
+  http.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   const wss = new WebSocketServer({
-    host: '127.0.0.1', port: 0, perMessageDeflate: false,
-    verifyClient: (_info, done) => (count++ < accepted ? done(true) : done(false, 503)),
+    server: http, perMessageDeflate: false,
+    verifyClient: (_info, done) => {
+      if (count++ < accepted) done(true);
+      else if (then === 'refuse') done(false, 503);
+    },
   });
   wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
-  return once(wss, 'listening').then(() => ({
-    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`,
+  http.listen(0, '127.0.0.1');
+  await once(http, 'listening');
+  return {
+    url: `ws://127.0.0.1:${(http.address() as AddressInfo).port}/`,
     close: () => new Promise<void>((resolve) => {
-      for (const client of wss.clients) client.terminate();
-      wss.close(() => resolve());
+      for (const socket of sockets) socket.destroy();
+      wss.close();
+      http.close(() => resolve());
     }),
-  }));
+  };
 }

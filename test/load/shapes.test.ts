@@ -94,6 +94,18 @@ test('reconnect-storm counts the reopens the server refuses as failures, by erro
   t.regex(stdout, /\nreconnect time +no samples\n/);
 });
 
+test('reopens still connecting when the run stops are neither back nor failed: the storm is unsettled', async (t) => {
+  const server = await startEchoAcceptingFirst(5, 'hang');
+  t.teardown(() => server.close());
+  const { status, stdout } = await runLoadCli([server.url, '--scenario', 'reconnect-storm', '--connections', '5',
+    '--storm-interval', '0.3', '--duration', '1', '--json']);
+  t.is(status, 0);
+  const result = JSON.parse(stdout) as import('../../src/load/run.js').LoadResult;
+  t.deepEqual(result.storms, [{ atS: result.storms![0].atS, dropped: 5, reconnected: 0, failed: 0, allBackMs: null }]);
+  t.is(result.connect.abandoned, 5);
+  t.deepEqual(result.errors, {});
+});
+
 test('a storm interval longer than the run: no storm, said so', async (t) => {
   const server = await startWsEcho();
   t.teardown(() => server.close());

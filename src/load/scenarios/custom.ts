@@ -139,13 +139,21 @@ export class CustomScenario implements ScenarioDriver {
       this.#pacer.start(); // the clock starts with the first open connection
       return;
     }
-    const interval = hooks.intervalMs ?? DEFAULT_INTERVAL_MS;
-    const startedAt = performance.now();
-    handle.timer = setInterval(() => {
-      if (this.#context.stopping || !conn.isOpen) return;
-      const n = handle.ticks++;
-      this.#tick(handle, n, startedAt + (n + 1) * interval);
-    }, interval);
+    this.#schedule(handle, performance.now(), hooks.intervalMs ?? DEFAULT_INTERVAL_MS);
+  }
+
+  /**
+   * Tick n is due at startedAt + (n + 1) · interval, each timer aimed at its own due time: a
+   * setInterval drifts by its callbacks' lateness, which would grow the latency of keyed sends
+   * (timed from the due time) through the run without the server being any slower.
+   */
+  #schedule(handle: Handle, startedAt: number, interval: number): void {
+    const dueAt = startedAt + (handle.ticks + 1) * interval;
+    handle.timer = setTimeout(() => {
+      if (this.#context.stopping || !handle.conn.isOpen) return;
+      this.#tick(handle, handle.ticks++, dueAt);
+      this.#schedule(handle, startedAt, interval);
+    }, Math.max(0, dueAt - performance.now()));
   }
 
   message(conn: LoadConnection, data: Buffer, isBinary: boolean): void {
@@ -161,7 +169,7 @@ export class CustomScenario implements ScenarioDriver {
   ended(conn: LoadConnection): boolean {
     const handle = this.#handles.get(conn);
     if (handle !== undefined) {
-      clearInterval(handle.timer);
+      clearTimeout(handle.timer);
       this.#handles.delete(conn);
     }
     return false;
@@ -171,7 +179,7 @@ export class CustomScenario implements ScenarioDriver {
 
   stop(): void {
     this.#pacer?.stop();
-    for (const handle of this.#handles.values()) clearInterval(handle.timer);
+    for (const handle of this.#handles.values()) clearTimeout(handle.timer);
   }
 
   drained(sinceStopMs: number): boolean {

@@ -64,7 +64,8 @@ export class ReconnectStormScenario implements ScenarioDriver {
   ended(conn: LoadConnection, error: string | undefined, wasOpen: boolean): boolean {
     if (error === STORM_DROP && this.#dropping.delete(conn)) return true;
     const storm = this.#current;
-    if (storm !== undefined && !wasOpen && storm.pending.delete(conn)) {
+    // An attempt abandoned because the run stopped did not fail: its storm is left unsettled (allBackMs null).
+    if (storm !== undefined && !wasOpen && !this.#context.stopping && storm.pending.delete(conn)) {
       storm.failed++;
       this.#settleOne(storm);
     }
