@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseLoadArgs } from '../../src/load/args.js';
 import { seriesCsv } from '../../src/load/report-csv.js';
+import { RunSeries } from '../../src/load/series.js';
+import { createHistogram, emptyCounters, encodeHistogram } from '../../src/load/stats.js';
 import type { LoadResult } from '../../src/load/run.js';
 import { runLoadCli } from './cli-run.js';
 import { startWsEcho } from './servers.js';
@@ -87,4 +89,21 @@ test('without a TTY the default progress interval is 5 s: a 2 s run prints none'
   t.is(status, 0);
   t.is(stderr, '');
   t.is(parseLoadArgs(['ws://127.0.0.1:1/']).progressIntervalS, undefined);
+});
+
+test('each shard\'s rates come from its own consecutive reports, whatever the coordinator\'s tick', (t) => {
+  const series = new RunSeries(true);
+  const base = Date.now();
+  const empty = encodeHistogram(createHistogram());
+  const counters = (sent: number, received: number, open: number) => ({ ...emptyCounters(), sent, received, openAtEnd: open });
+  // Shard 0 reports 1000 more every second; shard 1 reports twice within one of the coordinator's seconds.
+  series.shardProgress({ shard: 0, counters: counters(1000, 1000, 5), errors: {}, interval: empty, at: base + 1000 });
+  series.shardProgress({ shard: 0, counters: counters(2000, 2000, 5), errors: {}, interval: empty, at: base + 2000 });
+  series.shardProgress({ shard: 1, counters: counters(500, 400, 3), errors: { refused: 1 }, interval: empty, at: base + 1500 });
+  series.shardProgress({ shard: 1, counters: counters(1000, 900, 3), errors: { refused: 3 }, interval: empty, at: base + 2500 });
+  const point = series.tick();
+  t.like(point, { sent: 1000 + 500, received: 1000 + 500, open: 8, errors: 2, p50: null, p99: null });
+  t.is(series.points.length, 1);
+  const progress = series.window();
+  t.like(progress, { sentPerSecond: 1500, receivedPerSecond: 1500, open: 8, errorCount: 3 });
 });
