@@ -1,11 +1,16 @@
 /** Parsing and checking of `wasmsocket load` arguments; no side effects, so tests can call it. */
+import { existsSync } from 'node:fs';
 import { isIPv4, isIP } from 'node:net';
-import { parseArgs } from 'node:util';
+import { extname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { CodecKind } from '../codec/codec.js';
-import { firstLine, joinNegativeValues } from '../arg-parsing.js';
+import { firstLine, joinNegativeValues, unknownOptionMessage } from '../arg-parsing.js';
 import type { ClientDeflateOffer } from './deflate.js';
 import { ECHO_MIN_SIZE } from './payload.js';
 import { PUBLISH_MIN_SIZE } from './pubsub-format.js';
+import { parseStages, peakTarget, stagesDurationMs, type Stage } from './stages.js';
+import { parseThreshold, type Threshold } from './thresholds.js';
 
 /**
  * A `load` flag mistake: the CLI reports it in one line and exits 2, like the serve flags'
@@ -13,7 +18,11 @@ import { PUBLISH_MIN_SIZE } from './pubsub-format.js';
  */
 export class UsageError extends Error {}
 
-export type Scenario = 'echo' | 'broadcast' | 'connect';
+/** `custom`: a module of the user's, named by path (`--scenario ./chat.mjs`). */
+export type Scenario = 'echo' | 'broadcast' | 'connect' | 'reconnect-storm' | 'custom';
+
+/** Report files `--out` writes, by the file name's extension. */
+export type OutputFormat = 'csv' | 'html' | 'json';
 
 /** What fills a text message after its stamp: 'a's (ascii), or generated JSON-like text (json). */
 export type PayloadKind = 'ascii' | 'json';
@@ -63,6 +72,20 @@ export interface LoadOptions {
   /** From our close frame to the server's TCP close, at the end. */
   closeTimeoutMs: number;
   json: boolean;
+  /** --threshold: checked against the summary; one that fails makes the exit code 1. */
+  thresholds: Threshold[];
+  /** --stages: open connections over time (then `connections` is their peak, `durationMs` their sum). */
+  stages: Stage[] | undefined;
+  /** --out: report files to write at the end. */
+  outputs: Array<{ path: string; format: OutputFormat }>;
+  /** --quiet: no progress line. */
+  quiet: boolean;
+  /** Seconds between progress lines; undefined: every second on a TTY, every 5 s otherwise. */
+  progressIntervalS: number | undefined;
+  /** `custom`: the scenario module's file URL. */
+  scenarioModule: string | undefined;
+  /** reconnect-storm: time from one storm's end (or the start) to the next storm. */
+  stormIntervalMs: number;
 }
 
 export const LOAD_DEFAULTS = {
@@ -79,6 +102,7 @@ export const LOAD_DEFAULTS = {
   codec: 'js' as CodecKind,
   timeoutS: 10,
   closeTimeoutMs: 3000,
+  stormIntervalS: 5,
 };
 
 export const LOAD_USAGE = `Usage: wasmsocket load ws[s]://HOST:PORT/PATH [options]
@@ -86,9 +110,11 @@ export const LOAD_USAGE = `Usage: wasmsocket load ws[s]://HOST:PORT/PATH [option
 Opens many WebSocket connections to any RFC 6455 server and measures it.
 
 Options:
-  --scenario echo|broadcast|connect
-                         echo: round trips; broadcast: pub/sub deliveries; connect: open and hold
-                         (default ${LOAD_DEFAULTS.scenario})
+  --scenario echo|broadcast|connect|reconnect-storm|./FILE.mjs
+                         echo: round trips; broadcast: pub/sub deliveries; connect: open and hold;
+                         reconnect-storm: drop every connection at once and reopen them all;
+                         ./FILE.mjs: your own protocol, a module with hooks (default ${LOAD_DEFAULTS.scenario}, or
+                         broadcast when one probe connection finds wasmsocket's pub/sub app)
   --connections N        connections (broadcast: subscribers) (default ${LOAD_DEFAULTS.connections})
   --publishers N         broadcast: publishing connections, on top of the subscribers (default ${LOAD_DEFAULTS.publishers})
   --ramp PER_SECOND      new connections per second, 0 = all at once (default ${LOAD_DEFAULTS.ramp})
@@ -103,6 +129,16 @@ Options:
   --in-flight K          echo: messages in flight per connection (default ${LOAD_DEFAULTS.inFlight})
   --rate MSGS_PER_S      fixed total send rate instead (broadcast: publishes/s, default ${LOAD_DEFAULTS.broadcastRate})
   --duration S           seconds to run, then close with 1000 (default ${LOAD_DEFAULTS.durationS})
+  --stages D:N,D:N,...   open connections over time instead of --connections/--duration/--ramp,
+                         each stage a linear ramp to N over D (e.g. 30s:1000,60s:1000,10s:0)
+  --storm-interval S     reconnect-storm: seconds between storms (default ${LOAD_DEFAULTS.stormIntervalS})
+  --threshold 'EXPR'     pass/fail, repeatable: METRIC OP NUMBER, METRIC one of p50 p90 p99 p99_9 max
+                         (latency ms), rate (received/s), errors, lost; OP < <= > >= ==; exit 1 if one fails
+  --out FILE.csv|FILE.html|FILE.json
+                         write the per-second series (csv), a report with charts (html, one
+                         self-contained file) or the JSON summary (json); repeatable
+  --quiet                no progress line
+  --progress-interval S  seconds between progress lines (default 1 on a terminal, 5 otherwise)
   --threads T            worker threads in all (default ${LOAD_DEFAULTS.threads}: the main thread)
   --processes P          processes (default: as many as the open-file limit requires)
   --source-ips A-B|A,B   local addresses to bind, round-robin (e.g. 127.0.0.1-127.0.0.20)
@@ -110,7 +146,7 @@ Options:
   --codec js|wasm        client framing codec (default ${LOAD_DEFAULTS.codec})
   --timeout S            handshake timeout, TCP connect to 101 (default ${LOAD_DEFAULTS.timeoutS})
   --insecure             wss://: accept a certificate that does not verify (self-signed)
-  --json                 print one JSON object at the end, no progress line
+  --json                 print one JSON object at the end (no progress line unless --progress-interval)
   -h, --help             show this help
 `;
 
@@ -169,39 +205,44 @@ function numberToIpv4(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
+/** Every `load` flag, for parseArgs and for the nearest-name hint on a typo. */
+const LOAD_FLAGS = {
+  scenario: { type: 'string' },
+  connections: { type: 'string' },
+  publishers: { type: 'string' },
+  ramp: { type: 'string' },
+  size: { type: 'string' },
+  binary: { type: 'boolean' },
+  payload: { type: 'string' },
+  deflate: { type: 'boolean' },
+  'deflate-no-context-takeover': { type: 'boolean' },
+  'in-flight': { type: 'string' },
+  rate: { type: 'string' },
+  duration: { type: 'string' },
+  threads: { type: 'string' },
+  processes: { type: 'string' },
+  'source-ips': { type: 'string' },
+  topic: { type: 'string' },
+  codec: { type: 'string' },
+  timeout: { type: 'string' },
+  json: { type: 'boolean' },
+  insecure: { type: 'boolean' },
+  threshold: { type: 'string', multiple: true },
+  stages: { type: 'string' },
+  out: { type: 'string', multiple: true },
+  quiet: { type: 'boolean' },
+  'progress-interval': { type: 'string' },
+  'storm-interval': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
 export function parseLoadArgs(args: string[]): LoadOptions {
   let values, positionals;
   try {
-    ({ values, positionals } = parseArgs({
-      args: joinNegativeValues(args),
-      strict: true,
-      allowPositionals: true,
-      options: {
-        scenario: { type: 'string' },
-        connections: { type: 'string' },
-        publishers: { type: 'string' },
-        ramp: { type: 'string' },
-        size: { type: 'string' },
-        binary: { type: 'boolean' },
-        payload: { type: 'string' },
-        deflate: { type: 'boolean' },
-        'deflate-no-context-takeover': { type: 'boolean' },
-        'in-flight': { type: 'string' },
-        rate: { type: 'string' },
-        duration: { type: 'string' },
-        threads: { type: 'string' },
-        processes: { type: 'string' },
-        'source-ips': { type: 'string' },
-        topic: { type: 'string' },
-        codec: { type: 'string' },
-        timeout: { type: 'string' },
-        json: { type: 'boolean' },
-        insecure: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
+    ({ values, positionals } = parseArgs({ args: joinNegativeValues(args), strict: true, allowPositionals: true, options: LOAD_FLAGS }));
   } catch (error) {
-    throw new UsageError(firstLine((error as Error).message));
+    const unknown = unknownOptionMessage(error as Error, Object.keys(LOAD_FLAGS));
+    throw new UsageError(unknown ?? firstLine((error as Error).message));
   }
   if (values.help) throw new LoadHelpRequested();
   if (positionals.length === 0) throw new UsageError('load needs the server URL, e.g. ws://127.0.0.1:8080/');
@@ -212,9 +253,11 @@ export function parseLoadArgs(args: string[]): LoadOptions {
     target.insecure = true;
   }
 
-  const scenario = values.scenario ?? LOAD_DEFAULTS.scenario;
-  if (scenario !== 'echo' && scenario !== 'broadcast' && scenario !== 'connect') {
-    throw new UsageError(`--scenario must be "echo", "broadcast" or "connect", got "${scenario}"`);
+  const scenarioName = values.scenario ?? LOAD_DEFAULTS.scenario;
+  const scenarioModule = scenarioModuleUrl(scenarioName);
+  const scenario: Scenario = scenarioModule !== undefined ? 'custom' : scenarioName as Scenario;
+  if (!['echo', 'broadcast', 'connect', 'reconnect-storm', 'custom'].includes(scenario)) {
+    throw new UsageError(`--scenario must be "echo", "broadcast", "connect", "reconnect-storm" or a module path (./FILE.mjs), got "${scenarioName}"`);
   }
   const codec = values.codec ?? LOAD_DEFAULTS.codec;
   if (codec !== 'wasm' && codec !== 'js') throw new UsageError(`--codec must be "js" or "wasm", got "${codec}"`);
@@ -239,18 +282,28 @@ export function parseLoadArgs(args: string[]): LoadOptions {
   const defaultRate = scenario === 'broadcast' ? LOAD_DEFAULTS.broadcastRate : 0;
   const topic = values.topic ?? LOAD_DEFAULTS.topic;
   if (topic.length === 0) throw new UsageError('--topic must not be empty');
+  const stages = values.stages === undefined ? undefined : parseWith(parseStages, values.stages);
+  if (stages !== undefined) {
+    for (const excluded of ['connections', 'duration', 'ramp'] as const) {
+      if (values[excluded] !== undefined) throw new UsageError(`--stages and --${excluded} exclude each other: the stages say how many connections, for how long`);
+    }
+    if (scenario === 'broadcast' || scenario === 'reconnect-storm') throw new UsageError(`--stages applies to echo, connect and module scenarios, not ${scenario}`);
+    if (peakTarget(stages) === 0) throw new UsageError('--stages: no stage asks for a connection');
+  }
+  if (values['storm-interval'] !== undefined && scenario !== 'reconnect-storm') throw new UsageError('--storm-interval applies to --scenario reconnect-storm');
 
   return {
     target,
     scenario,
-    connections: parseNumber('connections', values.connections, LOAD_DEFAULTS.connections, 1, 1_000_000),
+    connections: stages !== undefined ? peakTarget(stages) : parseNumber('connections', values.connections, LOAD_DEFAULTS.connections, 1, 1_000_000),
     publishers: parseNumber('publishers', values.publishers, LOAD_DEFAULTS.publishers, 1, 100_000),
     ramp: parseNumber('ramp', values.ramp, LOAD_DEFAULTS.ramp, 0, 10_000_000),
     size,
     binary: values.binary ?? false,
     inFlight: parseNumber('in-flight', values['in-flight'], LOAD_DEFAULTS.inFlight, 1, 100_000),
     rate: parseNumber('rate', values.rate, defaultRate, 1, 100_000_000, false),
-    durationMs: Math.round(parseNumber('duration', values.duration, LOAD_DEFAULTS.durationS, 0.1, 7 * 24 * 3600, false) * 1000),
+    durationMs: stages !== undefined ? stagesDurationMs(stages)
+      : Math.round(parseNumber('duration', values.duration, LOAD_DEFAULTS.durationS, 0.1, 7 * 24 * 3600, false) * 1000),
     threads: parseNumber('threads', values.threads, LOAD_DEFAULTS.threads, 1, 256),
     processes: parseNumber('processes', values.processes, 0, 1, 256),
     sourceIps: values['source-ips'] === undefined ? [] : parseSourceIps(values['source-ips']),
@@ -261,5 +314,38 @@ export function parseLoadArgs(args: string[]): LoadOptions {
     handshakeTimeoutMs: Math.round(parseNumber('timeout', values.timeout, LOAD_DEFAULTS.timeoutS, 0.1, 3600, false) * 1000),
     closeTimeoutMs: LOAD_DEFAULTS.closeTimeoutMs,
     json: values.json ?? false,
+    thresholds: (values.threshold ?? []).map((text) => parseWith(parseThreshold, text)),
+    stages,
+    outputs: (values.out ?? []).map(parseOutput),
+    quiet: values.quiet ?? false,
+    progressIntervalS: values['progress-interval'] === undefined ? undefined
+      : parseNumber('progress-interval', values['progress-interval'], 5, 0.1, 3600, false),
+    scenarioModule,
+    stormIntervalMs: Math.round(parseNumber('storm-interval', values['storm-interval'], LOAD_DEFAULTS.stormIntervalS, 0.1, 3600, false) * 1000),
   };
+}
+
+/** Runs a parser of a flag's value whose errors are plain Errors, as a UsageError. */
+function parseWith<T>(parse: (text: string) => T, text: string): T {
+  try {
+    return parse(text);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** A --scenario value that is a path (has a slash or a .js/.mjs name) → its file URL; else undefined. */
+function scenarioModuleUrl(value: string): string | undefined {
+  if (!value.includes('/') && !value.includes('\\') && !/\.m?js$/.test(value)) return undefined;
+  const path = resolve(value);
+  if (!existsSync(path)) throw new UsageError(`--scenario ${value}: no such file (${path})`);
+  return pathToFileURL(path).href;
+}
+
+function parseOutput(path: string): { path: string; format: OutputFormat } {
+  const format = extname(path).slice(1).toLowerCase();
+  if (format !== 'csv' && format !== 'html' && format !== 'json') {
+    throw new UsageError(`--out ${path}: the name must end in .csv, .html or .json (that says what to write)`);
+  }
+  return { path, format };
 }

@@ -5,6 +5,7 @@
 import type { CodecKind } from '../codec/codec.js';
 import type { LoadOptions, LoadTarget, PayloadKind, Scenario } from './args.js';
 import type { ClientDeflateOffer } from './deflate.js';
+import { shardStages, type Stage } from './stages.js';
 
 /** What one shard (one thread's event loop) runs. Plain data: it crosses threads and processes. */
 export interface ShardPlan {
@@ -30,6 +31,11 @@ export interface ShardPlan {
   sourceIps: string[];
   handshakeTimeoutMs: number;
   closeTimeoutMs: number;
+  /** --stages: this shard's share of the open connections over time; undefined: open all, hold. */
+  stages: Stage[] | undefined;
+  /** `custom`: the scenario module's file URL. */
+  scenarioModule: string | undefined;
+  stormIntervalMs: number;
 }
 
 export interface RunPlan {
@@ -92,6 +98,9 @@ export function planRun(options: LoadOptions, openFileLimit: number): RunPlan {
       sourceIps: options.sourceIps,
       handshakeTimeoutMs: options.handshakeTimeoutMs,
       closeTimeoutMs: options.closeTimeoutMs,
+      stages: options.stages === undefined ? undefined : shardStages(options.stages, shard, shardCount),
+      scenarioModule: options.scenarioModule,
+      stormIntervalMs: options.stormIntervalMs,
     });
     first += connections;
   }

@@ -1,6 +1,7 @@
 /** Text output of `wasmsocket load`: the header line, the live progress line and the summary table. */
 import type { LoadOptions } from './args.js';
 import type { LoadResult, Percentiles, Progress } from './run.js';
+import { describeValue } from './thresholds.js';
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
@@ -30,9 +31,13 @@ export function headerLine(options: LoadOptions): string {
     : options.scenario === 'echo'
       ? `${count(options.connections)} connections, ${options.rate > 0 ? `${count(options.rate)} msgs/s` : `${options.inFlight} in flight each`}`
       : `${count(options.connections)} connections`;
-  const size = options.scenario === 'connect' ? '' : `, ${options.size} B ${options.binary ? 'binary' : 'text'}`;
+  const size = options.scenario === 'echo' || options.scenario === 'broadcast' ? `, ${options.size} B ${options.binary ? 'binary' : 'text'}` : '';
   const ramp = options.ramp > 0 ? `${count(options.ramp)}/s` : 'unlimited';
-  return `wasmsocket load: ${options.scenario} → ${options.target.url}: ${what}${size}, ramp ${ramp}, ${options.durationMs / 1000} s`;
+  const name = options.scenario === 'custom' ? options.scenarioModule!.slice(options.scenarioModule!.lastIndexOf('/') + 1) : options.scenario;
+  const shape = options.stages !== undefined
+    ? `stages ${options.stages.map((stage) => `${stage.durationMs / 1000}s:${stage.target}`).join(',')}`
+    : `ramp ${ramp}`;
+  return `wasmsocket load: ${name} → ${options.target.url}: ${what}${size}, ${shape}, ${options.durationMs / 1000} s`;
 }
 
 export function progressLine(options: LoadOptions, p: Progress): string {
@@ -72,11 +77,28 @@ export function summaryTable(result: LoadResult): string {
     rows.push(['deliveries', `${count(m.received)} (${count(m.receivedPerSecond)}/s, ${bytes(m.bytesReceivedPerSecond)})` +
       (m.other > 0 ? `, ${count(m.other)} other messages` : '')]);
     rows.push(['delivery latency', percentileRow(result.latencyMs)]);
+  } else if (result.scenario === 'custom') {
+    rows.push(['messages', `${count(m.sent)} sent (${count(m.sentPerSecond)}/s), ${count(m.received)} received (${count(m.receivedPerSecond)}/s)` +
+      (m.other > 0 ? `, ${count(m.other)} other` : '') + (m.skipped > 0 ? `, ${count(m.skipped)} sends skipped` : '')]);
+    rows.push(['reply latency', percentileRow(result.latencyMs)]);
+  } else if (result.scenario === 'reconnect-storm') {
+    for (const [k, storm] of (result.storms ?? []).entries()) {
+      rows.push([`storm ${k + 1}`, `at ${storm.atS.toFixed(1)} s: ${count(storm.dropped)} dropped, ${count(storm.reconnected)} back, ` +
+        `${count(storm.failed)} failed, ` + (storm.allBackMs === null ? 'not all back when the run stopped' : `all settled in ${ms(storm.allBackMs)} ms`)]);
+    }
+    if ((result.storms ?? []).length === 0) rows.push(['storms', 'none: the run ended before the first (--storm-interval)']);
+    rows.push(['reconnect time', percentileRow(result.latencyMs)]);
   }
   const errorKinds = Object.entries(result.errors).sort((a, b) => b[1] - a[1]);
   rows.push(['errors', errorKinds.length === 0 ? 'none' : errorKinds.map(([kind, n]) => `${kind} ×${count(n)}`).join(', ')]);
   for (const line of result.limits) rows.push(['limit', line]);
   for (const line of result.warnings) rows.push(['warning', line]);
+  for (const line of result.hints) rows.push(['hint', line]);
+  if (result.thresholds.length > 0) {
+    const passed = result.thresholds.filter((outcome) => outcome.ok).length;
+    rows.push(['thresholds', `${passed} of ${result.thresholds.length} passed` +
+      result.thresholds.map((outcome) => `; ${outcome.ok ? 'ok' : 'FAILED'} ${outcome.expr} (${describeValue(outcome.value)})`).join('')]);
+  }
   const width = Math.max(...rows.map(([label]) => label.length));
   return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n') + '\n';
 }

@@ -5,14 +5,21 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import type { LoadOptions, LoadTarget } from './args.js';
+import { UsageError, type LoadOptions, type LoadTarget } from './args.js';
 import { explainErrors, type LimitFacts } from './errors.js';
 import { startChildGroup, startLocalGroup, type GroupHandle } from './hosts.js';
 import { readOpenFileLimit, readPortRange } from './limits.js';
 import { planRun } from './plan.js';
+import { loadScenarioModule } from './scenarios/custom.js';
+import { mergeStorms, type StormSummary } from './scenarios/reconnect-storm.js';
 import type { ShardMessage } from './shard.js';
-import { createHistogram, decodeHistogram, emptyCounters, mergeSnapshots, type Counters, type ShardSnapshot } from './stats.js';
+import { hintsFor } from './hints.js';
+import { RunSeries, type Progress, type SeriesPoint } from './series.js';
+import { mergeSnapshots, type ShardSnapshot } from './stats.js';
+import { checkThresholds, type ThresholdOutcome } from './thresholds.js';
 import type { Histogram } from 'hdr-histogram-js';
+
+export type { Progress, SeriesPoint } from './series.js';
 
 export interface Percentiles {
   count: number;
@@ -65,24 +72,22 @@ export interface LoadResult {
   /** Which limit stopped the run, in words, when errors point to one. */
   limits: string[];
   warnings: string[];
+  /** What the errors suggest trying, in words (a scenario that fits the server, --insecure, ws://). */
+  hints: string[];
+  /** One point per second of the run. */
+  series: SeriesPoint[];
+  /** reconnect-storm: each storm (its reconnect times are `latencyMs`). */
+  storms?: StormSummary[];
+  /** --threshold, each with this run's value; one not ok makes the exit code 1. */
+  thresholds: ThresholdOutcome[];
   /** False when nothing succeeded (no round trip, delivery or connection): exit code 1. */
   ok: boolean;
 }
 
-export interface Progress {
-  elapsedS: number;
-  attempted: number;
-  opened: number;
-  open: number;
-  sentPerSecond: number;
-  receivedPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  errorCount: number;
-}
-
 export interface RunHooks {
   onProgress?(progress: Progress): void;
+  /** Seconds between onProgress calls (default 1). */
+  progressIntervalS?: number;
   /** Stops the run early (SIGINT); the result covers what ran. */
   signal?: AbortSignal;
   /** Limits the plan will run into, said once before the run starts. */
@@ -91,7 +96,8 @@ export interface RunHooks {
   openFileLimit?: number;
 }
 
-const PROGRESS_INTERVAL_MS = 1000;
+/** One series point per second. */
+const SERIES_INTERVAL_MS = 1000;
 /** Pause between "every shard is connected" and `go`: lets the last subscriptions land. */
 const GO_DELAY_MS = 200;
 /** After `stop`, how long past the close timeout a shard may take to report before it is killed. */
@@ -113,6 +119,10 @@ export function percentiles(histogram: Histogram): Percentiles {
 }
 
 export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promise<LoadResult> {
+  if (options.scenarioModule !== undefined) {
+    // Checked here, once, so a broken module is one clear error before any connection opens.
+    await loadScenarioModule(options.scenarioModule).catch((error: Error) => { throw new UsageError(error.message); });
+  }
   const openFileLimit = hooks.openFileLimit ?? readOpenFileLimit();
   const portRange = readPortRange();
   const plan = planRun({ ...options, target: await resolveTarget(options.target) }, openFileLimit);
@@ -125,9 +135,8 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
   const warnings = planWarnings(plan.totalConnections, facts);
   for (const warning of warnings) hooks.onWarning?.(warning);
 
-  const progress = new Map<number, { counters: Counters; errors: Record<string, number> }>();
+  const series = new RunSeries(plan.processes.length === 1);
   const results = new Map<number, ShardSnapshot>();
-  let interval: Histogram = createHistogram();
   let readyShards = 0;
   let allReady!: () => void;
   // Every connection has been attempted (opened or failed) and the traffic starts.
@@ -138,8 +147,7 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
 
   const onMessage = (message: ShardMessage) => {
     if (message.type === 'progress') {
-      progress.set(message.shard, { counters: message.counters, errors: message.errors });
-      interval.add(decodeHistogram(message.interval));
+      series.shardProgress(message);
     } else if (message.type === 'started') {
       // The shard runs and starts opening its connections.
     } else if (message.type === 'ready') {
@@ -158,28 +166,12 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
   if (plan.processes.length === 1) groups.push(startLocalGroup(plan.processes[0], onMessage));
   else for (const plans of plan.processes) groups.push(startChildGroup(plans, onMessage));
 
-  // Progress once a second: rates from the difference of the cumulative counters.
-  let previous = { at: startedAt, sent: 0, received: 0 };
-  const progressTimer = hooks.onProgress === undefined ? undefined : setInterval(() => {
-    const now = performance.now();
-    const total = sumCounters([...progress.values()].map((p) => p.counters));
-    const errorCount = [...progress.values()].reduce((sum, p) => sum + countErrors(p.errors), 0);
-    const seconds = (now - previous.at) / 1000;
-    const current = percentiles(interval);
-    hooks.onProgress!({
-      elapsedS: (now - startedAt) / 1000,
-      attempted: total.attempted,
-      opened: total.opened,
-      open: total.openAtEnd,
-      sentPerSecond: (total.sent - previous.sent) / seconds,
-      receivedPerSecond: (total.received - previous.received) / seconds,
-      p50Ms: current.p50,
-      p99Ms: current.p99,
-      errorCount,
-    });
-    previous = { at: now, sent: total.sent, received: total.received };
-    interval = createHistogram();
-  }, PROGRESS_INTERVAL_MS);
+  // A series point every second; the progress line every progressIntervalS, over the points since the last.
+  const ticksPerProgress = Math.max(1, Math.round((hooks.progressIntervalS ?? 1) * 1000 / SERIES_INTERVAL_MS));
+  const progressTimer = setInterval(() => {
+    series.tick();
+    if (hooks.onProgress !== undefined && series.points.length % ticksPerProgress === 0) hooks.onProgress(series.window());
+  }, SERIES_INTERVAL_MS);
 
   // The duration counts from `go`, once every connection has been attempted: start-up and the
   // ramp are not in it, so a slow machine opens every connection before the end, never fewer.
@@ -209,8 +201,8 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
   const c = merged.counters;
   const errorCount = countErrors(merged.errors);
   const rampS = c.rampMs / 1000;
-  const succeeded = options.scenario === 'connect' ? c.opened : c.received;
-  return {
+  const succeeded = options.scenario === 'connect' || options.scenario === 'reconnect-storm' ? c.opened : c.received;
+  const result: LoadResult = {
     scenario: options.scenario,
     url: options.target.url,
     codec: options.codec,
@@ -247,8 +239,16 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
     errorCount,
     limits: explainErrors(merged.errors, facts, options.target.url),
     warnings: c.deflateDeclined > 0 ? [...warnings, declinedDeflate(c.deflateDeclined, c.opened)] : warnings,
+    hints: [],
+    series: series.points,
+    ...(options.scenario === 'reconnect-storm'
+      ? { storms: mergeStorms([...results.values()].map((snapshot) => (snapshot.scenario ?? []) as StormSummary[])) } : {}),
+    thresholds: [],
     ok: succeeded > 0,
   };
+  result.hints = hintsFor(options, result, merged.samples);
+  result.thresholds = checkThresholds(options.thresholds, result);
+  return result;
 }
 
 /**
@@ -272,14 +272,6 @@ export function declinedDeflate(declined: number, opened: number): string {
 
 function countErrors(errors: Record<string, number>): number {
   return Object.values(errors).reduce((sum, count) => sum + count, 0);
-}
-
-function sumCounters(all: readonly Counters[]): Counters {
-  const total = emptyCounters();
-  for (const counters of all) {
-    for (const key of Object.keys(total) as Array<keyof Counters>) total[key] += counters[key];
-  }
-  return total;
 }
 
 /** Limits the plan will run into, said before they bite. */

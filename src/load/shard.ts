@@ -10,13 +10,16 @@ import { ABANDONED, LoadConnection, type ConnectionEvents } from './connection.j
 import type { ShardPlan } from './plan.js';
 import { BroadcastScenario } from './scenarios/broadcast.js';
 import { ConnectScenario } from './scenarios/connect.js';
+import { CustomScenario } from './scenarios/custom.js';
 import { EchoScenario } from './scenarios/echo.js';
+import { ReconnectStormScenario } from './scenarios/reconnect-storm.js';
 import type { ScenarioContext, ScenarioDriver } from './scenarios/scenario.js';
+import { stageTarget } from './stages.js';
 import { ShardStats, type Counters, type ShardSnapshot } from './stats.js';
 
 export type ShardMessage =
   | { type: 'started'; shard: number }
-  | { type: 'progress'; shard: number; counters: Counters; errors: Record<string, number>; interval: string }
+  | { type: 'progress'; shard: number; counters: Counters; errors: Record<string, number>; interval: string; at: number }
   | { type: 'ready'; shard: number }
   | { type: 'result'; shard: number; snapshot: ShardSnapshot };
 
@@ -40,6 +43,8 @@ export class Shard implements ScenarioContext, ConnectionEvents {
   readonly #codec: FrameCodec;
   readonly #driver: ScenarioDriver;
   readonly #live = new Set<LoadConnection>();
+  /** --stages: connections closed on a ramp down whose closing handshake is under way. */
+  readonly #closingByStage = new Set<LoadConnection>();
   readonly #finished: Promise<void>;
   #resolveFinished!: () => void;
   #started = 0;
@@ -59,7 +64,9 @@ export class Shard implements ScenarioContext, ConnectionEvents {
     this.#codec = createCodec(plan.codec);
     this.#driver = plan.scenario === 'echo' ? new EchoScenario(this)
       : plan.scenario === 'broadcast' ? new BroadcastScenario(this)
-        : new ConnectScenario(this);
+        : plan.scenario === 'reconnect-storm' ? new ReconnectStormScenario(this)
+          : plan.scenario === 'custom' ? new CustomScenario(this)
+            : new ConnectScenario(this);
     this.#finished = new Promise((resolve) => { this.#resolveFinished = resolve; });
   }
 
@@ -70,10 +77,25 @@ export class Shard implements ScenarioContext, ConnectionEvents {
 
   start(): void {
     this.#emit({ type: 'started', shard: this.plan.shard });
+    const prepared = this.#driver.prepare?.();
+    if (prepared === undefined) this.#begin();
+    else {
+      prepared.then(() => this.#begin(), (error: Error) => {
+        // The coordinator checked the module before the start: this is rare (a file changed since).
+        this.stats.countError(`scenario-load ${error.message.split('\n')[0]}`);
+        this.#markReady();
+      });
+    }
+  }
+
+  #begin(): void {
+    if (this.stopping) return;
     this.#startedAt = performance.now();
     this.#progressTimer = setInterval(() => this.#reportProgress(), PROGRESS_INTERVAL_MS);
-    if (this.plan.connections === 0) this.#markReady();
-    else if (this.plan.ramp > 0) this.#rampTimer = setInterval(() => this.#rampTick(), RAMP_TICK_MS);
+    // With stages the connections come and go over the whole run: the traffic starts at once.
+    if (this.plan.connections === 0 || this.plan.stages !== undefined) this.#markReady();
+    if (this.plan.connections === 0) return;
+    if (this.plan.ramp > 0 || this.plan.stages !== undefined) this.#rampTimer = setInterval(() => this.#rampTick(), RAMP_TICK_MS);
     this.#rampTick();
   }
 
@@ -105,16 +127,53 @@ export class Shard implements ScenarioContext, ConnectionEvents {
 
   ended(conn: LoadConnection, error: string | undefined, wasOpen: boolean): void {
     this.#live.delete(conn);
+    this.#closingByStage.delete(conn);
     if (conn.slot >= 0) this.#removeOpen(conn);
-    if (error === ABANDONED) this.stats.counters.abandoned++;
+    if (this.#driver.ended?.(conn, error, wasOpen) === true) {
+      // The scenario ended it on purpose (a reconnect storm's drop).
+    } else if (error === ABANDONED) this.stats.counters.abandoned++;
     else if (error !== undefined) this.stats.countError(error);
-    else if (this.stopping) this.stats.counters.closedClean++;
+    else this.stats.counters.closedClean++; // no error: the closing handshake we started completed
     if (!wasOpen) this.#settle();
     if (this.stopping && this.#live.size === 0) this.#finish();
   }
 
+  openConnection(): LoadConnection {
+    return this.#openNext();
+  }
+
+  /** --stages: opens or closes connections so that as many are open as the stage wants now. */
+  #followStages(): void {
+    const target = stageTarget(this.plan.stages!, performance.now() - this.#startedAt);
+    let active = this.#live.size - this.#closingByStage.size;
+    while (active < target) {
+      this.#openNext();
+      active++;
+    }
+    if (active <= target) return;
+    // Ramp down: attempts still connecting go first, then the newest open connections.
+    const connecting = [...this.#live].filter((conn) => conn.slot < 0 && !this.#closingByStage.has(conn));
+    for (const conn of connecting) {
+      if (active <= target) return;
+      this.#closingByStage.add(conn);
+      conn.close();
+      active--;
+    }
+    for (let i = this.open.length - 1; i >= 0 && active > target; i--) {
+      const conn = this.open[i];
+      if (this.#closingByStage.has(conn)) continue;
+      this.#closingByStage.add(conn);
+      conn.close();
+      active--;
+    }
+  }
+
   #rampTick(): void {
     if (this.stopping) return;
+    if (this.plan.stages !== undefined) {
+      this.#followStages();
+      return;
+    }
     const { connections, ramp } = this.plan;
     const due = ramp > 0
       ? Math.min(connections, Math.ceil((performance.now() - this.#startedAt) * ramp / 1000))
@@ -124,7 +183,7 @@ export class Shard implements ScenarioContext, ConnectionEvents {
     else if (ramp <= 0) setImmediate(() => this.#rampTick());
   }
 
-  #openNext(): void {
+  #openNext(): LoadConnection {
     const { plan } = this;
     const local = this.#started++;
     const index = plan.firstConnection + local;
@@ -137,8 +196,9 @@ export class Shard implements ScenarioContext, ConnectionEvents {
       deflate: plan.deflate,
       localAddress: ips.length > 0 ? ips[index % ips.length] : undefined,
     }, this);
-    conn.isPublisher = local >= plan.connections - plan.publishers;
+    conn.isPublisher = local < plan.connections && local >= plan.connections - plan.publishers;
     this.#live.add(conn);
+    return conn;
   }
 
   /** One more attempt reached its outcome (open or failed); all of them → ready. */
@@ -169,6 +229,7 @@ export class Shard implements ScenarioContext, ConnectionEvents {
       counters: this.#countersNow(),
       errors: Object.fromEntries(this.stats.errors),
       interval: this.stats.takeInterval(),
+      at: performance.timeOrigin + performance.now(),
     });
   }
 
@@ -219,7 +280,7 @@ export class Shard implements ScenarioContext, ConnectionEvents {
     this.#reported = true;
     clearInterval(this.#progressTimer);
     clearTimeout(this.#closeTimer);
-    this.#emit({ type: 'result', shard: this.plan.shard, snapshot: this.stats.snapshot() });
+    this.#emit({ type: 'result', shard: this.plan.shard, snapshot: { ...this.stats.snapshot(), scenario: this.#driver.report?.() } });
     this.#resolveFinished();
   }
 }

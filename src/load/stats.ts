@@ -71,11 +71,16 @@ export interface ShardSnapshot {
   latency: string;
   /** TCP connect → 101, µs. */
   handshake: string;
+  /** The first example of some error kinds (what the server said instead of an echo), for hints. */
+  samples?: Record<string, string>;
+  /** What the scenario reports of its own (reconnect-storm's storms), merged by the scenario. */
+  scenario?: unknown;
 }
 
 export class ShardStats {
   readonly counters = emptyCounters();
   readonly errors = new Map<string, number>();
+  readonly samples = new Map<string, string>();
   /** Latency of the run up to the last progress interval: the interval's is added in each tick. */
   readonly #latency = createHistogram();
   readonly handshake = createHistogram();
@@ -84,6 +89,11 @@ export class ShardStats {
 
   countError(kind: string, count = 1): void {
     this.errors.set(kind, (this.errors.get(kind) ?? 0) + count);
+  }
+
+  /** Keeps the first example of an error kind; `describe` runs only for that first one. */
+  sampleError(kind: string, describe: () => string): void {
+    if (!this.samples.has(kind)) this.samples.set(kind, describe());
   }
 
   /** Records one latency in ms (floats from performance.now() differences). */
@@ -101,6 +111,7 @@ export class ShardStats {
       errors: Object.fromEntries(this.errors),
       latency: encodeHistogram(this.#totalLatency()),
       handshake: encodeHistogram(this.handshake),
+      samples: Object.fromEntries(this.samples),
     };
   }
 
@@ -125,6 +136,7 @@ export interface MergedStats {
   errors: Record<string, number>;
   latency: Histogram;
   handshake: Histogram;
+  samples: Record<string, string>;
   /** Sum over shards of each shard's count / its own active time: rates add up across shards. */
   receivedPerSecond: number;
   sentPerSecond: number;
@@ -137,6 +149,7 @@ export function mergeSnapshots(snapshots: readonly ShardSnapshot[]): MergedStats
   const errors: Record<string, number> = {};
   const latency = createHistogram();
   const handshake = createHistogram();
+  const samples: Record<string, string> = {};
   let receivedPerSecond = 0, sentPerSecond = 0, bytesReceivedPerSecond = 0, bytesSentPerSecond = 0;
   for (const snapshot of snapshots) {
     const c = snapshot.counters;
@@ -146,6 +159,7 @@ export function mergeSnapshots(snapshots: readonly ShardSnapshot[]): MergedStats
     for (const [kind, count] of Object.entries(snapshot.errors)) errors[kind] = (errors[kind] ?? 0) + count;
     latency.add(decodeHistogram(snapshot.latency));
     handshake.add(decodeHistogram(snapshot.handshake));
+    for (const [kind, sample] of Object.entries(snapshot.samples ?? {})) samples[kind] ??= sample;
     if (c.activeMs > 0) {
       const seconds = c.activeMs / 1000;
       receivedPerSecond += c.received / seconds;
@@ -154,5 +168,5 @@ export function mergeSnapshots(snapshots: readonly ShardSnapshot[]): MergedStats
       bytesSentPerSecond += c.bytesSent / seconds;
     }
   }
-  return { counters, errors, latency, handshake, receivedPerSecond, sentPerSecond, bytesReceivedPerSecond, bytesSentPerSecond };
+  return { counters, errors, latency, handshake, samples, receivedPerSecond, sentPerSecond, bytesReceivedPerSecond, bytesSentPerSecond };
 }

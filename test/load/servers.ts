@@ -97,3 +97,57 @@ export async function unusedPort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/** A JSON-RPC 2.0 server with one method, sum(a, b); anything else gets a JSON-RPC error. */
+export function startJsonRpc(): Promise<TestServer> {
+  return startWss((ws) => {
+    ws.on('message', (raw) => {
+      let call: { id?: unknown; method?: unknown; params?: unknown };
+      try {
+        call = JSON.parse(String(raw)) as typeof call;
+      } catch {
+        ws.send(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } }));
+        return;
+      }
+      const params = call.params;
+      if (call.method !== 'sum' || !Array.isArray(params)) {
+        ws.send(JSON.stringify({ jsonrpc: '2.0', id: call.id ?? null, error: { code: -32601, message: 'Method not found' } }));
+        return;
+      }
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: call.id, result: (params as number[]).reduce((sum, n) => sum + n, 0) }));
+    });
+  });
+}
+
+/**
+ * An echo server that accepts the first `accepted` handshakes; the later ones are answered with
+ * 503 (`refuse`), or never answered (`hang`).
+ */
+export async function startEchoAcceptingFirst(accepted: number, then: 'refuse' | 'hang' = 'refuse'): Promise<TestServer> {
+  let count = 0;
+  // Our own HTTP server, so that close() can destroy the sockets left hanging in their handshake.
+  const http = createServer();
+  const sockets = new Set<Socket>();
+  http.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  const wss = new WebSocketServer({
+    server: http, perMessageDeflate: false,
+    verifyClient: (_info, done) => {
+      if (count++ < accepted) done(true);
+      else if (then === 'refuse') done(false, 503);
+    },
+  });
+  wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+  http.listen(0, '127.0.0.1');
+  await once(http, 'listening');
+  return {
+    url: `ws://127.0.0.1:${(http.address() as AddressInfo).port}/`,
+    close: () => new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      wss.close();
+      http.close(() => resolve());
+    }),
+  };
+}

@@ -5,6 +5,7 @@
  */
 import type { LoadConnection } from '../connection.js';
 import { createEchoPayload, echoBodyMatches, readEchoSentAt, readEchoSeq, sequenceModulus, stampEchoPayload } from '../payload.js';
+import { describeMessage } from '../hints.js';
 import { CorkBatch, PACED_QUEUE_LIMIT, RatePacer, type ScenarioContext, type ScenarioDriver } from './scenario.js';
 
 export class EchoScenario implements ScenarioDriver {
@@ -48,6 +49,7 @@ export class EchoScenario implements ScenarioDriver {
     // Byte for byte: what a server (or a compressor and inflater) changed shows up here.
     if (isBinary !== this.#binary || seq !== conn.expectedSeq || !echoBodyMatches(data, this.#payload)) {
       stats.countError('echo-mismatch');
+      stats.sampleError('echo-mismatch', () => describeMessage(data, isBinary));
     } else {
       stats.recordLatency(now - readEchoSentAt(data, this.#binary));
       stats.counters.received++;

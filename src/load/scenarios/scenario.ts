@@ -10,6 +10,8 @@ export interface ScenarioContext {
   readonly open: readonly LoadConnection[];
   /** True once the run is stopping: nothing new is sent. */
   readonly stopping: boolean;
+  /** Opens one more connection now, past the plan's count and ramp (a reconnect). */
+  openConnection(): LoadConnection;
 }
 
 export interface ScenarioDriver {
@@ -23,6 +25,15 @@ export interface ScenarioDriver {
   stop(): void;
   /** True when the answers to what was sent before `stop` have arrived (`sinceStopMs` after it). */
   drained(sinceStopMs: number): boolean;
+  /** Work before the first connection opens (a module to import); the shard waits for it. */
+  prepare?(): Promise<void>;
+  /**
+   * A connection ended (see ConnectionEvents.ended). True: the scenario ended it on purpose and
+   * the shard does not count its error kind.
+   */
+  ended?(conn: LoadConnection, error: string | undefined, wasOpen: boolean): boolean;
+  /** What the scenario measured of its own, for the shard's snapshot. */
+  report?(): unknown;
 }
 
 /**
