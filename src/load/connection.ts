@@ -14,6 +14,7 @@ import type { LoadTarget } from './args.js';
 import { deflateOfferHeader, readDeflateAnswer, type ClientDeflateOffer } from './deflate.js';
 import { socketErrorKind } from './errors.js';
 import { maskedFrame } from './frame-writer.js';
+import type { SendTimes } from './send-times.js';
 import { checkResponseHead, createClientHandshake, findHeadEnd, MAX_RESPONSE_HEAD_BYTES, responseHeader } from './handshake.js';
 
 export const enum ConnState { CONNECTING, HANDSHAKE, OPEN, CLOSING, CLOSED }
@@ -58,6 +59,8 @@ export class LoadConnection implements ProtocolSink {
   slot = -1;
   /** Id of the last write batch that corked this socket (see CorkBatch). */
   batch = 0;
+  /** Paced echo: the actual send times of the messages in flight, for their service time. */
+  sendTimes: SendTimes | undefined = undefined;
 
   readonly index: number;
   readonly #events: ConnectionEvents;

@@ -12,6 +12,7 @@ import { BroadcastScenario } from './scenarios/broadcast.js';
 import { ConnectScenario } from './scenarios/connect.js';
 import { EchoScenario } from './scenarios/echo.js';
 import type { ScenarioContext, ScenarioDriver } from './scenarios/scenario.js';
+import { ThreadCpu } from './thread-cpu.js';
 import { ShardStats, type Counters, type ShardSnapshot } from './stats.js';
 
 export type ShardMessage =
@@ -52,6 +53,8 @@ export class Shard implements ScenarioContext, ConnectionEvents {
   #closeTimer: NodeJS.Timeout | undefined;
   #ready = false;
   #reported = false;
+  /** This thread's CPU while the traffic runs: from `go` (connect: from the start, the ramp is its work) to the stop. */
+  readonly #cpu = new ThreadCpu();
 
   constructor(plan: ShardPlan, emit: (message: ShardMessage) => void) {
     this.plan = plan;
@@ -78,7 +81,10 @@ export class Shard implements ScenarioContext, ConnectionEvents {
   }
 
   control(message: ControlMessage): void {
-    if (message.type === 'go') this.#driver.go();
+    if (message.type === 'go') {
+      if (this.plan.scenario !== 'connect') this.#cpu.mark();
+      this.#driver.go();
+    }
     else this.#stop();
   }
 
@@ -184,6 +190,7 @@ export class Shard implements ScenarioContext, ConnectionEvents {
     const now = performance.now();
     clearInterval(this.#rampTimer);
     this.#driver.stop();
+    this.stats.cpuPercent = this.#cpu.percentSinceMark();
     const counters = this.stats.counters;
     counters.openAtEnd = this.open.length;
     counters.activeMs = this.#firstOpenAt < 0 ? 0 : now - this.#firstOpenAt;

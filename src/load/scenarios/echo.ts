@@ -5,6 +5,7 @@
  */
 import type { LoadConnection } from '../connection.js';
 import { createEchoPayload, echoBodyMatches, readEchoSentAt, readEchoSeq, sequenceModulus, stampEchoPayload } from '../payload.js';
+import { SendTimes } from '../send-times.js';
 import { CorkBatch, PACED_QUEUE_LIMIT, RatePacer, type ScenarioContext, type ScenarioDriver } from './scenario.js';
 
 export class EchoScenario implements ScenarioDriver {
@@ -26,12 +27,13 @@ export class EchoScenario implements ScenarioDriver {
     this.#payload = createEchoPayload(size, binary, context.plan.payload);
     this.#modulus = sequenceModulus(binary);
     if (rate > 0) {
-      this.#pacer = new RatePacer(rate, (at) => this.#sendPaced(at), () => this.#batch.begin(), () => this.#batch.flush());
+      this.#pacer = new RatePacer(rate, (intendedAt, actualAt) => this.#sendPaced(intendedAt, actualAt), () => this.#batch.begin(), () => this.#batch.flush());
     }
   }
 
   opened(conn: LoadConnection): void {
     if (this.#pacer !== undefined) {
+      conn.sendTimes = new SendTimes();
       this.#pacer.start(); // the clock starts with the first open connection
       return;
     }
@@ -48,8 +50,10 @@ export class EchoScenario implements ScenarioDriver {
     // Byte for byte: what a server (or a compressor and inflater) changed shows up here.
     if (isBinary !== this.#binary || seq !== conn.expectedSeq || !echoBodyMatches(data, this.#payload)) {
       stats.countError('echo-mismatch');
+      conn.sendTimes?.shift();
     } else {
       stats.recordLatency(now - readEchoSentAt(data, this.#binary));
+      if (this.#pacer !== undefined) stats.recordService(now - conn.sendTimes!.shift());
       stats.counters.received++;
       stats.counters.bytesReceived += data.length;
     }
@@ -71,17 +75,19 @@ export class EchoScenario implements ScenarioDriver {
     return true;
   }
 
-  #send(conn: LoadConnection, sentAt: number): void {
+  /** `sentAt`: the time the round trip counts from (paced: the intended send time). */
+  #send(conn: LoadConnection, sentAt: number): boolean {
     stampEchoPayload(this.#payload, this.#binary, conn.nextSeq, sentAt);
-    if (!conn.send(this.#payload, this.#binary)) return;
+    if (!conn.send(this.#payload, this.#binary)) return false;
     conn.nextSeq = (conn.nextSeq + 1) % this.#modulus;
     conn.inFlight++;
     const counters = this.#context.stats.counters;
     counters.sent++;
     counters.bytesSent += this.#size;
+    return true;
   }
 
-  #sendPaced(intendedAt: number): void {
+  #sendPaced(intendedAt: number, actualAt: number): void {
     const open = this.#context.open;
     if (open.length === 0) {
       this.#context.stats.counters.skipped++;
@@ -93,6 +99,6 @@ export class EchoScenario implements ScenarioDriver {
       return;
     }
     this.#batch.add(conn);
-    this.#send(conn, intendedAt);
+    if (this.#send(conn, intendedAt)) conn.sendTimes!.push(actualAt);
   }
 }
