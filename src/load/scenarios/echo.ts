@@ -4,11 +4,12 @@
  * message sent on that connection, same type and the same bytes; its round trip is read from its own bytes.
  */
 import type { LoadConnection } from '../connection.js';
+import type { DataFrameHandler } from '../data-frame-reader.js';
 import { createEchoPayload, echoBodyMatches, readEchoSentAt, readEchoSeq, sequenceModulus, stampEchoPayload } from '../payload.js';
 import { SendTimes } from '../send-times.js';
 import { CorkBatch, PACED_QUEUE_LIMIT, RatePacer, type ScenarioContext, type ScenarioDriver } from './scenario.js';
 
-export class EchoScenario implements ScenarioDriver {
+export class EchoScenario implements ScenarioDriver, DataFrameHandler<LoadConnection> {
   readonly #context: ScenarioContext;
   /** One payload for the whole shard: the protocol copies it into each frame before masking. */
   readonly #payload: Buffer;
@@ -18,6 +19,8 @@ export class EchoScenario implements ScenarioDriver {
   readonly #pacer: RatePacer | undefined;
   readonly #batch = new CorkBatch();
   #next = 0;
+  /** Replies need no message built: the stamp and a byte comparison say all (see message()). */
+  readonly dataFrames: { handler: DataFrameHandler<LoadConnection>; expected: Buffer };
 
   constructor(context: ScenarioContext) {
     this.#context = context;
@@ -26,6 +29,7 @@ export class EchoScenario implements ScenarioDriver {
     this.#binary = binary;
     this.#payload = createEchoPayload(size, binary, context.plan.payload);
     this.#modulus = sequenceModulus(binary);
+    this.dataFrames = { handler: this, expected: this.#payload };
     if (rate > 0) {
       this.#pacer = new RatePacer(rate, (intendedAt, actualAt) => this.#sendPaced(intendedAt, actualAt), () => this.#batch.begin(), () => this.#batch.flush());
     }
@@ -44,18 +48,35 @@ export class EchoScenario implements ScenarioDriver {
   }
 
   message(conn: LoadConnection, data: Buffer, isBinary: boolean): void {
+    this.#reply(conn, data, data.length, isBinary, echoBodyMatches(data, this.#payload));
+  }
+
+  // DataFrameHandler: a reply read straight from the socket's bytes.
+  frame(conn: LoadConnection, payload: Buffer, isBinary: boolean): void {
+    this.#reply(conn, payload, payload.length, isBinary, echoBodyMatches(payload, this.#payload));
+  }
+
+  splitFrame(conn: LoadConnection, head: Buffer, length: number, isBinary: boolean, bodyMatches: boolean): void {
+    this.#reply(conn, head, length, isBinary, bodyMatches);
+  }
+
+  /**
+   * One reply: `head` holds at least its stamp; `bodyMatches` says whether the rest equals what
+   * was sent. Byte for byte, so what a server (or a compressor and inflater) changed shows up, and
+   * a text reply equal to our ASCII is valid UTF-8 by that alone.
+   */
+  #reply(conn: LoadConnection, head: Buffer, length: number, isBinary: boolean, bodyMatches: boolean): void {
     const now = performance.now();
     const stats = this.#context.stats;
-    const seq = readEchoSeq(data, this.#binary);
-    // Byte for byte: what a server (or a compressor and inflater) changed shows up here.
-    if (isBinary !== this.#binary || seq !== conn.expectedSeq || !echoBodyMatches(data, this.#payload)) {
+    const seq = readEchoSeq(head, this.#binary);
+    if (isBinary !== this.#binary || seq !== conn.expectedSeq || length !== this.#size || !bodyMatches) {
       stats.countError('echo-mismatch');
       conn.sendTimes?.shift();
     } else {
-      stats.recordLatency(now - readEchoSentAt(data, this.#binary));
+      stats.recordLatency(now - readEchoSentAt(head, this.#binary));
       if (this.#pacer !== undefined) stats.recordService(now - conn.sendTimes!.shift());
       stats.counters.received++;
-      stats.counters.bytesReceived += data.length;
+      stats.counters.bytesReceived += length;
     }
     if (seq >= 0) conn.expectedSeq = (seq + 1) % this.#modulus;
     conn.inFlight--;

@@ -1,5 +1,6 @@
 /** The contract between a shard and the scenario it drives, and the helpers scenarios share. */
 import type { LoadConnection } from '../connection.js';
+import type { DataFrameHandler } from '../data-frame-reader.js';
 import type { ShardPlan } from '../plan.js';
 import type { ShardStats } from '../stats.js';
 
@@ -23,6 +24,11 @@ export interface ScenarioDriver {
   stop(): void;
   /** True when the answers to what was sent before `stop` have arrived (`sinceStopMs` after it). */
   drained(sinceStopMs: number): boolean;
+  /**
+   * Set when the scenario needs no message built: data frames go to `handler` straight from the
+   * reads, split frames compared with `expected` past their head (see data-frame-reader.ts).
+   */
+  readonly dataFrames?: { handler: DataFrameHandler<LoadConnection>; expected: Buffer };
 }
 
 /**
