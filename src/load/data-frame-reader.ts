@@ -20,8 +20,11 @@ const MASK_BIT = 0x80;
 const TWO_POW_32 = 0x1_0000_0000;
 
 export interface DataFrameHandler<C> {
-  /** A whole frame in one read. `payload` is a view of the read buffer: valid during the call only. */
-  frame(conn: C, payload: Buffer, isBinary: boolean): void;
+  /**
+   * A whole frame in one read: its payload is bytes[start, start + length), in the read buffer,
+   * valid during the call only (no object is made per frame: a handler that needs a view makes it).
+   */
+  frame(conn: C, bytes: Buffer, start: number, length: number, isBinary: boolean): void;
   /**
    * A frame that came over several reads has ended: its first bytes (up to HEAD_BYTES, a buffer
    * reused for the next frame), its length, and whether every byte past the head equalled the
@@ -102,7 +105,7 @@ export class DataFrameReader<C> {
       this.#headerFilled = 0;
       const isBinary = b0 === FIN_BINARY;
       if (end - at >= length) {
-        this.#handler.frame(this.#conn, chunk.subarray(at, at + length), isBinary);
+        this.#handler.frame(this.#conn, chunk, at, length, isBinary);
         at += length;
         continue;
       }

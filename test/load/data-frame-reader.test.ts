@@ -17,9 +17,9 @@ function recorder(expected: Buffer): { seen: Seen[]; handler: DataFrameHandler<s
   return {
     seen,
     handler: {
-      frame: (_conn, payload, isBinary) => seen.push({
-        length: payload.length, isBinary, head: payload.subarray(0, HEAD_BYTES).toString('latin1'),
-        bodyMatches: payload.subarray(HEAD_BYTES).equals(expected.subarray(HEAD_BYTES, payload.length)), split: false,
+      frame: (_conn, bytes, start, length, isBinary) => seen.push({
+        length, isBinary, head: bytes.subarray(start, start + Math.min(length, HEAD_BYTES)).toString('latin1'),
+        bodyMatches: length <= HEAD_BYTES || bytes.subarray(start + HEAD_BYTES, start + length).equals(expected.subarray(HEAD_BYTES, length)), split: false,
       }),
       splitFrame: (_conn, head, length, isBinary, bodyMatches) => seen.push({ length, isBinary, head: head.toString('latin1'), bodyMatches, split: true }),
     },

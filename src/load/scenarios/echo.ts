@@ -52,8 +52,9 @@ export class EchoScenario implements ScenarioDriver, DataFrameHandler<LoadConnec
   }
 
   // DataFrameHandler: a reply read straight from the socket's bytes.
-  frame(conn: LoadConnection, payload: Buffer, isBinary: boolean): void {
-    this.#reply(conn, payload, payload.length, isBinary, echoBodyMatches(payload, this.#payload));
+  frame(conn: LoadConnection, bytes: Buffer, start: number, length: number, isBinary: boolean): void {
+    const payload = bytes.subarray(start, start + length);
+    this.#reply(conn, payload, length, isBinary, echoBodyMatches(payload, this.#payload));
   }
 
   splitFrame(conn: LoadConnection, head: Buffer, length: number, isBinary: boolean, bodyMatches: boolean): void {
