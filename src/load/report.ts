@@ -53,6 +53,15 @@ export function progressLine(options: LoadOptions, p: Progress): string {
   return parts.join('  ');
 }
 
+/** "thread 0 87%" per thread (the busiest few when there are many). */
+function generatorRow(result: LoadResult): string {
+  const { threads, busiest } = result.generator;
+  if (threads.length === 0) return '-';
+  const shown = threads.length <= 8 ? threads : [...threads].sort((a, b) => b.cpuPercent - a.cpuPercent).slice(0, 4);
+  const list = shown.map((thread) => `thread ${thread.shard} ${thread.cpuPercent.toFixed(0)}%`).join(', ');
+  return threads.length <= 8 ? `${list} busy` : `busiest ${busiest.toFixed(0)}%: ${list} (of ${threads.length} threads)`;
+}
+
 export function summaryTable(result: LoadResult): string {
   const rows: Array<[string, string]> = [];
   const c = result.connect;
@@ -71,7 +80,13 @@ export function summaryTable(result: LoadResult): string {
   if (result.scenario === 'echo') {
     rows.push(['round trips', `${count(m.received)} (${count(m.receivedPerSecond)} msgs/s, ${bytes(m.bytesReceivedPerSecond)} each way)` +
       (m.skipped > 0 ? `, ${count(m.skipped)} sends skipped (socket queue full)` : '')]);
-    rows.push(['latency', percentileRow(result.latencyMs)]);
+    if (result.serviceMs.count > 0) {
+      // Paced: latency from each message's slot in the schedule; service time from when it left.
+      rows.push(['latency', `${percentileRow(result.latencyMs)}, from the intended send`]);
+      rows.push(['service time', `${percentileRow(result.serviceMs)}, from the actual send`]);
+    } else {
+      rows.push(['latency', percentileRow(result.latencyMs)]);
+    }
   } else if (result.scenario === 'broadcast') {
     rows.push(['publishes', `${count(m.sent)} (${count(m.sentPerSecond)}/s)` + (m.skipped > 0 ? `, ${count(m.skipped)} skipped` : '')]);
     rows.push(['deliveries', `${count(m.received)} (${count(m.receivedPerSecond)}/s, ${bytes(m.bytesReceivedPerSecond)})` +
@@ -89,6 +104,7 @@ export function summaryTable(result: LoadResult): string {
     if ((result.storms ?? []).length === 0) rows.push(['storms', 'none: the run ended before the first (--storm-interval)']);
     rows.push(['reconnect time', percentileRow(result.latencyMs)]);
   }
+  rows.push(['generator cpu', generatorRow(result)]);
   const errorKinds = Object.entries(result.errors).sort((a, b) => b[1] - a[1]);
   rows.push(['errors', errorKinds.length === 0 ? 'none' : errorKinds.map(([kind, n]) => `${kind} ×${count(n)}`).join(', ')]);
   for (const line of result.limits) rows.push(['limit', line]);

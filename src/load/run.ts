@@ -9,6 +9,7 @@ import { UsageError, type LoadOptions, type LoadTarget } from './args.js';
 import { explainErrors, type LimitFacts } from './errors.js';
 import { startChildGroup, startLocalGroup, type GroupHandle } from './hosts.js';
 import { readOpenFileLimit, readPortRange } from './limits.js';
+import { generatorCpu, generatorLimitWarning, type GeneratorCpu } from './generator-cpu.js';
 import { planRun } from './plan.js';
 import { loadScenarioModule } from './scenarios/custom.js';
 import { mergeStorms, type StormSummary } from './scenarios/reconnect-storm.js';
@@ -63,8 +64,15 @@ export interface LoadResult {
     bytesSentPerSecond: number;
     bytesReceivedPerSecond: number;
   };
-  /** echo: round trip; broadcast: publish → delivery. */
+  /**
+   * echo: round trip; broadcast: publish → delivery. With --rate it counts from the message's
+   * intended send time (its slot in the schedule), so stalls are not hidden (coordinated omission).
+   */
   latencyMs: Percentiles;
+  /** Paced echo: from the actual send instead (no samples otherwise: there the two are the same). */
+  serviceMs: Percentiles;
+  /** How busy each generator thread was while the traffic ran (CPU time per wall time, % of a core). */
+  generator: GeneratorCpu;
   /** --deflate: on how many connections the server agreed to permessage-deflate, or declined it. */
   deflate: { offered: boolean; agreed: number; declined: number };
   errors: Record<string, number>;
@@ -202,6 +210,9 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
   const errorCount = countErrors(merged.errors);
   const rampS = c.rampMs / 1000;
   const succeeded = options.scenario === 'connect' || options.scenario === 'reconnect-storm' ? c.opened : c.received;
+  const generator = generatorCpu(results);
+  const limitWarning = generatorLimitWarning(generator);
+  if (limitWarning !== undefined) warnings.push(limitWarning);
   const result: LoadResult = {
     scenario: options.scenario,
     url: options.target.url,
@@ -234,6 +245,8 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
       bytesReceivedPerSecond: merged.bytesReceivedPerSecond,
     },
     latencyMs: percentiles(merged.latency),
+    serviceMs: percentiles(merged.service),
+    generator,
     deflate: { offered: options.deflate !== undefined, agreed: c.deflateAgreed, declined: c.deflateDeclined },
     errors: merged.errors,
     errorCount,

@@ -75,6 +75,10 @@ export interface ShardSnapshot {
   samples?: Record<string, string>;
   /** What the scenario reports of its own (reconnect-storm's storms), merged by the scenario. */
   scenario?: unknown;
+  /** Paced echo: reply minus the actual send (latency counts from the intended send), µs. */
+  service: string;
+  /** The shard's thread: its CPU time per second of wall time while the traffic ran, %. */
+  cpuPercent: number;
 }
 
 export class ShardStats {
@@ -84,6 +88,9 @@ export class ShardStats {
   /** Latency of the run up to the last progress interval: the interval's is added in each tick. */
   readonly #latency = createHistogram();
   readonly handshake = createHistogram();
+  readonly service = createHistogram();
+  /** Set by the shard when it stops. */
+  cpuPercent = 0;
   /** Latency of the current progress interval; every sample is recorded here, once. */
   readonly #interval = createHistogram();
 
@@ -101,6 +108,10 @@ export class ShardStats {
     this.#interval.recordValue(ms <= 0 ? 0 : Math.round(ms * 1000));
   }
 
+  recordService(ms: number): void {
+    this.service.recordValue(ms <= 0 ? 0 : Math.round(ms * 1000));
+  }
+
   recordHandshake(ms: number): void {
     this.handshake.recordValue(ms <= 0 ? 0 : Math.round(ms * 1000));
   }
@@ -112,6 +123,8 @@ export class ShardStats {
       latency: encodeHistogram(this.#totalLatency()),
       handshake: encodeHistogram(this.handshake),
       samples: Object.fromEntries(this.samples),
+      service: encodeHistogram(this.service),
+      cpuPercent: this.cpuPercent,
     };
   }
 
@@ -137,6 +150,7 @@ export interface MergedStats {
   latency: Histogram;
   handshake: Histogram;
   samples: Record<string, string>;
+  service: Histogram;
   /** Sum over shards of each shard's count / its own active time: rates add up across shards. */
   receivedPerSecond: number;
   sentPerSecond: number;
@@ -150,6 +164,7 @@ export function mergeSnapshots(snapshots: readonly ShardSnapshot[]): MergedStats
   const latency = createHistogram();
   const handshake = createHistogram();
   const samples: Record<string, string> = {};
+  const service = createHistogram();
   let receivedPerSecond = 0, sentPerSecond = 0, bytesReceivedPerSecond = 0, bytesSentPerSecond = 0;
   for (const snapshot of snapshots) {
     const c = snapshot.counters;
@@ -160,6 +175,7 @@ export function mergeSnapshots(snapshots: readonly ShardSnapshot[]): MergedStats
     latency.add(decodeHistogram(snapshot.latency));
     handshake.add(decodeHistogram(snapshot.handshake));
     for (const [kind, sample] of Object.entries(snapshot.samples ?? {})) samples[kind] ??= sample;
+    service.add(decodeHistogram(snapshot.service));
     if (c.activeMs > 0) {
       const seconds = c.activeMs / 1000;
       receivedPerSecond += c.received / seconds;
@@ -168,5 +184,5 @@ export function mergeSnapshots(snapshots: readonly ShardSnapshot[]): MergedStats
       bytesSentPerSecond += c.bytesSent / seconds;
     }
   }
-  return { counters, errors, latency, handshake, samples, receivedPerSecond, sentPerSecond, bytesReceivedPerSecond, bytesSentPerSecond };
+  return { counters, errors, latency, handshake, samples, service, receivedPerSecond, sentPerSecond, bytesReceivedPerSecond, bytesSentPerSecond };
 }

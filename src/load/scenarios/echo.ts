@@ -4,11 +4,13 @@
  * message sent on that connection, same type and the same bytes; its round trip is read from its own bytes.
  */
 import type { LoadConnection } from '../connection.js';
+import type { DataFrameHandler } from '../data-frame-reader.js';
 import { createEchoPayload, echoBodyMatches, readEchoSentAt, readEchoSeq, sequenceModulus, stampEchoPayload } from '../payload.js';
 import { describeMessage } from '../hints.js';
+import { SendTimes } from '../send-times.js';
 import { CorkBatch, PACED_QUEUE_LIMIT, RatePacer, type ScenarioContext, type ScenarioDriver } from './scenario.js';
 
-export class EchoScenario implements ScenarioDriver {
+export class EchoScenario implements ScenarioDriver, DataFrameHandler<LoadConnection> {
   readonly #context: ScenarioContext;
   /** One payload for the whole shard: the protocol copies it into each frame before masking. */
   readonly #payload: Buffer;
@@ -18,6 +20,8 @@ export class EchoScenario implements ScenarioDriver {
   readonly #pacer: RatePacer | undefined;
   readonly #batch = new CorkBatch();
   #next = 0;
+  /** Replies need no message built: the stamp and a byte comparison say all (see message()). */
+  readonly dataFrames: { handler: DataFrameHandler<LoadConnection>; expected: Buffer };
 
   constructor(context: ScenarioContext) {
     this.#context = context;
@@ -26,13 +30,15 @@ export class EchoScenario implements ScenarioDriver {
     this.#binary = binary;
     this.#payload = createEchoPayload(size, binary, context.plan.payload);
     this.#modulus = sequenceModulus(binary);
+    this.dataFrames = { handler: this, expected: this.#payload };
     if (rate > 0) {
-      this.#pacer = new RatePacer(rate, (at) => this.#sendPaced(at), () => this.#batch.begin(), () => this.#batch.flush());
+      this.#pacer = new RatePacer(rate, (intendedAt, actualAt) => this.#sendPaced(intendedAt, actualAt), () => this.#batch.begin(), () => this.#batch.flush());
     }
   }
 
   opened(conn: LoadConnection): void {
     if (this.#pacer !== undefined) {
+      conn.sendTimes = new SendTimes();
       this.#pacer.start(); // the clock starts with the first open connection
       return;
     }
@@ -43,17 +49,37 @@ export class EchoScenario implements ScenarioDriver {
   }
 
   message(conn: LoadConnection, data: Buffer, isBinary: boolean): void {
+    this.#reply(conn, data, data.length, isBinary, echoBodyMatches(data, this.#payload));
+  }
+
+  // DataFrameHandler: a reply read straight from the socket's bytes.
+  frame(conn: LoadConnection, bytes: Buffer, start: number, length: number, isBinary: boolean): void {
+    const payload = bytes.subarray(start, start + length);
+    this.#reply(conn, payload, length, isBinary, echoBodyMatches(payload, this.#payload));
+  }
+
+  splitFrame(conn: LoadConnection, head: Buffer, length: number, isBinary: boolean, bodyMatches: boolean): void {
+    this.#reply(conn, head, length, isBinary, bodyMatches);
+  }
+
+  /**
+   * One reply: `head` holds at least its stamp; `bodyMatches` says whether the rest equals what
+   * was sent. Byte for byte, so what a server (or a compressor and inflater) changed shows up, and
+   * a text reply equal to our ASCII is valid UTF-8 by that alone.
+   */
+  #reply(conn: LoadConnection, head: Buffer, length: number, isBinary: boolean, bodyMatches: boolean): void {
     const now = performance.now();
     const stats = this.#context.stats;
-    const seq = readEchoSeq(data, this.#binary);
-    // Byte for byte: what a server (or a compressor and inflater) changed shows up here.
-    if (isBinary !== this.#binary || seq !== conn.expectedSeq || !echoBodyMatches(data, this.#payload)) {
+    const seq = readEchoSeq(head, this.#binary);
+    if (isBinary !== this.#binary || seq !== conn.expectedSeq || length !== this.#size || !bodyMatches) {
       stats.countError('echo-mismatch');
-      stats.sampleError('echo-mismatch', () => describeMessage(data, isBinary));
+      stats.sampleError('echo-mismatch', () => describeMessage(head, isBinary));
+      conn.sendTimes?.shift();
     } else {
-      stats.recordLatency(now - readEchoSentAt(data, this.#binary));
+      stats.recordLatency(now - readEchoSentAt(head, this.#binary));
+      if (this.#pacer !== undefined) stats.recordService(now - conn.sendTimes!.shift());
       stats.counters.received++;
-      stats.counters.bytesReceived += data.length;
+      stats.counters.bytesReceived += length;
     }
     if (seq >= 0) conn.expectedSeq = (seq + 1) % this.#modulus;
     conn.inFlight--;
@@ -73,17 +99,19 @@ export class EchoScenario implements ScenarioDriver {
     return true;
   }
 
-  #send(conn: LoadConnection, sentAt: number): void {
+  /** `sentAt`: the time the round trip counts from (paced: the intended send time). */
+  #send(conn: LoadConnection, sentAt: number): boolean {
     stampEchoPayload(this.#payload, this.#binary, conn.nextSeq, sentAt);
-    if (!conn.send(this.#payload, this.#binary)) return;
+    if (!conn.send(this.#payload, this.#binary)) return false;
     conn.nextSeq = (conn.nextSeq + 1) % this.#modulus;
     conn.inFlight++;
     const counters = this.#context.stats.counters;
     counters.sent++;
     counters.bytesSent += this.#size;
+    return true;
   }
 
-  #sendPaced(intendedAt: number): void {
+  #sendPaced(intendedAt: number, actualAt: number): void {
     const open = this.#context.open;
     if (open.length === 0) {
       this.#context.stats.counters.skipped++;
@@ -95,6 +123,6 @@ export class EchoScenario implements ScenarioDriver {
       return;
     }
     this.#batch.add(conn);
-    this.#send(conn, intendedAt);
+    if (this.#send(conn, intendedAt)) conn.sendTimes!.push(actualAt);
   }
 }
