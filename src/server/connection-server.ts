@@ -94,6 +94,8 @@ export interface ThreadStats {
   buffers: SendBudgetStats;
   /** This thread's collections after connection storms (idle-collector.ts). */
   idleCollections: IdleCollectionStats;
+  /** Application handlers that threw or whose promise rejected (each closed its connection with 1011). */
+  applicationErrors: number;
 }
 
 export class ConnectionServer {
@@ -117,6 +119,7 @@ export class ConnectionServer {
   readonly #onSocketClose: (this: Socket) => void;
   readonly #onSecureClose: (this: Socket) => void;
   readonly #onConnectionError: (error: Error, conn: Connection) => void;
+  #applicationErrors = 0;
 
   constructor(settings: ConnectionSettings, app: Application, codec: FrameCodec, services: NodeServices, backplane?: Backplane) {
     this.#settings = settings;
@@ -156,7 +159,10 @@ export class ConnectionServer {
     this.#onSecureClose = function () {
       server.#clearDeadline(this);
     };
-    this.#onConnectionError = (error, conn) => services.onError(error, conn.id);
+    this.#onConnectionError = (error, conn) => {
+      this.#applicationErrors++;
+      services.onError(error, conn.id);
+    };
     if (backplane !== undefined) this.broker.attachBackplane(backplane);
     // Never listening: sockets come from adopt(). Node's own HTTP parser reads the request.
     this.#http = createServer({ maxHeaderSize: settings.maxHeaderBytes });
@@ -249,6 +255,7 @@ export class ConnectionServer {
       pubsub: { ...this.broker.stats },
       buffers: { ...this.#budget.stats },
       idleCollections: idleCollectionStats(),
+      applicationErrors: this.#applicationErrors,
     };
   }
 

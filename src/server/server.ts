@@ -196,6 +196,8 @@ export interface ServerStats {
   buffers: ThreadStats['buffers'];
   /** Collections after connection storms, every thread's (the main thread's included). */
   idleCollections: IdleCollectionStats;
+  /** Handler exceptions and rejections, every thread's: each closed its connection with 1011. */
+  applicationErrors: number;
   pool?: WorkerPool['stats'];
 }
 
@@ -409,9 +411,11 @@ export class WasmSocketServer {
     const buffers = { closedSendQueueFull: 0, closedBufferLimit: 0 };
     let connections = 0;
     let bufferedAmount = 0;
+    let applicationErrors = 0;
     for (const thread of threads) {
       if (thread === undefined) continue;
       connections += thread.connections;
+      applicationErrors += thread.applicationErrors;
       bufferedAmount += thread.bufferedAmount;
       buffers.closedSendQueueFull += thread.buffers.closedSendQueueFull;
       buffers.closedBufferLimit += thread.buffers.closedBufferLimit;
@@ -430,7 +434,7 @@ export class WasmSocketServer {
       pubsub.received += this.#relay.stats.received;
     }
     return {
-      connections, bufferedAmount, pubsub, buffers, idleCollections,
+      connections, bufferedAmount, pubsub, buffers, idleCollections, applicationErrors,
       workers: workers.map((thread) => thread ?? null),
       ...(this.#pool === undefined ? {} : { pool: { ...this.#pool.stats } }),
     };
@@ -458,6 +462,7 @@ export class WasmSocketServer {
       admission: { ...this.#admission.stats },
       fds: this.#fds.stats,
       uncaughtErrors: this.#uncaughtErrors,
+      applicationErrors: stats.applicationErrors,
       idleCollections: { collections: stats.idleCollections.collections, pauseMs: Math.round(stats.idleCollections.pauseMs) },
       backplane: this.#backplane === undefined ? 'none' : { state: this.#backplane.state, peers: this.#backplane.peers, ...this.#backplane.stats },
     };
