@@ -7,6 +7,7 @@ import type { FrameCodec } from '../codec/codec.js';
 import { WebSocketProtocol, ReadyState, type ProtocolSink, type Utf8ValidatorChoice } from '../protocol/protocol.js';
 import { CloseCode, isValidWireCloseCode } from '../protocol/close-codes.js';
 import type { PerMessageDeflateConfig } from '../protocol/compression.js';
+import type { InflateBudget } from '../protocol/inflate-budget.js';
 import type { Application, Connection, PubSubRefusal, UpgradeRequest } from './app.js';
 import { topicError } from '../pubsub/topics.js';
 import type { TopicPermissions } from '../pubsub/permissions.js';
@@ -48,6 +49,8 @@ export interface AppConnectionOptions {
   permissions?: TopicPermissions<Connection>;
   /** Asked after each frame: true when this turn's work is done (see ProtocolSink.shouldYield). */
   shouldYield?: () => boolean;
+  /** The thread's bound on inflated output held at once (see ProtocolOptions.inflateBudget). */
+  inflateBudget?: InflateBudget;
 }
 
 export class AppConnection implements Connection {
@@ -77,6 +80,7 @@ export class AppConnection implements Connection {
     this.#permissions = options.permissions;
     this.#machine = new WebSocketProtocol(codec, new ConnectionSink(this, transport, options.shouldYield), {
       role: 'server', maxPayload: options.maxPayload, utf8Validator: options.utf8Validator, deflate: options.deflate,
+      inflateBudget: options.inflateBudget,
     });
   }
 

@@ -25,7 +25,8 @@ import { answerHttp, answerClientError, pathOf } from './http-answers.js';
 import { Session, SessionTransport, type SessionHost } from './session.js';
 import { SendBudget, type SendBudgetStats } from './send-budget.js';
 import { enforceVerdict, runAuthorizeHook, upgradeRequestOf, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
-import { idleCollectionStats, noteConnectionChurn, type IdleCollectionStats } from './idle-collector.js';
+import { idleCollectionStats, noteConnectionChurn, noteMemoryBurst, type IdleCollectionStats } from './idle-collector.js';
+import { InflateBudget, type InflateBudgetStats } from '../protocol/inflate-budget.js';
 
 /** The settings every connection server of a node shares: plain data, so a worker gets a copy. */
 export interface ConnectionSettings {
@@ -45,6 +46,8 @@ export interface ConnectionSettings {
   highWaterMark: number;
   /** This thread's send queues together, past which the largest are closed with 1013; 0: no limit. */
   maxBufferedBytes: number;
+  /** Inflated output this thread holds at once for compressed messages; more waits its turn. */
+  maxInflateBytes: number;
   slowSubscriberBytes: number;
   slowPolicy: SlowSubscriberPolicy;
   /** Subscriptions per connection, and per thread all connections together. */
@@ -96,6 +99,8 @@ export interface ThreadStats {
   idleCollections: IdleCollectionStats;
   /** Application handlers that threw or whose promise rejected (each closed its connection with 1011). */
   applicationErrors: number;
+  /** Compressed messages being inflated: this thread's budget (inflate-budget.ts). */
+  inflate: InflateBudgetStats;
 }
 
 export class ConnectionServer {
@@ -120,6 +125,7 @@ export class ConnectionServer {
   readonly #onSecureClose: (this: Socket) => void;
   readonly #onConnectionError: (error: Error, conn: Connection) => void;
   #applicationErrors = 0;
+  readonly #inflateBudget: InflateBudget;
 
   constructor(settings: ConnectionSettings, app: Application, codec: FrameCodec, services: NodeServices, backplane?: Backplane) {
     this.#settings = settings;
@@ -128,6 +134,7 @@ export class ConnectionServer {
     this.#services = services;
     if (settings.tls !== undefined) this.setCertificate(settings.tls);
     this.#budget = new SendBudget(settings.maxBufferedBytes, () => this.#sessions.values());
+    this.#inflateBudget = new InflateBudget(settings.maxInflateBytes, () => noteMemoryBurst(settings.idleCollectAfter));
     this.broker = new Broker({
       codec, slowSubscriberBytes: settings.slowSubscriberBytes, slowPolicy: settings.slowPolicy, compressor: settings.deflate,
       maxSubscriptions: settings.maxSubscriptions, maxTotalSubscriptions: settings.maxTotalSubscriptions,
@@ -256,6 +263,7 @@ export class ConnectionServer {
       buffers: { ...this.#budget.stats },
       idleCollections: idleCollectionStats(),
       applicationErrors: this.#applicationErrors,
+      inflate: this.#inflateBudget.stats,
     };
   }
 
@@ -369,6 +377,7 @@ export class ConnectionServer {
       onError: this.#onConnectionError,
       permissions: this.#permissions,
       shouldYield: turnBudgetSpent,
+      inflateBudget: this.#inflateBudget,
     });
     session.link.attach(conn, this.#codec.readArea());
     session.attach(conn);

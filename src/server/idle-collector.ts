@@ -58,6 +58,21 @@ const stats: IdleCollectionStats = { collections: 0, pauseMs: 0 };
  */
 export function noteConnectionChurn(threshold: number): void {
   if (threshold === 0 || ++churn < threshold || timer !== undefined) return;
+  armQuietCheck();
+}
+
+/**
+ * A burst of large short-lived allocations on this thread is over (inflated messages of many
+ * connections at once): their memory goes back at the thread's next quiet second, rather than at
+ * whatever collection allocation pressure brings, which an idle thread never has. `threshold` is
+ * the server's `idleCollectAfter`: 0 turns this off too.
+ */
+export function noteMemoryBurst(threshold: number): void {
+  if (threshold === 0 || timer !== undefined) return;
+  armQuietCheck();
+}
+
+function armQuietCheck(): void {
   lastCpuUs = threadCpuUs();
   lastCheckAt = performance.now();
   timer = setInterval(checkQuiet, CHECK_MS);
