@@ -22,6 +22,7 @@ import { TopicPermissions } from '../pubsub/permissions.js';
 import { destroyOnError, type SocketLinkOptions } from './socket-io.js';
 import { turnBudgetSpent } from './turn-budget.js';
 import { answerHttp, answerClientError, pathOf } from './http-answers.js';
+import { responsesWritten, trackResponse } from './pipelined-responses.js';
 import { Session, SessionTransport, type SessionHost } from './session.js';
 import { SendBudget, type SendBudgetStats } from './send-budget.js';
 import { enforceVerdict, runAuthorizeHook, upgradeRequestOf, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
@@ -174,6 +175,7 @@ export class ConnectionServer {
     // Never listening: sockets come from adopt(). Node's own HTTP parser reads the request.
     this.#http = createServer({ maxHeaderSize: settings.maxHeaderBytes });
     this.#http.on('request', (request: IncomingMessage, response: ServerResponse) => {
+      trackResponse(request.socket, response);
       answerHttp(request, response, { handshakeOptions: this.#handshakeOptions(), health: () => services.health() });
     });
     this.#http.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => void this.#upgrade(request, socket, head));
@@ -327,6 +329,12 @@ export class ConnectionServer {
 
   async #upgrade(request: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     destroyOnError(socket);
+    const earlier = responsesWritten(socket);
+    if (earlier !== undefined) {
+      await earlier;
+      // node:http set its keep-alive timer when that response finished: not ours to keep.
+      socket.setTimeout(0);
+    }
     try {
       if (this.#closing) throw new HandshakeError(503, 'server shutting down');
       const path = this.#settings.path;
