@@ -525,7 +525,9 @@ export class WasmSocketServer {
 
   #accept(socket: Socket): void {
     if (!this.#fds.admit(this.#admission.stats.open)) {
-      this.#answerHere(socket, { status: 503, reason: 'the server is out of file descriptors; try again later', healthStatus: 200 });
+      const refusal = { status: 503, reason: 'the server is out of file descriptors; try again later', healthStatus: 200 };
+      if (this.#fds.canAnswer) this.#answerHere(socket, refusal);
+      else this.#refuseAtOnce(socket, refusal);
       return;
     }
     const id = this.#nextId++;
@@ -541,6 +543,20 @@ export class WasmSocketServer {
     if (this.#pool.hand(socket, id)) return;
     this.#admission.release(id);
     this.#answerHere(socket, { status: 503, reason: 'no worker could take the connection; try again later', healthStatus: 503 });
+  }
+
+  /**
+   * A refusal in a burst past what the fd reserve answers the usual way (fd-reserve.ts,
+   * canAnswer): the 503 is written as the socket is accepted (a fresh socket's send buffer takes
+   * it at once) and the socket closed, so its fd is free before the next accept. Its request is
+   * not read: a client that sent it already may see a reset after the 503. Over TLS nothing can
+   * be written before a handshake: the connection is closed (counted all the same).
+   */
+  #refuseAtOnce(socket: Socket, refusal: MainThreadRefusal): void {
+    this.#fds.refusedAtOnce();
+    socket.on('error', () => { /* a reset from a client that wrote meanwhile */ });
+    if (this.#settings.tls === undefined) socket.write(rejectionResponse(new HandshakeError(refusal.status, refusal.reason)));
+    socket.destroy();
   }
 
   #answerHere(socket: Socket, refusal: MainThreadRefusal): void {
