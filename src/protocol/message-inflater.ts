@@ -21,6 +21,7 @@ import { invalidUtf8, ProtocolError } from './errors.js';
 import { validateTextSegment } from './utf8-validator.js';
 import { slideWindow, type DeflateDirection } from './compression.js';
 import type { InflateBudget, InflateReservation } from './inflate-budget.js';
+import { inflateRawFlushed, OUTPUT_TOO_LARGE } from './zlib-contexts.js';
 
 /** Largest output inflated on the event loop in one call (at most about 1.5 ms here). */
 export const SYNC_INFLATE_BYTES = 256 * 1024;
@@ -57,20 +58,32 @@ export class MessageInflater {
     const cap = Math.min(maxBytes, SYNC_INFLATE_BYTES);
     let message: Buffer;
     try {
-      message = inflateRawSync(compressed, {
-        ...this.#zlibOptions(),
-        finishFlush: constants.Z_SYNC_FLUSH,
-        // zlib stops as soon as the output passes the cap.
-        maxOutputLength: Math.max(cap, 1),
-      });
+      const inflated = this.#inflateCapped(compressed, Math.max(cap, 1));
+      if (inflated === undefined) return cap === maxBytes ? tooBig(maxBytes) : undefined;
+      message = inflated;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') return corruptData(error as Error);
-      return cap === maxBytes ? tooBig(maxBytes) : undefined;
+      return corruptData(error as Error);
     }
     if (message.length > maxBytes) return tooBig(maxBytes);
     if (isText && !isUtf8(message)) return invalidUtf8();
     this.#remember(message);
     return message;
+  }
+
+  /** The message inflated, or undefined once its output passes `cap` (zlib stops there); throws zlib's error. */
+  #inflateCapped(compressed: Uint8Array, cap: number): Buffer | undefined {
+    const windowBits = this.#direction.windowBits;
+    // Without a window to start from, the thread's reusable decompressor (zlib-contexts.ts).
+    if (this.#window === undefined) {
+      const inflated = inflateRawFlushed(compressed, windowBits, cap);
+      return inflated === OUTPUT_TOO_LARGE ? undefined : inflated;
+    }
+    try {
+      return inflateRawSync(compressed, { windowBits, dictionary: this.#window, finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: cap });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return undefined;
+      throw error;
+    }
   }
 
   /**

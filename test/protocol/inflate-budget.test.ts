@@ -97,13 +97,20 @@ test('connections sharing a budget inflate large messages within it, every messa
 test('a connection that ends while its message waits for the budget gives its claim back', async (t) => {
   const budget = new InflateBudget(1 << 20);
   const size = 1 << 20;
+  // Something else holds the whole budget: every message measured waits.
+  const holder = budget.reserve(1 << 20, () => {});
   const first = server(budget), second = server(budget), third = server(budget);
   for (const { machine } of [first, second, third]) machine.receive(compressedBinary(Buffer.alloc(size, 7)));
-  // The measuring pass runs on the thread pool; once it is done the second and third wait.
-  await waitFor(() => first.out.messages.length === 1 || budget.stats.waiting >= 1, 30_000);
+  // The measuring pass runs on the thread pool; once it is done each message waits.
+  await waitFor(() => budget.stats.waiting === 3, 30_000);
+  t.is(budget.stats.waiting, 3);
   second.machine.receiveEnd();
   t.is(second.machine.readyState, ReadyState.CLOSED);
+  t.is(budget.stats.waiting, 2, 'its claim left the queue');
+  holder.release();
   await waitFor(() => first.out.messages.length === 1 && third.out.messages.length === 1, 30_000);
+  t.true(first.out.messages[0]?.equals(Buffer.alloc(size, 7)));
+  t.is(third.out.messages.length, 1);
   t.is(second.out.messages.length, 0);
   t.like(budget.stats, { inUseBytes: 0, waiting: 0 });
 });
