@@ -11,7 +11,9 @@
  * of work. So a message is inflated synchronously while its output fits SYNC_INFLATE_BYTES
  * (stopping there costs about 1.5 ms at worst), and one that does not fit starts again on the
  * thread pool, where it holds up no other connection; the caller stops reading from this one
- * meanwhile and keeps what follows in order.
+ * meanwhile and keeps what follows in order. There it is measured first and inflated second,
+ * once the thread's inflate budget (inflate-budget.ts) has room for exactly its size: many
+ * connections' large messages together hold no more than that budget.
  */
 import { isUtf8 } from 'node:buffer';
 import { constants, createInflateRaw, inflateRawSync } from 'node:zlib';
