@@ -41,6 +41,9 @@ Options:
   --max-buffered-bytes BYTES
                          send queues of one thread's connections together past which the
                          largest are closed with 1013, 0 = no limit (default ${DEFAULTS.maxBufferedBytes})
+  --max-inflate-bytes BYTES
+                         with --deflate, inflated output one thread holds at once for large
+                         compressed messages; more waits its turn (default ${DEFAULTS.maxInflateBytes})
   --cert FILE --key FILE serve wss:// with this PEM certificate chain and key; SIGHUP
                          reloads them without a restart (default: plain ws://)
   --redis URL            redis://host:port joining several server nodes (default: none)
@@ -132,6 +135,7 @@ export function parseServeArgs(args: string[]): ServeCommand {
         'max-connections': { type: 'string' },
         'max-connections-per-ip': { type: 'string' },
         'max-buffered-bytes': { type: 'string' },
+        'max-inflate-bytes': { type: 'string' },
         redis: { type: 'string' },
         'redis-ping-interval': { type: 'string' },
         'redis-ping-timeout': { type: 'string' },
@@ -192,6 +196,8 @@ export function parseServeArgs(args: string[]): ServeCommand {
         : parseInteger('max-connections-per-ip', values['max-connections-per-ip'], 0, 10_000_000),
       maxBufferedBytes: values['max-buffered-bytes'] === undefined ? DEFAULTS.maxBufferedBytes
         : parseInteger('max-buffered-bytes', values['max-buffered-bytes'], 0, Number.MAX_SAFE_INTEGER),
+      maxInflateBytes: values['max-inflate-bytes'] === undefined ? DEFAULTS.maxInflateBytes
+        : parseInteger('max-inflate-bytes', values['max-inflate-bytes'], 1, Number.MAX_SAFE_INTEGER),
       redis,
       redisPingIntervalMs: milliseconds('redis-ping-interval', values['redis-ping-interval']),
       redisPingTimeoutMs: milliseconds('redis-ping-timeout', values['redis-ping-timeout']),

@@ -6,7 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import { clientFrame, closeRaw, FrameReader, Op, openRaw, repeatFrame, writeWithBackpressure } from './raw-ws.js';
-import { HOST, sleep, type Target } from './target.js';
+import { HOST, sleep, type Mode, type Target, type TargetSetup } from './target.js';
 
 const MiB = 1024 * 1024;
 /** The server's defaults the targets are stated in (docs/api.md: maxPayload, highWaterMark). */
@@ -35,6 +35,12 @@ export interface Attack {
   app: 'echo' | 'pubsub';
   /** The target in words, and its check on the measured row (undefined: no target of its own). */
   goal?: { text: string; met(row: MeasuredRow): boolean };
+  /** `wasmsocket serve` flags of its own (before --serve-args). */
+  serveArgs?: string[];
+  /** Another app module, the fd limit: see TargetSetup. */
+  setup?: TargetSetup;
+  /** The modes it runs in when --modes is not given (default inline and --workers 1). */
+  modes?: Mode[];
   run(context: AttackContext): Promise<AttackOutcome>;
 }
 
@@ -259,7 +265,7 @@ export function fdExhaustion(openFileLimit: number, probe: (port: number) => Pro
 }
 
 /** Closes every socket (close frame, or at once with `destroy`) and waits until they are all gone (≤ 10 s). */
-async function closeAndWait(sockets: Socket[], destroy = false): Promise<void> {
+export async function closeAndWait(sockets: Socket[], destroy = false): Promise<void> {
   for (const socket of sockets) {
     if (destroy) socket.destroy();
     else {
@@ -270,7 +276,7 @@ async function closeAndWait(sockets: Socket[], destroy = false): Promise<void> {
   await until(() => sockets.every((socket) => socket.destroyed || socket.closed), 10_000);
 }
 
-async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
+export async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!condition() && performance.now() < deadline) await sleep(20);
 }

@@ -21,7 +21,7 @@ export interface RawConnection {
  * Connects and completes the handshake; rejects with the HTTP status line, or the socket error's
  * code (ECONNRESET, EMFILE…), on anything else. `timeoutMs` bounds the whole attempt.
  */
-export function openRaw(host: string, port: number, options: { localAddress?: string; timeoutMs?: number } = {}): Promise<RawConnection> {
+export function openRaw(host: string, port: number, options: { localAddress?: string; timeoutMs?: number; extensions?: string } = {}): Promise<RawConnection> {
   return new Promise((resolve, reject) => {
     const key = randomBytes(16).toString('base64');
     const accept = createHash('sha1').update(key + GUID).digest('base64');
@@ -34,7 +34,8 @@ export function openRaw(host: string, port: number, options: { localAddress?: st
     };
     const timer = setTimeout(() => fail('timeout'), options.timeoutMs ?? 10_000);
     socket.once('connect', () => socket.write(`GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`));
+      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+      `${options.extensions === undefined ? '' : `Sec-WebSocket-Extensions: ${options.extensions}\r\n`}\r\n`));
     socket.on('error', (error: NodeJS.ErrnoException) => fail(error.code ?? error.message));
     socket.once('close', () => fail('closed before the 101'));
     const onData = (chunk: Buffer) => {

@@ -3,13 +3,25 @@
  * from /proc every 50 ms, `/healthz` probed, and whether it is still up at the end.
  */
 import { get } from 'node:http';
+import { basename } from 'node:path';
 import { freePort, spawnPinned, stopProcess, waitForPort, type Pinned } from '../e2e/processes.js';
 import { ProcSampler } from '../e2e/sampler.js';
 import { CLI, CLI_ENV, CLI_NODE_FLAGS, ROOT } from '../e2e/servers.js';
 
 export const HOST = '127.0.0.1';
 
-export type Mode = 'inline' | 'w1';
+export type Mode = 'inline' | 'w1' | 'w2';
+
+/** `--workers` of a mode. */
+export const workersOf = (mode: Mode): number => (mode === 'inline' ? 0 : mode === 'w1' ? 1 : 2);
+
+/** How an attack wants its server besides the app the bystander speaks to. */
+export interface TargetSetup {
+  /** An application module to serve instead of the built-in one (it speaks the same protocol). */
+  appPath?: string;
+  /** The server's open-file limit (`prlimit --nofile`), soft and hard. */
+  fdLimit?: number;
+}
 
 export interface Target {
   port: number;
@@ -19,15 +31,19 @@ export interface Target {
 }
 
 /** Starts the server with `app` in `mode`, pinned to `cpus`, and waits until it listens and settles. */
-export async function startTarget(app: 'echo' | 'pubsub', mode: Mode, cpus: string, extra: string[] = []): Promise<Target> {
+export async function startTarget(app: 'echo' | 'pubsub', mode: Mode, cpus: string, extra: string[] = [], setup: TargetSetup = {}): Promise<Target> {
   const port = await freePort();
-  const args = [...CLI_NODE_FLAGS, CLI, 'serve', '--host', HOST, '--port', String(port), '--app', app, '--workers', mode === 'inline' ? '0' : '1', ...extra];
-  const proc = spawnPinned(cpus, process.execPath, args, CLI_ENV, ROOT);
+  const workers = String(workersOf(mode));
+  const args = [...CLI_NODE_FLAGS, CLI, 'serve', '--host', HOST, '--port', String(port), '--app', setup.appPath ?? app, '--workers', workers, ...extra];
+  // prlimit sets the limit and execs node: the pid sampled is still the server's.
+  const proc = setup.fdLimit === undefined ? spawnPinned(cpus, process.execPath, args, CLI_ENV, ROOT)
+    : spawnPinned(cpus, 'prlimit', [`--nofile=${setup.fdLimit}:${setup.fdLimit}`, process.execPath, ...args], CLI_ENV, ROOT);
   await waitForPort(proc, HOST, port);
   const sampler = new ProcSampler(proc.pid, 50);
   // Start-up work and its garbage settle before the "before" RSS is read.
   await sleep(800);
-  return { port, proc, sampler, command: `wasmsocket serve --app ${app} --workers ${mode === 'inline' ? 0 : 1}${extra.length > 0 ? ` ${extra.join(' ')}` : ''}` };
+  const limit = setup.fdLimit === undefined ? '' : `ulimit -n ${setup.fdLimit}; `;
+  return { port, proc, sampler, command: `${limit}wasmsocket serve --app ${setup.appPath === undefined ? app : basename(setup.appPath)} --workers ${workers}${extra.length > 0 ? ` ${extra.join(' ')}` : ''}` };
 }
 
 export async function stopTarget(target: Target): Promise<void> {

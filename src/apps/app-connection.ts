@@ -7,6 +7,7 @@ import type { FrameCodec } from '../codec/codec.js';
 import { WebSocketProtocol, ReadyState, type ProtocolSink, type Utf8ValidatorChoice } from '../protocol/protocol.js';
 import { CloseCode, isValidWireCloseCode } from '../protocol/close-codes.js';
 import type { PerMessageDeflateConfig } from '../protocol/compression.js';
+import type { InflateBudget } from '../protocol/inflate-budget.js';
 import type { Application, Connection, PubSubRefusal, UpgradeRequest } from './app.js';
 import { topicError } from '../pubsub/topics.js';
 import type { TopicPermissions } from '../pubsub/permissions.js';
@@ -48,6 +49,8 @@ export interface AppConnectionOptions {
   permissions?: TopicPermissions<Connection>;
   /** Asked after each frame: true when this turn's work is done (see ProtocolSink.shouldYield). */
   shouldYield?: () => boolean;
+  /** The thread's bound on inflated output held at once (see ProtocolOptions.inflateBudget). */
+  inflateBudget?: InflateBudget;
 }
 
 export class AppConnection implements Connection {
@@ -77,6 +80,7 @@ export class AppConnection implements Connection {
     this.#permissions = options.permissions;
     this.#machine = new WebSocketProtocol(codec, new ConnectionSink(this, transport, options.shouldYield), {
       role: 'server', maxPayload: options.maxPayload, utf8Validator: options.utf8Validator, deflate: options.deflate,
+      inflateBudget: options.inflateBudget,
     });
   }
 
@@ -86,9 +90,10 @@ export class AppConnection implements Connection {
     const app = this.#app;
     if (app.message === undefined) return;
     try {
-      app.message(this, data, isBinary);
+      const result = app.message(this, data, isBinary);
+      if (result !== undefined) this.#watch(result);
     } catch (error) {
-      this.#handlerFailed(error as Error);
+      this.#handlerFailed(asError(error));
     }
   }
 
@@ -177,12 +182,23 @@ export class AppConnection implements Connection {
     this.#runHandler(() => this.#app.close?.(this, closeCode, closeReason));
   }
 
-  #runHandler(handler: () => void): void {
+  #runHandler(handler: () => unknown): void {
     try {
-      handler();
+      const result = handler();
+      if (result !== undefined) this.#watch(result);
     } catch (error) {
-      this.#handlerFailed(error as Error);
+      this.#handlerFailed(asError(error));
     }
+  }
+
+  /**
+   * A promise a handler returned belongs to this connection: its rejection is this connection's
+   * failure (1011), never an unhandled rejection, which would end the worker and every connection
+   * on it, or inline be logged with no connection closed.
+   */
+  #watch(result: unknown): void {
+    if (typeof (result as PromiseLike<unknown>).then !== 'function') return;
+    (result as PromiseLike<unknown>).then(undefined, (error: unknown) => this.#handlerFailed(asError(error)));
   }
 
   /** An application exception closes this connection only (1011), never the server. */
@@ -190,6 +206,11 @@ export class AppConnection implements Connection {
     this.#onError?.(error, this);
     this.close(CloseCode.INTERNAL_ERROR, 'internal error');
   }
+}
+
+/** What a handler threw or rejected with, as an Error (a stack for the log). */
+function asError(caught: unknown): Error {
+  return caught instanceof Error ? caught : new Error(`handler failed with a non-error: ${String(caught)}`);
 }
 
 /**

@@ -57,12 +57,19 @@ export interface Application {
    * `{ status, reason }`). An exception or anything else answers 500.
    */
   upgrade?(request: UpgradeRequest): AuthorizeVerdict | Promise<AuthorizeVerdict>;
-  open?(conn: Connection): void;
-  message?(conn: Connection, data: Buffer, isBinary: boolean): void;
+  /*
+   * open, message, close and drain may be async: a promise they return belongs to the
+   * connection. An exception thrown, or a rejection of that promise, closes that connection
+   * (and only that one) with 1011, is counted in /healthz as `applicationErrors` and reported to
+   * `onError` (logged without it). The server does not wait for the promise: the next message
+   * may be handled before it settles.
+   */
+  open?(conn: Connection): void | Promise<void>;
+  message?(conn: Connection, data: Buffer, isBinary: boolean): void | Promise<void>;
   /** Called once per connection with the close code received (1005 none, 1006 no close frame). */
-  close?(conn: Connection, code: number, reason: string): void;
+  close?(conn: Connection, code: number, reason: string): void | Promise<void>;
   /** The connection's write buffer fell below its high-water mark again. */
-  drain?(conn: Connection): void;
+  drain?(conn: Connection): void | Promise<void>;
   /**
    * Topic permissions, asked at every `conn.subscribe` / `conn.publish` (so for every client
    * request of the pubsub app): return true to allow, false to refuse (`forbidden`). Synchronous:

@@ -28,6 +28,8 @@ export interface HandshakeRequest {
   url?: string;
   /** Lower-cased header names, as node:http delivers them. */
   headers: IncomingHttpHeaders;
+  /** Names and values as received, alternating (node:http's rawHeaders): duplicates are kept. */
+  rawHeaders?: readonly string[];
 }
 
 export interface HandshakeOptions {
@@ -62,6 +64,24 @@ export function computeAccept(key: string): string {
 }
 
 /**
+ * RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1
+ * request message that lacks a Host header field and to any request message that contains more
+ * than one Host header field". node:http keeps the first of several and drops the rest from
+ * `headers`, so they are counted in `rawHeaders`.
+ */
+export function duplicateHostError(req: Pick<HandshakeRequest, 'rawHeaders'>): HandshakeError | undefined {
+  const raw = req.rawHeaders;
+  if (raw === undefined) return undefined;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host' && ++hosts > 1) {
+      return new HandshakeError(400, 'more than one Host header field (RFC 9112 §3.2)');
+    }
+  }
+  return undefined;
+}
+
+/**
  * Validates an upgrade request against RFC 6455 §4.2.1 and the server's policy, and builds the
  * 101 response. Throws HandshakeError with the HTTP status to answer with:
  * 405 (not GET), 400 (HTTP < 1.1, Upgrade/Connection/Sec-WebSocket-Key/Sec-WebSocket-Protocol
@@ -85,6 +105,8 @@ export function validateUpgrade(req: HandshakeRequest, options: HandshakeOptions
   if (headerValue(headers.host) === undefined || headerValue(headers.host) === '') {
     throw new HandshakeError(400, 'WebSocket upgrade requires a Host header');
   }
+  const hostError = duplicateHostError(req);
+  if (hostError !== undefined) throw hostError;
 
   // §4.2.1 items 3 and 4: Upgrade includes "websocket", Connection includes "Upgrade",
   // both case-insensitive tokens in comma-separated lists (RFC 7230 §6.1, §6.7).

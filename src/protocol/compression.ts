@@ -3,8 +3,9 @@
  * what was negotiated for each direction, this endpoint's own compressor settings, and what the
  * inflater and the deflater share.
  *
- * Every zlib call here is one-shot: a fresh zlib context per message, freed when the call
- * returns. Context takeover (the LZ77 window carried from one message to the next, §7.1.1) is
+ * No zlib context belongs to a connection. A message without a preset dictionary goes through
+ * its thread's reusable context (zlib-contexts.ts), reset after it; one with a dictionary gets a
+ * fresh zlib context, freed when the call returns. Context takeover (the LZ77 window carried from one message to the next, §7.1.1) is
  * kept as a copy of the last 2^windowBits bytes of the uncompressed messages, given to the next
  * call as its preset dictionary — the same window the peer keeps. So a connection between
  * messages holds no zlib context at all, and without context takeover holds nothing.

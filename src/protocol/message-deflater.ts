@@ -11,6 +11,7 @@
  * call holds the worker's other connections up for much more than a millisecond.
  */
 import { constants, deflateRawSync } from 'node:zlib';
+import { deflateRawFlushed } from './zlib-contexts.js';
 import { compresses, slideWindow, SYNC_FLUSH_TAIL, type CompressorSettings, type DeflateDirection } from './compression.js';
 
 /**
@@ -20,10 +21,10 @@ import { compresses, slideWindow, SYNC_FLUSH_TAIL, type CompressorSettings, type
 export function deflateMessage(payload: Uint8Array, windowBits: number, settings: CompressorSettings, dictionary?: Buffer): Buffer {
   // Node turns windowBits 8 into 9 for raw deflate, whose matches still reach back at most
   // 2^9 - 262 = 250 bytes: within the 256-byte window the peer agreed to (§7.1.2.1).
-  const compressed = deflateRawSync(payload, {
-    level: settings.level, memLevel: settings.memLevel, windowBits, finishFlush: constants.Z_SYNC_FLUSH,
-    ...(dictionary === undefined ? {} : { dictionary }),
-  });
+  // Without a window to start from, the thread's reusable compressor (zlib-contexts.ts).
+  const compressed = dictionary === undefined
+    ? deflateRawFlushed(payload, windowBits, settings.level, settings.memLevel)
+    : deflateRawSync(payload, { level: settings.level, memLevel: settings.memLevel, windowBits, finishFlush: constants.Z_SYNC_FLUSH, dictionary });
   // §7.2.1: the data ends with an empty stored block (the sync flush): remove its 4 bytes.
   const end = compressed.length - SYNC_FLUSH_TAIL.length;
   return end >= 0 && SYNC_FLUSH_TAIL.equals(compressed.subarray(end)) ? compressed.subarray(0, end) : compressed;

@@ -11,7 +11,9 @@
  * of work. So a message is inflated synchronously while its output fits SYNC_INFLATE_BYTES
  * (stopping there costs about 1.5 ms at worst), and one that does not fit starts again on the
  * thread pool, where it holds up no other connection; the caller stops reading from this one
- * meanwhile and keeps what follows in order.
+ * meanwhile and keeps what follows in order. There it is measured first and inflated second,
+ * once the thread's inflate budget (inflate-budget.ts) has room for exactly its size: many
+ * connections' large messages together hold no more than that budget.
  */
 import { isUtf8 } from 'node:buffer';
 import { constants, createInflateRaw, inflateRawSync } from 'node:zlib';
@@ -20,11 +22,17 @@ import { CloseCode } from './close-codes.js';
 import { invalidUtf8, ProtocolError } from './errors.js';
 import { validateTextSegment } from './utf8-validator.js';
 import { slideWindow, type DeflateDirection } from './compression.js';
+import type { InflateBudget, InflateReservation } from './inflate-budget.js';
+import { inflateRawFlushed, OUTPUT_TOO_LARGE } from './zlib-contexts.js';
 
 /** Largest output inflated on the event loop in one call (at most about 1.5 ms here). */
 export const SYNC_INFLATE_BYTES = 256 * 1024;
-/** Output chunk of the async inflater: the unit of the fail-fast size and UTF-8 checks. */
-const ASYNC_CHUNK_BYTES = 64 * 1024;
+/**
+ * Output chunk of the measuring pass: the unit of its fail-fast size and UTF-8 checks. At least
+ * glibc's mmap threshold (128 KiB), so that each chunk, garbage at once, is its own mapping and
+ * goes back to the OS when collected instead of leaving holes in a malloc arena.
+ */
+const MEASURE_CHUNK_BYTES = 256 * 1024;
 
 /** The inflated message, or the error the connection fails with. */
 export type InflateOutcome = Buffer | ProtocolError;
@@ -52,15 +60,11 @@ export class MessageInflater {
     const cap = Math.min(maxBytes, SYNC_INFLATE_BYTES);
     let message: Buffer;
     try {
-      message = inflateRawSync(compressed, {
-        ...this.#zlibOptions(),
-        finishFlush: constants.Z_SYNC_FLUSH,
-        // zlib stops as soon as the output passes the cap.
-        maxOutputLength: Math.max(cap, 1),
-      });
+      const inflated = this.#inflateCapped(compressed, Math.max(cap, 1));
+      if (inflated === undefined) return cap === maxBytes ? tooBig(maxBytes) : undefined;
+      message = inflated;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') return corruptData(error as Error);
-      return cap === maxBytes ? tooBig(maxBytes) : undefined;
+      return corruptData(error as Error);
     }
     if (message.length > maxBytes) return tooBig(maxBytes);
     if (isText && !isUtf8(message)) return invalidUtf8();
@@ -68,27 +72,85 @@ export class MessageInflater {
     return message;
   }
 
+  /** The message inflated, or undefined once its output passes `cap` (zlib stops there); throws zlib's error. */
+  #inflateCapped(compressed: Uint8Array, cap: number): Buffer | undefined {
+    const windowBits = this.#direction.windowBits;
+    // Without a window to start from, the thread's reusable decompressor (zlib-contexts.ts).
+    if (this.#window === undefined) {
+      const inflated = inflateRawFlushed(compressed, windowBits, cap);
+      return inflated === OUTPUT_TOO_LARGE ? undefined : inflated;
+    }
+    try {
+      return inflateRawSync(compressed, { windowBits, dictionary: this.#window, finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: cap });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return undefined;
+      throw error;
+    }
+  }
+
   /**
-   * Inflates a message on the thread pool, checking size and UTF-8 on each inflated chunk and
-   * stopping zlib at the first failure. `done` is called once, never synchronously.
+   * Inflates a message on the thread pool, in two passes. The first measures: it checks size
+   * and UTF-8 on each inflated chunk, stops zlib at the first failure and keeps no output, so a
+   * bomb costs one chunk of memory however far it would inflate. The second, once `budget` has
+   * room for the measured size, inflates again into one buffer of exactly that size: no chunks
+   * to concatenate (a copy of the whole message, and twice its memory, at its end), and the
+   * budget bounds what all connections of the thread inflate at once. zlib's work is done twice,
+   * on the thread pool; the event loop sees a few callbacks per megabyte.
+   *
+   * `done` is called once, never synchronously, with the budget's bytes still held: they are
+   * released when it returns (the message is the application's then). Returns a function that
+   * abandons the inflate (the connection closed): `done` is then never called.
    */
-  inflateAsync(compressed: Uint8Array, maxBytes: number, isText: boolean, done: (outcome: InflateOutcome) => void): void {
-    const parts: Buffer[] = [];
+  inflateAsync(compressed: Uint8Array, maxBytes: number, isText: boolean, budget: InflateBudget | undefined, done: (outcome: InflateOutcome) => void): () => void {
+    let reservation: InflateReservation | undefined;
+    let abandoned = false;
+    let stopZlib: (() => void) | undefined;
+    const settle = (outcome: InflateOutcome): void => {
+      if (abandoned) return;
+      abandoned = true;
+      stopZlib?.();
+      try {
+        done(outcome);
+      } finally {
+        reservation?.release();
+      }
+    };
+    const abandon = (): void => {
+      abandoned = true;
+      stopZlib?.();
+      reservation?.release();
+    };
+    stopZlib = this.#measure(compressed, maxBytes, isText, (measured) => {
+      stopZlib = undefined;
+      if (abandoned) return;
+      if (measured instanceof ProtocolError) return settle(measured);
+      const inflate = (): void => {
+        if (abandoned) return;
+        stopZlib = this.#inflateExactly(compressed, measured, settle);
+      };
+      if (budget === undefined) inflate();
+      else reservation = budget.reserve(measured, inflate);
+    });
+    return abandon;
+  }
+
+  /** First pass: the inflated size, or why the message fails; nothing kept. Returns how to stop zlib. */
+  #measure(compressed: Uint8Array, maxBytes: number, isText: boolean, done: (outcome: number | ProtocolError) => void): () => void {
     let length = 0;
     let utf8 = UTF8_ACCEPT;
     let settled = false;
-    let inflater: ReturnType<typeof createInflateRaw> | undefined;
-    const settle = (outcome: InflateOutcome): void => {
+    const settle = (outcome: number | ProtocolError): void => {
       if (settled) return;
       settled = true;
       inflater?.close();
       done(outcome);
     };
+    let inflater: ReturnType<typeof createInflateRaw> | undefined;
     try {
-      inflater = createInflateRaw({ ...this.#zlibOptions(), chunkSize: ASYNC_CHUNK_BYTES });
+      inflater = createInflateRaw({ ...this.#zlibOptions(), chunkSize: MEASURE_CHUNK_BYTES });
     } catch (error) {
       queueMicrotask(() => settle(corruptData(error as Error)));
-      return;
+      return () => { settled = true; };
     }
     inflater.on('error', (error: Error) => settle(corruptData(error)));
     inflater.on('data', (chunk: Buffer) => {
@@ -99,15 +161,62 @@ export class MessageInflater {
         utf8 = validateTextSegment(chunk, 0, chunk.length, utf8);
         if (utf8 === UTF8_REJECT) return settle(invalidUtf8());
       }
+    });
+    const finish = (): void => {
+      if (settled) return;
+      settle(isText && utf8 !== UTF8_ACCEPT ? invalidUtf8() : length);
+    };
+    this.#run(inflater, compressed, finish);
+    return () => {
+      settled = true;
+      inflater?.close();
+    };
+  }
+
+  /**
+   * Second pass: zlib writes the message into one buffer of `length` + 1 bytes (the extra byte
+   * leaves room at the end, so that zlib's stream never allocates a second buffer of that size
+   * for output that does not come). Returns how to stop zlib.
+   */
+  #inflateExactly(compressed: Uint8Array, length: number, done: (outcome: InflateOutcome) => void): () => void {
+    const parts: Buffer[] = [];
+    let received = 0;
+    let settled = false;
+    const settle = (outcome: InflateOutcome): void => {
+      if (settled) return;
+      settled = true;
+      inflater?.close();
+      done(outcome);
+    };
+    let inflater: ReturnType<typeof createInflateRaw> | undefined;
+    try {
+      inflater = createInflateRaw({ ...this.#zlibOptions(), chunkSize: Math.max(length + 1, constants.Z_MIN_CHUNK) });
+    } catch (error) {
+      queueMicrotask(() => settle(corruptData(error as Error)));
+      return () => { settled = true; };
+    }
+    inflater.on('error', (error: Error) => settle(corruptData(error)));
+    inflater.on('data', (chunk: Buffer) => {
+      received += chunk.length;
       parts.push(chunk);
     });
     const finish = (): void => {
       if (settled) return;
-      if (isText && utf8 !== UTF8_ACCEPT) return settle(invalidUtf8());
-      const message = Buffer.concat(parts, length);
+      // The same bytes and dictionary inflate the same way twice: anything else is zlib's fault.
+      if (received !== length) return settle(corruptData(new Error(`inflated ${received} bytes where ${length} were measured`)));
+      const message = parts.length === 1 ? parts[0]! : Buffer.concat(parts, length);
       this.#remember(message);
       settle(message);
     };
+    this.#run(inflater, compressed, finish);
+    return () => {
+      settled = true;
+      inflater?.close();
+    };
+  }
+
+  /** Feeds the whole message to `inflater`; `finish` runs once all its output has been emitted. */
+  #run(inflater: ReturnType<typeof createInflateRaw>, compressed: Uint8Array, finish: () => void): void {
     // A message that ends the DEFLATE stream (a final block) ends the inflater's output instead.
     inflater.on('end', finish);
     inflater.write(compressed);

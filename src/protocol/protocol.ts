@@ -23,6 +23,7 @@ import { RSV1_BIT, type PerMessageDeflateConfig } from './compression.js';
 import { MessageDeflater } from './message-deflater.js';
 import { MessageInflater, type InflateOutcome } from './message-inflater.js';
 import { MessageAssembly } from './message-assembly.js';
+import type { InflateBudget } from './inflate-budget.js';
 import { SYNC_FLUSH_TAIL } from './compression.js';
 
 export const Opcode = { CONTINUATION: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG: 10 } as const;
@@ -68,6 +69,11 @@ export interface ProtocolOptions {
    * validator per segment (src/protocol/utf8-validator.ts); 'codec' leaves it to the codec's scan.
    */
   utf8Validator?: Utf8ValidatorChoice;
+  /**
+   * The thread's bound on inflated output held at once (RFC 7692 messages inflated off the event
+   * loop wait for room in it); unbounded without.
+   */
+  inflateBudget?: InflateBudget;
 }
 
 export type Utf8ValidatorChoice = 'native' | 'codec';
@@ -131,6 +137,9 @@ export class WebSocketProtocol {
   readonly #deflater: MessageDeflater | undefined;
   /** A message is being inflated asynchronously; #suspension holds what comes after it. */
   #inflating = false;
+  /** Abandons that inflate (and gives back its share of the budget) when the connection ends. */
+  #abandonInflate: (() => void) | undefined;
+  readonly #inflateBudget: InflateBudget | undefined;
   /** pauseInput() was asked for (once per stop, however many stops follow before the end). */
   #inputPaused = false;
   /** #resume bound once, made at the first stop: a connection that never stops has none. */
@@ -160,6 +169,7 @@ export class WebSocketProtocol {
     this.#role = options.role;
     this.#maxPayload = options.maxPayload;
     this.#allowedRsv = options.allowedRsv ?? 0;
+    this.#inflateBudget = options.inflateBudget;
     if (options.deflate !== undefined) {
       this.#inflater = new MessageInflater(options.deflate.negotiated.receive);
       this.#deflater = new MessageDeflater(options.deflate.negotiated.send, options.deflate.compressor);
@@ -240,6 +250,7 @@ export class WebSocketProtocol {
     if (this.readyState === ReadyState.CLOSED) return;
     this.readyState = ReadyState.CLOSED;
     this.#suspension = undefined;
+    this.#stopInflating();
     if (!this.#closeReceived) this.closeCode = CloseCode.ABNORMAL;
   }
 
@@ -428,12 +439,21 @@ export class WebSocketProtocol {
     if (outcome !== undefined) return this.#deliverInflated(outcome, isBinary);
     this.#inflating = true;
     this.#pauseInput();
-    inflater.inflateAsync(compressed, this.#maxPayload, !isBinary, (late) => {
+    this.#abandonInflate = inflater.inflateAsync(compressed, this.#maxPayload, !isBinary, this.#inflateBudget, (late) => {
       this.#inflating = false;
+      this.#abandonInflate = undefined;
       if (this.readyState === ReadyState.CLOSED) return; // TCP closed meanwhile
       if (this.#deliverInflated(late, isBinary)) this.#resume();
     });
     return true;
+  }
+
+  #stopInflating(): void {
+    const abandon = this.#abandonInflate;
+    if (abandon === undefined) return;
+    this.#abandonInflate = undefined;
+    this.#inflating = false;
+    abandon();
   }
 
   #deliverInflated(outcome: InflateOutcome, isBinary: boolean): boolean {
@@ -556,6 +576,7 @@ export class WebSocketProtocol {
     this.#assembly?.clear();
     this.#control = undefined;
     this.#suspension = undefined;
+    this.#stopInflating();
     this.#sink.closeTransport();
     return false;
   }

@@ -22,10 +22,12 @@ import { TopicPermissions } from '../pubsub/permissions.js';
 import { destroyOnError, type SocketLinkOptions } from './socket-io.js';
 import { turnBudgetSpent } from './turn-budget.js';
 import { answerHttp, answerClientError, pathOf } from './http-answers.js';
+import { responsesWritten, trackResponse } from './pipelined-responses.js';
 import { Session, SessionTransport, type SessionHost } from './session.js';
 import { SendBudget, type SendBudgetStats } from './send-budget.js';
 import { enforceVerdict, runAuthorizeHook, upgradeRequestOf, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
-import { idleCollectionStats, noteConnectionChurn, type IdleCollectionStats } from './idle-collector.js';
+import { idleCollectionStats, noteConnectionChurn, noteMemoryBurst, type IdleCollectionStats } from './idle-collector.js';
+import { InflateBudget, type InflateBudgetStats } from '../protocol/inflate-budget.js';
 
 /** The settings every connection server of a node shares: plain data, so a worker gets a copy. */
 export interface ConnectionSettings {
@@ -45,6 +47,8 @@ export interface ConnectionSettings {
   highWaterMark: number;
   /** This thread's send queues together, past which the largest are closed with 1013; 0: no limit. */
   maxBufferedBytes: number;
+  /** Inflated output this thread holds at once for compressed messages; more waits its turn. */
+  maxInflateBytes: number;
   slowSubscriberBytes: number;
   slowPolicy: SlowSubscriberPolicy;
   /** Subscriptions per connection, and per thread all connections together. */
@@ -94,6 +98,10 @@ export interface ThreadStats {
   buffers: SendBudgetStats;
   /** This thread's collections after connection storms (idle-collector.ts). */
   idleCollections: IdleCollectionStats;
+  /** Application handlers that threw or whose promise rejected (each closed its connection with 1011). */
+  applicationErrors: number;
+  /** Compressed messages being inflated: this thread's budget (inflate-budget.ts). */
+  inflate: InflateBudgetStats;
 }
 
 export class ConnectionServer {
@@ -117,6 +125,8 @@ export class ConnectionServer {
   readonly #onSocketClose: (this: Socket) => void;
   readonly #onSecureClose: (this: Socket) => void;
   readonly #onConnectionError: (error: Error, conn: Connection) => void;
+  #applicationErrors = 0;
+  readonly #inflateBudget: InflateBudget;
 
   constructor(settings: ConnectionSettings, app: Application, codec: FrameCodec, services: NodeServices, backplane?: Backplane) {
     this.#settings = settings;
@@ -125,6 +135,7 @@ export class ConnectionServer {
     this.#services = services;
     if (settings.tls !== undefined) this.setCertificate(settings.tls);
     this.#budget = new SendBudget(settings.maxBufferedBytes, () => this.#sessions.values());
+    this.#inflateBudget = new InflateBudget(settings.maxInflateBytes, () => noteMemoryBurst(settings.idleCollectAfter));
     this.broker = new Broker({
       codec, slowSubscriberBytes: settings.slowSubscriberBytes, slowPolicy: settings.slowPolicy, compressor: settings.deflate,
       maxSubscriptions: settings.maxSubscriptions, maxTotalSubscriptions: settings.maxTotalSubscriptions,
@@ -156,11 +167,15 @@ export class ConnectionServer {
     this.#onSecureClose = function () {
       server.#clearDeadline(this);
     };
-    this.#onConnectionError = (error, conn) => services.onError(error, conn.id);
+    this.#onConnectionError = (error, conn) => {
+      this.#applicationErrors++;
+      services.onError(error, conn.id);
+    };
     if (backplane !== undefined) this.broker.attachBackplane(backplane);
     // Never listening: sockets come from adopt(). Node's own HTTP parser reads the request.
     this.#http = createServer({ maxHeaderSize: settings.maxHeaderBytes });
     this.#http.on('request', (request: IncomingMessage, response: ServerResponse) => {
+      trackResponse(request.socket, response);
       answerHttp(request, response, { handshakeOptions: this.#handshakeOptions(), health: () => services.health() });
     });
     this.#http.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => void this.#upgrade(request, socket, head));
@@ -249,6 +264,8 @@ export class ConnectionServer {
       pubsub: { ...this.broker.stats },
       buffers: { ...this.#budget.stats },
       idleCollections: idleCollectionStats(),
+      applicationErrors: this.#applicationErrors,
+      inflate: this.#inflateBudget.stats,
     };
   }
 
@@ -312,6 +329,12 @@ export class ConnectionServer {
 
   async #upgrade(request: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     destroyOnError(socket);
+    const earlier = responsesWritten(socket);
+    if (earlier !== undefined) {
+      await earlier;
+      // node:http set its keep-alive timer when that response finished: not ours to keep.
+      socket.setTimeout(0);
+    }
     try {
       if (this.#closing) throw new HandshakeError(503, 'server shutting down');
       const path = this.#settings.path;
@@ -362,6 +385,7 @@ export class ConnectionServer {
       onError: this.#onConnectionError,
       permissions: this.#permissions,
       shouldYield: turnBudgetSpent,
+      inflateBudget: this.#inflateBudget,
     });
     session.link.attach(conn, this.#codec.readArea());
     session.attach(conn);

@@ -25,6 +25,11 @@ export interface FdStats {
   exhausted: boolean;
   /** Connections refused with 503 for want of fds, and how many times that began. */
   refused: number;
+  /**
+   * Of those, refused at once, before their request was read (more at once than the reserve
+   * answers the usual way): a plain 503 written as the socket is accepted, then closed.
+   */
+  refusedAtOnce: number;
   episodes: number;
 }
 
@@ -48,6 +53,7 @@ export class FdReserve {
   #inUse = 0;
   #exhausted = false;
   #refused = 0;
+  #refusedAtOnce = 0;
   #episodes = 0;
 
   constructor(log: (line: string) => void, limit: number | null = softFdLimit()) {
@@ -59,7 +65,7 @@ export class FdReserve {
   get stats(): FdStats {
     return {
       limit: this.#limit, reserve: this.#reserve, inUse: this.#inUse,
-      exhausted: this.#exhausted, refused: this.#refused, episodes: this.#episodes,
+      exhausted: this.#exhausted, refused: this.#refused, refusedAtOnce: this.#refusedAtOnce, episodes: this.#episodes,
     };
   }
 
@@ -99,6 +105,23 @@ export class FdReserve {
         + 'new connections get 503 until some close');
     }
     return false;
+  }
+
+  /**
+   * True while a refused socket can be answered the usual way: its request read (GET /healthz
+   * gets the node's state), then the answer, holding its fd until it closes. At most half the
+   * reserve does so at once; the other half stays free for the process. Past that, in a burst,
+   * a refusal is answered at once (refusedAtOnce), so that its fd is free again before the next
+   * accept: libuv accepts every connection waiting in the backlog in one go, and one it cannot
+   * give an fd is closed unanswered and uncounted.
+   */
+  get canAnswer(): boolean {
+    return this.#answering < Math.max(1, Math.floor(this.#reserve / 2));
+  }
+
+  /** A refused socket was answered at once and closed (see canAnswer). */
+  refusedAtOnce(): void {
+    this.#refusedAtOnce++;
   }
 
   /** A refused socket is being answered until `socket` closes. */

@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
-import { validateUpgrade, rejectionResponse, type HandshakeOptions } from '../handshake/handshake.js';
+import { duplicateHostError, validateUpgrade, rejectionResponse, type HandshakeOptions } from '../handshake/handshake.js';
 import { HandshakeError } from '../protocol/errors.js';
 import { pubsubPage } from '../pubsub/page.js';
 
@@ -23,6 +23,12 @@ export function pathOf(url: string | undefined): string {
 }
 
 export function answerHttp(request: IncomingMessage, response: ServerResponse, context: HttpContext): void {
+  const hostError = duplicateHostError(request);
+  if (hostError !== undefined) {
+    response.writeHead(hostError.status, { 'Content-Type': 'text/plain', 'Connection': 'close' });
+    response.end(`${hostError.reason}\n`);
+    return;
+  }
   // A request that tried to upgrade but was not recognised as one (say, no `Connection: Upgrade`)
   // gets the handshake's own answer instead of a page.
   if (request.headers.upgrade !== undefined || request.headers['sec-websocket-key'] !== undefined) {

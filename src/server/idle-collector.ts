@@ -15,7 +15,7 @@
  * The count is per thread (a collection is per V8 isolate), whichever servers report to it.
  */
 import { performance } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /** How often an armed thread checks whether it has gone quiet. */
@@ -34,7 +34,7 @@ const QUIET_CPU_SHARE = 0.05;
 const PAUSE_SPACING = 100;
 
 /** V8's `gc` extension; the options object picks a full, compacting, memory-reducing collection. */
-type CollectGarbage = (options?: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
+type CollectGarbage = (options?: { type: 'major'; execution: 'sync'; flavor?: 'last-resort' }) => void;
 
 export interface IdleCollectionStats {
   /** Collections run on this thread. */
@@ -44,6 +44,10 @@ export interface IdleCollectionStats {
 }
 
 let churn = 0;
+/** Enough connections came and went: collect at the next quiet second. */
+let churnArmed = false;
+/** Checks left in the window after a memory burst (see noteMemoryBurst). */
+let burstChecksLeft = 0;
 let timer: NodeJS.Timeout | undefined;
 /** CPU µs of this thread and the time, at the last check. */
 let lastCpuUs = 0;
@@ -57,7 +61,32 @@ const stats: IdleCollectionStats = { collections: 0, pauseMs: 0 };
  * 0: off) is how many of them arm the check; the thread collects at its next quiet second.
  */
 export function noteConnectionChurn(threshold: number): void {
-  if (threshold === 0 || ++churn < threshold || timer !== undefined) return;
+  if (threshold === 0 || ++churn < threshold) return;
+  churnArmed = true;
+  if (timer === undefined) armQuietCheck();
+}
+
+/**
+ * A burst of large short-lived allocations on this thread is over (inflated messages of many
+ * connections at once). Their memory is external (ArrayBuffers), freed only by a collection,
+ * which an idle thread never has, and the messages may still be held for a while (in the send
+ * queues of clients that do not read). So for BURST_WINDOW_CHECKS seconds the thread collects
+ * at each quiet second while its isolate counts at least BURST_EXTERNAL_BYTES of external
+ * memory, live or not yet collected (spaced as any collection here: at most 1% of the time).
+ * `threshold` is the server's `idleCollectAfter`: 0 turns this off too.
+ */
+export function noteMemoryBurst(threshold: number): void {
+  if (threshold === 0) return;
+  burstChecksLeft = BURST_WINDOW_CHECKS;
+  if (timer === undefined) armQuietCheck();
+}
+
+/** The window after a memory burst, in checks (seconds). */
+const BURST_WINDOW_CHECKS = 30;
+/** External memory of the thread's isolate worth a collection in that window. */
+const BURST_EXTERNAL_BYTES = 32 * 1024 * 1024;
+
+function armQuietCheck(): void {
   lastCpuUs = threadCpuUs();
   lastCheckAt = performance.now();
   timer = setInterval(checkQuiet, CHECK_MS);
@@ -79,14 +108,28 @@ function checkQuiet(): void {
   const share = (cpuUs - lastCpuUs) / 1000 / (now - lastCheckAt);
   lastCpuUs = cpuUs;
   lastCheckAt = now;
-  if (share >= QUIET_CPU_SHARE || now < notBefore) return;
-  clearInterval(timer);
-  timer = undefined;
-  churn = 0;
+  if (burstChecksLeft > 0) burstChecksLeft--;
+  const quiet = share < QUIET_CPU_SHARE && now >= notBefore;
+  const afterBurst = burstChecksLeft > 0 && getHeapStatistics().external_memory >= BURST_EXTERNAL_BYTES;
+  if (quiet && (churnArmed || afterBurst)) {
+    // After a storm of connections, a compacting collection gives back old-generation pages;
+    // after a burst of large buffers, one ordinary full collection frees them, at a fraction of
+    // the pause (so the next may come sooner).
+    collectNow(churnArmed);
+    churnArmed = false;
+    churn = 0;
+  }
+  if (!churnArmed && burstChecksLeft === 0) {
+    clearInterval(timer);
+    timer = undefined;
+  }
+}
+
+function collectNow(compacting: boolean): void {
   collect ??= collectorFunction();
   if (collect === null) return;
   const started = performance.now();
-  collect({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  collect(compacting ? { type: 'major', execution: 'sync', flavor: 'last-resort' } : { type: 'major', execution: 'sync' });
   const pauseMs = performance.now() - started;
   stats.collections++;
   stats.pauseMs += pauseMs;

@@ -67,6 +67,13 @@ export interface ServerOptions {
    * inline) past which the largest are closed with 1013; 0: no limit.
    */
   maxBufferedBytes?: number;
+  /**
+   * With deflate: inflated output one thread (each worker, or inline the server) holds at once
+   * for compressed messages too large to inflate on the spot (over 256 KiB inflated). A message
+   * that does not fit waits, its connection unread, until earlier ones are handed to the
+   * application; one larger than the whole budget goes when nothing else is held.
+   */
+  maxInflateBytes?: number;
   /** `redis://host:port` of the Redis that joins several server nodes. */
   redis?: string;
   /** How often each Redis connection is PINGed and this node's heartbeat published (ms). */
@@ -130,6 +137,7 @@ export const DEFAULTS = {
   closeTimeoutMs: 5_000,
   highWaterMark: 1024 * 1024,
   maxBufferedBytes: 512 * 1024 * 1024,
+  maxInflateBytes: 64 * 1024 * 1024,
   slowSubscriberBytes: 4 * 1024 * 1024,
   slowPolicy: 'drop' as SlowSubscriberPolicy,
   maxSubscriptions: 1000,
@@ -147,7 +155,7 @@ export const DEFAULTS = {
 /** Options that are whole numbers, with their smallest allowed value. */
 const INTEGER_OPTIONS = {
   port: 0, workers: 0, maxPayload: 1, handshakeTimeoutMs: 1, maxHeaderBytes: 1, closeTimeoutMs: 1,
-  highWaterMark: 1, maxBufferedBytes: 0, slowSubscriberBytes: 1, workerHeartbeatTimeoutMs: 1,
+  highWaterMark: 1, maxBufferedBytes: 0, maxInflateBytes: 1, slowSubscriberBytes: 1, workerHeartbeatTimeoutMs: 1,
   pingIntervalMs: 0, pingTimeoutMs: 1, idleTimeoutMs: 0, idleCollectAfter: 0, maxConnections: 0, maxConnectionsPerIp: 0,
   redisPingIntervalMs: 1, redisPingTimeoutMs: 1, maxSubscriptions: 1, maxTotalSubscriptions: 1,
 } as const;
@@ -196,6 +204,10 @@ export interface ServerStats {
   buffers: ThreadStats['buffers'];
   /** Collections after connection storms, every thread's (the main thread's included). */
   idleCollections: IdleCollectionStats;
+  /** Handler exceptions and rejections, every thread's: each closed its connection with 1011. */
+  applicationErrors: number;
+  /** Compressed messages being inflated, every thread's budget summed (peakBytes: the largest thread's). */
+  inflate: ThreadStats['inflate'];
   pool?: WorkerPool['stats'];
 }
 
@@ -249,6 +261,7 @@ export class WasmSocketServer {
       closeTimeoutMs: options.closeTimeoutMs ?? DEFAULTS.closeTimeoutMs,
       highWaterMark: options.highWaterMark ?? DEFAULTS.highWaterMark,
       maxBufferedBytes: options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes,
+      maxInflateBytes: options.maxInflateBytes ?? DEFAULTS.maxInflateBytes,
       slowSubscriberBytes: options.slowSubscriberBytes ?? DEFAULTS.slowSubscriberBytes,
       slowPolicy: options.slowPolicy ?? DEFAULTS.slowPolicy,
       maxSubscriptions: options.maxSubscriptions ?? DEFAULTS.maxSubscriptions,
@@ -409,9 +422,17 @@ export class WasmSocketServer {
     const buffers = { closedSendQueueFull: 0, closedBufferLimit: 0 };
     let connections = 0;
     let bufferedAmount = 0;
+    let applicationErrors = 0;
+    const inflate = { inUseBytes: 0, peakBytes: 0, granted: 0, waited: 0, waiting: 0 };
     for (const thread of threads) {
       if (thread === undefined) continue;
       connections += thread.connections;
+      applicationErrors += thread.applicationErrors;
+      inflate.inUseBytes += thread.inflate.inUseBytes;
+      inflate.peakBytes = Math.max(inflate.peakBytes, thread.inflate.peakBytes);
+      inflate.granted += thread.inflate.granted;
+      inflate.waited += thread.inflate.waited;
+      inflate.waiting += thread.inflate.waiting;
       bufferedAmount += thread.bufferedAmount;
       buffers.closedSendQueueFull += thread.buffers.closedSendQueueFull;
       buffers.closedBufferLimit += thread.buffers.closedBufferLimit;
@@ -430,7 +451,7 @@ export class WasmSocketServer {
       pubsub.received += this.#relay.stats.received;
     }
     return {
-      connections, bufferedAmount, pubsub, buffers, idleCollections,
+      connections, bufferedAmount, pubsub, buffers, idleCollections, applicationErrors, inflate,
       workers: workers.map((thread) => thread ?? null),
       ...(this.#pool === undefined ? {} : { pool: { ...this.#pool.stats } }),
     };
@@ -458,6 +479,8 @@ export class WasmSocketServer {
       admission: { ...this.#admission.stats },
       fds: this.#fds.stats,
       uncaughtErrors: this.#uncaughtErrors,
+      applicationErrors: stats.applicationErrors,
+      inflate: stats.inflate,
       idleCollections: { collections: stats.idleCollections.collections, pauseMs: Math.round(stats.idleCollections.pauseMs) },
       backplane: this.#backplane === undefined ? 'none' : { state: this.#backplane.state, peers: this.#backplane.peers, ...this.#backplane.stats },
     };
@@ -502,7 +525,9 @@ export class WasmSocketServer {
 
   #accept(socket: Socket): void {
     if (!this.#fds.admit(this.#admission.stats.open)) {
-      this.#answerHere(socket, { status: 503, reason: 'the server is out of file descriptors; try again later', healthStatus: 200 });
+      const refusal = { status: 503, reason: 'the server is out of file descriptors; try again later', healthStatus: 200 };
+      if (this.#fds.canAnswer) this.#answerHere(socket, refusal);
+      else this.#refuseAtOnce(socket, refusal);
       return;
     }
     const id = this.#nextId++;
@@ -518,6 +543,20 @@ export class WasmSocketServer {
     if (this.#pool.hand(socket, id)) return;
     this.#admission.release(id);
     this.#answerHere(socket, { status: 503, reason: 'no worker could take the connection; try again later', healthStatus: 503 });
+  }
+
+  /**
+   * A refusal in a burst past what the fd reserve answers the usual way (fd-reserve.ts,
+   * canAnswer): the 503 is written as the socket is accepted (a fresh socket's send buffer takes
+   * it at once) and the socket closed, so its fd is free before the next accept. Its request is
+   * not read: a client that sent it already may see a reset after the 503. Over TLS nothing can
+   * be written before a handshake: the connection is closed (counted all the same).
+   */
+  #refuseAtOnce(socket: Socket, refusal: MainThreadRefusal): void {
+    this.#fds.refusedAtOnce();
+    socket.on('error', () => { /* a reset from a client that wrote meanwhile */ });
+    if (this.#settings.tls === undefined) socket.write(rejectionResponse(new HandshakeError(refusal.status, refusal.reason)));
+    socket.destroy();
   }
 
   #answerHere(socket: Socket, refusal: MainThreadRefusal): void {

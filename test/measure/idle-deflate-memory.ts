@@ -6,7 +6,7 @@
  * Buffers' native memory), before and after; the deltas divided by N. Modes: deflate off, the
  * defaults (no context takeover), context takeover both ways, and `ws` with perMessageDeflate.
  *
- *   node dist/test/measure/idle-deflate-memory.js [--connections 2000]
+ *   node dist/test/measure/idle-deflate-memory.js [--connections 2000] [--messages 1]
  *
  * Not an ava test (no .test.js): it takes a minute and its numbers go to bench/results/measurements.md.
  */
@@ -46,13 +46,15 @@ async function serve(mode: Mode): Promise<void> {
 
 interface Sample { rss: number; live: number }
 
-/** One client: handshake offering permessage-deflate, one message (compressed if agreed), its echo. */
-function openClient(port: number, text: string): Promise<net.Socket> {
+/** One client: handshake offering permessage-deflate, `messages` messages (compressed if agreed), each after the echo of the one before. */
+function openClient(port: number, text: string, messages: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const key = randomBytes(16).toString('base64');
     const socket = net.connect({ host: '127.0.0.1', port });
     let received = Buffer.alloc(0);
     let upgraded = false;
+    let compressed = false;
+    let echoed = 0;
     socket.on('error', reject);
     socket.on('connect', () => socket.write(`GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
       + `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n`));
@@ -65,12 +67,25 @@ function openClient(port: number, text: string): Promise<net.Socket> {
         if (!head.startsWith('HTTP/1.1 101')) return reject(new Error('no 101'));
         upgraded = true;
         received = received.subarray(end + 4);
-        socket.write(textFrame(text, /^sec-websocket-extensions: permessage-deflate/im.test(head)));
+        compressed = /^sec-websocket-extensions: permessage-deflate/im.test(head);
+        socket.write(textFrame(text, compressed));
       }
-      if (received.length >= 2) {
+      // The server's frames are unmasked: a 2- or 4-byte header, then the payload.
+      while (received.length >= 2) {
+        const length7 = received[1]! & 0x7f;
+        const headerBytes = length7 === 126 ? 4 : 2;
+        if (received.length < headerBytes) return;
+        const size = headerBytes + (length7 === 126 ? received.readUInt16BE(2) : length7);
+        if (received.length < size) return;
+        received = received.subarray(size);
+        if (++echoed < messages) {
+          socket.write(textFrame(text, compressed));
+          continue;
+        }
         socket.removeAllListeners('data');
         socket.pause();
         resolve(socket);
+        return;
       }
     });
   });
@@ -85,9 +100,9 @@ function textFrame(text: string, compressed: boolean): Buffer {
   return Buffer.concat([header, Buffer.alloc(4), payload]);
 }
 
-async function measure(mode: Mode, connections: number): Promise<Sample> {
+async function measure(mode: Mode, connections: number, messages: number): Promise<Sample> {
   const text = Array.from({ length: 100 }, (_, i) => `{"seq":${i},"ok":true}`).join(',').padEnd(2048, ' ');
-  const growth = await idleGrowthPerConnection([script, '--serve', mode], connections, (port) => openClient(port, text));
+  const growth = await idleGrowthPerConnection([script, '--serve', mode], connections, (port) => openClient(port, text, messages));
   return { rss: growth.rss, live: growth.heapUsed + growth.external };
 }
 
@@ -95,10 +110,15 @@ const args = process.argv.slice(2);
 if (args[0] === '--serve') {
   await serve(args[1] as Mode);
 } else {
-  const connections = args[0] === '--connections' ? Number(args[1]) : 2000;
-  console.log(`memory per idle connection, ${connections} connections, each after one 2 KiB compressed message and its echo (Node ${process.version})`);
+  const option = (name: string, fallback: number): number => {
+    const at = args.indexOf(name);
+    return at >= 0 ? Number(args[at + 1]) : fallback;
+  };
+  const connections = option('--connections', 2000);
+  const messages = option('--messages', 1);
+  console.log(`memory per idle connection, ${connections} connections, each after ${messages} 2 KiB compressed message(s) and echoes (Node ${process.version})`);
   for (const mode of Object.keys(MODES) as Mode[]) {
-    const { rss, live } = await measure(mode, connections);
+    const { rss, live } = await measure(mode, connections, messages);
     console.log(`${mode.padEnd(12)} RSS ${(rss / 1024).toFixed(2)} KiB, live (heap + external) ${(live / 1024).toFixed(2)} KiB`);
   }
 }

@@ -79,15 +79,16 @@ export function healthz(port: number, secure = false): Promise<{ status: number;
 export class SilentPeer {
   private constructor(readonly socket: net.Socket) {}
 
-  /** With `secure`, over TLS (wss://, any certificate accepted). */
-  static async open(port: number, secure = false): Promise<SilentPeer> {
+  /** With `secure`, over TLS (wss://, any certificate accepted); `deflate` offers permessage-deflate. */
+  static async open(port: number, secure = false, deflate = false): Promise<SilentPeer> {
     const socket = secure
       ? tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false })
       : net.connect({ host: '127.0.0.1', port });
     socket.on('error', () => { /* a reset once the server drops us: 'close' follows */ });
     await new Promise((resolve) => socket.once(secure ? 'secureConnect' : 'connect', resolve));
     socket.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
-      + `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      + `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n`
+      + `${deflate ? 'Sec-WebSocket-Extensions: permessage-deflate\r\n' : ''}\r\n`);
     let head = Buffer.alloc(0);
     while (head.indexOf('\r\n\r\n') < 0) {
       const [chunk] = await new Promise<[Buffer]>((resolve) => socket.once('data', (data: Buffer) => resolve([data])));
@@ -95,6 +96,7 @@ export class SilentPeer {
     }
     socket.pause();
     if (!head.toString('latin1').startsWith('HTTP/1.1 101 ')) throw new Error(`refused: ${head.toString('latin1')}`);
+    if (deflate && !/^sec-websocket-extensions: permessage-deflate/im.test(head.toString('latin1'))) throw new Error('permessage-deflate not agreed');
     const peer = new SilentPeer(socket);
     peer.#rest = head.subarray(head.indexOf('\r\n\r\n') + 4);
     return peer;
