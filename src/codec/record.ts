@@ -24,6 +24,11 @@ export function copyRecords(records: Int32Array, from: number, to: number): Int3
   return records.slice(from * RECORD_WORDS, to * RECORD_WORDS);
 }
 
+/** The record's RF_* bits: the frame's header bits and what the scanner found. */
+export function recordFlags(records: Int32Array, i: number): number {
+  return records[i * RECORD_WORDS + R_FLAGS];
+}
+
 /** The frame's opcode (RFC 6455 §5.2). */
 export function opcode(records: Int32Array, i: number): number {
   return records[i * RECORD_WORDS + R_FLAGS] & RF_OPCODE;
