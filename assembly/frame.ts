@@ -2,49 +2,21 @@
  * RFC 6455 §5.2 frame scanner and header writer. scan() is the WASM twin of scanJs in
  * src/codec/js-codec.ts: one call per received chunk parses every complete header, unmasks
  * the payload bytes present in place, validates UTF-8 of text messages, and writes one
- * record per (frame, payload segment). The layout constants below mirror src/codec/codec.ts;
- * the host checks recordCapacity() against its own constant when it loads the module.
+ * record per (frame, payload segment). The layout (state words, record words, flag bits)
+ * is src/codec/layout.ts, the same file the TypeScript side compiles.
  */
 import { mask } from './mask';
-import { validateUtf8, UTF8_ACCEPT, UTF8_REJECT } from './utf8';
-
-const SCAN_STATE_WORDS: u32 = 8;
-// Scan state words, as byte offsets into the state area.
-const S_REMAINING_LO: usize = 0 << 2;
-const S_REMAINING_HI: usize = 1 << 2;
-const S_MASK_KEY: usize = 2 << 2;
-const S_MASK_PHASE: usize = 3 << 2;
-const S_UTF8: usize = 4 << 2;
-const S_FLAGS: usize = 5 << 2;
-const S_CONSUMED: usize = 6 << 2;
-const S_HEADER: usize = 7 << 2;
-
-const SF_IN_FRAME: u32 = 1;
-const SF_TEXT_MESSAGE: u32 = 2;
-const SF_CALLER_VALIDATES_UTF8: u32 = 4;
-
-const RECORD_WORDS: u32 = 8;
-const RECORD_CAPACITY: u32 = 256;
-// Record words, as byte offsets into one record.
-const R_FLAGS: usize = 0 << 2;
-const R_LENGTH_LO: usize = 1 << 2;
-const R_LENGTH_HI: usize = 2 << 2;
-const R_MASK_KEY: usize = 3 << 2;
-const R_SEGMENT_START: usize = 4 << 2;
-const R_SEGMENT_LENGTH: usize = 5 << 2;
-const R_FRAME_DONE: usize = 6 << 2;
-const R_RESERVED: usize = 7 << 2;
-
-const RF_OPCODE: u32 = 0x0f;
-const RF_FIN: u32 = 1 << 7;
-const RF_MASKED: u32 = 1 << 8;
-const RF_UTF8_INVALID: u32 = 1 << 9;
-const RF_NEW_HEADER: u32 = 1 << 10;
-const RF_LENGTH_MSB_SET: u32 = 1 << 11;
-
-const MAX_HEADER_BYTES: u32 = 14;
+import { validateUtf8 } from './utf8';
+import {
+  SCAN_STATE_WORDS, S_REMAINING_LO, S_REMAINING_HI, S_MASK_KEY, S_MASK_PHASE, S_UTF8, S_FLAGS, S_CONSUMED,
+  S_HEADER, SF_IN_FRAME, SF_TEXT_MESSAGE, SF_CALLER_VALIDATES_UTF8, RECORD_WORDS, RECORD_CAPACITY,
+  R_FLAGS, R_LENGTH_LO, R_LENGTH_HI, R_MASK_KEY, R_SEGMENT_START, R_SEGMENT_LENGTH, R_FRAME_DONE,
+  R_RESERVED, RF_OPCODE, RF_FIN, RF_MASKED, RF_UTF8_INVALID, RF_NEW_HEADER, RF_LENGTH_MSB_SET,
+  UTF8_ACCEPT, UTF8_REJECT, MAX_HEADER_BYTES,
+} from '../src/codec/layout';
 
 // Fixed areas of linear memory, below __heap_base; the host reads and writes them directly.
+// Word indexes from the layout become byte offsets (<< 2) at each load and store.
 const STATE: usize = memory.data(<i32>(SCAN_STATE_WORDS << 2), 16);
 const RECORDS: usize = memory.data(<i32>(RECORD_CAPACITY * RECORD_WORDS << 2), 16);
 const HEADER: usize = memory.data(<i32>MAX_HEADER_BYTES, 16);
@@ -57,8 +29,6 @@ export function recordsOffset(): usize { return RECORDS; }
 export function headerOffset(): usize { return HEADER; }
 /** First byte free for the host (work buffer, scratch): everything below is the module's. */
 export function heapBase(): usize { return (__heap_base + 15) & ~(<usize>15); }
-/** RECORD_CAPACITY, for the host to check against src/codec/codec.ts. */
-export function recordCapacity(): u32 { return RECORD_CAPACITY; }
 
 /** True for a payload of text: a text frame, or a continuation of a text message. */
 // @ts-ignore: decorator
@@ -71,14 +41,14 @@ export function recordCapacity(): u32 { return RECORD_CAPACITY; }
 export function scan(work: usize, start: u32, end: u32): u32 {
   let pos = start;
   let count: u32 = 0;
-  let remaining = (<u64>load<u32>(STATE, S_REMAINING_HI) << 32) | <u64>load<u32>(STATE, S_REMAINING_LO);
-  let maskKey = load<u32>(STATE, S_MASK_KEY);
-  let phase = load<u32>(STATE, S_MASK_PHASE);
-  let utf8 = load<u32>(STATE, S_UTF8);
-  let flags = load<u32>(STATE, S_FLAGS);
-  let header = load<u32>(STATE, S_HEADER);
+  let remaining = (<u64>load<u32>(STATE, S_REMAINING_HI << 2) << 32) | <u64>load<u32>(STATE, S_REMAINING_LO << 2);
+  let maskKey = load<u32>(STATE, S_MASK_KEY << 2);
+  let phase = load<u32>(STATE, S_MASK_PHASE << 2);
+  let utf8 = load<u32>(STATE, S_UTF8 << 2);
+  let flags = load<u32>(STATE, S_FLAGS << 2);
+  let header = load<u32>(STATE, S_HEADER << 2);
 
-  while (count < RECORD_CAPACITY) {
+  while (count < <u32>RECORD_CAPACITY) {
     let newHeader: u32 = 0;
     let lengthLo: u32 = 0;
     let lengthHi: u32 = 0;
@@ -145,27 +115,27 @@ export function scan(work: usize, start: u32, end: u32): u32 {
     }
 
     const r = RECORDS + (<usize>(count * RECORD_WORDS) << 2);
-    store<u32>(r, recordFlags, R_FLAGS);
-    store<u32>(r, lengthLo, R_LENGTH_LO);
-    store<u32>(r, lengthHi, R_LENGTH_HI);
-    store<u32>(r, maskKey, R_MASK_KEY);
-    store<u32>(r, pos, R_SEGMENT_START);
-    store<u32>(r, segment, R_SEGMENT_LENGTH);
-    store<u32>(r, frameDone ? 1 : 0, R_FRAME_DONE);
-    store<u32>(r, 0, R_RESERVED);
+    store<u32>(r, recordFlags, R_FLAGS << 2);
+    store<u32>(r, lengthLo, R_LENGTH_LO << 2);
+    store<u32>(r, lengthHi, R_LENGTH_HI << 2);
+    store<u32>(r, maskKey, R_MASK_KEY << 2);
+    store<u32>(r, pos, R_SEGMENT_START << 2);
+    store<u32>(r, segment, R_SEGMENT_LENGTH << 2);
+    store<u32>(r, frameDone ? 1 : 0, R_FRAME_DONE << 2);
+    store<u32>(r, 0, R_RESERVED << 2);
     count++;
     pos += segment;
     if (!frameDone) break; // the chunk ended inside this frame's payload
   }
 
-  store<u32>(STATE, <u32>remaining, S_REMAINING_LO);
-  store<u32>(STATE, <u32>(remaining >> 32), S_REMAINING_HI);
-  store<u32>(STATE, maskKey, S_MASK_KEY);
-  store<u32>(STATE, phase, S_MASK_PHASE);
-  store<u32>(STATE, utf8, S_UTF8);
-  store<u32>(STATE, flags, S_FLAGS);
-  store<u32>(STATE, pos, S_CONSUMED);
-  store<u32>(STATE, header, S_HEADER);
+  store<u32>(STATE, <u32>remaining, S_REMAINING_LO << 2);
+  store<u32>(STATE, <u32>(remaining >> 32), S_REMAINING_HI << 2);
+  store<u32>(STATE, maskKey, S_MASK_KEY << 2);
+  store<u32>(STATE, phase, S_MASK_PHASE << 2);
+  store<u32>(STATE, utf8, S_UTF8 << 2);
+  store<u32>(STATE, flags, S_FLAGS << 2);
+  store<u32>(STATE, pos, S_CONSUMED << 2);
+  store<u32>(STATE, header, S_HEADER << 2);
   return count;
 }
 

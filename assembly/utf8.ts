@@ -2,11 +2,10 @@
  * Streaming UTF-8 validator (RFC 3629 §4 well-formed byte sequences). The state survives
  * chunk and frame boundaries, so a text message is checked as its bytes arrive and fails
  * on the first bad byte. The state numbers are the ones utf8Step uses in
- * src/codec/js-codec.ts: 0 accept, 1..7 inside a multi-byte sequence, 8 reject.
+ * src/codec/js-codec.ts: 0 accept, 1..7 inside a multi-byte sequence, 8 reject (src/codec/layout.ts).
  */
 
-export const UTF8_ACCEPT: u32 = 0;
-export const UTF8_REJECT: u32 = 8;
+import { UTF8_ACCEPT, UTF8_REJECT } from '../src/codec/layout';
 
 // @ts-ignore: decorator
 @inline function inRange(byte: u32, low: u32, high: u32): bool {

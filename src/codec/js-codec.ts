@@ -2,13 +2,14 @@
  * JsCodec: the plain TypeScript twin of the WASM codec and the reference the WASM one is
  * tested against. Every step mirrors assembly/frame.ts, assembly/mask.ts and assembly/utf8.ts.
  */
+import type { FrameCodec } from './codec.js';
 import {
-  FrameCodec, RECORD_CAPACITY, RECORD_WORDS, SCAN_STATE_WORDS,
+  RECORD_CAPACITY, RECORD_WORDS, SCAN_STATE_WORDS,
   S_REMAINING_LO, S_REMAINING_HI, S_MASK_KEY, S_MASK_PHASE, S_UTF8, S_FLAGS, S_CONSUMED, S_HEADER,
-  SF_IN_FRAME, SF_TEXT_MESSAGE, SF_CALLER_VALIDATES_UTF8, R_FLAGS, R_LENGTH_LO, R_LENGTH_HI, R_MASK_KEY, R_SEGMENT_START,
-  R_SEGMENT_LENGTH, R_FRAME_DONE, RF_OPCODE, RF_FIN, RF_MASKED, RF_UTF8_INVALID, RF_NEW_HEADER,
-  RF_LENGTH_MSB_SET, UTF8_ACCEPT, UTF8_REJECT,
-} from './codec.js';
+  SF_IN_FRAME, SF_TEXT_MESSAGE, SF_CALLER_VALIDATES_UTF8, RF_OPCODE, RF_FIN, RF_MASKED, RF_UTF8_INVALID,
+  RF_NEW_HEADER, RF_LENGTH_MSB_SET, UTF8_ACCEPT, UTF8_REJECT,
+} from './layout.js';
+import { writeRecord } from './record.js';
 
 const TWO_POW_32 = 0x1_0000_0000;
 
@@ -186,15 +187,7 @@ export function scanJs(state: Uint32Array, work: Uint8Array, start: number, reco
       if ((header & RF_OPCODE) < 8 && (header & RF_FIN) !== 0) flags &= ~SF_TEXT_MESSAGE;
     }
 
-    const r = count * RECORD_WORDS;
-    records[r + R_FLAGS] = recordFlags;
-    records[r + R_LENGTH_LO] = lengthLo;
-    records[r + R_LENGTH_HI] = lengthHi;
-    records[r + R_MASK_KEY] = maskKey;
-    records[r + R_SEGMENT_START] = pos;
-    records[r + R_SEGMENT_LENGTH] = segment;
-    records[r + R_FRAME_DONE] = frameDone ? 1 : 0;
-    records[r + 7] = 0;
+    writeRecord(records, count, recordFlags, lengthLo, lengthHi, maskKey, pos, segment, frameDone);
     count++;
     pos += segment;
     if (!frameDone) break; // the chunk ended inside this frame's payload

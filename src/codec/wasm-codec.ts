@@ -12,7 +12,9 @@
  * scratch, which never overlaps the work area, so borrowed payloads survive those calls.
  */
 import { readFileSync } from 'node:fs';
-import { FrameCodec, RECORD_CAPACITY, RECORD_WORDS, SCAN_STATE_WORDS } from './codec.js';
+import type { FrameCodec } from './codec.js';
+import * as layout from './layout.js';
+import { RECORD_CAPACITY, RECORD_WORDS, SCAN_STATE_WORDS } from './layout.js';
 
 /** The compiled module, relative to dist/src/codec/wasm-codec.js. */
 const WASM_URL = new URL('../../../build/wasmsocket.wasm', import.meta.url);
@@ -32,7 +34,6 @@ interface CodecExports {
   recordsOffset(): number;
   headerOffset(): number;
   heapBase(): number;
-  recordCapacity(): number;
   scan(work: number, start: number, end: number): number;
   mask(ptr: number, length: number, maskKey: number, phase: number): number;
   validateUtf8(ptr: number, length: number, state: number): number;
@@ -51,6 +52,20 @@ interface WasmApi {
 const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 let compiledModule: object | undefined;
+
+/**
+ * Both sides compile src/codec/layout.ts, but build/wasmsocket.wasm may predate a change to it:
+ * the module exports every layout constant, and each must equal ours, or records would be misread.
+ */
+export function checkLayout(exports: Record<string, unknown>): void {
+  for (const [name, expected] of Object.entries(layout)) {
+    const global = exports[name] as { value?: unknown } | undefined;
+    const actual = global?.value;
+    if (actual !== expected) {
+      throw new RangeError(`build/wasmsocket.wasm does not match src/codec/layout.ts: ${name} is ${actual === undefined ? 'missing' : String(actual)} there, ${expected} here; rebuild with npm run build:wasm`);
+    }
+  }
+}
 
 /** WASM writes raw memory: a range outside `data` would corrupt the state or records, so refuse it. */
 function checkRange(method: string, data: Uint8Array, offset: number, length: number): void {
@@ -84,10 +99,8 @@ export class WasmCodec implements FrameCodec {
 
   constructor(module: object) {
     const instance = new wasmApi.Instance(module, {});
+    checkLayout(instance.exports as Record<string, unknown>);
     this.#exports = instance.exports as CodecExports;
-    if (this.#exports.recordCapacity() !== RECORD_CAPACITY) {
-      throw new RangeError(`build/wasmsocket.wasm has RECORD_CAPACITY ${this.#exports.recordCapacity()}, src/codec/codec.ts ${RECORD_CAPACITY}: rebuild with npm run build:wasm`);
-    }
     this.#memory = this.#exports.memory;
     this.#stateOffset = this.#exports.stateOffset();
     this.#recordsOffset = this.#exports.recordsOffset();

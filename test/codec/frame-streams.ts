@@ -4,11 +4,11 @@
  * codec chunk by chunk exactly like the protocol does, and comparisons of what came out.
  */
 import { isUtf8 } from 'node:buffer';
+import { FrameCodec, RECORD_CAPACITY, RECORD_WORDS, S_CONSUMED, S_FLAGS } from '../../src/codec/codec.js';
 import {
-  FrameCodec, RECORD_CAPACITY, RECORD_WORDS, S_CONSUMED, S_FLAGS, R_FLAGS, R_LENGTH_LO, R_LENGTH_HI,
-  R_MASK_KEY, R_SEGMENT_LENGTH, R_SEGMENT_START, R_FRAME_DONE, RF_MASKED, RF_NEW_HEADER, RF_UTF8_INVALID,
-  RF_OPCODE, RF_FIN,
-} from '../../src/codec/codec.js';
+  copyRecords, endsFrame, fin, frameLength, maskKey, masked, opcode, recordCount, rsv, segmentLength as segmentLengthOf,
+  segmentStart as segmentStartOf, startsFrame, utf8Invalid,
+} from '../../src/codec/record.js';
 
 const TWO_POW_32 = 0x1_0000_0000;
 
@@ -239,10 +239,10 @@ export function drive(codec: FrameCodec, stream: Uint8Array, cuts: readonly numb
     for (;;) {
       const count = codec.scan(state, work, start);
       const view = codec.records;
-      for (let r = 0; r < count * RECORD_WORDS; r += RECORD_WORDS) {
-        for (let w = 0; w < RECORD_WORDS; w++) records.push(view[r + w]);
-        const segmentStart = view[r + R_SEGMENT_START];
-        payload.push(work.subarray(segmentStart, segmentStart + view[r + R_SEGMENT_LENGTH]));
+      for (let i = 0; i < count; i++) {
+        for (let w = 0; w < RECORD_WORDS; w++) records.push(view[i * RECORD_WORDS + w]);
+        const segmentStart = segmentStartOf(view, i);
+        payload.push(work.subarray(segmentStart, segmentStart + segmentLengthOf(view, i)));
       }
       start = state[S_CONSUMED];
       if (count < RECORD_CAPACITY) break;
@@ -280,34 +280,32 @@ export function checkAgainstFrames(trace: Trace, frames: readonly FrameSpec[]): 
   let payloadAt = 0;
   let collected: Uint8Array[] = [];
   let textMessage: Uint8Array[] | null = null;
-  for (let r = 0; r < trace.records.length; r += RECORD_WORDS) {
-    const flags = trace.records[r + R_FLAGS];
-    if ((flags & RF_NEW_HEADER) !== 0) {
+  const records = Int32Array.from(trace.records);
+  for (let i = 0; i < recordCount(records); i++) {
+    if (startsFrame(records, i)) {
       const f = frames[++frameIndex];
-      if (f === undefined) return `record ${r / RECORD_WORDS}: more frames than encoded`;
-      const b0 = (f.fin ? 0x80 : 0) | (f.rsv << 4) | f.opcode;
-      const length = f.payload.length;
-      if ((flags & 0xff) !== b0 || ((flags & RF_MASKED) !== 0) !== (f.maskKey !== null)
-        || trace.records[r + R_LENGTH_LO] !== (length | 0) || trace.records[r + R_LENGTH_HI] !== 0
-        || (f.maskKey !== null && trace.records[r + R_MASK_KEY] !== (f.maskKey | 0))) {
-        return `frame ${frameIndex}: header record [${trace.records.slice(r, r + RECORD_WORDS)}] does not match`;
+      if (f === undefined) return `record ${i}: more frames than encoded`;
+      if (opcode(records, i) !== f.opcode || fin(records, i) !== f.fin || rsv(records, i) !== f.rsv << 4
+        || masked(records, i) !== (f.maskKey !== null) || frameLength(records, i) !== f.payload.length
+        || (f.maskKey !== null && maskKey(records, i) !== f.maskKey >>> 0)) {
+        return `frame ${frameIndex}: header record [${copyRecords(records, i, i + 1)}] does not match`;
       }
       collected = [];
       if (f.opcode === 1) textMessage = [];
       else if (f.opcode === 2) textMessage = null;
     }
     const f = frames[frameIndex];
-    const segmentLength = trace.records[r + R_SEGMENT_LENGTH];
+    const segmentLength = segmentLengthOf(records, i);
     collected.push(trace.payload.subarray(payloadAt, payloadAt + segmentLength));
     payloadAt += segmentLength;
     const isText = f.opcode === 1 || (f.opcode === 0 && textMessage !== null);
-    if (!isText && (flags & RF_UTF8_INVALID) !== 0) return `frame ${frameIndex}: UTF-8 flag on a non-text payload`;
-    if (trace.records[r + R_FRAME_DONE] === 1) {
+    if (!isText && utf8Invalid(records, i)) return `frame ${frameIndex}: UTF-8 flag on a non-text payload`;
+    if (endsFrame(records, i)) {
       const whole = concatBytes(collected);
       if (Buffer.compare(whole, f.payload) !== 0) return `frame ${frameIndex}: unmasked payload differs`;
       if (isText) textMessage!.push(whole);
-      if ((flags & RF_OPCODE) < 8 && (flags & RF_FIN) !== 0) {
-        if (isText && ((flags & RF_UTF8_INVALID) !== 0) !== !isUtf8(concatBytes(textMessage!))) {
+      if (opcode(records, i) < 8 && fin(records, i)) {
+        if (isText && utf8Invalid(records, i) !== !isUtf8(concatBytes(textMessage!))) {
           return `frame ${frameIndex}: UTF-8 verdict disagrees with isUtf8`;
         }
         textMessage = null;
