@@ -5,12 +5,13 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { AckRelay } from './ack-relay.js';
 import type { LoadOptions, LoadTarget } from './args.js';
 import { explainErrors, type LimitFacts } from './errors.js';
 import { startChildGroup, startLocalGroup, type GroupHandle } from './hosts.js';
 import { readOpenFileLimit, readPortRange } from './limits.js';
 import { planRun } from './plan.js';
-import type { ShardMessage } from './shard.js';
+import type { ControlMessage, ShardMessage } from './shard.js';
 import { createHistogram, decodeHistogram, emptyCounters, mergeSnapshots, type Counters, type ShardSnapshot } from './stats.js';
 import type { Histogram } from 'hdr-histogram-js';
 
@@ -55,6 +56,18 @@ export interface LoadResult {
     receivedPerSecond: number;
     bytesSentPerSecond: number;
     bytesReceivedPerSecond: number;
+    /**
+     * echo: replies that never came. broadcast: deliveries that never came, counted per subscriber
+     * against every publish sent (see delivery-ledger.ts).
+     */
+    lost: number;
+    /** broadcast: deliveries that came twice, and ones that came after a later one of their publisher. */
+    duplicated: number;
+    reordered: number;
+    /** echo: replies that were not the echo of what was sent, by kind. */
+    mismatches: { notEcho: number; type: number; sequence: number; content: number };
+    /** broadcast --in-flight: publishes sent past a window that had stopped moving for 200 ms. */
+    windowProbes: number;
   };
   /** echo: round trip; broadcast: publish → delivery. */
   latencyMs: Percentiles;
@@ -134,12 +147,17 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
   const going = new Promise<void>((resolve) => { allReady = resolve; });
   let goTimer: NodeJS.Timeout | undefined;
   const groups: GroupHandle[] = [];
-  const broadcast = (message: { type: 'go' } | { type: 'stop' }) => groups.forEach((group) => group.control(message));
+  const broadcast = (message: ControlMessage) => groups.forEach((group) => group.control(message));
+  const acks = options.scenario === 'broadcast' && options.rate === 0 && plan.shards > 1
+    ? new AckRelay(plan.processes.flat(), options.publishers) : undefined;
 
   const onMessage = (message: ShardMessage) => {
     if (message.type === 'progress') {
       progress.set(message.shard, { counters: message.counters, errors: message.errors });
       interval.add(decodeHistogram(message.interval));
+    } else if (message.type === 'acked') {
+      const rose = acks?.update(message.shard, message.acks) ?? [];
+      if (rose.length > 0) broadcast({ type: 'acked', acks: rose });
     } else if (message.type === 'started') {
       // The shard runs and starts opening its connections.
     } else if (message.type === 'ready') {
@@ -240,6 +258,11 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
       receivedPerSecond: merged.receivedPerSecond,
       bytesSentPerSecond: merged.bytesSentPerSecond,
       bytesReceivedPerSecond: merged.bytesReceivedPerSecond,
+      lost: countLost(options.scenario, c),
+      duplicated: c.duplicated,
+      reordered: c.reordered,
+      mismatches: { notEcho: c.mismatchNotEcho, type: c.mismatchType, sequence: c.mismatchSequence, content: c.mismatchContent },
+      windowProbes: c.windowProbes,
     },
     latencyMs: percentiles(merged.latency),
     deflate: { offered: options.deflate !== undefined, agreed: c.deflateAgreed, declined: c.deflateDeclined },
@@ -268,6 +291,14 @@ async function resolveTarget(target: LoadTarget): Promise<LoadTarget> {
 /** The line said when --deflate was asked for and some connections run uncompressed. */
 export function declinedDeflate(declined: number, opened: number): string {
   return `--deflate: the server declined permessage-deflate on ${declined} of ${opened} connections (they ran uncompressed)`;
+}
+
+/**
+ * broadcast: every subscriber open at the end should have received every publish sent; what it
+ * did not is lost, plus the gaps of subscribers that closed early (counted by their shards).
+ */
+function countLost(scenario: string, c: Counters): number {
+  return scenario === 'broadcast' ? Math.max(0, c.sent * c.subscribersAtEnd - c.deliveredAtEnd) + c.lost : c.lost;
 }
 
 function countErrors(errors: Record<string, number>): number {

@@ -18,9 +18,10 @@ export type ShardMessage =
   | { type: 'started'; shard: number }
   | { type: 'progress'; shard: number; counters: Counters; errors: Record<string, number>; interval: string }
   | { type: 'ready'; shard: number }
+  | { type: 'acked'; shard: number; acks: number[] }
   | { type: 'result'; shard: number; snapshot: ShardSnapshot };
 
-export type ControlMessage = { type: 'go' } | { type: 'stop' };
+export type ControlMessage = { type: 'go' } | { type: 'stop' } | { type: 'acked'; acks: number[] };
 
 const PROGRESS_INTERVAL_MS = 1000;
 const RAMP_TICK_MS = 10;
@@ -79,7 +80,12 @@ export class Shard implements ScenarioContext, ConnectionEvents {
 
   control(message: ControlMessage): void {
     if (message.type === 'go') this.#driver.go();
+    else if (message.type === 'acked') this.#driver.acked?.(message.acks);
     else this.#stop();
+  }
+
+  reportAcks(acks: number[]): void {
+    this.#emit({ type: 'acked', shard: this.plan.shard, acks });
   }
 
   // ConnectionEvents
@@ -106,6 +112,7 @@ export class Shard implements ScenarioContext, ConnectionEvents {
   ended(conn: LoadConnection, error: string | undefined, wasOpen: boolean): void {
     this.#live.delete(conn);
     if (conn.slot >= 0) this.#removeOpen(conn);
+    if (wasOpen) this.#driver.closed?.(conn);
     if (error === ABANDONED) this.stats.counters.abandoned++;
     else if (error !== undefined) this.stats.countError(error);
     else if (this.stopping) this.stats.counters.closedClean++;
@@ -189,6 +196,7 @@ export class Shard implements ScenarioContext, ConnectionEvents {
     counters.activeMs = this.#firstOpenAt < 0 ? 0 : now - this.#firstOpenAt;
     counters.rampMs = this.#lastOpenAt < 0 ? 0 : this.#lastOpenAt - this.#startedAt;
     if (this.#live.size === 0) {
+      this.#driver.settle?.();
       this.#finish();
       return;
     }
@@ -203,6 +211,7 @@ export class Shard implements ScenarioContext, ConnectionEvents {
       setTimeout(() => this.#drain(stoppedAt), DRAIN_POLL_MS);
       return;
     }
+    this.#driver.settle?.();
     if (this.#live.size === 0) {
       this.#finish();
       return;

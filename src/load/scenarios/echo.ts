@@ -7,6 +7,9 @@ import type { LoadConnection } from '../connection.js';
 import { createEchoPayload, echoBodyMatches, readEchoSentAt, readEchoSeq, sequenceModulus, stampEchoPayload } from '../payload.js';
 import { CorkBatch, PACED_QUEUE_LIMIT, RatePacer, type ScenarioContext, type ScenarioDriver } from './scenario.js';
 
+const MISMATCH_NOT_ECHO = 'mismatchNotEcho', MISMATCH_TYPE = 'mismatchType';
+const MISMATCH_SEQUENCE = 'mismatchSequence', MISMATCH_CONTENT = 'mismatchContent';
+
 export class EchoScenario implements ScenarioDriver {
   readonly #context: ScenarioContext;
   /** One payload for the whole shard: the protocol copies it into each frame before masking. */
@@ -17,6 +20,7 @@ export class EchoScenario implements ScenarioDriver {
   readonly #pacer: RatePacer | undefined;
   readonly #batch = new CorkBatch();
   #next = 0;
+  #settled = false;
 
   constructor(context: ScenarioContext) {
     this.#context = context;
@@ -46,7 +50,10 @@ export class EchoScenario implements ScenarioDriver {
     const stats = this.#context.stats;
     const seq = readEchoSeq(data, this.#binary);
     // Byte for byte: what a server (or a compressor and inflater) changed shows up here.
-    if (isBinary !== this.#binary || seq !== conn.expectedSeq || !echoBodyMatches(data, this.#payload)) {
+    const mismatch = seq < 0 ? MISMATCH_NOT_ECHO : isBinary !== this.#binary ? MISMATCH_TYPE
+      : seq !== conn.expectedSeq ? MISMATCH_SEQUENCE : !echoBodyMatches(data, this.#payload) ? MISMATCH_CONTENT : undefined;
+    if (mismatch !== undefined) {
+      stats.counters[mismatch]++;
       stats.countError('echo-mismatch');
     } else {
       stats.recordLatency(now - readEchoSentAt(data, this.#binary));
@@ -69,6 +76,18 @@ export class EchoScenario implements ScenarioDriver {
   drained(): boolean {
     for (const conn of this.#context.open) if (conn.inFlight > 0) return false;
     return true;
+  }
+
+  /** A connection that ended before the end of the run: its messages in flight never came back. */
+  closed(conn: LoadConnection): void {
+    if (!this.#settled) this.#context.stats.counters.lost += Math.max(0, conn.inFlight);
+  }
+
+  /** After the drain: what is still in flight never came back. */
+  settle(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    for (const conn of this.#context.open) this.#context.stats.counters.lost += Math.max(0, conn.inFlight);
   }
 
   #send(conn: LoadConnection, sentAt: number): void {

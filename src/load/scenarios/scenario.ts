@@ -10,6 +10,8 @@ export interface ScenarioContext {
   readonly open: readonly LoadConnection[];
   /** True once the run is stopping: nothing new is sent. */
   readonly stopping: boolean;
+  /** Closed-loop broadcast over several shards: `[publisher, complete, …]` to the coordinator (ack-relay.ts). */
+  reportAcks(acks: number[]): void;
 }
 
 export interface ScenarioDriver {
@@ -23,6 +25,12 @@ export interface ScenarioDriver {
   stop(): void;
   /** True when the answers to what was sent before `stop` have arrived (`sinceStopMs` after it). */
   drained(sinceStopMs: number): boolean;
+  /** An open connection ended (TCP closed). */
+  closed?(conn: LoadConnection): void;
+  /** The drain is over and the closing handshakes start: count what never arrived. */
+  settle?(): void;
+  /** The run-wide `[publisher, complete, …]` pairs from the coordinator (ack-relay.ts). */
+  acked?(acks: readonly number[]): void;
 }
 
 /**
