@@ -66,7 +66,7 @@ export interface LoadResult {
     reordered: number;
     /** echo: replies that were not the echo of what was sent, by kind. */
     mismatches: { notEcho: number; type: number; sequence: number; content: number };
-    /** broadcast --in-flight: publishes sent past a window that had stopped moving for 200 ms. */
+    /** broadcast --in-flight: publishes sent past a window that had stopped moving for 500 ms. */
     windowProbes: number;
   };
   /** echo: round trip; broadcast: publish → delivery. */

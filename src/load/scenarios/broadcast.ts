@@ -19,7 +19,7 @@ const DELIVERY_GRACE_MS = 300;
 /** …and until no delivery has come for this long (the shard bounds the whole wait). */
 const DELIVERY_QUIET_MS = 100;
 /** Closed loop: a window that has not moved for this long lost a delivery; one more publish goes out. */
-const WINDOW_STALL_MS = 200;
+const WINDOW_STALL_MS = 500;
 
 export class BroadcastScenario implements ScenarioDriver {
   readonly #context: ScenarioContext;
