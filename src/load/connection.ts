@@ -58,6 +58,8 @@ export class LoadConnection implements ProtocolSink {
   slot = -1;
   /** Id of the last write batch that corked this socket (see CorkBatch). */
   batch = 0;
+  /** performance.now() when the bytes being handled were read: one clock read per read, not per message. */
+  readAt = 0;
 
   readonly index: number;
   readonly #events: ConnectionEvents;
@@ -176,6 +178,7 @@ export class LoadConnection implements ProtocolSink {
   }
 
   #onData(chunk: Buffer): void {
+    this.readAt = performance.now();
     if (this.state >= ConnState.OPEN) {
       this.#receive(chunk);
       return;

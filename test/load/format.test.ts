@@ -41,6 +41,7 @@ test('pub/sub messages: subscribe, a publish stamped in place with its publisher
   t.true(new DeliveryReader('other').read(delivery));
   t.false(reader.read(Buffer.from(delivery.toString().replace(':0001f:', ':0001g:'))));
   t.false(reader.read(Buffer.from('{"type":"subscribed","topic":"prices"}')));
+  t.false(reader.read(Buffer.from(delivery.toString().replace('"message"', '"massage"'))), 'same length, another type');
   t.is(readDeliverySentAt(Buffer.from('{"type":"subscribed","topic":"prices"}')), -1);
   t.is(readDeliverySentAt(Buffer.from('not json')), -1);
   t.is(PUBLISH_MIN_SIZE, 28);

@@ -11,7 +11,7 @@
 import type { LoadConnection } from '../connection.js';
 import { DeliveryLedger } from '../delivery-ledger.js';
 import { NO_SUBSCRIBERS, PublishWindow } from '../publish-window.js';
-import { DeliveryReader, epochMicros, PublishTemplate, subscribeMessage } from '../pubsub-format.js';
+import { DeliveryReader, PublishTemplate, subscribeMessage } from '../pubsub-format.js';
 import { CorkBatch, PACED_QUEUE_LIMIT, RatePacer, type ScenarioContext, type ScenarioDriver } from './scenario.js';
 
 /** After the stop, subscribers listen at least this long for the deliveries of the last publishes… */
@@ -90,9 +90,9 @@ export class BroadcastScenario implements ScenarioDriver {
       return;
     }
     const stamp = reader.stamp;
-    const now = epochMicros();
-    this.#lastDeliveryAt = now;
-    stats.recordLatency((now - stamp.sentAt) / 1000);
+    const readAt = conn.readAt;
+    this.#lastDeliveryAt = readAt;
+    stats.recordLatency(this.#epochOffsetMs + readAt - stamp.sentAt / 1000);
     counters.received++;
     counters.bytesReceived += data.length;
     const subscriber = conn.index - this.#firstConnection;
@@ -129,7 +129,7 @@ export class BroadcastScenario implements ScenarioDriver {
 
   /** Publishes may come from other threads or processes: give the last ones time to arrive. */
   drained(sinceStopMs: number): boolean {
-    return sinceStopMs >= DELIVERY_GRACE_MS && epochMicros() - this.#lastDeliveryAt >= DELIVERY_QUIET_MS * 1000;
+    return sinceStopMs >= DELIVERY_GRACE_MS && performance.now() - this.#lastDeliveryAt >= DELIVERY_QUIET_MS;
   }
 
   settle(): void {
