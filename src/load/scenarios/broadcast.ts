@@ -117,6 +117,8 @@ export class BroadcastScenario implements ScenarioDriver {
     }
     const now = performance.now();
     this.#movedAt.fill(now);
+    // A thread whose subscribers all failed to open says so at once: it must hold nobody back.
+    if (this.#window!.complete(0) === NO_SUBSCRIBERS) for (let p = 0; p < this.#complete.length; p++) this.#moved(p);
     for (const conn of this.#publishers) if (conn !== undefined) this.#ready.add(conn);
     this.#flush();
     this.#stallTimer = setInterval(() => this.#probeStalled(), WINDOW_STALL_MS / 4);
