@@ -18,6 +18,8 @@ import { CorkBatch, PACED_QUEUE_LIMIT, RatePacer, type ScenarioContext, type Sce
 const DELIVERY_GRACE_MS = 300;
 /** …and until no delivery has come for this long (the shard bounds the whole wait). */
 const DELIVERY_QUIET_MS = 100;
+/** …and for this many drain polls in a row (each in a later turn of the event loop, after its reads). */
+const DELIVERY_QUIET_POLLS = 3;
 /** Closed loop: a window that has not moved for this long lost a delivery; one more publish goes out. */
 const WINDOW_STALL_MS = 500;
 
@@ -48,6 +50,8 @@ export class BroadcastScenario implements ScenarioDriver {
   #stallTimer: NodeJS.Timeout | undefined;
   #next = 0;
   #lastDeliveryAt = 0;
+  #receivedAtPoll = -1;
+  #quietPolls = 0;
   /** performance.now() → µs since the epoch, for the intended send times. */
   readonly #epochOffsetMs = performance.timeOrigin;
 
@@ -129,9 +133,17 @@ export class BroadcastScenario implements ScenarioDriver {
     clearInterval(this.#stallTimer);
   }
 
-  /** Publishes may come from other threads or processes: give the last ones time to arrive. */
+  /**
+   * Publishes may come from other threads or processes: give the last ones time to arrive. Quiet
+   * is counted in polls as well as in time: after a stall of this thread, a timer runs before the
+   * reads that were waiting, so time alone would call it quiet with deliveries still unread.
+   */
   drained(sinceStopMs: number): boolean {
-    return sinceStopMs >= DELIVERY_GRACE_MS && performance.now() - this.#lastDeliveryAt >= DELIVERY_QUIET_MS;
+    const received = this.#context.stats.counters.received;
+    this.#quietPolls = received === this.#receivedAtPoll ? this.#quietPolls + 1 : 0;
+    this.#receivedAtPoll = received;
+    return sinceStopMs >= DELIVERY_GRACE_MS && this.#quietPolls >= DELIVERY_QUIET_POLLS
+      && performance.now() - this.#lastDeliveryAt >= DELIVERY_QUIET_MS;
   }
 
   settle(): void {
