@@ -13,7 +13,9 @@ import type { PerMessageDeflateConfig } from '../protocol/compression.js';
 import type { LoadTarget } from './args.js';
 import { deflateOfferHeader, readDeflateAnswer, type ClientDeflateOffer } from './deflate.js';
 import { socketErrorKind } from './errors.js';
-import { maskedFrame } from './frame-writer.js';
+import { DataFrameReader, type DataFrameHandler } from './data-frame-reader.js';
+import { FrameBuffers, maskedFrame, REUSE_MIN_BYTES } from './frame-writer.js';
+import type { SendTimes } from './send-times.js';
 import { checkResponseHead, createClientHandshake, findHeadEnd, MAX_RESPONSE_HEAD_BYTES, responseHeader } from './handshake.js';
 
 export const enum ConnState { CONNECTING, HANDSHAKE, OPEN, CLOSING, CLOSED }
@@ -45,6 +47,12 @@ export interface ConnectionSettings {
   localAddress?: string;
   /** `--deflate`: offer permessage-deflate. */
   deflate?: ClientDeflateOffer;
+  /**
+   * The scenario counts data frames without their messages (see data-frame-reader.ts); used
+   * unless permessage-deflate is agreed. Over plain TCP, reads go into `readBuffer` when given,
+   * shared by the shard's connections (a read is handled whole before the next).
+   */
+  dataFrames?: { handler: DataFrameHandler<LoadConnection>; expected: Buffer; readBuffer?: Buffer };
 }
 
 export class LoadConnection implements ProtocolSink {
@@ -60,6 +68,8 @@ export class LoadConnection implements ProtocolSink {
   batch = 0;
   /** performance.now() when the bytes being handled were read: one clock read per read, not per message. */
   readAt = 0;
+  /** Paced echo: the actual send times of the messages in flight, for their service time. */
+  sendTimes: SendTimes | undefined = undefined;
 
   readonly index: number;
   readonly #events: ConnectionEvents;
@@ -71,6 +81,10 @@ export class LoadConnection implements ProtocolSink {
   /** The protocol is created with it once the handshake completes. */
   readonly #codec: FrameCodec;
   #protocol: WebSocketProtocol | undefined;
+  readonly #dataFrames: ConnectionSettings['dataFrames'];
+  /** Reads data frames until a frame it does not take; then the protocol reads. */
+  #reader: DataFrameReader<LoadConnection> | undefined;
+  #frames: FrameBuffers | undefined;
   #head: Buffer | null = null;
   #startedAt: number;
   #timer: NodeJS.Timeout | undefined;
@@ -84,16 +98,19 @@ export class LoadConnection implements ProtocolSink {
     this.#expectedAccept = handshake.expectedAccept;
     this.#startedAt = performance.now();
     const { target } = settings;
+    this.#dataFrames = settings.dataFrames;
     const endpoint = { host: target.host, port: target.port, localAddress: settings.localAddress, noDelay: true };
+    const readBuffer = target.secure ? undefined : settings.dataFrames?.readBuffer;
     const socket = target.secure
       ? connectTls({ ...endpoint, servername: isIP(target.host) === 0 ? target.host : undefined, rejectUnauthorized: !target.insecure })
-      : connect(endpoint);
+      : connect(readBuffer === undefined ? endpoint
+        : { ...endpoint, onread: { buffer: readBuffer, callback: (bytes: number, buffer: Uint8Array) => this.#onRead(buffer as Buffer, bytes) } });
     this.#socket = socket;
     socket.once(target.secure ? 'secureConnect' : 'connect', () => {
       this.state = ConnState.HANDSHAKE;
       socket.write(handshake.request);
     });
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    if (readBuffer === undefined) socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (error: NodeJS.ErrnoException) => this.#setError(socketErrorKind(error)));
     socket.once('close', () => this.#onClose());
     this.#timer = setTimeout(() => {
@@ -117,8 +134,19 @@ export class LoadConnection implements ProtocolSink {
     // Data frames take the pooled-key fast path (frame-writer.ts) while the protocol is open.
     if (this.#protocol === undefined || this.#protocol.readyState !== ReadyState.OPEN) return false;
     if (this.#deflate !== undefined) return this.#protocol.send(payload, isBinary);
-    this.#socket.write(maskedFrame(this.#codec, isBinary ? Opcode.BINARY : Opcode.TEXT, payload));
+    const opcode = isBinary ? Opcode.BINARY : Opcode.TEXT;
+    if (payload.length < REUSE_MIN_BYTES) {
+      this.#socket.write(maskedFrame(this.#codec, opcode, payload));
+      return true;
+    }
+    this.#socket.write((this.#frames ??= new FrameBuffers()).frame(this.#codec, opcode, payload));
+    if (this.#socket.writableCorked === 0) this.#afterWrite();
     return true;
+  }
+
+  /** Once the socket has handed all it queued to the kernel, its frame buffers are free again. */
+  #afterWrite(): void {
+    if (this.#frames !== undefined && this.#socket.writableLength === 0) this.#frames.written();
   }
 
   sendText(text: string): boolean {
@@ -131,12 +159,15 @@ export class LoadConnection implements ProtocolSink {
 
   uncork(): void {
     this.#socket.uncork();
+    if (this.#socket.writableCorked === 0) this.#afterWrite();
   }
 
   /** Starts our closing handshake (1000); the server answers and closes TCP first (RFC 6455 §7.1.1). */
   close(): void {
     if (this.state === ConnState.OPEN) {
       this.state = ConnState.CLOSING;
+      // The answer to our close frame is the protocol's to read (replies before it are still counted).
+      this.#reader?.handOver();
       this.#protocol!.close(CloseCode.NORMAL);
     } else if (this.state === ConnState.CONNECTING || this.state === ConnState.HANDSHAKE) {
       this.destroy(ABANDONED);
@@ -173,6 +204,12 @@ export class LoadConnection implements ProtocolSink {
     this.#socket.end();
   }
 
+  /** A read into the shared buffer; true: go on reading. */
+  #onRead(buffer: Buffer, bytes: number): boolean {
+    this.#onData(buffer.subarray(0, bytes));
+    return true;
+  }
+
   #setError(kind: string): void {
     this.#error ??= kind;
   }
@@ -187,7 +224,7 @@ export class LoadConnection implements ProtocolSink {
     const end = findHeadEnd(head);
     if (end < 0) {
       if (head.length > MAX_RESPONSE_HEAD_BYTES) this.#failHandshake('bad-response');
-      else this.#head = head;
+      else this.#head = Buffer.from(head); // the read buffer may be the shard's, reused by the next read
       return;
     }
     this.#head = null;
@@ -215,6 +252,9 @@ export class LoadConnection implements ProtocolSink {
     this.#timer = undefined;
     this.state = ConnState.OPEN;
     this.#protocol = new WebSocketProtocol(this.#codec, this, { role: 'client', maxPayload: CLIENT_MAX_PAYLOAD, deflate: this.#deflate });
+    if (this.#dataFrames !== undefined && this.#deflate === undefined) {
+      this.#reader = new DataFrameReader(this, this.#dataFrames.handler, this.#dataFrames.expected, CLIENT_MAX_PAYLOAD);
+    }
     this.#events.opened(this, performance.now() - this.#startedAt, this.#deflate !== undefined);
     // Frames that came in the same read as the 101 are the first input.
     if (end < head.length && this.state >= ConnState.OPEN) this.#receive(head.subarray(end));
@@ -226,12 +266,22 @@ export class LoadConnection implements ProtocolSink {
   }
 
   #receive(chunk: Buffer): void {
+    const reader = this.#reader;
+    if (reader !== undefined) {
+      // Replies written while handling this chunk leave in one write, as below.
+      this.#socket.cork();
+      const rest = reader.read(chunk);
+      this.uncork();
+      if (rest === undefined) return;
+      this.#reader = undefined;
+      chunk = rest;
+    }
     const protocol = this.#protocol!;
     if (isClosed(protocol)) return;
     // Replies written while handling this chunk leave in one write (cork/uncork per read).
     this.#socket.cork();
     protocol.receive(chunk);
-    this.#socket.uncork();
+    this.uncork();
     if (!isClosed(protocol)) return;
     // A close frame arrived or the protocol failed the connection; the server closes TCP next.
     if (protocol.error !== undefined) {

@@ -49,6 +49,15 @@ export function progressLine(options: LoadOptions, p: Progress): string {
   return parts.join('  ');
 }
 
+/** "thread 0 87%" per thread (the busiest few when there are many). */
+function generatorRow(result: LoadResult): string {
+  const { threads, busiest } = result.generator;
+  if (threads.length === 0) return '-';
+  const shown = threads.length <= 8 ? threads : [...threads].sort((a, b) => b.cpuPercent - a.cpuPercent).slice(0, 4);
+  const list = shown.map((thread) => `thread ${thread.shard} ${thread.cpuPercent.toFixed(0)}%`).join(', ');
+  return threads.length <= 8 ? `${list} busy` : `busiest ${busiest.toFixed(0)}%: ${list} (of ${threads.length} threads)`;
+}
+
 export function summaryTable(result: LoadResult): string {
   const rows: Array<[string, string]> = [];
   const c = result.connect;
@@ -67,7 +76,13 @@ export function summaryTable(result: LoadResult): string {
   if (result.scenario === 'echo') {
     rows.push(['round trips', `${count(m.received)} (${count(m.receivedPerSecond)} msgs/s, ${bytes(m.bytesReceivedPerSecond)} each way)` +
       (m.skipped > 0 ? `, ${count(m.skipped)} sends skipped (socket queue full)` : '')]);
-    rows.push(['latency', percentileRow(result.latencyMs)]);
+    if (result.serviceMs.count > 0) {
+      // Paced: latency from each message's slot in the schedule; service time from when it left.
+      rows.push(['latency', `${percentileRow(result.latencyMs)}, from the intended send`]);
+      rows.push(['service time', `${percentileRow(result.serviceMs)}, from the actual send`]);
+    } else {
+      rows.push(['latency', percentileRow(result.latencyMs)]);
+    }
     const x = m.mismatches;
     if (m.lost > 0 || x.notEcho + x.type + x.sequence + x.content > 0) {
       rows.push(['not echoed', `${count(m.lost)} lost (no reply); mismatches: ${count(x.notEcho)} not an echo, ` +
@@ -81,6 +96,7 @@ export function summaryTable(result: LoadResult): string {
     rows.push(['delivery check', `${count(m.lost)} lost, ${count(m.duplicated)} duplicated, ${count(m.reordered)} reordered` +
       (m.windowProbes > 0 ? ` (${count(m.windowProbes)} publishes sent past a stalled window)` : '')]);
   }
+  rows.push(['generator cpu', generatorRow(result)]);
   const errorKinds = Object.entries(result.errors).sort((a, b) => b[1] - a[1]);
   rows.push(['errors', errorKinds.length === 0 ? 'none' : errorKinds.map(([kind, n]) => `${kind} ×${count(n)}`).join(', ')]);
   for (const line of result.limits) rows.push(['limit', line]);

@@ -10,6 +10,7 @@ import type { LoadOptions, LoadTarget } from './args.js';
 import { explainErrors, type LimitFacts } from './errors.js';
 import { startChildGroup, startLocalGroup, type GroupHandle } from './hosts.js';
 import { readOpenFileLimit, readPortRange } from './limits.js';
+import { generatorCpu, generatorLimitWarning, type GeneratorCpu } from './generator-cpu.js';
 import { planRun } from './plan.js';
 import type { ControlMessage, ShardMessage } from './shard.js';
 import { createHistogram, decodeHistogram, emptyCounters, mergeSnapshots, type Counters, type ShardSnapshot } from './stats.js';
@@ -69,8 +70,15 @@ export interface LoadResult {
     /** broadcast --in-flight: publishes sent past a window that had stopped moving for 500 ms. */
     windowProbes: number;
   };
-  /** echo: round trip; broadcast: publish → delivery. */
+  /**
+   * echo: round trip; broadcast: publish → delivery. With --rate it counts from the message's
+   * intended send time (its slot in the schedule), so stalls are not hidden (coordinated omission).
+   */
   latencyMs: Percentiles;
+  /** Paced echo: from the actual send instead (no samples otherwise: there the two are the same). */
+  serviceMs: Percentiles;
+  /** How busy each generator thread was while the traffic ran (CPU time per wall time, % of a core). */
+  generator: GeneratorCpu;
   /** --deflate: on how many connections the server agreed to permessage-deflate, or declined it. */
   deflate: { offered: boolean; agreed: number; declined: number };
   errors: Record<string, number>;
@@ -228,6 +236,9 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
   const errorCount = countErrors(merged.errors);
   const rampS = c.rampMs / 1000;
   const succeeded = options.scenario === 'connect' ? c.opened : c.received;
+  const generator = generatorCpu(results);
+  const limitWarning = generatorLimitWarning(generator);
+  if (limitWarning !== undefined) warnings.push(limitWarning);
   return {
     scenario: options.scenario,
     url: options.target.url,
@@ -265,6 +276,8 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
       windowProbes: c.windowProbes,
     },
     latencyMs: percentiles(merged.latency),
+    serviceMs: percentiles(merged.service),
+    generator,
     deflate: { offered: options.deflate !== undefined, agreed: c.deflateAgreed, declined: c.deflateDeclined },
     errors: merged.errors,
     errorCount,

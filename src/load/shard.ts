@@ -6,12 +6,13 @@
  */
 import { createCodec } from '../codec/select.js';
 import type { FrameCodec } from '../codec/codec.js';
-import { ABANDONED, LoadConnection, type ConnectionEvents } from './connection.js';
+import { ABANDONED, LoadConnection, type ConnectionEvents, type ConnectionSettings } from './connection.js';
 import type { ShardPlan } from './plan.js';
 import { BroadcastScenario } from './scenarios/broadcast.js';
 import { ConnectScenario } from './scenarios/connect.js';
 import { EchoScenario } from './scenarios/echo.js';
 import type { ScenarioContext, ScenarioDriver } from './scenarios/scenario.js';
+import { ThreadCpu } from './thread-cpu.js';
 import { ShardStats, type Counters, type ShardSnapshot } from './stats.js';
 
 export type ShardMessage =
@@ -30,6 +31,8 @@ const OPEN_BATCH = 500;
 /** After `stop`, the longest wait for answers in flight before the closing handshakes start. */
 const DRAIN_LIMIT_MS = 2000;
 const DRAIN_POLL_MS = 5;
+/** One read buffer for all of a shard's plain-TCP connections when the scenario counts data frames. */
+const SHARED_READ_BYTES = 256 * 1024;
 
 export class Shard implements ScenarioContext, ConnectionEvents {
   readonly plan: ShardPlan;
@@ -53,6 +56,9 @@ export class Shard implements ScenarioContext, ConnectionEvents {
   #closeTimer: NodeJS.Timeout | undefined;
   #ready = false;
   #reported = false;
+  /** This thread's CPU while the traffic runs: from `go` (connect: from the start, the ramp is its work) to the stop. */
+  readonly #cpu = new ThreadCpu();
+  readonly #dataFrames: ConnectionSettings['dataFrames'];
 
   constructor(plan: ShardPlan, emit: (message: ShardMessage) => void) {
     this.plan = plan;
@@ -62,6 +68,10 @@ export class Shard implements ScenarioContext, ConnectionEvents {
       : plan.scenario === 'broadcast' ? new BroadcastScenario(this)
         : new ConnectScenario(this);
     this.#finished = new Promise((resolve) => { this.#resolveFinished = resolve; });
+    const frames = this.#driver.dataFrames;
+    // With --deflate the protocol may hold on to a read while it inflates: each read gets its own buffer then.
+    this.#dataFrames = frames === undefined ? undefined
+      : { ...frames, readBuffer: plan.deflate === undefined ? Buffer.allocUnsafe(SHARED_READ_BYTES) : undefined };
   }
 
   /** Resolves once the result has been emitted. */
@@ -79,8 +89,10 @@ export class Shard implements ScenarioContext, ConnectionEvents {
   }
 
   control(message: ControlMessage): void {
-    if (message.type === 'go') this.#driver.go();
-    else if (message.type === 'acked') this.#driver.acked?.(message.acks);
+    if (message.type === 'go') {
+      if (this.plan.scenario !== 'connect') this.#cpu.mark();
+      this.#driver.go();
+    } else if (message.type === 'acked') this.#driver.acked?.(message.acks);
     else this.#stop();
   }
 
@@ -142,6 +154,7 @@ export class Shard implements ScenarioContext, ConnectionEvents {
       codec: this.#codec,
       handshakeTimeoutMs: plan.handshakeTimeoutMs,
       deflate: plan.deflate,
+      dataFrames: this.#dataFrames,
       localAddress: ips.length > 0 ? ips[index % ips.length] : undefined,
     }, this);
     conn.isPublisher = local >= plan.connections - plan.publishers;
@@ -191,6 +204,7 @@ export class Shard implements ScenarioContext, ConnectionEvents {
     const now = performance.now();
     clearInterval(this.#rampTimer);
     this.#driver.stop();
+    this.stats.cpuPercent = this.#cpu.percentSinceMark();
     const counters = this.stats.counters;
     counters.openAtEnd = this.open.length;
     counters.activeMs = this.#firstOpenAt < 0 ? 0 : now - this.#firstOpenAt;

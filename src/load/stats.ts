@@ -92,6 +92,10 @@ export interface ShardSnapshot {
   latency: string;
   /** TCP connect → 101, µs. */
   handshake: string;
+  /** Paced echo: reply minus the actual send (latency counts from the intended send), µs. */
+  service: string;
+  /** The shard's thread: its CPU time per second of wall time while the traffic ran, %. */
+  cpuPercent: number;
 }
 
 export class ShardStats {
@@ -100,6 +104,9 @@ export class ShardStats {
   /** Latency of the run up to the last progress interval: the interval's is added in each tick. */
   readonly #latency = createHistogram();
   readonly handshake = createHistogram();
+  readonly service = createHistogram();
+  /** Set by the shard when it stops. */
+  cpuPercent = 0;
   /** Latency of the current progress interval; every sample is recorded here, once. */
   readonly #interval = createHistogram();
 
@@ -112,6 +119,10 @@ export class ShardStats {
     this.#interval.recordValue(ms <= 0 ? 0 : Math.round(ms * 1000));
   }
 
+  recordService(ms: number): void {
+    this.service.recordValue(ms <= 0 ? 0 : Math.round(ms * 1000));
+  }
+
   recordHandshake(ms: number): void {
     this.handshake.recordValue(ms <= 0 ? 0 : Math.round(ms * 1000));
   }
@@ -122,6 +133,8 @@ export class ShardStats {
       errors: Object.fromEntries(this.errors),
       latency: encodeHistogram(this.#totalLatency()),
       handshake: encodeHistogram(this.handshake),
+      service: encodeHistogram(this.service),
+      cpuPercent: this.cpuPercent,
     };
   }
 
@@ -146,6 +159,7 @@ export interface MergedStats {
   errors: Record<string, number>;
   latency: Histogram;
   handshake: Histogram;
+  service: Histogram;
   /** Sum over shards of each shard's count / its own active time: rates add up across shards. */
   receivedPerSecond: number;
   sentPerSecond: number;
@@ -158,6 +172,7 @@ export function mergeSnapshots(snapshots: readonly ShardSnapshot[]): MergedStats
   const errors: Record<string, number> = {};
   const latency = createHistogram();
   const handshake = createHistogram();
+  const service = createHistogram();
   let receivedPerSecond = 0, sentPerSecond = 0, bytesReceivedPerSecond = 0, bytesSentPerSecond = 0;
   for (const snapshot of snapshots) {
     const c = snapshot.counters;
@@ -167,6 +182,7 @@ export function mergeSnapshots(snapshots: readonly ShardSnapshot[]): MergedStats
     for (const [kind, count] of Object.entries(snapshot.errors)) errors[kind] = (errors[kind] ?? 0) + count;
     latency.add(decodeHistogram(snapshot.latency));
     handshake.add(decodeHistogram(snapshot.handshake));
+    service.add(decodeHistogram(snapshot.service));
     if (c.activeMs > 0) {
       const seconds = c.activeMs / 1000;
       receivedPerSecond += c.received / seconds;
@@ -175,5 +191,5 @@ export function mergeSnapshots(snapshots: readonly ShardSnapshot[]): MergedStats
       bytesSentPerSecond += c.bytesSent / seconds;
     }
   }
-  return { counters, errors, latency, handshake, receivedPerSecond, sentPerSecond, bytesReceivedPerSecond, bytesSentPerSecond };
+  return { counters, errors, latency, handshake, service, receivedPerSecond, sentPerSecond, bytesReceivedPerSecond, bytesSentPerSecond };
 }

@@ -4,13 +4,15 @@
  * message sent on that connection, same type and the same bytes; its round trip is read from its own bytes.
  */
 import type { LoadConnection } from '../connection.js';
+import type { DataFrameHandler } from '../data-frame-reader.js';
 import { createEchoPayload, echoBodyMatches, readEchoSentAt, readEchoSeq, sequenceModulus, stampEchoPayload } from '../payload.js';
+import { SendTimes } from '../send-times.js';
 import { CorkBatch, PACED_QUEUE_LIMIT, RatePacer, type ScenarioContext, type ScenarioDriver } from './scenario.js';
 
 const MISMATCH_NOT_ECHO = 'mismatchNotEcho', MISMATCH_TYPE = 'mismatchType';
 const MISMATCH_SEQUENCE = 'mismatchSequence', MISMATCH_CONTENT = 'mismatchContent';
 
-export class EchoScenario implements ScenarioDriver {
+export class EchoScenario implements ScenarioDriver, DataFrameHandler<LoadConnection> {
   readonly #context: ScenarioContext;
   /** One payload for the whole shard: the protocol copies it into each frame before masking. */
   readonly #payload: Buffer;
@@ -21,6 +23,8 @@ export class EchoScenario implements ScenarioDriver {
   readonly #batch = new CorkBatch();
   #next = 0;
   #settled = false;
+  /** Replies need no message built: the stamp and a byte comparison say all (see message()). */
+  readonly dataFrames: { handler: DataFrameHandler<LoadConnection>; expected: Buffer };
 
   constructor(context: ScenarioContext) {
     this.#context = context;
@@ -29,13 +33,15 @@ export class EchoScenario implements ScenarioDriver {
     this.#binary = binary;
     this.#payload = createEchoPayload(size, binary, context.plan.payload);
     this.#modulus = sequenceModulus(binary);
+    this.dataFrames = { handler: this, expected: this.#payload };
     if (rate > 0) {
-      this.#pacer = new RatePacer(rate, (at) => this.#sendPaced(at), () => this.#batch.begin(), () => this.#batch.flush());
+      this.#pacer = new RatePacer(rate, (intendedAt, actualAt) => this.#sendPaced(intendedAt, actualAt), () => this.#batch.begin(), () => this.#batch.flush());
     }
   }
 
   opened(conn: LoadConnection): void {
     if (this.#pacer !== undefined) {
+      conn.sendTimes = new SendTimes();
       this.#pacer.start(); // the clock starts with the first open connection
       return;
     }
@@ -46,19 +52,40 @@ export class EchoScenario implements ScenarioDriver {
   }
 
   message(conn: LoadConnection, data: Buffer, isBinary: boolean): void {
+    this.#reply(conn, data, data.length, isBinary, echoBodyMatches(data, this.#payload));
+  }
+
+  // DataFrameHandler: a reply read straight from the socket's bytes.
+  frame(conn: LoadConnection, bytes: Buffer, start: number, length: number, isBinary: boolean): void {
+    const payload = bytes.subarray(start, start + length);
+    this.#reply(conn, payload, length, isBinary, echoBodyMatches(payload, this.#payload));
+  }
+
+  splitFrame(conn: LoadConnection, head: Buffer, length: number, isBinary: boolean, bodyMatches: boolean): void {
+    this.#reply(conn, head, length, isBinary, bodyMatches);
+  }
+
+  /**
+   * One reply: `head` holds at least its stamp; `bodyMatches` says whether the rest equals what
+   * was sent. Byte for byte, so what a server (or a compressor and inflater) changed shows up, and
+   * a text reply equal to our ASCII is valid UTF-8 by that alone.
+   */
+  #reply(conn: LoadConnection, head: Buffer, length: number, isBinary: boolean, bodyMatches: boolean): void {
     const now = performance.now();
     const stats = this.#context.stats;
-    const seq = readEchoSeq(data, this.#binary);
+    const seq = readEchoSeq(head, this.#binary);
     // Byte for byte: what a server (or a compressor and inflater) changed shows up here.
     const mismatch = seq < 0 ? MISMATCH_NOT_ECHO : isBinary !== this.#binary ? MISMATCH_TYPE
-      : seq !== conn.expectedSeq ? MISMATCH_SEQUENCE : !echoBodyMatches(data, this.#payload) ? MISMATCH_CONTENT : undefined;
+      : seq !== conn.expectedSeq ? MISMATCH_SEQUENCE : length !== this.#size || !bodyMatches ? MISMATCH_CONTENT : undefined;
     if (mismatch !== undefined) {
       stats.counters[mismatch]++;
       stats.countError('echo-mismatch');
+      conn.sendTimes?.shift();
     } else {
-      stats.recordLatency(now - readEchoSentAt(data, this.#binary));
+      stats.recordLatency(now - readEchoSentAt(head, this.#binary));
+      if (this.#pacer !== undefined) stats.recordService(now - conn.sendTimes!.shift());
       stats.counters.received++;
-      stats.counters.bytesReceived += data.length;
+      stats.counters.bytesReceived += length;
     }
     if (seq >= 0) conn.expectedSeq = (seq + 1) % this.#modulus;
     conn.inFlight--;
@@ -90,17 +117,19 @@ export class EchoScenario implements ScenarioDriver {
     for (const conn of this.#context.open) this.#context.stats.counters.lost += Math.max(0, conn.inFlight);
   }
 
-  #send(conn: LoadConnection, sentAt: number): void {
+  /** `sentAt`: the time the round trip counts from (paced: the intended send time). */
+  #send(conn: LoadConnection, sentAt: number): boolean {
     stampEchoPayload(this.#payload, this.#binary, conn.nextSeq, sentAt);
-    if (!conn.send(this.#payload, this.#binary)) return;
+    if (!conn.send(this.#payload, this.#binary)) return false;
     conn.nextSeq = (conn.nextSeq + 1) % this.#modulus;
     conn.inFlight++;
     const counters = this.#context.stats.counters;
     counters.sent++;
     counters.bytesSent += this.#size;
+    return true;
   }
 
-  #sendPaced(intendedAt: number): void {
+  #sendPaced(intendedAt: number, actualAt: number): void {
     const open = this.#context.open;
     if (open.length === 0) {
       this.#context.stats.counters.skipped++;
@@ -112,6 +141,6 @@ export class EchoScenario implements ScenarioDriver {
       return;
     }
     this.#batch.add(conn);
-    this.#send(conn, intendedAt);
+    if (this.#send(conn, intendedAt)) conn.sendTimes!.push(actualAt);
   }
 }

@@ -1,5 +1,6 @@
 /** The contract between a shard and the scenario it drives, and the helpers scenarios share. */
 import type { LoadConnection } from '../connection.js';
+import type { DataFrameHandler } from '../data-frame-reader.js';
 import type { ShardPlan } from '../plan.js';
 import type { ShardStats } from '../stats.js';
 
@@ -31,6 +32,11 @@ export interface ScenarioDriver {
   settle?(): void;
   /** The run-wide `[publisher, complete, …]` pairs from the coordinator (ack-relay.ts). */
   acked?(acks: readonly number[]): void;
+  /**
+   * Set when the scenario needs no message built: data frames go to `handler` straight from the
+   * reads, split frames compared with `expected` past their head (see data-frame-reader.ts).
+   */
+  readonly dataFrames?: { handler: DataFrameHandler<LoadConnection>; expected: Buffer };
 }
 
 /**
@@ -63,35 +69,50 @@ export class CorkBatch {
 export const PACED_QUEUE_LIMIT = 4 * 1024 * 1024;
 
 /**
- * Paces sends at a fixed rate. Each message gets its *intended* send time, so a server that falls
- * behind shows up as growing latency instead of a silently lower rate (no coordinated omission).
+ * Paces sends at a fixed rate, as wrk2 does: message k is due at startedAt + k·interval and leaves
+ * as soon as it is due. Each message carries its *intended* send time, so a server (or a generator)
+ * that falls behind shows up as growing latency instead of a silently lower rate (coordinated
+ * omission corrected); the actual send time goes with it for the service time.
  */
 export class RatePacer {
   #timer: NodeJS.Timeout | undefined;
   #startedAt = 0;
-  #scheduled = 0;
+  #sent = 0;
+  #running = false;
 
-  /** `send(intendedAtMs)` is called once per message, in order, in bursts once per timer tick. */
-  constructor(readonly perSecond: number, readonly send: (intendedAtMs: number) => void,
+  /**
+   * `send(intendedAtMs, actualAtMs)` is called once per message, in order; the messages due at
+   * one wake-up go in one turn (one write per socket).
+   */
+  constructor(readonly perSecond: number, readonly send: (intendedAtMs: number, actualAtMs: number) => void,
     readonly beginTurn: () => void, readonly endTurn: () => void) {}
 
   start(): void {
-    if (this.#timer !== undefined || this.perSecond <= 0) return;
+    if (this.#running || this.#timer !== undefined || this.perSecond <= 0) return;
+    this.#running = true;
     this.#startedAt = performance.now();
-    this.#timer = setInterval(() => this.#tick(), 1);
+    this.#tick();
   }
 
   stop(): void {
-    clearInterval(this.#timer);
+    this.#running = false;
+    clearTimeout(this.#timer);
   }
 
   #tick(): void {
-    const due = Math.floor((performance.now() - this.#startedAt) * this.perSecond / 1000);
-    if (due <= this.#scheduled) return;
+    if (!this.#running) return;
     const interval = 1000 / this.perSecond;
-    this.beginTurn();
-    for (let k = this.#scheduled; k < due; k++) this.send(this.#startedAt + k * interval);
-    this.endTurn();
-    this.#scheduled = due;
+    const now = performance.now();
+    // Messages 0..due-1 are due by now (message 0 at the start itself).
+    const due = Math.floor((now - this.#startedAt) / interval) + 1;
+    if (due > this.#sent) {
+      this.beginTurn();
+      for (let k = this.#sent; k < due; k++) this.send(this.#startedAt + k * interval, now);
+      this.endTurn();
+      this.#sent = due;
+    }
+    // Wake for the next one (timers have millisecond resolution: it may come a little late).
+    const wait = this.#startedAt + this.#sent * interval - performance.now();
+    this.#timer = setTimeout(() => this.#tick(), Math.max(0, wait));
   }
 }
