@@ -52,7 +52,7 @@ export interface ConnectionSettings {
    * unless permessage-deflate is agreed. Over plain TCP, reads go into `readBuffer` when given,
    * shared by the shard's connections (a read is handled whole before the next).
    */
-  dataFrames?: { handler: DataFrameHandler<LoadConnection>; expected: Buffer; readBuffer?: Buffer };
+  dataFrames?: { handler: DataFrameHandler<LoadConnection>; expected: Buffer; headBytes?: number; readBuffer?: Buffer };
 }
 
 export class LoadConnection implements ProtocolSink {
@@ -253,7 +253,8 @@ export class LoadConnection implements ProtocolSink {
     this.state = ConnState.OPEN;
     this.#protocol = new WebSocketProtocol(this.#codec, this, { role: 'client', maxPayload: CLIENT_MAX_PAYLOAD, deflate: this.#deflate });
     if (this.#dataFrames !== undefined && this.#deflate === undefined) {
-      this.#reader = new DataFrameReader(this, this.#dataFrames.handler, this.#dataFrames.expected, CLIENT_MAX_PAYLOAD);
+      const { handler, expected, headBytes } = this.#dataFrames;
+      this.#reader = new DataFrameReader(this, handler, expected, CLIENT_MAX_PAYLOAD, headBytes);
     }
     this.#events.opened(this, performance.now() - this.#startedAt, this.#deflate !== undefined);
     // Frames that came in the same read as the 101 are the first input.

@@ -98,27 +98,37 @@ export class DeliveryReader {
     this.#prefix = new Uint8Array(Buffer.from(`{"type":"message","topic":${JSON.stringify(topic)},"data":"`));
   }
 
+  /** Bytes from a delivery's start through its stamp, in the serialisation the fast path reads. */
+  get stampEnd(): number {
+    return this.#prefix.length + PUBLISH_MIN_SIZE;
+  }
+
   /** Reads `message` into `this.stamp`; false when it is not one of our deliveries. */
   read(message: Buffer): boolean {
+    return this.readAt(message, 0, message.length);
+  }
+
+  /** The same for the message in bytes[start, start + length), read in place. */
+  readAt(bytes: Buffer, start: number, length: number): boolean {
     const prefix = this.#prefix;
-    const at = prefix.length;
-    if (message.length < at + PUBLISH_MIN_SIZE) return readDeliveryStamp(message, this.stamp);
+    const at = start + prefix.length;
+    if (length < prefix.length + PUBLISH_MIN_SIZE) return this.#general(bytes, start, length);
     // The topic and the data key, from the end, then the type's value: the rest of the prefix is
     // `{"type":"` and `","topic":`, the same in every message of the protocol.
-    for (let i = at - 1; i >= TOPIC_AT; i--) if (message[i] !== prefix[i]) return readDeliveryStamp(message, this.stamp);
-    for (let i = TYPE_VALUE_AT; i < TYPE_VALUE_END; i++) if (message[i] !== prefix[i]) return readDeliveryStamp(message, this.stamp);
-    if (message[at + PUBLISHER_AT - 1] !== COLON || message[at + SEQ_AT - 1] !== COLON) return readDeliveryStamp(message, this.stamp);
-    const publisher = readHex(message, at + PUBLISHER_AT, PUBLISHER_DIGITS);
-    const seq = readHex(message, at + SEQ_AT, SEQ_DIGITS);
-    if (publisher < 0 || seq < 0) return readDeliveryStamp(message, this.stamp);
+    for (let i = prefix.length - 1; i >= TOPIC_AT; i--) if (bytes[start + i] !== prefix[i]) return this.#general(bytes, start, length);
+    for (let i = TYPE_VALUE_AT; i < TYPE_VALUE_END; i++) if (bytes[start + i] !== prefix[i]) return this.#general(bytes, start, length);
+    if (bytes[at + PUBLISHER_AT - 1] !== COLON || bytes[at + SEQ_AT - 1] !== COLON) return this.#general(bytes, start, length);
+    const publisher = readHex(bytes, at + PUBLISHER_AT, PUBLISHER_DIGITS);
+    const seq = readHex(bytes, at + SEQ_AT, SEQ_DIGITS);
+    if (publisher < 0 || seq < 0) return this.#general(bytes, start, length);
     const key = publisher * SEQ_MODULUS + seq;
     const slot = (seq ^ (publisher * 31)) & (SENT_AT_CACHE - 1);
     let sentAt: number;
     if (this.#cacheKey[slot] === key) {
       sentAt = this.#cacheSentAt[slot];
     } else {
-      sentAt = readHex(message, at, TS_DIGITS);
-      if (sentAt < 0) return readDeliveryStamp(message, this.stamp);
+      sentAt = readHex(bytes, at, TS_DIGITS);
+      if (sentAt < 0) return this.#general(bytes, start, length);
       this.#cacheKey[slot] = key;
       this.#cacheSentAt[slot] = sentAt;
     }
@@ -127,6 +137,10 @@ export class DeliveryReader {
     stamp.publisher = publisher;
     stamp.seq = seq;
     return true;
+  }
+
+  #general(bytes: Buffer, start: number, length: number): boolean {
+    return readDeliveryStamp(start === 0 && length === bytes.length ? bytes : bytes.subarray(start, start + length), this.stamp);
   }
 }
 

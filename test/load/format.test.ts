@@ -5,6 +5,7 @@ import { createEchoPayload, readEchoSentAt, readEchoSeq, stampEchoPayload, TEXT_
 import { DeliveryReader, epochMicros, PublishTemplate, PUBLISH_MIN_SIZE, readDeliverySentAt, SEQ_MODULUS, subscribeMessage } from '../../src/load/pubsub-format.js';
 import { checkResponseHead, createClientHandshake, responseHeader } from '../../src/load/handshake.js';
 import { parseTarget } from '../../src/load/args.js';
+import { DataFrameReader } from '../../src/load/data-frame-reader.js';
 
 test('an echo payload carries its sequence number and send time, as ASCII text or binary', (t) => {
   for (const binary of [false, true]) {
@@ -94,3 +95,31 @@ test('the client handshake offers extensions when asked, and a response header i
 function isAscii(bytes: Buffer): boolean {
   return bytes.every((byte) => byte >= 0x20 && byte < 0x7f);
 }
+
+test('a delivery split over reads at any byte is still read from its head: the frame reader keeps bytes up to the stamp', (t) => {
+  const template = new PublishTemplate('prices', 64);
+  const now = epochMicros();
+  const data = (JSON.parse(template.stamp(now, 3, 77).toString()) as { data: string }).data;
+  const payload = Buffer.from(JSON.stringify({ type: 'message', topic: 'prices', data }));
+  const frame = Buffer.concat([Buffer.from([0x81, payload.length]), payload]); // RFC 6455 §5.2: under 126 bytes, a 7-bit length
+  const reader = new DeliveryReader('prices');
+  for (let cut = 1; cut < frame.length; cut++) {
+    const stamps: Array<{ sentAt: number; publisher: number; seq: number; size: number }> = [];
+    const read = (bytes: Buffer, start: number, length: number, size: number) => {
+      t.true(reader.readAt(bytes, start, length), `cut at ${cut}`);
+      stamps.push({ ...reader.stamp, size });
+    };
+    const frames = new DataFrameReader('conn', {
+      frame: (_conn, bytes, start, length) => read(bytes, start, length, length),
+      splitFrame: (_conn, head, length) => read(head, 0, head.length, length),
+    }, Buffer.alloc(0), 1 << 20, reader.stampEnd);
+    // Each read lands in the same reused buffer, as the shard's shared read buffer does.
+    const readBuffer = Buffer.alloc(frame.length);
+    for (const [from, to] of [[0, cut], [cut, frame.length]]) {
+      frame.copy(readBuffer, 0, from, to);
+      t.is(frames.read(readBuffer.subarray(0, to - from)), undefined);
+      readBuffer.fill(0xee);
+    }
+    t.deepEqual(stamps, [{ sentAt: now, publisher: 3, seq: 77, size: payload.length }]);
+  }
+});

@@ -9,6 +9,7 @@
  * (delivery-ledger.ts).
  */
 import type { LoadConnection } from '../connection.js';
+import type { DataFrameHandler } from '../data-frame-reader.js';
 import { DeliveryLedger } from '../delivery-ledger.js';
 import { NO_SUBSCRIBERS, PublishWindow } from '../publish-window.js';
 import { DeliveryReader, PublishTemplate, subscribeMessage } from '../pubsub-format.js';
@@ -23,7 +24,10 @@ const DELIVERY_QUIET_POLLS = 3;
 /** Closed loop: a window that has not moved for this long lost a delivery; one more publish goes out. */
 const WINDOW_STALL_MS = 500;
 
-export class BroadcastScenario implements ScenarioDriver {
+/** Deliveries are not compared with anything past their stamp. */
+const NOTHING_EXPECTED = Buffer.alloc(0);
+
+export class BroadcastScenario implements ScenarioDriver, DataFrameHandler<LoadConnection> {
   readonly #context: ScenarioContext;
   readonly #template: PublishTemplate;
   readonly #reader: DeliveryReader;
@@ -54,12 +58,19 @@ export class BroadcastScenario implements ScenarioDriver {
   #quietPolls = 0;
   /** performance.now() → µs since the epoch, for the intended send times. */
   readonly #epochOffsetMs = performance.timeOrigin;
+  /**
+   * Deliveries are read in place from the socket's bytes (data-frame-reader.ts): no message is
+   * built, only the stamp is read; a frame split over reads keeps its head up to the stamp. Their
+   * text is not checked as UTF-8 (the full protocol reads whatever the fast path does not take).
+   */
+  readonly dataFrames: { handler: DataFrameHandler<LoadConnection>; expected: Buffer; headBytes: number };
 
   constructor(context: ScenarioContext) {
     this.#context = context;
     const { plan } = context;
     this.#template = new PublishTemplate(plan.topic, plan.size, plan.payload);
     this.#reader = new DeliveryReader(plan.topic);
+    this.dataFrames = { handler: this, expected: NOTHING_EXPECTED, headBytes: this.#reader.stampEnd };
     this.#firstConnection = plan.firstConnection;
     this.#subscribers = plan.connections - plan.publishers;
     this.#ledger = new DeliveryLedger(this.#subscribers, plan.totalPublishers, context.stats.counters);
@@ -86,10 +97,24 @@ export class BroadcastScenario implements ScenarioDriver {
   }
 
   message(conn: LoadConnection, data: Buffer): void {
+    this.#delivery(conn, data, 0, data.length, data.length);
+  }
+
+  // DataFrameHandler: a delivery read straight from the socket's bytes.
+  frame(conn: LoadConnection, bytes: Buffer, start: number, length: number): void {
+    this.#delivery(conn, bytes, start, length, length);
+  }
+
+  splitFrame(conn: LoadConnection, head: Buffer, length: number): void {
+    this.#delivery(conn, head, 0, head.length, length);
+  }
+
+  /** One message in bytes[start, start + length) (its first bytes at least, `size` in all). */
+  #delivery(conn: LoadConnection, bytes: Buffer, start: number, length: number, size: number): void {
     const stats = this.#context.stats;
     const counters = stats.counters;
     const reader = this.#reader;
-    if (conn.isPublisher || !reader.read(data) || reader.stamp.publisher >= this.#ledger.publishers) {
+    if (conn.isPublisher || !reader.readAt(bytes, start, length) || reader.stamp.publisher >= this.#ledger.publishers) {
       counters.other++;
       return;
     }
@@ -98,7 +123,7 @@ export class BroadcastScenario implements ScenarioDriver {
     this.#lastDeliveryAt = readAt;
     stats.recordLatency(this.#epochOffsetMs + readAt - stamp.sentAt / 1000);
     counters.received++;
-    counters.bytesReceived += data.length;
+    counters.bytesReceived += size;
     const subscriber = conn.index - this.#firstConnection;
     const highest = this.#ledger.record(subscriber, stamp.publisher, stamp.seq);
     if (highest >= 0 && this.#window !== undefined

@@ -36,7 +36,7 @@ export interface ScenarioDriver {
    * Set when the scenario needs no message built: data frames go to `handler` straight from the
    * reads, split frames compared with `expected` past their head (see data-frame-reader.ts).
    */
-  readonly dataFrames?: { handler: DataFrameHandler<LoadConnection>; expected: Buffer };
+  readonly dataFrames?: { handler: DataFrameHandler<LoadConnection>; expected: Buffer; headBytes?: number };
 }
 
 /**
