@@ -3,15 +3,14 @@
  * wasmsocket `--app pubsub` (inline and `--workers 1`) against a `ws` server with the usual
  * send loop (bench/apps/ws-pubsub.ts) and uWebSockets.js's own publish.
  */
-import { STEADY_WINDOW } from './measure.js';
+import { CLIENT_BOUND_METHOD, STEADY_WINDOW } from './measure.js';
 import { parseBenchOptions, select } from './options.js';
-import { broadcast } from './scenarios.js';
+import { broadcast, BROADCAST_IN_FLIGHT, broadcastMethod } from './scenarios.js';
 import { COLOURS, uwsServer, wasmsocket, wsServer } from './servers.js';
 import { runSuite } from './suite.js';
 
 const options = parseBenchOptions('broadcast');
 const durationS = options.durationS ?? (options.quick ? 3 : 6);
-const PUBLISH_RATE = 2000;
 
 const servers = select([
   wasmsocket('wasm', 0, COLOURS.wasmWasmInline),
@@ -20,8 +19,8 @@ const servers = select([
   uwsServer(COLOURS.uws),
 ], options.servers, 'server');
 const scenarios = select([
-  broadcast(28, 1000, durationS, PUBLISH_RATE),
-  broadcast(1024, 1000, durationS, PUBLISH_RATE),
+  broadcast(28, 1000, durationS, BROADCAST_IN_FLIGHT),
+  broadcast(1024, 1000, durationS, BROADCAST_IN_FLIGHT),
 ], options.scenarios, 'scenario');
 
 const inline = 'wasmsocket-wasm-inline', one = 'wasmsocket-wasm-w1';
@@ -34,11 +33,9 @@ await runSuite({
       '(bench/apps/ws-pubsub.ts, the delivery serialized once per publish); uWebSockets.js with `app.publish` (bench/apps/uws-pubsub.ts).',
     '**Placement: every server on core 0 (`taskset -c 0`), the load generator on core 1 (`taskset -c 1`).** `--workers 1` therefore shares its one core between the main thread and the worker: ' +
       'it gets no extra core here, as `ws` and uWebSockets.js get none (this is the one-core comparison the issue asks for; bench:workers shows what a second core does).',
-    `Load: \`wasmsocket load --scenario broadcast --connections 1000 --publishers 1 --rate ${PUBLISH_RATE} --size S --ramp 0\` for ${durationS} s: ` +
-      `${PUBLISH_RATE.toLocaleString('en-US')} publishes/s offered, i.e. ${(PUBLISH_RATE * 1000 / 1e6).toFixed(0)}M deliveries/s, more than any server here delivers, so each row is the server's (or the client's) limit. ` +
-      'The smallest publish data the generator makes is 28 B (timestamp and sequence number), so the "20 B" row of the issue is 28 B of data here; a delivery frame then carries 64 B of JSON.',
+    broadcastMethod(),
     `Rate: deliveries/s received over ${STEADY_WINDOW}: the CLI's own average also counts what arrives while it drains and closes, which flatters an overloaded server. ` +
-      'Where the client CPU is near 100%, the generator is the limit, and "per server CPU-s" estimates the server\'s own capacity.',
+      `Client-bound: ${CLIENT_BOUND_METHOD}`,
   ],
   placement: { serverCpus: '0', loadCpus: '1', serverEnv: {} },
   servers,

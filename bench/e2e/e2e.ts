@@ -8,23 +8,15 @@
  * gives the server's CPU-seconds per million messages (issue 10 #6), and the wasm and js codecs
  * are compared end to end per row. `--scenarios id,…` reruns rows; the log says how long a run takes.
  */
-import { STEADY_WINDOW } from './measure.js';
+import { CLIENT_BOUND_METHOD, STEADY_WINDOW } from './measure.js';
 import { parseBenchOptions, select } from './options.js';
-import { broadcast, connectStorm, echo } from './scenarios.js';
+import { broadcast, BROADCAST_IN_FLIGHT, broadcastMethod, connectStorm, echo } from './scenarios.js';
 import { COLOURS, uwsServer, wasmsocket, wsServer } from './servers.js';
 import { runSuite, type Target } from './suite.js';
 
 const options = parseBenchOptions('e2e');
 const durationS = options.durationS ?? (options.quick ? 2 : 4);
 const holdS = options.quick ? 4 : 5;
-const PUBLISH_RATE = 2000;
-/**
- * Compressed deliveries cost the one-core client a fresh-context inflate each (≈ 10-20 µs here),
- * so it keeps up with about 50k/s: at 500 publishes/s (500k deliveries/s) it fell behind every
- * server and ended in close timeouts. 50/s is an offered load the client can take, so the
- * deliveries show who keeps up and the CPU row what each server pays for it.
- */
-const COMPRESSED_PUBLISH_RATE = 50;
 const STORM = 10_000;
 const PIPELINE = 4;
 /** The compressed and wss rows: the codec matters less there, the peers' own compression and TLS more. */
@@ -47,11 +39,11 @@ const scenarios = select([
   echo(1024, 100, durationS, { inFlight: PIPELINE }),
   echo(64 * 1024, 100, durationS, { inFlight: PIPELINE }),
   echo(20, 1000, durationS),
-  broadcast(28, 1000, durationS, PUBLISH_RATE),
+  broadcast(28, 1000, durationS, BROADCAST_IN_FLIGHT),
   connectStorm(STORM, holdS),
   echo(1024, 100, durationS, { deflate: true, only: FEATURE_SERVERS }),
   echo(64 * 1024, 100, durationS, { deflate: true, only: FEATURE_SERVERS }),
-  broadcast(1024, 1000, durationS, COMPRESSED_PUBLISH_RATE, 1, { deflate: true, only: FEATURE_SERVERS }),
+  broadcast(1024, 1000, durationS, BROADCAST_IN_FLIGHT, 1, { deflate: true, only: FEATURE_SERVERS }),
   connectStorm(STORM, holdS, { deflate: true, only: FEATURE_SERVERS }),
   echo(1024, 100, durationS, { tls: true, only: FEATURE_SERVERS }),
 ], options.scenarios, 'scenario');
@@ -102,15 +94,15 @@ await runSuite({
     '**Placement: every server on core 0 (`taskset -c 0`), the load generator on core 1 (`taskset -c 1`).** The "1 worker" columns therefore put the main thread and the worker on the same single core: ' +
       'they show what worker mode costs, not what it gains (bench:workers gives it both cores).',
     `Echo: \`wasmsocket load --scenario echo --connections N --in-flight 1 --size S\` for ${durationS} s, ASCII text (client codec js below 64 KiB, wasm at 64 KiB); rate = round trips/s over ${STEADY_WINDOW}. ` +
-      `Broadcast: \`--scenario broadcast --connections 1000 --publishers 1 --rate ${PUBLISH_RATE} --size 28 --ramp 0\`, ${(PUBLISH_RATE * 1000 / 1e6).toFixed(0)}M deliveries/s offered (28 B is the generator's smallest publish data; the issue's 20 B).`,
+      broadcastMethod(),
     `Idle memory and storm, one run per server: \`--scenario connect --connections ${STORM} --ramp 0\` holding for ${holdS} s. Memory = (server RSS at the end of the hold − RSS before the load) ÷ ${STORM.toLocaleString('en-US')}, ` +
       'from /proc/PID/status (a garbage-collected server\'s RSS also holds the storm\'s garbage). Storm = time from the first connect to the last 101 response, as the client saw it (one client thread; SYN retries when the accept queue overflows are included).',
     `Pipelined rows: \`--in-flight ${PIPELINE}\`. "server CPU-s per million" rows: the server's CPU time (all threads, /proc/PID/task/*/stat) over the steady window ÷ the messages (round trips or deliveries) in it × 10⁶, the server's own cost where the client sets the pace.`,
     'Compressed rows (issue 11): `--deflate --payload json` (generated JSON-like records, about 2.3:1 at 1 KiB and 3.4:1 at 64 KiB with zlib level 6); servers: `wasmsocket serve --deflate` (defaults: from 1 KiB, level 6, no context takeover either way), ' +
       '`ws` with `perMessageDeflate` set the same way (threshold 1024, level 6, memLevel 8, server and client no context takeover), uWebSockets.js with `SHARED_COMPRESSOR`; a server that declines on any connection fails the run. ' +
-      `Compressed broadcast offers ${COMPRESSED_PUBLISH_RATE} publishes/s of 1 KiB to 1,000 (${COMPRESSED_PUBLISH_RATE}k deliveries/s, about what the one client thread can inflate): deliveries/s shows who keeps up, the CPU row what it costs the server; \`ws\` compresses once per subscriber, as its \`send\` does. Idle memory with \`--deflate\` as above.`,
+      'Compressed broadcast: 1 KiB to 1,000, closed loop as above; the one client thread inflates every delivery (a fresh-context inflate each, ≈ 10-20 µs), so this row is usually client-bound: then the CPU row tells what each server pays; `ws` compresses once per subscriber, as its `send` does. Idle memory with `--deflate` as above.',
     'wss row: the same echo over TLS (a self-signed P-256 certificate made with openssl, `--insecure` on the client): `wasmsocket serve --cert --key`, `ws` on `node:https`, uWebSockets.js `SSLApp`.',
-    'Client-bound rows: the load generator uses one core; where its CPU is near 100% it, not the server, sets the pace, and "per server CPU-s" estimates the server\'s capacity.',
+    `Client-bound: ${CLIENT_BOUND_METHOD}`,
   ],
   placement: { serverCpus: '0', loadCpus: '1', serverEnv: {} },
   servers,

@@ -16,6 +16,11 @@ export function count(value: number): string {
   return value >= 100 ? value.toFixed(0) : value.toPrecision(3);
 }
 
+/** A count of things, whole: 0, 12, 1.23k, 4.56M. */
+export function whole(value: number): string {
+  return Number.isFinite(value) && Math.abs(value) < 1000 ? value.toFixed(0) : count(value);
+}
+
 export function bytes(value: number): string {
   if (!Number.isFinite(value)) return '–';
   if (Math.abs(value) >= 1024 * 1024) return `${(value / 1024 / 1024).toPrecision(3)} MiB`;

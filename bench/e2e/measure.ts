@@ -21,6 +21,9 @@ const SETTLE_MS = 500;
 const LOAD_GRACE_S = 45;
 /** A client on its core above this is probably the bottleneck. */
 export const CLIENT_BOUND_PERCENT = 90;
+/** How the method text of every suite says it. */
+export const CLIENT_BOUND_METHOD = `a cell where the load generator's busiest thread was over ${CLIENT_BOUND_PERCENT}% of its core is marked **client-bound**: ` +
+  'the generator, not the server, set the pace there, and "per server CPU-s" estimates the server\'s own capacity.';
 
 export interface Placement extends Pinning {
   serverEnv: Record<string, string>;
@@ -30,7 +33,7 @@ export async function measure(server: ServerSpec, scenario: Scenario, placement:
   const sample: RunSample = {
     scenario: scenario.id, server: server.id, repetition, sequence, startedAt: new Date().toISOString(), notes: [],
     serverCommand: '', loadCommand: '', steadyRate: NaN, steadyWindowS: 0,
-    serverCpuPercent: NaN, loadCpuPercent: NaN, serverWaitPercent: NaN, rssBeforeKiB: NaN, rssHeldKiB: NaN, rssPeakKiB: NaN, wallS: 0,
+    serverCpuPercent: NaN, loadCpuPercent: NaN, loadBusiestThreadPercent: NaN, serverWaitPercent: NaN, rssBeforeKiB: NaN, rssHeldKiB: NaN, rssPeakKiB: NaN, wallS: 0,
   };
   const wallStart = performance.now();
   const cpus = scenario.pinning ?? placement;
@@ -80,6 +83,7 @@ export async function measure(server: ServerSpec, scenario: Scenario, placement:
     const steadyTo = steady === undefined ? loadStart + scenario.durationS * 1000 : onOurClock(steady.toS);
     sample.serverCpuPercent = serverSampler.cpuPercent(steadyFrom, steadyTo);
     sample.loadCpuPercent = loadSampler.cpuPercent(steadyFrom, steadyTo);
+    sample.loadBusiestThreadPercent = reportedBusiestThread(output?.result) ?? loadSampler.busiestThreadPercent(steadyFrom, steadyTo);
     sample.serverWaitPercent = serverSampler.waitPercent(steadyFrom, steadyTo);
     sample.rssHeldKiB = serverSampler.rssAt(steadyTo);
     sample.rssPeakKiB = serverSampler.peakRss(loadStart, performance.now());
@@ -115,6 +119,14 @@ export async function measure(server: ServerSpec, scenario: Scenario, placement:
     sample.wallS = (performance.now() - wallStart) / 1000;
   }
   return sample;
+}
+
+/** The generator's own busiest-thread CPU, when its result reports CPU per thread. */
+function reportedBusiestThread(result: LoadResult | undefined): number | undefined {
+  const threads = (result as { generator?: { threads?: Array<{ cpuPercent?: unknown }> } } | undefined)?.generator?.threads;
+  if (!Array.isArray(threads) || threads.length === 0) return undefined;
+  const percents = threads.map((thread) => thread.cpuPercent).filter((value): value is number => typeof value === 'number' && Number.isFinite(value));
+  return percents.length === 0 ? undefined : Math.max(...percents);
 }
 
 /** The load driver's line: the result, the progress samples, and when its clock (elapsedS 0) started. */

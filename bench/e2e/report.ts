@@ -1,5 +1,6 @@
 /** The Markdown report of a suite: how it was run, medians with ratios, targets, per-run details. */
 import { percent, ratio } from './format.js';
+import { CLIENT_BOUND_PERCENT } from './measure.js';
 import type { Cell, Row, SuiteOutcome, TargetResult } from './suite.js';
 
 export function renderMarkdown(outcome: SuiteOutcome): string {
@@ -18,7 +19,8 @@ export function renderMarkdown(outcome: SuiteOutcome): string {
   lines.push(`- Reproduce: \`npm run bench:${config.name}\` (\`-- --quick\`: one short repetition). Raw samples: \`bench/results/raw/${config.name}-*.json\`.`, '');
 
   lines.push('## Medians', '');
-  lines.push(`Each cell: the median, then its ratio to **${baseline}**${reference === undefined ? '' : ` and, after the ·, to **${reference}**`} (value ÷ that server's value; each row says which way is better).`, '');
+  lines.push(`Each cell: the median, then its ratio to **${baseline}**${reference === undefined ? '' : ` and, after the ·, to **${reference}**`} (value ÷ that server's value; each row says which way is better). ` +
+    `**client-bound**: the load generator's busiest thread was over ${CLIENT_BOUND_PERCENT}% of its core in that cell (median over runs), so the cell measured the client, not the server.`, '');
   lines.push(`| | ${config.servers.map((s) => s.label).join(' | ')} |`);
   lines.push(`|---|${config.servers.map(() => '---:').join('|')}|`);
   for (const row of outcome.rows) {
@@ -54,9 +56,10 @@ export function renderMarkdown(outcome: SuiteOutcome): string {
   lines.push(`Server and client CPU: % of one core (all threads) over the steady part of each run, median over runs. ` +
     `Server waited: % of that time the server's threads (summed) were ready to run but waited for a core, held by another process or by the server's own other threads ` +
     `(GC helpers; in worker mode the main thread and the workers); from /proc/PID/task/*/schedstat. ` +
-    `Per server CPU-s: the median rate divided by the server's CPU use, an estimate of what one fully used core would do, useful when the client or the noise, not the server, set the pace.`, '');
-  lines.push(`| scenario | server | median | × ${baseline}${reference === undefined ? '' : ` | × ${reference}`} | server CPU | server waited | client CPU | per server CPU-s | runs |`);
-  lines.push(`|---|---|---:|---:|${reference === undefined ? '' : '---:|'}---:|---:|---:|---:|---|`);
+    `Per server CPU-s: the median rate divided by the server's CPU use, an estimate of what one fully used core would do, useful when the client or the noise, not the server, set the pace. ` +
+    `Client busiest thread: the load generator's busiest thread, % of one core (its own per-thread figure, else /proc/PID/task/*/stat); over ${CLIENT_BOUND_PERCENT}% the cell is client-bound.`, '');
+  lines.push(`| scenario | server | median | × ${baseline}${reference === undefined ? '' : ` | × ${reference}`} | server CPU | server waited | client CPU | client busiest thread | per server CPU-s | runs |`);
+  lines.push(`|---|---|---:|---:|${reference === undefined ? '' : '---:|'}---:|---:|---:|---:|---:|---|`);
   const footnotes: string[] = [];
   for (const row of outcome.rows) {
     for (const server of config.servers) {
@@ -74,7 +77,8 @@ export function renderMarkdown(outcome: SuiteOutcome): string {
       }
       const value = Number.isFinite(cell.median) ? row.metric.format(cell.median) : `error${cell.errors.length > 0 ? ` [${footnotes.indexOf(`error: ${cell.errors[0]}`) + 1}]` : ''}`;
       lines.push(`| ${row.metric.title} | ${server.label} | ${value} | ${ratioOf(cell, baseCell)}${refCell === undefined && reference === undefined ? '' : ` | ${ratioOf(cell, refCell)}`} | ` +
-        `${row.metric.perCpu ? percent(cell.serverCpu) : '–'} | ${row.metric.perCpu ? percent(cell.serverWait) : '–'} | ${row.metric.perCpu ? percent(cell.loadCpu) : '–'} | ${row.metric.perCpu ? row.metric.format(cell.perCpuSecond) : '–'} | ${runs}${marks.length > 0 ? ` ${[...new Set(marks)].join('')}` : ''} |`);
+        `${row.metric.perCpu ? percent(cell.serverCpu) : '–'} | ${row.metric.perCpu ? percent(cell.serverWait) : '–'} | ${row.metric.perCpu ? percent(cell.loadCpu) : '–'} | ` +
+        `${row.metric.perCpu ? `${percent(cell.loadBusiest)}${cell.clientBound ? ' (client-bound)' : ''}` : '–'} | ${row.metric.perCpu ? row.metric.format(cell.perCpuSecond) : '–'} | ${runs}${marks.length > 0 ? ` ${[...new Set(marks)].join('')}` : ''} |`);
     }
   }
   lines.push('');
@@ -108,6 +112,7 @@ function matrixCell(row: Row, id: string, baseline: string, reference: string | 
   if (reference !== undefined) ratios.push(ref === undefined ? '–' : ratio(cell.median / ref.median));
   parts.push(ratios.join(' · '));
   const failed = cell.errors.length > 0 ? ` (${cell.values.length}/${cell.values.length + cell.errors.length} runs)` : '';
+  if (cell.clientBound) parts.push('**client-bound**');
   return parts.join('<br>') + failed;
 }
 

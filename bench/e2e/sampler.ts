@@ -1,7 +1,9 @@
 /**
  * Samples a process's CPU time (utime + stime of all its threads, /proc/<pid>/stat), the time its
  * threads were runnable but waited for a CPU (/proc/<pid>/task/<tid>/schedstat, second field:
- * on a shared machine, the share other work took from it) and its resident memory (VmRSS,
+ * on a shared machine, the share other work took from it), each thread's CPU time
+ * (/proc/<pid>/task/<tid>/stat: the busiest thread of a load generator tells whether it was the
+ * limit) and its resident memory (VmRSS,
  * /proc/<pid>/status) every `intervalMs`, so a run can ask afterwards for the CPU use over any
  * window and the RSS at any moment.
  */
@@ -15,6 +17,8 @@ export interface ProcSample {
   cpuS: number;
   /** Seconds its threads spent runnable, waiting for a CPU, so far (threads alive now). */
   waitS: number;
+  /** CPU seconds so far per thread id (threads alive now). */
+  threadCpuS: Map<string, number>;
   rssKiB: number;
 }
 
@@ -38,26 +42,31 @@ export function readProc(pid: number): ProcSample | undefined {
     const utime = Number(fields[11]), stime = Number(fields[12]);
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const rss = /VmRSS:\s+(\d+) kB/.exec(status);
-    return { at: performance.now(), cpuS: (utime + stime) / clockTicks(), waitS: runQueueWait(pid), rssKiB: rss === null ? 0 : Number(rss[1]) };
+    const tasks = readTasks(pid);
+    return { at: performance.now(), cpuS: (utime + stime) / clockTicks(), waitS: tasks.waitS, threadCpuS: tasks.cpuS, rssKiB: rss === null ? 0 : Number(rss[1]) };
   } catch {
     return undefined; // the process is gone
   }
 }
 
-function runQueueWait(pid: number): number {
+function readTasks(pid: number): { waitS: number; cpuS: Map<string, number> } {
   let ns = 0;
+  const cpuS = new Map<string, number>();
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
         ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]) || 0;
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        cpuS.set(tid, (Number(fields[11]) + Number(fields[12])) / clockTicks());
       } catch {
         // the thread ended between the listing and the read
       }
     }
   } catch {
-    return NaN;
+    return { waitS: NaN, cpuS };
   }
-  return ns / 1e9;
+  return { waitS: ns / 1e9, cpuS };
 }
 
 export class ProcSampler {
@@ -86,6 +95,20 @@ export class ProcSampler {
     const first = inside[0], last = inside[inside.length - 1];
     if (last.at - first.at < 200) return NaN;
     return (100 * (last.cpuS - first.cpuS) * 1000) / (last.at - first.at);
+  }
+
+  /** CPU use of the busiest thread in % of one core over the window (threads alive at both ends); NaN without two samples. */
+  busiestThreadPercent(from: number, to: number): number {
+    const inside = this.samples.filter((s) => s.at >= from && s.at <= to);
+    if (inside.length < 2) return NaN;
+    const first = inside[0], last = inside[inside.length - 1];
+    if (last.at - first.at < 200) return NaN;
+    let busiest = 0;
+    for (const [tid, cpuS] of last.threadCpuS) {
+      const before = first.threadCpuS.get(tid);
+      if (before !== undefined) busiest = Math.max(busiest, (100 * (cpuS - before) * 1000) / (last.at - first.at));
+    }
+    return busiest;
   }
 
   /** Time spent waiting for a CPU in % of the window (NaN without two samples). */

@@ -10,14 +10,13 @@ import { availableParallelism } from 'node:os';
 import { allowedCpus, bySiblings, formatCpuList, parseCpuList, splitCores } from './cpu-split.js';
 import { STEADY_WINDOW } from './measure.js';
 import { parseBenchOptions, select } from './options.js';
-import { broadcast, echo } from './scenarios.js';
+import { broadcast, BROADCAST_IN_FLIGHT, broadcastMethod, echo } from './scenarios.js';
 import { COLOURS, uwsServer, wasmsocket, WORKER_COLOURS, wsServer } from './servers.js';
 import { readRawRun, runSuite } from './suite.js';
 
 const options = parseBenchOptions('scaling');
 const durationS = options.durationS ?? (options.quick ? 2 : 5);
 /** Offered publishes/s per load-generator thread: 2M deliveries/s each, above what one client thread receives. */
-const PUBLISH_RATE_PER_THREAD = 2000;
 
 /** 1, 2, 4, 8… up to `max`, and `max` itself when it is not a power of two. */
 function workerCounts(max: number): number[] {
@@ -55,7 +54,6 @@ const layout = options.fromRaw === undefined ? measuredLayout() : recordedLayout
 const { serverCpus, loadCpus } = layout;
 const serverCpuCount = parseCpuList(serverCpus).length;
 const threads = parseCpuList(loadCpus).length;
-const publishRate = PUBLISH_RATE_PER_THREAD * threads;
 const maxWorkers = Math.max(...layout.workerCounts);
 
 const servers = select([
@@ -67,7 +65,7 @@ const servers = select([
 ], options.servers, 'server');
 const scenarios = select([
   echo(20, 100, durationS, { inFlight: 4, threads }),
-  broadcast(28, 1000, durationS, publishRate, threads),
+  broadcast(28, 1000, durationS, BROADCAST_IN_FLIGHT, threads),
 ], options.scenarios, 'scenario');
 
 const placement = layout.shared
@@ -85,7 +83,7 @@ await runSuite({
       '`ws` 8 (bench/apps/ws-echo.ts, ws-pubsub.ts; one thread, on the same Node as wasmsocket); uWebSockets.js v20.30 (bench/apps/uws-echo.ts, uws-pubsub.ts; one thread, on a system Node it loads on, `BENCH_UWS_NODE` to choose).',
     placement,
     `Echo: \`wasmsocket load --scenario echo --connections 100 --in-flight 4 --size 20 --threads ${threads}\` for ${durationS} s (pipelined, ASCII text). ` +
-      `Broadcast: \`--scenario broadcast --connections 1000 --publishers 1 --rate ${publishRate} --size 28 --ramp 0 --threads ${threads}\`: ${(publishRate * 1000 / 1e6).toFixed(0)}M deliveries/s offered (${PUBLISH_RATE_PER_THREAD.toLocaleString('en-US')} publishes/s per client thread), above what the client receives. ` +
+      `${broadcastMethod(` --threads ${threads}`)} ` +
       `Rate: per second over ${STEADY_WINDOW}.`,
     'Cells: the median, × wasmsocket inline and × ws. Where the client\'s CPU (details; % of one CPU, all its threads) is near its CPUs × 100%, the client sets the pace, and "per server CPU-s" estimates the server\'s own capacity.',
   ],

@@ -4,7 +4,7 @@
  */
 import type { LoadResult, Progress } from '../../src/load/run.js';
 import type { AppKind } from './servers.js';
-import { bytes, count, seconds, size } from './format.js';
+import { bytes, count, seconds, size, whole } from './format.js';
 
 /** 1000 → "1,000" in titles. */
 const n = (value: number) => value.toLocaleString('en-US');
@@ -29,6 +29,12 @@ export interface RunSample {
   /** Server and load-generator CPU over the steady window, % of one core (all threads). */
   serverCpuPercent: number;
   loadCpuPercent: number;
+  /**
+   * The load generator's busiest thread, % of one core: its own per-thread figure when its JSON
+   * has one (generator.threads), else sampled from /proc over the steady window. Over
+   * CLIENT_BOUND_PERCENT the generator, not the server, set the pace.
+   */
+  loadBusiestThreadPercent: number;
   /** Time the server's threads waited for a CPU (taken by other work), % of the steady window. */
   serverWaitPercent: number;
   rssBeforeKiB: number;
@@ -63,7 +69,7 @@ export interface Scenario {
   loadArgs: string[];
   durationS: number;
   metrics: Metric[];
-  /** Threads of the load generator (`--threads`; default 1): it is client-bound near 100% CPU each. */
+  /** Threads of the load generator (`--threads`; default 1): a cell is client-bound when its busiest thread is over 90%. */
   loadThreads?: number;
   /** Cores for this scenario only (a suite may mix placements); the suite's placement otherwise. */
   pinning?: Pinning;
@@ -143,12 +149,25 @@ function threadArgs(threads: number): string[] {
   return threads > 1 ? ['--threads', String(threads)] : [];
 }
 
+/** Closed-loop broadcast: the publisher at most this many publishes ahead of the slowest subscriber (issue 18). */
+export const BROADCAST_IN_FLIGHT = 16;
+
+/** How the method text of every suite describes its broadcast rows. */
+export function broadcastMethod(extra = ''): string {
+  return `Broadcast: \`wasmsocket load --scenario broadcast --connections 1000 --publishers 1 --in-flight ${BROADCAST_IN_FLIGHT} --size S --ramp 0${extra}\`: ` +
+    `closed loop, the publisher at most ${BROADCAST_IN_FLIGHT} publishes ahead of the slowest subscriber, so a row is the most the server delivers without a queue building up (an open-loop overload measured queues and drops instead). ` +
+    'Every publish carries its publisher id and sequence number; each subscriber counts what it got against what was sent, and the "deliveries lost" row says what never came (a server that drops to slow subscribers shows it there). ' +
+    'The smallest publish data the generator makes is 28 B (its stamp: send time, publisher, sequence number).';
+}
+
 /**
- * Broadcast to `subscribers` at an offered publish rate above every server's capacity here, so the
- * number is what the server (or the client, see its CPU) can deliver. The generator's smallest
- * publish data is 28 B (a 16-digit timestamp, a sequence number, two colons).
+ * Broadcast to `subscribers`, closed loop: one publisher kept at most `inFlight` publishes ahead of
+ * the slowest subscriber (`--in-flight`), so the number is what the server (or the client, see its
+ * busiest thread) delivers at most, with no queue built up and nothing dropped for want of room.
+ * Deliveries that never came are counted (`messages.lost`) and shown in their own row. The
+ * generator's smallest publish data is 28 B (its stamp: send time, publisher, sequence number).
  */
-export function broadcast(dataBytes: number, subscribers: number, durationS: number, publishRate: number, threads = 1,
+export function broadcast(dataBytes: number, subscribers: number, durationS: number, inFlight: number, threads = 1,
   options: { deflate?: boolean; only?: string[] } = {}): Scenario {
   const deflate = options.deflate ?? false;
   const title = `${deflate ? 'compressed ' : ''}broadcast ${size(dataBytes)}${deflate ? ' JSON' : ''} to ${n(subscribers)} subs`;
@@ -157,7 +176,7 @@ export function broadcast(dataBytes: number, subscribers: number, durationS: num
     title,
     app: 'pubsub',
     loadArgs: ['--scenario', 'broadcast', '--connections', String(subscribers), '--publishers', '1',
-      '--rate', String(publishRate), '--size', String(dataBytes), '--ramp', '0', '--topic', 'bench', ...threadArgs(threads),
+      '--in-flight', String(inFlight), '--size', String(dataBytes), '--ramp', '0', '--topic', 'bench', ...threadArgs(threads),
       ...(deflate ? ['--deflate', '--payload', 'json'] : [])],
     durationS,
     loadThreads: threads,
@@ -166,7 +185,14 @@ export function broadcast(dataBytes: number, subscribers: number, durationS: num
     metrics: [{
       id: 'deliveries', title: `${title}: deliveries/s`, better: 'higher', perCpu: true,
       value: steadyRate, format: count,
-    }, serverCpuPerMillion(title, 'deliveries')],
+    }, serverCpuPerMillion(title, 'deliveries'), {
+      id: 'lost', title: `${title}: deliveries lost (lower is better)`, better: 'lower', perCpu: false,
+      value: (sample) => {
+        if (sample.result === undefined) throw new Error('no result');
+        return sample.result.messages.lost;
+      },
+      format: whole,
+    }],
   };
 }
 

@@ -55,6 +55,10 @@ export interface Cell {
   median: number;
   serverCpu: number;
   loadCpu: number;
+  /** Median CPU of the generator's busiest thread, % of one core. */
+  loadBusiest: number;
+  /** The busiest generator thread was over CLIENT_BOUND_PERCENT: the row measured the client. */
+  clientBound: boolean;
   /** Median % of the window the server's threads waited for a CPU that other work held. */
   serverWait: number;
   /** Median value per server CPU-second (rates only). */
@@ -194,7 +198,9 @@ function aggregate(config: SuiteConfig, samples: RunSample[]): Row[] {
       const cells = new Map<string, Cell>();
       for (const server of config.servers) {
         if (!runs(scenario, server)) {
-          cells.set(server.id, { values: [], errors: [], median: NaN, serverCpu: NaN, loadCpu: NaN, serverWait: NaN, perCpuSecond: NaN, notes: [], notRun: true });
+          cells.set(server.id, {
+            values: [], errors: [], median: NaN, serverCpu: NaN, loadCpu: NaN, loadBusiest: NaN, clientBound: false, serverWait: NaN, perCpuSecond: NaN, notes: [], notRun: true,
+          });
           continue;
         }
         const mine = samples.filter((s) => s.scenario === scenario.id && s.server === server.id);
@@ -217,13 +223,14 @@ function aggregate(config: SuiteConfig, samples: RunSample[]): Row[] {
         const serverCpu = median(ok.map((s) => s.serverCpuPercent));
         const loadCpu = median(ok.map((s) => s.loadCpuPercent));
         const serverWait = median(ok.map((s) => s.serverWaitPercent));
+        const loadBusiest = median(ok.map((s) => s.loadBusiestThreadPercent));
         const value = median(values);
-        const loadThreads = scenario.loadThreads ?? 1;
-        if (metric.perCpu && loadCpu >= CLIENT_BOUND_PERCENT * loadThreads) {
-          notes.add(`client CPU ≥ ${CLIENT_BOUND_PERCENT * loadThreads}%: the load generator (${loadThreads === 1 ? 'one thread' : `${loadThreads} threads`}) is probably the limit here; "per server CPU-s" estimates the server's own capacity`);
+        const clientBound = metric.perCpu && loadBusiest > CLIENT_BOUND_PERCENT;
+        if (clientBound) {
+          notes.add(`client-bound: the load generator's busiest thread was over ${CLIENT_BOUND_PERCENT}% of its core, so it, not the server, set the pace; "per server CPU-s" estimates the server's own capacity`);
         }
         cells.set(server.id, {
-          values, errors, median: value, serverCpu, loadCpu, serverWait, notes: [...notes],
+          values, errors, median: value, serverCpu, loadCpu, loadBusiest, clientBound, serverWait, notes: [...notes],
           perCpuSecond: metric.perCpu && serverCpu > 0 ? value / (serverCpu / 100) : NaN,
         });
       }

@@ -6,17 +6,16 @@
  *   - server on both cores: echo 20 B, 4 in flight; a CPU-heavy handler (~0.2 ms/message); a
  *     storm of 10 000 connections: what a second core gives.
  */
-import { STEADY_WINDOW } from './measure.js';
+import { CLIENT_BOUND_METHOD, STEADY_WINDOW } from './measure.js';
 import { parseBenchOptions, select } from './options.js';
 import { spawnPinned } from './processes.js';
-import { broadcast, connectStorm, echo, pinned, type Pinning, type Scenario } from './scenarios.js';
+import { broadcast, BROADCAST_IN_FLIGHT, broadcastMethod, connectStorm, echo, pinned, type Pinning, type Scenario } from './scenarios.js';
 import { COLOURS, HEAVY_APP, ROOT, wasmsocket } from './servers.js';
 import { readRawRun, runSuite } from './suite.js';
 
 const options = parseBenchOptions('workers');
 const durationS = options.durationS ?? (options.quick ? 2 : 5);
 const holdS = options.quick ? 4 : 5;
-const PUBLISH_RATE = 2000;
 const STORM = 10_000;
 /** The suite's placement: the server on one core, the client on the other. */
 const ONE_CORE: Pinning = { serverCpus: '0', loadCpus: '1' };
@@ -50,7 +49,7 @@ const scenarios = select([
   echo(20, 100, durationS, { inFlight: 4 }),
   echo(64 * 1024, 100, durationS),
   echo(64 * 1024, 100, durationS, { inFlight: 4 }),
-  broadcast(28, 1000, durationS, PUBLISH_RATE),
+  broadcast(28, 1000, durationS, BROADCAST_IN_FLIGHT),
   onBothCores(echo(20, 100, durationS, { inFlight: 4 })),
   onBothCores(echo(20, 100, durationS, { app: 'heavy', label: 'heavy handler (0.2 ms/msg) echo 20 B, 100 conns' })),
   onBothCores(connectStorm(STORM, holdS)),
@@ -69,10 +68,10 @@ await runSuite({
       'this 2-core machine has no third core for the client, and these rows show what a second core gives. ' +
       'The 2-core echo row pipelines (4 in flight): with one in flight the single client thread, not the server, is the limit at about the inline rate, so no mode could show a gain.',
     `Echo: \`wasmsocket load --scenario echo --connections 100 --in-flight K --size S\` for ${durationS} s (K = 1, ping-pong, unless the row says "4 in flight": pipelined), ASCII text, client codec js below 64 KiB and wasm at 64 KiB. ` +
-      `Broadcast: \`--app pubsub\`; \`wasmsocket load --scenario broadcast --connections 1000 --publishers 1 --rate ${PUBLISH_RATE} --size 28 --ramp 0\`, ${(PUBLISH_RATE * 1000 / 1e6).toFixed(0)}M deliveries/s offered, more than any mode delivers. ` +
+      `\`--app pubsub\`. ${broadcastMethod()} ` +
       `Rate: round trips (deliveries) per second over ${STEADY_WINDOW}.`,
     `Storm: \`--scenario connect --connections ${STORM} --ramp 0\`, held ${holdS} s once all are open: the time from the first connect to the last 101 response as the client saw it (lower is better), and from the same run the server's RSS growth per idle connection.`,
-    'Ratio: each mode ÷ inline. The client is one `wasmsocket load` thread; where its CPU is near 100% it sets the pace, and "per server CPU-s" (details) estimates the server\'s capacity.',
+    `Ratio: each mode ÷ inline. The client is one \`wasmsocket load\` thread; ${CLIENT_BOUND_METHOD}`,
   ],
   placement: { ...ONE_CORE, serverEnv: { HEAVY_ECHO_ITERATIONS: String(iterations) } },
   servers,

@@ -8,9 +8,12 @@ import type { CodecKind } from '../codec/codec.js';
 import { firstLine, joinNegativeValues, unknownOptionMessage } from '../arg-parsing.js';
 import type { ClientDeflateOffer } from './deflate.js';
 import { ECHO_MIN_SIZE } from './payload.js';
-import { PUBLISH_MIN_SIZE } from './pubsub-format.js';
+import { MAX_PUBLISHERS, PUBLISH_MIN_SIZE } from './pubsub-format.js';
 import { parseStages, peakTarget, stagesDurationMs, type Stage } from './stages.js';
 import { parseThreshold, type Threshold } from './thresholds.js';
+
+/** Closed-loop broadcast counts each publisher's sequences in a ring of 4 × --in-flight per shard (publish-window.ts). */
+const MAX_BROADCAST_WINDOW = 4_000_000;
 
 /**
  * A `load` flag mistake: the CLI reports it in one line and exits 2, like the serve flags'
@@ -53,7 +56,7 @@ export interface LoadOptions {
   ramp: number;
   size: number;
   binary: boolean;
-  /** echo: messages kept in flight per connection (used when rate is 0). */
+  /** echo: messages kept in flight per connection; broadcast: publishes ahead of the slowest subscriber (when rate is 0). */
   inFlight: number;
   /** Messages per second over all connections (echo: sends, broadcast: publishes); 0 = in-flight mode. */
   rate: number;
@@ -126,8 +129,11 @@ Options:
                          inflate what comes compressed; the summary says where it was agreed
   --deflate-no-context-takeover
                          with --deflate: ask both sides to reset their compressor per message
-  --in-flight K          echo: messages in flight per connection (default ${LOAD_DEFAULTS.inFlight})
-  --rate MSGS_PER_S      fixed total send rate instead (broadcast: publishes/s, default ${LOAD_DEFAULTS.broadcastRate})
+  --in-flight K          echo: messages in flight per connection (default ${LOAD_DEFAULTS.inFlight});
+                         broadcast: closed loop, each publisher at most K publishes ahead of the
+                         slowest subscriber (the most the server delivers)
+  --rate MSGS_PER_S      fixed total send rate instead (open loop; broadcast: publishes/s,
+                         default ${LOAD_DEFAULTS.broadcastRate} without --in-flight)
   --duration S           seconds to run, then close with 1000 (default ${LOAD_DEFAULTS.durationS})
   --stages D:N,D:N,...   open connections over time instead of --connections/--duration/--ramp,
                          each stage a linear ramp to N over D (e.g. 30s:1000,60s:1000,10s:0)
@@ -264,9 +270,6 @@ export function parseLoadArgs(args: string[]): LoadOptions {
   if (values['in-flight'] !== undefined && values.rate !== undefined) {
     throw new UsageError('--in-flight and --rate exclude each other: keep K messages in flight, or send at a fixed rate');
   }
-  if (scenario === 'broadcast' && values['in-flight'] !== undefined) {
-    throw new UsageError('--in-flight applies to echo; broadcast publishes at --rate');
-  }
 
   const size = parseNumber('size', values.size, LOAD_DEFAULTS.size, 0, 64 * 1024 * 1024);
   const minSize = scenario === 'broadcast' ? PUBLISH_MIN_SIZE : scenario === 'echo' ? ECHO_MIN_SIZE : 0;
@@ -279,7 +282,8 @@ export function parseLoadArgs(args: string[]): LoadOptions {
   if (values['deflate-no-context-takeover'] === true && values.deflate !== true) {
     throw new UsageError('--deflate-no-context-takeover applies with --deflate');
   }
-  const defaultRate = scenario === 'broadcast' ? LOAD_DEFAULTS.broadcastRate : 0;
+  // broadcast publishes at a fixed rate unless --in-flight asks for the closed loop.
+  const defaultRate = scenario === 'broadcast' && values['in-flight'] === undefined ? LOAD_DEFAULTS.broadcastRate : 0;
   const topic = values.topic ?? LOAD_DEFAULTS.topic;
   if (topic.length === 0) throw new UsageError('--topic must not be empty');
   const stages = values.stages === undefined ? undefined : parseWith(parseStages, values.stages);
@@ -292,15 +296,21 @@ export function parseLoadArgs(args: string[]): LoadOptions {
   }
   if (values['storm-interval'] !== undefined && scenario !== 'reconnect-storm') throw new UsageError('--storm-interval applies to --scenario reconnect-storm');
 
+  const publishers = parseNumber('publishers', values.publishers, LOAD_DEFAULTS.publishers, 1, MAX_PUBLISHERS);
+  const inFlight = parseNumber('in-flight', values['in-flight'], LOAD_DEFAULTS.inFlight, 1, 100_000);
+  if (scenario === 'broadcast' && values['in-flight'] !== undefined && publishers * inFlight > MAX_BROADCAST_WINDOW) {
+    throw new UsageError(`--publishers × --in-flight must be at most ${MAX_BROADCAST_WINDOW} for broadcast, got ${publishers * inFlight}`);
+  }
+
   return {
     target,
     scenario,
     connections: stages !== undefined ? peakTarget(stages) : parseNumber('connections', values.connections, LOAD_DEFAULTS.connections, 1, 1_000_000),
-    publishers: parseNumber('publishers', values.publishers, LOAD_DEFAULTS.publishers, 1, 100_000),
+    publishers,
     ramp: parseNumber('ramp', values.ramp, LOAD_DEFAULTS.ramp, 0, 10_000_000),
     size,
     binary: values.binary ?? false,
-    inFlight: parseNumber('in-flight', values['in-flight'], LOAD_DEFAULTS.inFlight, 1, 100_000),
+    inFlight,
     rate: parseNumber('rate', values.rate, defaultRate, 1, 100_000_000, false),
     durationMs: stages !== undefined ? stagesDurationMs(stages)
       : Math.round(parseNumber('duration', values.duration, LOAD_DEFAULTS.durationS, 0.1, 7 * 24 * 3600, false) * 1000),

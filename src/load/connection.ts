@@ -52,7 +52,7 @@ export interface ConnectionSettings {
    * unless permessage-deflate is agreed. Over plain TCP, reads go into `readBuffer` when given,
    * shared by the shard's connections (a read is handled whole before the next).
    */
-  dataFrames?: { handler: DataFrameHandler<LoadConnection>; expected: Buffer; readBuffer?: Buffer };
+  dataFrames?: { handler: DataFrameHandler<LoadConnection>; expected: Buffer; headBytes?: number; readBuffer?: Buffer };
 }
 
 export class LoadConnection implements ProtocolSink {
@@ -66,6 +66,8 @@ export class LoadConnection implements ProtocolSink {
   slot = -1;
   /** Id of the last write batch that corked this socket (see CorkBatch). */
   batch = 0;
+  /** performance.now() when the bytes being handled were read: one clock read per read, not per message. */
+  readAt = 0;
   /** Paced echo: the actual send times of the messages in flight, for their service time. */
   sendTimes: SendTimes | undefined = undefined;
 
@@ -213,6 +215,7 @@ export class LoadConnection implements ProtocolSink {
   }
 
   #onData(chunk: Buffer): void {
+    this.readAt = performance.now();
     if (this.state >= ConnState.OPEN) {
       this.#receive(chunk);
       return;
@@ -250,7 +253,8 @@ export class LoadConnection implements ProtocolSink {
     this.state = ConnState.OPEN;
     this.#protocol = new WebSocketProtocol(this.#codec, this, { role: 'client', maxPayload: CLIENT_MAX_PAYLOAD, deflate: this.#deflate });
     if (this.#dataFrames !== undefined && this.#deflate === undefined) {
-      this.#reader = new DataFrameReader(this, this.#dataFrames.handler, this.#dataFrames.expected, CLIENT_MAX_PAYLOAD);
+      const { handler, expected, headBytes } = this.#dataFrames;
+      this.#reader = new DataFrameReader(this, handler, expected, CLIENT_MAX_PAYLOAD, headBytes);
     }
     this.#events.opened(this, performance.now() - this.#startedAt, this.#deflate !== undefined);
     // Frames that came in the same read as the 101 are the first input.

@@ -2,7 +2,7 @@
  * A fast path for the frames a load test receives most: whole, unfragmented, unmasked text or
  * binary frames from the server, read straight from the socket's bytes without building a
  * message. A frame in one read is handed on as a view of those bytes; a frame split over reads
- * is never assembled: its first HEAD_BYTES are kept, the rest compared with the expected
+ * is never assembled: its first bytes (HEAD_BYTES, or as many as the scenario asks) are kept, the rest compared with the expected
  * payload as it arrives, and its end reported with the head, the length and whether it matched.
  *
  * Anything else (a control frame, a fragment, RSV bits, a masked frame, a length past
@@ -11,7 +11,7 @@
  * protocol, which starts there at a frame boundary, between messages.
  */
 
-/** Payload bytes kept from the start of a split frame: the echo payload's stamp. */
+/** Payload bytes kept from the start of a split frame, unless the scenario asks for more: the echo payload's stamp. */
 export const HEAD_BYTES = 16;
 /** RFC 6455 §5.2: FIN set, RSV clear, opcode text (1) or binary (2). */
 const FIN_TEXT = 0x81;
@@ -26,7 +26,7 @@ export interface DataFrameHandler<C> {
    */
   frame(conn: C, bytes: Buffer, start: number, length: number, isBinary: boolean): void;
   /**
-   * A frame that came over several reads has ended: its first bytes (up to HEAD_BYTES, a buffer
+   * A frame that came over several reads has ended: its first bytes (up to the head size, a buffer
    * reused for the next frame), its length, and whether every byte past the head equalled the
    * expected payload's.
    */
@@ -43,7 +43,8 @@ export class DataFrameReader<C> {
   readonly #header = Buffer.alloc(10);
   #headerFilled = 0;
   // The split frame being read.
-  readonly #head = Buffer.alloc(HEAD_BYTES);
+  readonly #head: Buffer;
+  readonly #headBytes: number;
   #length = 0;
   #offset = 0;
   #remaining = 0;
@@ -51,7 +52,9 @@ export class DataFrameReader<C> {
   #matches = true;
   #handOver = false;
 
-  constructor(conn: C, handler: DataFrameHandler<C>, expected: Buffer, maxPayload: number) {
+  constructor(conn: C, handler: DataFrameHandler<C>, expected: Buffer, maxPayload: number, headBytes = HEAD_BYTES) {
+    this.#headBytes = headBytes;
+    this.#head = Buffer.alloc(headBytes);
     this.#conn = conn;
     this.#handler = handler;
     this.#expected = expected;
@@ -77,7 +80,7 @@ export class DataFrameReader<C> {
         at += n;
         this.#remaining -= n;
         if (this.#remaining === 0) {
-          this.#handler.splitFrame(this.#conn, this.#length < HEAD_BYTES ? this.#head.subarray(0, this.#length) : this.#head,
+          this.#handler.splitFrame(this.#conn, this.#length < this.#headBytes ? this.#head.subarray(0, this.#length) : this.#head,
             this.#length, this.#isBinary, this.#matches);
         }
         continue;
@@ -131,10 +134,11 @@ export class DataFrameReader<C> {
 
   #part(chunk: Buffer, from: number, to: number): void {
     const offset = this.#offset;
-    if (offset < HEAD_BYTES) chunk.copy(this.#head, offset, from, from + Math.min(HEAD_BYTES - offset, to - from));
+    const headBytes = this.#headBytes;
+    if (offset < headBytes) chunk.copy(this.#head, offset, from, from + Math.min(headBytes - offset, to - from));
     const last = offset + (to - from);
-    if (this.#matches && last > HEAD_BYTES) {
-      const first = Math.max(offset, HEAD_BYTES);
+    if (this.#matches && last > headBytes) {
+      const first = Math.max(offset, headBytes);
       this.#matches = last <= this.#expected.length
         && chunk.compare(this.#expected, first, last, from + (first - offset), to) === 0;
     }

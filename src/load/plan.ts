@@ -17,6 +17,11 @@ export interface ShardPlan {
   /** All of the shard's connections; in broadcast the last `publishers` of them publish. */
   connections: number;
   publishers: number;
+  /** broadcast: run-wide id of the shard's first publisher, and publishers in the whole run. */
+  firstPublisher: number;
+  totalPublishers: number;
+  /** Shards in the whole run. */
+  shards: number;
   /** This shard's share of the open rate per second; 0 = as fast as possible. */
   ramp: number;
   size: number;
@@ -75,6 +80,7 @@ export function planRun(options: LoadOptions, openFileLimit: number): RunPlan {
   const publishersPerShard = split(publishers, shardCount);
   const shards: ShardPlan[] = [];
   let first = 0;
+  let firstPublisher = 0;
   for (let shard = 0; shard < shardCount; shard++) {
     const connections = connectionsPerShard[shard];
     const share = connections / totalConnections;
@@ -85,6 +91,9 @@ export function planRun(options: LoadOptions, openFileLimit: number): RunPlan {
       firstConnection: first,
       connections,
       publishers: Math.min(publishersPerShard[shard], connections),
+      firstPublisher,
+      totalPublishers: publishers,
+      shards: shardCount,
       ramp: options.ramp * share,
       size: options.size,
       binary: options.binary,
@@ -103,6 +112,7 @@ export function planRun(options: LoadOptions, openFileLimit: number): RunPlan {
       stormIntervalMs: options.stormIntervalMs,
     });
     first += connections;
+    firstPublisher += Math.min(publishersPerShard[shard], connections);
   }
   const groups: ShardPlan[][] = Array.from({ length: Math.min(processCount, shardCount) }, () => []);
   shards.forEach((plan, i) => groups[i % groups.length].push(plan));

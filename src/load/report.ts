@@ -27,7 +27,8 @@ function percentileRow(p: Percentiles): string {
 
 export function headerLine(options: LoadOptions): string {
   const what = options.scenario === 'broadcast'
-    ? `${count(options.connections)} subscribers + ${count(options.publishers)} publishers, ${count(options.rate)} publishes/s`
+    ? `${count(options.connections)} subscribers + ${count(options.publishers)} publishers, ` +
+      (options.rate > 0 ? `${count(options.rate)} publishes/s` : `each ≤ ${options.inFlight} ahead of the slowest subscriber`)
     : options.scenario === 'echo'
       ? `${count(options.connections)} connections, ${options.rate > 0 ? `${count(options.rate)} msgs/s` : `${options.inFlight} in flight each`}`
       : `${count(options.connections)} connections`;
@@ -87,11 +88,18 @@ export function summaryTable(result: LoadResult): string {
     } else {
       rows.push(['latency', percentileRow(result.latencyMs)]);
     }
+    const x = m.mismatches;
+    if (m.lost > 0 || x.notEcho + x.type + x.sequence + x.content > 0) {
+      rows.push(['not echoed', `${count(m.lost)} lost (no reply); mismatches: ${count(x.notEcho)} not an echo, ` +
+        `${count(x.type)} text/binary, ${count(x.sequence)} out of sequence, ${count(x.content)} other bytes`]);
+    }
   } else if (result.scenario === 'broadcast') {
     rows.push(['publishes', `${count(m.sent)} (${count(m.sentPerSecond)}/s)` + (m.skipped > 0 ? `, ${count(m.skipped)} skipped` : '')]);
     rows.push(['deliveries', `${count(m.received)} (${count(m.receivedPerSecond)}/s, ${bytes(m.bytesReceivedPerSecond)})` +
       (m.other > 0 ? `, ${count(m.other)} other messages` : '')]);
     rows.push(['delivery latency', percentileRow(result.latencyMs)]);
+    rows.push(['delivery check', `${count(m.lost)} lost, ${count(m.duplicated)} duplicated, ${count(m.reordered)} reordered` +
+      (m.windowProbes > 0 ? ` (${count(m.windowProbes)} publishes sent past a stalled window)` : '')]);
   } else if (result.scenario === 'custom') {
     rows.push(['messages', `${count(m.sent)} sent (${count(m.sentPerSecond)}/s), ${count(m.received)} received (${count(m.receivedPerSecond)}/s)` +
       (m.other > 0 ? `, ${count(m.other)} other` : '') + (m.skipped > 0 ? `, ${count(m.skipped)} sends skipped` : '')]);

@@ -5,6 +5,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { AckRelay } from './ack-relay.js';
 import { UsageError, type LoadOptions, type LoadTarget } from './args.js';
 import { explainErrors, type LimitFacts } from './errors.js';
 import { startChildGroup, startLocalGroup, type GroupHandle } from './hosts.js';
@@ -13,10 +14,10 @@ import { generatorCpu, generatorLimitWarning, type GeneratorCpu } from './genera
 import { planRun } from './plan.js';
 import { loadScenarioModule } from './scenarios/custom.js';
 import { mergeStorms, type StormSummary } from './scenarios/reconnect-storm.js';
-import type { ShardMessage } from './shard.js';
+import type { ControlMessage, ShardMessage } from './shard.js';
 import { hintsFor } from './hints.js';
 import { RunSeries, type Progress, type SeriesPoint } from './series.js';
-import { mergeSnapshots, type ShardSnapshot } from './stats.js';
+import { mergeSnapshots, type Counters, type ShardSnapshot } from './stats.js';
 import { checkThresholds, type ThresholdOutcome } from './thresholds.js';
 import type { Histogram } from 'hdr-histogram-js';
 
@@ -63,6 +64,18 @@ export interface LoadResult {
     receivedPerSecond: number;
     bytesSentPerSecond: number;
     bytesReceivedPerSecond: number;
+    /**
+     * echo: replies that never came. broadcast: deliveries that never came, counted per subscriber
+     * against every publish sent (see delivery-ledger.ts).
+     */
+    lost: number;
+    /** broadcast: deliveries that came twice, and ones that came after a later one of their publisher. */
+    duplicated: number;
+    reordered: number;
+    /** echo: replies that were not the echo of what was sent, by kind. */
+    mismatches: { notEcho: number; type: number; sequence: number; content: number };
+    /** broadcast --in-flight: publishes sent past a window that had stopped moving for 500 ms. */
+    windowProbes: number;
   };
   /**
    * echo: round trip; broadcast: publish → delivery. With --rate it counts from the message's
@@ -151,11 +164,16 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
   const going = new Promise<void>((resolve) => { allReady = resolve; });
   let goTimer: NodeJS.Timeout | undefined;
   const groups: GroupHandle[] = [];
-  const broadcast = (message: { type: 'go' } | { type: 'stop' }) => groups.forEach((group) => group.control(message));
+  const broadcast = (message: ControlMessage) => groups.forEach((group) => group.control(message));
+  const acks = options.scenario === 'broadcast' && options.rate === 0 && plan.shards > 1
+    ? new AckRelay(plan.processes.flat(), options.publishers) : undefined;
 
   const onMessage = (message: ShardMessage) => {
     if (message.type === 'progress') {
       series.shardProgress(message);
+    } else if (message.type === 'acked') {
+      const rose = acks?.update(message.shard, message.acks) ?? [];
+      if (rose.length > 0) broadcast({ type: 'acked', acks: rose });
     } else if (message.type === 'started') {
       // The shard runs and starts opening its connections.
     } else if (message.type === 'ready') {
@@ -243,6 +261,11 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
       receivedPerSecond: merged.receivedPerSecond,
       bytesSentPerSecond: merged.bytesSentPerSecond,
       bytesReceivedPerSecond: merged.bytesReceivedPerSecond,
+      lost: countLost(options.scenario, c),
+      duplicated: c.duplicated,
+      reordered: c.reordered,
+      mismatches: { notEcho: c.mismatchNotEcho, type: c.mismatchType, sequence: c.mismatchSequence, content: c.mismatchContent },
+      windowProbes: c.windowProbes,
     },
     latencyMs: percentiles(merged.latency),
     serviceMs: percentiles(merged.service),
@@ -281,6 +304,14 @@ async function resolveTarget(target: LoadTarget): Promise<LoadTarget> {
 /** The line said when --deflate was asked for and some connections run uncompressed. */
 export function declinedDeflate(declined: number, opened: number): string {
   return `--deflate: the server declined permessage-deflate on ${declined} of ${opened} connections (they ran uncompressed)`;
+}
+
+/**
+ * broadcast: every subscriber open at the end should have received every publish sent; what it
+ * did not is lost, plus the gaps of subscribers that closed early (counted by their shards).
+ */
+function countLost(scenario: string, c: Counters): number {
+  return scenario === 'broadcast' ? Math.max(0, c.sent * c.subscribersAtEnd - c.deliveredAtEnd) + c.lost : c.lost;
 }
 
 function countErrors(errors: Record<string, number>): number {

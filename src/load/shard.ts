@@ -22,9 +22,10 @@ export type ShardMessage =
   | { type: 'started'; shard: number }
   | { type: 'progress'; shard: number; counters: Counters; errors: Record<string, number>; interval: string; at: number }
   | { type: 'ready'; shard: number }
+  | { type: 'acked'; shard: number; acks: number[] }
   | { type: 'result'; shard: number; snapshot: ShardSnapshot };
 
-export type ControlMessage = { type: 'go' } | { type: 'stop' };
+export type ControlMessage = { type: 'go' } | { type: 'stop' } | { type: 'acked'; acks: number[] };
 
 const PROGRESS_INTERVAL_MS = 1000;
 const RAMP_TICK_MS = 10;
@@ -113,8 +114,12 @@ export class Shard implements ScenarioContext, ConnectionEvents {
     if (message.type === 'go') {
       if (this.plan.scenario !== 'connect') this.#cpu.mark();
       this.#driver.go();
-    }
+    } else if (message.type === 'acked') this.#driver.acked?.(message.acks);
     else this.#stop();
+  }
+
+  reportAcks(acks: number[]): void {
+    this.#emit({ type: 'acked', shard: this.plan.shard, acks });
   }
 
   // ConnectionEvents
@@ -142,6 +147,7 @@ export class Shard implements ScenarioContext, ConnectionEvents {
     this.#live.delete(conn);
     this.#closingByStage.delete(conn);
     if (conn.slot >= 0) this.#removeOpen(conn);
+    if (wasOpen) this.#driver.closed?.(conn);
     if (this.#driver.ended?.(conn, error, wasOpen) === true) {
       // The scenario ended it on purpose (a reconnect storm's drop).
     } else if (error === ABANDONED) this.stats.counters.abandoned++;
@@ -265,6 +271,7 @@ export class Shard implements ScenarioContext, ConnectionEvents {
     counters.activeMs = this.#firstOpenAt < 0 ? 0 : now - this.#firstOpenAt;
     counters.rampMs = this.#lastOpenAt < 0 ? 0 : this.#lastOpenAt - this.#startedAt;
     if (this.#live.size === 0) {
+      this.#driver.settle?.();
       this.#finish();
       return;
     }
@@ -279,6 +286,7 @@ export class Shard implements ScenarioContext, ConnectionEvents {
       setTimeout(() => this.#drain(stoppedAt), DRAIN_POLL_MS);
       return;
     }
+    this.#driver.settle?.();
     if (this.#live.size === 0) {
       this.#finish();
       return;

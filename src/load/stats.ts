@@ -30,6 +30,25 @@ export interface Counters {
   /** --deflate: connections where the server agreed to permessage-deflate, and where it declined. */
   deflateAgreed: number;
   deflateDeclined: number;
+  /**
+   * Loss accounting (see delivery-ledger.ts). echo: replies that never came; broadcast: deliveries
+   * missing below the last one of a subscriber that closed early (the coordinator adds, for the
+   * subscribers open at the end, every publish sent less what they received: `deliveredAtEnd`).
+   */
+  lost: number;
+  /** broadcast: deliveries that came again, and deliveries that came after a later one. */
+  duplicated: number;
+  reordered: number;
+  /** broadcast: subscribers open at the end, and the distinct deliveries they received. */
+  subscribersAtEnd: number;
+  deliveredAtEnd: number;
+  /** broadcast --in-flight: publishes sent past a window that stopped moving (a delivery lost). */
+  windowProbes: number;
+  /** echo replies that are not the echo, by kind: no stamp of ours, text ↔ binary, out of sequence, other bytes. */
+  mismatchNotEcho: number;
+  mismatchType: number;
+  mismatchSequence: number;
+  mismatchContent: number;
   /** Milliseconds during which connections were open and measured (first open → stop). */
   activeMs: number;
   /** Milliseconds from the first attempt to the last successful open. */
@@ -39,7 +58,9 @@ export interface Counters {
 export function emptyCounters(): Counters {
   return {
     attempted: 0, opened: 0, openAtEnd: 0, closedClean: 0, abandoned: 0, sent: 0, received: 0,
-    bytesSent: 0, bytesReceived: 0, skipped: 0, other: 0, deflateAgreed: 0, deflateDeclined: 0, activeMs: 0, rampMs: 0,
+    bytesSent: 0, bytesReceived: 0, skipped: 0, other: 0, deflateAgreed: 0, deflateDeclined: 0,
+    lost: 0, duplicated: 0, reordered: 0, subscribersAtEnd: 0, deliveredAtEnd: 0, windowProbes: 0,
+    mismatchNotEcho: 0, mismatchType: 0, mismatchSequence: 0, mismatchContent: 0, activeMs: 0, rampMs: 0,
   };
 }
 

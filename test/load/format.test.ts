@@ -2,9 +2,10 @@ import test from 'ava';
 import { deflateRawSync } from 'node:zlib';
 import { jsonLikeText } from '../../src/load/json-text.js';
 import { createEchoPayload, readEchoSentAt, readEchoSeq, stampEchoPayload, TEXT_SEQ_MODULUS } from '../../src/load/payload.js';
-import { epochMicros, PublishTemplate, PUBLISH_MIN_SIZE, readDeliverySentAt, subscribeMessage } from '../../src/load/pubsub-format.js';
+import { DeliveryReader, epochMicros, PublishTemplate, PUBLISH_MIN_SIZE, readDeliverySentAt, SEQ_MODULUS, subscribeMessage } from '../../src/load/pubsub-format.js';
 import { checkResponseHead, createClientHandshake, responseHeader } from '../../src/load/handshake.js';
 import { parseTarget } from '../../src/load/args.js';
+import { DataFrameReader } from '../../src/load/data-frame-reader.js';
 
 test('an echo payload carries its sequence number and send time, as ASCII text or binary', (t) => {
   for (const binary of [false, true]) {
@@ -17,20 +18,31 @@ test('an echo payload carries its sequence number and send time, as ASCII text o
   }
 });
 
-test('pub/sub messages: subscribe, a publish stamped in place, a delivery read back', (t) => {
+test('pub/sub messages: subscribe, a publish stamped in place with its publisher and sequence, a delivery read back', (t) => {
   t.deepEqual(JSON.parse(subscribeMessage('prices')), { type: 'subscribe', topic: 'prices' });
   const template = new PublishTemplate('prices', 40);
   const now = epochMicros();
-  const publish = JSON.parse(template.stamp(now, 42).toString()) as { type: string; topic: string; data: string };
+  const publish = JSON.parse(template.stamp(now, 0x1f, SEQ_MODULUS + 42).toString()) as { type: string; topic: string; data: string };
   t.is(publish.type, 'publish');
   t.is(publish.topic, 'prices');
-  t.is(publish.data.length, 40);
-  t.regex(publish.data, /^\d{16}:0000000042:x+$/);
+  t.is(publish.data.length, 40, '--size sets the data size, stamp included');
+  t.regex(publish.data, /^[0-9a-f]{13}:0001f:0000002ax+$/);
   const delivery = Buffer.from(JSON.stringify({ type: 'message', topic: 'prices', data: publish.data }));
   t.is(readDeliverySentAt(delivery), now);
+  // The fast path (our serialisation at its offset) and the general one read the same stamp.
+  const reader = new DeliveryReader('prices');
+  t.true(reader.read(delivery));
+  t.deepEqual({ ...reader.stamp }, { sentAt: now, publisher: 0x1f, seq: 42 });
   // Another serialisation of the same delivery (spaces, other key order) goes through JSON.parse.
   const spaced = Buffer.from(`{ "topic": "prices", "data": "${publish.data}", "type": "message" }`);
   t.is(readDeliverySentAt(spaced), now);
+  t.true(reader.read(spaced));
+  t.deepEqual({ ...reader.stamp }, { sentAt: now, publisher: 0x1f, seq: 42 });
+  // Another topic's delivery is still read; a broken stamp is not ours.
+  t.true(new DeliveryReader('other').read(delivery));
+  t.false(reader.read(Buffer.from(delivery.toString().replace(':0001f:', ':0001g:'))));
+  t.false(reader.read(Buffer.from('{"type":"subscribed","topic":"prices"}')));
+  t.false(reader.read(Buffer.from(delivery.toString().replace('"message"', '"massage"'))), 'same length, another type');
   t.is(readDeliverySentAt(Buffer.from('{"type":"subscribed","topic":"prices"}')), -1);
   t.is(readDeliverySentAt(Buffer.from('not json')), -1);
   t.is(PUBLISH_MIN_SIZE, 28);
@@ -65,7 +77,7 @@ test('--payload json: exact sizes, the stamps still read back, and text that com
   }
   const template = new PublishTemplate('prices', 2048, 'json');
   const now = epochMicros();
-  const publish = JSON.parse(template.stamp(now, 3).toString()) as { data: string };
+  const publish = JSON.parse(template.stamp(now, 0, 3).toString()) as { data: string };
   t.is(publish.data.length, 2048);
   t.false(publish.data.includes('"'), 'the data needs no escaping inside its JSON string');
   t.is(readDeliverySentAt(Buffer.from(JSON.stringify({ type: 'message', topic: 'prices', data: publish.data }))), now);
@@ -83,3 +95,31 @@ test('the client handshake offers extensions when asked, and a response header i
 function isAscii(bytes: Buffer): boolean {
   return bytes.every((byte) => byte >= 0x20 && byte < 0x7f);
 }
+
+test('a delivery split over reads at any byte is still read from its head: the frame reader keeps bytes up to the stamp', (t) => {
+  const template = new PublishTemplate('prices', 64);
+  const now = epochMicros();
+  const data = (JSON.parse(template.stamp(now, 3, 77).toString()) as { data: string }).data;
+  const payload = Buffer.from(JSON.stringify({ type: 'message', topic: 'prices', data }));
+  const frame = Buffer.concat([Buffer.from([0x81, payload.length]), payload]); // RFC 6455 §5.2: under 126 bytes, a 7-bit length
+  const reader = new DeliveryReader('prices');
+  for (let cut = 1; cut < frame.length; cut++) {
+    const stamps: Array<{ sentAt: number; publisher: number; seq: number; size: number }> = [];
+    const read = (bytes: Buffer, start: number, length: number, size: number) => {
+      t.true(reader.readAt(bytes, start, length), `cut at ${cut}`);
+      stamps.push({ ...reader.stamp, size });
+    };
+    const frames = new DataFrameReader('conn', {
+      frame: (_conn, bytes, start, length) => read(bytes, start, length, length),
+      splitFrame: (_conn, head, length) => read(head, 0, head.length, length),
+    }, Buffer.alloc(0), 1 << 20, reader.stampEnd);
+    // Each read lands in the same reused buffer, as the shard's shared read buffer does.
+    const readBuffer = Buffer.alloc(frame.length);
+    for (const [from, to] of [[0, cut], [cut, frame.length]]) {
+      frame.copy(readBuffer, 0, from, to);
+      t.is(frames.read(readBuffer.subarray(0, to - from)), undefined);
+      readBuffer.fill(0xee);
+    }
+    t.deepEqual(stamps, [{ sentAt: now, publisher: 3, seq: 77, size: payload.length }]);
+  }
+});

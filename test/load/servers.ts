@@ -38,8 +38,57 @@ export function startWsEcho(): Promise<TestServer> {
   return startWss((ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
 }
 
+/** What a faulty server did on purpose: the load generator must count exactly this. */
+export interface Faults {
+  deliveries: number;
+  dropped: number;
+  duplicated: number;
+  reordered: number;
+}
+
+/**
+ * Every Nth delivery (counted over all subscribers) dropped, sent twice, or held back and sent
+ * after the subscriber's next one (reordered; one still held 20 ms later goes out in order).
+ */
+export interface FaultPlan {
+  dropEvery?: number;
+  duplicateEvery?: number;
+  swapEvery?: number;
+}
+
+const HELD_MS = 20;
+
 /** subscribe / publish / message, as src/load/pubsub-format.ts speaks it; publishers get nothing back. */
-export function startWsPubsub(): Promise<TestServer> {
+export function startWsPubsub(plan: FaultPlan = {}): Promise<TestServer & { faults: Faults }> {
+  const faults: Faults = { deliveries: 0, dropped: 0, duplicated: 0, reordered: 0 };
+  const held = new Map<WebSocket, { message: string; timer: NodeJS.Timeout }>();
+  const every = (n: number | undefined, k: number) => n !== undefined && k % n === n - 1;
+  const deliver = (subscriber: WebSocket, message: string) => {
+    const k = faults.deliveries++;
+    if (every(plan.dropEvery, k)) {
+      faults.dropped++;
+      return;
+    }
+    const waiting = held.get(subscriber);
+    if (waiting === undefined && every(plan.swapEvery, k)) {
+      held.set(subscriber, { message, timer: setTimeout(() => {
+        held.delete(subscriber);
+        subscriber.send(message);
+      }, HELD_MS) });
+      return;
+    }
+    subscriber.send(message);
+    if (every(plan.duplicateEvery, k)) {
+      faults.duplicated++;
+      subscriber.send(message);
+    }
+    if (waiting !== undefined) {
+      clearTimeout(waiting.timer);
+      held.delete(subscriber);
+      faults.reordered++;
+      subscriber.send(waiting.message);
+    }
+  };
   const topics = new Map<string, Set<WebSocket>>();
   return startWss((ws) => {
     ws.on('message', (raw) => {
@@ -50,10 +99,24 @@ export function startWsPubsub(): Promise<TestServer> {
         ws.once('close', () => topics.get(message.topic)?.delete(ws));
       } else if (message.type === 'publish') {
         const delivery = JSON.stringify({ type: 'message', topic: message.topic, data: message.data });
-        for (const subscriber of topics.get(message.topic) ?? []) subscriber.send(delivery);
+        for (const subscriber of topics.get(message.topic) ?? []) deliver(subscriber, delivery);
       }
     });
-  });
+  }).then((server) => ({ ...server, faults }));
+}
+
+/** An echo server that drops every Nth message (counted over all connections). */
+export function startDroppingEcho(dropEvery: number): Promise<TestServer & { faults: Faults }> {
+  const faults: Faults = { deliveries: 0, dropped: 0, duplicated: 0, reordered: 0 };
+  return startWss((ws) => ws.on('message', (data, isBinary) => {
+    if (faults.deliveries++ % dropEvery === dropEvery - 1) faults.dropped++;
+    else ws.send(data, { binary: isBinary });
+  })).then((server) => ({ ...server, faults }));
+}
+
+/** Answers every message with the pub/sub app's error for text that is not JSON. */
+export function startJsonErrorServer(): Promise<TestServer> {
+  return startWss((ws) => ws.on('message', () => ws.send('{"type":"error","code":"bad_json","message":"message is not valid JSON"}')));
 }
 
 async function startHttp(onUpgrade: (socket: Socket, key: string) => void): Promise<TestServer> {

@@ -10,6 +10,9 @@ import { describeMessage } from '../hints.js';
 import { SendTimes } from '../send-times.js';
 import { CorkBatch, PACED_QUEUE_LIMIT, RatePacer, type ScenarioContext, type ScenarioDriver } from './scenario.js';
 
+const MISMATCH_NOT_ECHO = 'mismatchNotEcho', MISMATCH_TYPE = 'mismatchType';
+const MISMATCH_SEQUENCE = 'mismatchSequence', MISMATCH_CONTENT = 'mismatchContent';
+
 export class EchoScenario implements ScenarioDriver, DataFrameHandler<LoadConnection> {
   readonly #context: ScenarioContext;
   /** One payload for the whole shard: the protocol copies it into each frame before masking. */
@@ -20,6 +23,7 @@ export class EchoScenario implements ScenarioDriver, DataFrameHandler<LoadConnec
   readonly #pacer: RatePacer | undefined;
   readonly #batch = new CorkBatch();
   #next = 0;
+  #settled = false;
   /** Replies need no message built: the stamp and a byte comparison say all (see message()). */
   readonly dataFrames: { handler: DataFrameHandler<LoadConnection>; expected: Buffer };
 
@@ -71,7 +75,11 @@ export class EchoScenario implements ScenarioDriver, DataFrameHandler<LoadConnec
     const now = performance.now();
     const stats = this.#context.stats;
     const seq = readEchoSeq(head, this.#binary);
-    if (isBinary !== this.#binary || seq !== conn.expectedSeq || length !== this.#size || !bodyMatches) {
+    // Byte for byte: what a server (or a compressor and inflater) changed shows up here.
+    const mismatch = seq < 0 ? MISMATCH_NOT_ECHO : isBinary !== this.#binary ? MISMATCH_TYPE
+      : seq !== conn.expectedSeq ? MISMATCH_SEQUENCE : length !== this.#size || !bodyMatches ? MISMATCH_CONTENT : undefined;
+    if (mismatch !== undefined) {
+      stats.counters[mismatch]++;
       stats.countError('echo-mismatch');
       stats.sampleError('echo-mismatch', () => describeMessage(head, isBinary));
       conn.sendTimes?.shift();
@@ -97,6 +105,18 @@ export class EchoScenario implements ScenarioDriver, DataFrameHandler<LoadConnec
   drained(): boolean {
     for (const conn of this.#context.open) if (conn.inFlight > 0) return false;
     return true;
+  }
+
+  /** A connection that ended before the end of the run: its messages in flight never came back. */
+  closed(conn: LoadConnection): void {
+    if (!this.#settled) this.#context.stats.counters.lost += Math.max(0, conn.inFlight);
+  }
+
+  /** After the drain: what is still in flight never came back. */
+  settle(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    for (const conn of this.#context.open) this.#context.stats.counters.lost += Math.max(0, conn.inFlight);
   }
 
   /** `sentAt`: the time the round trip counts from (paced: the intended send time). */

@@ -13,6 +13,8 @@ export interface ScenarioContext {
   readonly stopping: boolean;
   /** Opens one more connection now, past the plan's count and ramp (a reconnect). */
   openConnection(): LoadConnection;
+  /** Closed-loop broadcast over several shards: `[publisher, complete, …]` to the coordinator (ack-relay.ts). */
+  reportAcks(acks: number[]): void;
 }
 
 export interface ScenarioDriver {
@@ -35,11 +37,17 @@ export interface ScenarioDriver {
   ended?(conn: LoadConnection, error: string | undefined, wasOpen: boolean): boolean;
   /** What the scenario measured of its own, for the shard's snapshot. */
   report?(): unknown;
+  /** An open connection ended (TCP closed). */
+  closed?(conn: LoadConnection): void;
+  /** The drain is over and the closing handshakes start: count what never arrived. */
+  settle?(): void;
+  /** The run-wide `[publisher, complete, …]` pairs from the coordinator (ack-relay.ts). */
+  acked?(acks: readonly number[]): void;
   /**
    * Set when the scenario needs no message built: data frames go to `handler` straight from the
    * reads, split frames compared with `expected` past their head (see data-frame-reader.ts).
    */
-  readonly dataFrames?: { handler: DataFrameHandler<LoadConnection>; expected: Buffer };
+  readonly dataFrames?: { handler: DataFrameHandler<LoadConnection>; expected: Buffer; headBytes?: number };
 }
 
 /**
