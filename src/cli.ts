@@ -14,6 +14,7 @@ import { surviveUncaughtErrors } from './server/inline-faults.js';
 import { readFileSync } from 'node:fs';
 import { HelpRequested, parseServeArgs, SERVE_USAGE, USAGE, UsageError } from './cli-args.js';
 import { runLoadCommand } from './load/command.js';
+import { startedByNpm, watchLauncher } from './launcher-watch.js';
 
 /** Reads --cert and --key; a missing or unreadable file is one line, exit 2. */
 function readCertificate(files: { cert: string; key: string }): { cert: Buffer; key: Buffer } {
@@ -62,6 +63,7 @@ async function serve(args: string[]): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  if (startedByNpm()) watchLauncher(() => stop('the npm process that started it exited'));
 }
 
 /** The package's version, from the package.json next to dist/. */
