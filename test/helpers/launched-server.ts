@@ -48,9 +48,14 @@ export function operatorEnv(): NodeJS.ProcessEnv {
   return { ...env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` };
 }
 
-/** Starts `command args` in `cwd` and waits for its "listening on ws[s]://…:PORT/" line. */
-export async function launch(t: ExecutionContext, command: string, args: string[], cwd: string): Promise<LaunchedServer> {
-  const launcher = spawn(command, args, { cwd, env: operatorEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `command args` in `cwd` and waits for its "listening on ws[s]://…:PORT/" line.
+ * `detached`: in a process group of its own, as a terminal runs a foreground job (Ctrl-C sends
+ * SIGINT to the whole group).
+ */
+export async function launch(t: ExecutionContext, command: string, args: string[], cwd: string,
+  options: { env?: NodeJS.ProcessEnv; detached?: boolean } = {}): Promise<LaunchedServer> {
+  const launcher = spawn(command, args, { cwd, env: { ...operatorEnv(), ...options.env }, detached: options.detached, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   const ended = Promise.all([once(launcher.stdout!, 'end'), once(launcher.stderr!, 'end')]).then(() => undefined);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -123,7 +128,7 @@ export function portRefuses(port: number): Promise<boolean> {
 }
 
 /**
- * Connects a client, sends `signal` to `pid`, and checks what an operator expects: the client gets
+ * Connects a client, sends `signal` to `pid` (a negative pid: to that process group), and checks what an operator expects: the client gets
  * 1001, the port is freed, every process of the launch ends, and the server said why it stopped.
  */
 export async function stopsCleanly(t: ExecutionContext, server: LaunchedServer, pid: number, signal: NodeJS.Signals, scheme = 'ws'): Promise<void> {
