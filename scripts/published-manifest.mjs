@@ -23,7 +23,8 @@ function restore() {
 }
 
 function write() {
-  restore(); // a pack that failed before its postpack left the published manifest in place
+  // prepack runs only from a manifest with scripts, the repo's: a package.json.repo left by a pack
+  // that failed before its postpack is older than this one and is overwritten.
   const text = readFileSync(manifestPath, 'utf8');
   const manifest = JSON.parse(text);
   for (const field of REPO_ONLY) delete manifest[field];
