@@ -13,7 +13,7 @@ import { listen } from './server/server.js';
 import { surviveUncaughtErrors } from './server/inline-faults.js';
 import { readFileSync } from 'node:fs';
 import { HelpRequested, parseServeArgs, SERVE_USAGE, USAGE, UsageError } from './cli-args.js';
-import { runLoadCommand } from './load/command.js';
+import { startedByNpm, watchLauncher } from './launcher-watch.js';
 
 /** Reads --cert and --key; a missing or unreadable file is one line, exit 2. */
 function readCertificate(files: { cert: string; key: string }): { cert: Buffer; key: Buffer } {
@@ -62,6 +62,7 @@ async function serve(args: string[]): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  if (startedByNpm()) watchLauncher(() => stop('the npm process that started it exited'));
 }
 
 /** The package's version, from the package.json next to dist/. */
@@ -76,7 +77,8 @@ async function main(argv: string[]): Promise<number> {
       await serve(rest);
       return -1; // keeps running until a signal
     }
-    if (command === 'load') return await runLoadCommand(rest);
+    // The load generator's code (and hdr-histogram-js) is loaded only for `load`, not by `serve`.
+    if (command === 'load') return await (await import('./load/command.js')).runLoadCommand(rest);
     if (command === '--version' || command === '-v') {
       process.stdout.write(`${version()}\n`);
       return 0;

@@ -18,7 +18,8 @@
  * `recovering` until every node it knows has confirmed its subscriptions again
  * (redis-presence.ts): publishes meanwhile are sent, and counted in `unconfirmed`.
  */
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
 import { SubscriptionIndex, topicError } from './topics.js';
 import { PingWatch } from './redis-liveness.js';
 import { decodeHeartbeat, encodeHeartbeat, PeerSet, PRESENCE_CHANNEL } from './redis-presence.js';
@@ -94,6 +95,14 @@ const PRESENCE_BYTES = Buffer.from(PRESENCE_CHANNEL);
 /** How long close() waits for its goodbye to be acknowledged. */
 const LEAVE_TIMEOUT_MS = 500;
 
+/**
+ * ioredis is required when a backplane is made, not imported with this module: a server
+ * without `redis` never loads it (it is about 50 files), and neither does `import 'wasmsocket'`.
+ */
+function loadRedisClient(): typeof Redis {
+  return (createRequire(import.meta.url)('ioredis') as typeof import('ioredis')).Redis;
+}
+
 /** How a pattern is subscribed in Redis. */
 interface RedisSubscription {
   readonly kind: 'channel' | 'glob';
@@ -161,8 +170,9 @@ export class RedisBackplane {
       autoResubscribe: true,
     };
     const socketTimeout = Math.max(RECONNECT_AFTER_MS, 2 * pingTimeoutMs);
-    this.#publisher = new Redis(options.url, { ...common, connectionName: 'wasmsocket-pub', socketTimeout });
-    this.#subscriber = new Redis(options.url, { ...common, connectionName: 'wasmsocket-sub', socketTimeout });
+    const RedisClient = loadRedisClient();
+    this.#publisher = new RedisClient(options.url, { ...common, connectionName: 'wasmsocket-pub', socketTimeout });
+    this.#subscriber = new RedisClient(options.url, { ...common, connectionName: 'wasmsocket-sub', socketTimeout });
     this.#publisherPing = new PingWatch(this.#publisher, pingTimeoutMs, () => this.#linkChanged());
     this.#subscriberPing = new PingWatch(this.#subscriber, pingTimeoutMs, () => this.#linkChanged());
     // Overdue: two heartbeats missed and a PING deadline on top.

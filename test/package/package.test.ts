@@ -1,27 +1,59 @@
 /**
- * The project as a user gets it: `npm pack`, the tarball installed into a fresh project, the
- * package imported from ESM and checked by TypeScript, and the README's application example
- * compiled and run against the installed package.
+ * The project as a user gets it: `npm pack` (with its prepack and postpack steps), the tarball
+ * installed into a fresh project, the package used from ESM, CommonJS and TypeScript, the README's
+ * application example compiled and run against the installed package, the installed command
+ * stopped by signals as a supervisor sends them. The package's figures go to
+ * bench/results/package.md.
  */
 import test from 'ava';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { childrenOf, freePort, launch, stopsCleanly } from '../helpers/launched-server.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+/** What `npm pack` reads: the manifest and its scripts, and the files `files` names. */
+const PACKED_FROM = ['package.json', 'README.md', 'LICENSE', 'scripts', 'dist/src', 'build/wasmsocket.wasm'];
 
-function run(command: string, args: string[], cwd: string): string {
-  return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): string {
+  return execFileSync(command, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+interface Packed { filename: string; size: number; unpackedSize: number; entryCount: number; files: { path: string }[] }
+
+/** Set up once: the tarball packed from a copy of the built tree, installed in a fresh project. */
+const state: { work: string; packed: Packed; repoManifest: string; packedFromManifest: string; consumer: string } = {} as never;
+
+test.before(() => {
+  const work = mkdtempSync(join(tmpdir(), 'wasmsocket-package-'));
+  // `npm test` has just built. The prepack step rewrites package.json while npm packs: it runs in
+  // a copy, so that the repo's own package.json is never changed under the other tests.
+  const source = join(work, 'source');
+  for (const path of PACKED_FROM) cpSync(join(ROOT, path), join(source, path), { recursive: true });
+  const packed = (JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], source)) as Packed[])[0]!;
+  const consumer = join(work, 'consumer');
+  mkdirSync(consumer);
+  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', join(work, packed.filename)], consumer);
+  Object.assign(state, {
+    work, packed, consumer,
+    repoManifest: readFileSync(join(ROOT, 'package.json'), 'utf8'),
+    packedFromManifest: readFileSync(join(source, 'package.json'), 'utf8'),
+  });
+});
+
+test.after.always(() => {
+  if (state.work !== undefined) rmSync(state.work, { recursive: true, force: true });
+});
+
 /** Starts `node file` in the consumer project and waits for its line "listening on <json>". */
-async function start(cwd: string, file: string): Promise<{ child: ChildProcess; listening: unknown }> {
-  const child = spawn(process.execPath, [file], { cwd, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+async function start(cwd: string, file: string, nodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; listening: unknown }> {
+  const child = spawn(process.execPath, [...nodeArgs, file], { cwd, env: { ...process.env, PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stderr!.on('data', (text) => { output += text; });
   const listening = await new Promise<unknown>((resolve, reject) => {
@@ -39,6 +71,15 @@ async function firstMessage(ws: WebSocket): Promise<string> {
   return String((await once(ws, 'message'))[0]);
 }
 
+async function roundTrips(port: number): Promise<string> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+  await once(ws, 'open');
+  ws.send('round trip');
+  const echo = await firstMessage(ws);
+  ws.close();
+  return echo;
+}
+
 function status(url: string): Promise<number> {
   return new Promise((resolve) => {
     const ws = new WebSocket(url);
@@ -46,6 +87,52 @@ function status(url: string): Promise<number> {
     ws.once('error', () => resolve(-1));
   });
 }
+
+/** A number of bytes as npm prints it (kB = 1000 B). */
+const kB = (bytes: number) => `${(bytes / 1000).toFixed(1)} kB`;
+
+test('npm pack: LICENSE and only runtime files ship, the published package.json has no scripts, the repo\'s is restored', (t) => {
+  const { packed, consumer } = state;
+  const paths = packed.files.map((file) => file.path);
+  t.true(paths.includes('build/wasmsocket.wasm'), 'the WASM module ships');
+  t.true(paths.includes('dist/src/index.js') && paths.includes('dist/src/index.d.ts'));
+  t.true(paths.includes('dist/src/load/index.js') && paths.includes('dist/src/load/index.d.ts'), 'wasmsocket/load ships');
+  t.true(paths.includes('LICENSE'), 'the LICENSE file ships');
+  t.deepEqual(paths.filter((path) => !/^(dist\/src\/.+\.(js|d\.ts)|build\/wasmsocket\.wasm|package\.json|README\.md|LICENSE)$/.test(path)), [],
+    'nothing but the runtime files (no tests, benches, sources or build scripts)');
+
+  const license = readFileSync(join(consumer, 'node_modules', 'wasmsocket', 'LICENSE'), 'utf8');
+  t.regex(license, /^MIT License\n\nCopyright \(c\) wasmsocket contributors\n/);
+  const installed = JSON.parse(readFileSync(join(consumer, 'node_modules', 'wasmsocket', 'package.json'), 'utf8')) as Record<string, unknown>;
+  t.is(installed.license, 'MIT');
+  t.deepEqual(Object.keys(installed.dependencies as object).sort(), ['hdr-histogram-js', 'ioredis', 'piscina'], 'no compiler at run time');
+  for (const field of ['scripts', 'devDependencies', 'devEngines', 'allowScripts', 'ava']) {
+    t.false(field in installed, `the published package.json has no "${field}" (no prepare or prepack runs in a consumer)`);
+  }
+  // The prepack step wrote the published manifest in place; the postpack step put the repo's back.
+  t.is(state.packedFromManifest, state.repoManifest, 'package.json restored after npm pack');
+  t.false(existsSync(join(state.work, 'source', 'package.json.repo')));
+
+  const repo = JSON.parse(state.repoManifest) as { engines: { node: string }; version: string };
+  t.deepEqual(installed.engines, repo.engines);
+  writeFileSync(join(ROOT, 'bench', 'results', 'package.md'), [
+    '# Package size',
+    '',
+    'Written by `test/package/package.test.ts` at each `npm test`: `npm pack` of the built tree',
+    `(wasmsocket ${repo.version}), as npm reports it.`,
+    '',
+    '| | |',
+    '|---|---|',
+    `| packed (the .tgz) | ${kB(packed.size)} (${packed.size} B) |`,
+    `| unpacked | ${kB(packed.unpackedSize)} (${packed.unpackedSize} B) |`,
+    `| files | ${packed.entryCount} |`,
+    '',
+    'Runtime dependencies, installed with it: piscina; ioredis (loaded only when `redis` is set)',
+    'and hdr-histogram-js (loaded only by `wasmsocket load` and `wasmsocket/load`).',
+    '',
+  ].join('\n'));
+  t.pass();
+});
 
 const CHECK_ESM = `
 import { listen, createCodec, CloseCode, WebSocketProtocol, HandshakeError, ProtocolError, topicError } from 'wasmsocket';
@@ -60,6 +147,18 @@ const servers = {
 console.log('listening on ' + JSON.stringify(Object.fromEntries(Object.entries(servers).map(([k, s]) => [k, s.port]))));
 `;
 
+// CommonJS: Node ≥ 22.12 requires an ES module graph without top-level await (the WASM module is
+// compiled synchronously on first use), so `exports` offers the same file under `default`.
+const CHECK_CJS = `
+const wasmsocket = require('wasmsocket');
+const { listen, createCodec, CloseCode } = wasmsocket;
+if (CloseCode.NORMAL !== 1000 || createCodec('wasm').kind !== 'wasm') throw new Error('exports');
+if (require('wasmsocket/package.json').name !== 'wasmsocket') throw new Error('package.json export');
+Promise.all([listen({ port: 0, app: 'echo' }), listen({ port: 0, app: 'echo', workers: 1 })]).then(([inline, worker]) => {
+  console.log('listening on ' + JSON.stringify({ inline: inline.port, worker: worker.port }));
+});
+`;
+
 const TSCONFIG = {
   compilerOptions: {
     target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, outDir: 'out', skipLibCheck: false,
@@ -68,53 +167,106 @@ const TSCONFIG = {
   include: ['*.ts'],
 };
 
-test('the packed tarball installs, imports from ESM and TypeScript, and runs the README example', async (t) => {
-  t.timeout(300_000);
-  const work = mkdtempSync(join(tmpdir(), 'wasmsocket-package-'));
-  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+/** `wasmsocket/load`'s types, checked by the same tsc run as the README example. */
+const LOAD_TYPES = `
+import { parseLoadArgs, runLoad, summaryTable, type LoadOptions, type LoadResult } from 'wasmsocket/load';
+export async function measure(url: string): Promise<string> {
+  const options: LoadOptions = parseLoadArgs([url, '--connections', '2', '--duration', '1']);
+  const result: LoadResult = await runLoad(options);
+  return summaryTable(result);
+}
+`;
 
-  // `npm test` has just built: pack what a user would get, without building again.
-  const packed = JSON.parse(run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], ROOT)) as [{ filename: string; files: { path: string }[] }];
-  const paths = packed[0].files.map((file) => file.path);
-  t.true(paths.includes('build/wasmsocket.wasm'), 'the WASM module ships');
-  t.true(paths.includes('dist/src/index.js') && paths.includes('dist/src/index.d.ts'));
-  t.deepEqual(paths.filter((path) => !/^(dist\/src\/.+\.(js|d\.ts)|build\/wasmsocket\.wasm|package\.json|README\.md|LICENSE)$/.test(path)), [],
-    'nothing but the runtime files (no tests, benches or sources)');
-
-  const consumer = join(work, 'consumer');
-  mkdirSync(consumer);
-  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-  run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', join(work, packed[0].filename)], consumer);
-  const installed = JSON.parse(readFileSync(join(consumer, 'node_modules', 'wasmsocket', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-  t.deepEqual(Object.keys(installed.dependencies).sort(), ['hdr-histogram-js', 'ioredis', 'piscina'], 'no compiler at run time');
-  // The command as npm installs it: its `#!` line (`env -S` with a malloc setting, node and its flags) runs it.
-  const ownVersion = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-  t.is(run(join(consumer, 'node_modules', '.bin', 'wasmsocket'), ['--version'], consumer).trim(), ownVersion);
-
-  // ESM: the exports, both codecs, and a worker loading the package's own files.
-  writeFileSync(join(consumer, 'check.mjs'), CHECK_ESM);
-  const esm = await start(consumer, 'check.mjs');
+test('import from ESM: the exports, both codecs, and a worker loading the package\'s own files', async (t) => {
+  writeFileSync(join(state.consumer, 'check.mjs'), CHECK_ESM);
+  const esm = await start(state.consumer, 'check.mjs');
   t.teardown(() => esm.child.kill('SIGKILL'));
-  for (const port of Object.values(esm.listening as Record<string, number>)) {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
-    await once(ws, 'open');
-    ws.send('round trip');
-    t.is(await firstMessage(ws), 'round trip');
-    ws.close();
-  }
+  for (const port of Object.values(esm.listening as Record<string, number>)) t.is(await roundTrips(port), 'round trip');
+});
 
-  // TypeScript: the README example, as it stands in the README, type-checks and runs.
+test('require from CommonJS: the same exports, inline and with a worker', async (t) => {
+  writeFileSync(join(state.consumer, 'check.cjs'), CHECK_CJS);
+  const cjs = await start(state.consumer, 'check.cjs');
+  t.teardown(() => cjs.child.kill('SIGKILL'));
+  for (const port of Object.values(cjs.listening as Record<string, number>)) t.is(await roundTrips(port), 'round trip');
+});
+
+// Records every resolution of ioredis or hdr-histogram-js, in every thread, to the file $TRACE.
+const TRACE_HOOK = `
+import { registerHooks } from 'node:module';
+import { appendFileSync } from 'node:fs';
+registerHooks({
+  resolve(specifier, context, next) {
+    if (/^(ioredis|hdr-histogram-js)(\\/|$)/.test(specifier)) appendFileSync(process.env.TRACE, specifier + '\\n');
+    return next(specifier, context);
+  },
+});
+`;
+
+const LAZY_CHECK = `
+import { readFileSync, writeFileSync } from 'node:fs';
+const traced = () => readFileSync(process.env.TRACE, 'utf8').split('\\n').filter(Boolean);
+writeFileSync(process.env.TRACE, '');
+const { listen } = await import('wasmsocket');
+const servers = [await listen({ port: 0, app: 'pubsub' }), await listen({ port: 0, app: 'pubsub', workers: 1 })];
+for (const server of servers) await server.close();
+const afterServer = traced();
+const load = await import('wasmsocket/load');
+console.log('listening on ' + JSON.stringify({ afterServer, afterLoad: traced(), load: Object.keys(load) }));
+`;
+
+test('importing wasmsocket loads neither ioredis nor hdr-histogram-js; wasmsocket/load loads hdr-histogram-js', async (t) => {
+  const { consumer } = state;
+  writeFileSync(join(consumer, 'trace-hook.mjs'), TRACE_HOOK);
+  writeFileSync(join(consumer, 'lazy-check.mjs'), LAZY_CHECK);
+  const lazy = await start(consumer, 'lazy-check.mjs', ['--import', './trace-hook.mjs'], { TRACE: join(consumer, 'trace.txt') });
+  t.teardown(() => lazy.child.kill('SIGKILL'));
+  const { afterServer, afterLoad, load } = lazy.listening as { afterServer: string[]; afterLoad: string[]; load: string[] };
+  t.deepEqual(afterServer, [], 'a server without redis, inline and with a worker, resolves neither package');
+  t.true(afterLoad.includes('hdr-histogram-js'), 'the hook sees the load generator\'s dependency (the check above is not vacuous)');
+  t.false(afterLoad.includes('ioredis'));
+  t.deepEqual(load.sort(), ['LOAD_DEFAULTS', 'UsageError', 'parseLoadArgs', 'runLoad', 'summaryTable']);
+});
+
+test('wasmsocket/load runs a short load from ESM and CommonJS against the installed server', async (t) => {
+  const { consumer } = state;
+  writeFileSync(join(consumer, 'load.mjs'), `
+import { listen } from 'wasmsocket';
+import { parseLoadArgs, runLoad } from 'wasmsocket/load';
+import { createRequire } from 'node:module';
+const server = await listen({ port: 0, app: 'echo' });
+const url = 'ws://127.0.0.1:' + server.port + '/';
+const esm = await runLoad(parseLoadArgs([url, '--connections', '2', '--duration', '1']));
+const cjs = createRequire(import.meta.url)('wasmsocket/load').runLoad === runLoad;
+await server.close();
+console.log('listening on ' + JSON.stringify({ ok: esm.ok, received: esm.messages.received, opened: esm.connect.opened, cjs }));
+`);
+  const loaded = await start(consumer, 'load.mjs');
+  t.teardown(() => loaded.child.kill('SIGKILL'));
+  const result = loaded.listening as { ok: boolean; received: number; opened: number; cjs: boolean };
+  t.true(result.ok);
+  t.is(result.opened, 2);
+  t.true(result.received > 0, 'round trips were measured');
+  t.true(result.cjs, 'require(\'wasmsocket/load\') gives the same module');
+});
+
+test('TypeScript: the README example, as it stands in the README, type-checks and runs; wasmsocket/load type-checks', async (t) => {
+  const { consumer } = state;
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const example = /<!-- readme-example:start -->\n```ts\n([\s\S]*?)```\n<!-- readme-example:end -->/.exec(readme);
   if (example === null) return t.fail('README.md has no readme-example block');
-  writeFileSync(join(consumer, 'readme-example.ts'), example[1]);
-  writeFileSync(join(consumer, 'tsconfig.json'), JSON.stringify(TSCONFIG));
+  const project = join(consumer, 'ts');
+  mkdirSync(project);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'ts-consumer', private: true, type: 'module' }));
+  writeFileSync(join(project, 'readme-example.ts'), example[1]!);
+  writeFileSync(join(project, 'load-types.ts'), LOAD_TYPES);
+  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify(TSCONFIG));
   try {
-    run(process.execPath, [TSC, '-p', 'tsconfig.json'], consumer);
+    run(process.execPath, [TSC, '-p', 'tsconfig.json'], project);
   } catch (error) {
     return t.fail(`tsc: ${(error as { stdout?: string }).stdout ?? error}`);
   }
-  const example_ = await start(consumer, join('out', 'readme-example.js'));
+  const example_ = await start(project, join('out', 'readme-example.js'));
   t.teardown(() => example_.child.kill('SIGKILL'));
   const { port } = example_.listening as { port: number };
   t.is(await (await fetch(`http://127.0.0.1:${port}/`)).text(), 'an ordinary HTTP server\n');
@@ -125,4 +277,48 @@ test('the packed tarball installs, imports from ESM and TypeScript, and runs the
   ws.close();
   t.is(await status(`ws://127.0.0.1:${port}/chat`), 401);
   t.is(await status(`ws://127.0.0.1:${port}/elsewhere?name=ada`), 404);
+});
+
+test('the installed command: --version, and SIGTERM to its PID stops it cleanly (exit 0)', async (t) => {
+  t.timeout(120_000);
+  const { consumer } = state;
+  // The command as npm installs it: its `#!` line (`env -S` with a malloc setting, node and its flags) runs it.
+  const bin = join(consumer, 'node_modules', '.bin', 'wasmsocket');
+  const ownVersion = (JSON.parse(state.repoManifest) as { version: string }).version;
+  t.is(run(bin, ['--version'], consumer).trim(), ownVersion);
+  const server = await launch(t, bin, ['serve', '--port', String(await freePort()), '--app', 'echo', '--workers', '1'], consumer);
+  t.deepEqual(childrenOf(server.launcher.pid!), [], 'the PID started is the server itself (env execs node)');
+  await stopsCleanly(t, server, server.launcher.pid!, 'SIGTERM');
+  t.deepEqual(await server.exited, { code: 0, signal: null });
+});
+
+// `npx` runs `sh -c 'wasmsocket' serve …`, and dash forks the server instead of exec'ing it: npm
+// forwards SIGTERM and SIGINT to that shell only. SIGTERM ends the shell, and the server stops when
+// it sees its parent gone. dash holds a SIGINT until its child exits, so SIGINT reaches the server
+// as a terminal sends it (to the whole process group), or directly where the script shell execs.
+const npxServe = async () => ['--no-install', 'wasmsocket', 'serve', '--port', String(await freePort()), '--app', 'echo', '--workers', '1'];
+
+for (const target of ['npx', 'shell'] as const) {
+  test(`npx wasmsocket serve: SIGTERM to ${target === 'npx' ? 'the PID npx started' : 'the shell npx started'} stops the server cleanly`, async (t) => {
+    t.timeout(120_000);
+    const server = await launch(t, 'npx', await npxServe(), state.consumer);
+    const [shell] = childrenOf(server.launcher.pid!);
+    await stopsCleanly(t, server, target === 'npx' ? server.launcher.pid! : shell!, 'SIGTERM');
+  });
+}
+
+// The server exits 0; dash then ends itself with the SIGINT it held, and npm with it.
+test('npx wasmsocket serve: Ctrl-C (SIGINT to its process group) stops the server cleanly', async (t) => {
+  t.timeout(120_000);
+  const server = await launch(t, 'npx', await npxServe(), state.consumer, { detached: true });
+  await stopsCleanly(t, server, -server.launcher.pid!, 'SIGINT');
+  t.regex(server.output(), /wasmsocket: SIGINT, closing connections with 1001/);
+});
+
+test('npx wasmsocket serve with script-shell=bash: SIGINT to the PID npx started reaches the server, npx exits 0', async (t) => {
+  t.timeout(120_000);
+  const server = await launch(t, 'npx', await npxServe(), state.consumer, { env: { npm_config_script_shell: '/bin/bash' } });
+  t.deepEqual(childrenOf(childrenOf(server.launcher.pid!)[0]!), [], 'bash -c execs the command: npm\'s child is the server');
+  await stopsCleanly(t, server, server.launcher.pid!, 'SIGINT');
+  t.deepEqual(await server.exited, { code: 0, signal: null });
 });
