@@ -116,6 +116,9 @@ export default async function runWorker(task: WorkerTask): Promise<void> {
     }
     failing = error;
     channel.send({ type: 'failing', stack: error.stack ?? error.message });
+    // Posted now, not at the end of the turn: the thread's exit can reach the main thread before
+    // a message still queued here, and the main thread stops reading the port when it sees the exit.
+    channel.flush();
     void server!.close(CloseCode.INTERNAL_ERROR, 'internal error', FAILING_CLOSE_MS).finally(() => {
       channel.flush();
       process.off('uncaughtException', fail);

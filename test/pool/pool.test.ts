@@ -90,7 +90,10 @@ for (const codec of CODEC_KINDS) {
     const doomedCodes = Promise.all(doomed.map(closeCode));
     clients[0].send('crash');
     t.deepEqual(await doomedCodes, doomed.map(() => 1011));
-    t.regex(errors.map((e) => e.message).join('\n'), /worker \d is ending after an uncaught error, closing its connections with 1011: Error: worker crash on purpose/);
+    // The clients' 1011 and the worker's report travel separately: wait for the report.
+    const reported = /worker \d is ending after an uncaught error, closing its connections with 1011: Error: worker crash on purpose/;
+    await waitFor(() => errors.some((e) => reported.test(e.message))).catch(() => undefined);
+    t.regex(errors.map((e) => e.message).join('\n'), reported);
     // The other worker's connections never noticed.
     for (const ws of survivors) t.is(await request(ws, 'still alive'), 'still alive');
     // New connections are served, on the replacement worker too, once it runs.
