@@ -7,7 +7,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { CodecKind } from '../codec/codec.js';
 import { firstLine, joinNegativeValues, unknownOptionMessage } from '../arg-parsing.js';
 import type { ClientDeflateOffer } from './deflate.js';
-import { ECHO_MIN_SIZE } from './payload.js';
+import { ECHO_MIN_SIZE, type PayloadKind } from './payload.js';
 import { MAX_PUBLISHERS, PUBLISH_MIN_SIZE } from './pubsub-format.js';
 import { parseStages, peakTarget, stagesDurationMs, type Stage } from './stages.js';
 import { parseThreshold, type Threshold } from './thresholds.js';
@@ -26,9 +26,6 @@ export type Scenario = 'echo' | 'broadcast' | 'connect' | 'reconnect-storm' | 'c
 
 /** Report files `--out` writes, by the file name's extension. */
 export type OutputFormat = 'csv' | 'html' | 'json';
-
-/** What fills a text message after its stamp: 'a's (ascii), or generated JSON-like text (json). */
-export type PayloadKind = 'ascii' | 'json';
 
 export interface LoadTarget {
   host: string;

@@ -10,7 +10,7 @@
  * (8 digits, mod 2^32). <padding> is 'x' up to --size bytes (`--payload json`: JSON-like text with
  * ' for quotes, so it sits in the JSON string unescaped).
  */
-import type { PayloadKind } from './args.js';
+import type { PayloadKind } from './payload.js';
 import { jsonLikeText } from './json-text.js';
 
 const TS_DIGITS = 13;
