@@ -35,7 +35,7 @@ const CHARTS: Chart[] = [
   { id: 'errors', title: 'Errors per second', unit: 'errors/s', lines: [
     { name: 'errors', color: '#d62728', pick: (p) => p.errors },
   ] },
-  { id: 'cpu', title: 'Generator CPU (this process, % of one core)', unit: '%', lines: [
+  { id: 'cpu', title: 'Generator CPU (busiest thread, % of one core)', unit: '%', lines: [
     { name: 'cpu', color: '#ff7f0e', pick: (p) => p.cpuPercent },
   ] },
 ];

@@ -156,7 +156,7 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
   const warnings = planWarnings(plan.totalConnections, facts);
   for (const warning of warnings) hooks.onWarning?.(warning);
 
-  const series = new RunSeries(plan.processes.length === 1);
+  const series = new RunSeries();
   const results = new Map<number, ShardSnapshot>();
   let readyShards = 0;
   let allReady!: () => void;
