@@ -150,7 +150,6 @@ export class Shard implements ScenarioContext, ConnectionEvents {
     this.#live.delete(conn);
     this.#closingByStage.delete(conn);
     if (conn.slot >= 0) this.#removeOpen(conn);
-    if (wasOpen) this.#driver.closed?.(conn);
     if (this.#driver.ended?.(conn, error, wasOpen) === true) {
       // The scenario ended it on purpose (a reconnect storm's drop).
     } else if (error === ABANDONED) this.stats.counters.abandoned++;

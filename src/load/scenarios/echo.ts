@@ -107,9 +107,10 @@ export class EchoScenario implements ScenarioDriver, DataFrameHandler<LoadConnec
     return true;
   }
 
-  /** A connection that ended before the end of the run: its messages in flight never came back. */
-  closed(conn: LoadConnection): void {
-    if (!this.#settled) this.#context.stats.counters.lost += Math.max(0, conn.inFlight);
+  /** A connection that closed before the end of the run: its messages in flight never came back. */
+  ended(conn: LoadConnection, _error: string | undefined, wasOpen: boolean): boolean {
+    if (wasOpen && !this.#settled) this.#context.stats.counters.lost += Math.max(0, conn.inFlight);
+    return false;
   }
 
   /** After the drain: what is still in flight never came back. */
