@@ -1,6 +1,6 @@
 /** `--out`: writes each report file the flags ask for, by its extension. */
 import { writeFile } from 'node:fs/promises';
-import type { LoadOptions } from './args.js';
+import type { LoadOptions } from './options.js';
 import { seriesCsv } from './report-csv.js';
 import { reportHtml } from './report-html.js';
 import type { LoadResult } from './run.js';

@@ -1,5 +1,5 @@
 /** Text output of `wasmsocket load`: the header line, the live progress line and the summary table. */
-import type { LoadOptions } from './args.js';
+import type { LoadOptions } from './options.js';
 import type { LoadResult, Percentiles, Progress } from './run.js';
 import { describeValue } from './thresholds.js';
 

@@ -6,7 +6,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { AckRelay } from './ack-relay.js';
-import { UsageError, type LoadOptions, type LoadTarget } from './args.js';
+import { UsageError, type LoadOptions, type LoadTarget } from './options.js';
 import { explainErrors, type LimitFacts } from './errors.js';
 import { startChildGroup, startLocalGroup, type GroupHandle } from './hosts.js';
 import { readOpenFileLimit, readPortRange } from './limits.js';
