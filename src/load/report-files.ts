@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import type { LoadOptions } from './options.js';
 import { seriesCsv } from './report-csv.js';
 import { reportHtml } from './report-html.js';
-import type { LoadResult } from './run.js';
+import type { LoadResult } from './result.js';
 
 /** Writes the files and returns their paths. */
 export async function writeReports(options: LoadOptions, result: LoadResult): Promise<string[]> {

@@ -3,7 +3,7 @@
  * with the run's summary and one inline SVG chart per measure of the per-second series, so it
  * opens offline and can be attached to a CI run as it is.
  */
-import type { LoadResult, Percentiles } from './run.js';
+import type { LoadResult, Percentiles } from './result.js';
 import type { SeriesPoint } from './series.js';
 import { describeValue } from './thresholds.js';
 
