@@ -94,6 +94,11 @@ test('echo: replies a server never sends are messages.lost, and the replies afte
   t.is(result.messages.lost, server.faults.dropped);
   t.true(result.messages.mismatches.sequence > 0 && result.messages.mismatches.sequence <= server.faults.dropped);
   t.is(result.messages.mismatches.notEcho, 0);
+  // Past a dropped reply each round trip's service time still counts from its own send, never
+  // from an earlier message's: it is at most its latency (from the intended send).
+  for (const p of ['p50', 'p99', 'max'] as const) {
+    t.true(result.serviceMs[p] <= result.latencyMs[p] * 1.001 + 0.001, `service ${p} ${result.serviceMs[p]} ≤ latency ${p} ${result.latencyMs[p]}`);
+  }
 });
 
 test('echo: a reply that is not an echo at all (the pub/sub app\'s error) is counted as notEcho', async (t) => {
