@@ -3,6 +3,7 @@ import type { Histogram } from 'hdr-histogram-js';
 import type { GeneratorCpu } from './generator-cpu.js';
 import type { StormSummary } from './scenarios/reconnect-storm.js';
 import type { SeriesPoint } from './series.js';
+import { microsToMs as ms } from './stats.js';
 import type { ThresholdOutcome } from './thresholds.js';
 
 export interface Percentiles {
@@ -88,7 +89,6 @@ export interface LoadResult {
 }
 
 export function percentiles(histogram: Histogram): Percentiles {
-  const ms = (micros: number) => Math.round(micros) / 1000;
   const count = histogram.totalCount;
   if (count === 0) return { count, p50: 0, p90: 0, p99: 0, p99_9: 0, max: 0, mean: 0 };
   return {

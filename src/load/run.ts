@@ -17,7 +17,7 @@ import { mergeStorms, type StormSummary } from './scenarios/reconnect-storm.js';
 import type { ControlMessage, ShardMessage } from './shard.js';
 import { hintsFor } from './hints.js';
 import { RunSeries, type Progress } from './series.js';
-import { mergeSnapshots, type Counters, type ShardSnapshot } from './stats.js';
+import { countErrors, mergeSnapshots, type Counters, type ShardSnapshot } from './stats.js';
 import { checkThresholds } from './thresholds.js';
 import { percentiles, type LoadResult } from './result.js';
 
@@ -216,10 +216,6 @@ export function declinedDeflate(declined: number, opened: number): string {
  */
 function countLost(scenario: string, c: Counters): number {
   return scenario === 'broadcast' ? Math.max(0, c.sent * c.subscribersAtEnd - c.deliveredAtEnd) + c.lost : c.lost;
-}
-
-function countErrors(errors: Record<string, number>): number {
-  return Object.values(errors).reduce((sum, count) => sum + count, 0);
 }
 
 /** Limits the plan will run into, said before they bite. */

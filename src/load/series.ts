@@ -5,7 +5,7 @@
  * timestamps), so a shard reporting just before or after the coordinator's tick is not counted twice.
  */
 import type { Histogram } from 'hdr-histogram-js';
-import { createHistogram, decodeHistogram, type Counters } from './stats.js';
+import { countErrors, createHistogram, decodeHistogram, microsToMs as ms, type Counters } from './stats.js';
 
 /** One second of the run. Rates are per second; latency in ms, null when no sample came in it. */
 export interface SeriesPoint {
@@ -59,14 +59,6 @@ interface ShardState {
   receivedPerSecond: number;
   errorsPerSecond: number;
   cpuPercent: number;
-}
-
-function countErrors(errors: Record<string, number>): number {
-  return Object.values(errors).reduce((sum, count) => sum + count, 0);
-}
-
-function ms(micros: number): number {
-  return Math.round(micros) / 1000;
 }
 
 export class RunSeries {
