@@ -4,7 +4,7 @@
  * and its ratio to the baseline. Hand-written SVG: no library, opens in any browser.
  */
 import { ratio } from './format.js';
-import type { SuiteOutcome } from './suite.js';
+import type { SuiteOutcome } from './suite-types.js';
 
 const WIDTH = 980;
 const LABEL_W = 200;

@@ -1,7 +1,7 @@
 /** The Markdown report of a suite: how it was run, medians with ratios, targets, per-run details. */
 import { percent, ratio } from './format.js';
 import { CLIENT_BOUND_PERCENT } from './measure.js';
-import type { Cell, Row, SuiteOutcome, TargetResult } from './suite.js';
+import type { Cell, Row, SuiteOutcome, TargetResult } from './suite-types.js';
 
 export function renderMarkdown(outcome: SuiteOutcome): string {
   const { config, environment } = outcome;

@@ -6,157 +6,19 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { CodecKind } from '../codec/codec.js';
 import { firstLine, joinNegativeValues, unknownOptionMessage } from '../arg-parsing.js';
-import type { ClientDeflateOffer } from './deflate.js';
+import { LOAD_DEFAULTS, UsageError, type LoadOptions, type LoadTarget, type OutputFormat, type Scenario } from './options.js';
 import { ECHO_MIN_SIZE } from './payload.js';
 import { MAX_PUBLISHERS, PUBLISH_MIN_SIZE } from './pubsub-format.js';
-import { parseStages, peakTarget, stagesDurationMs, type Stage } from './stages.js';
-import { parseThreshold, type Threshold } from './thresholds.js';
+import { parseStages, peakTarget, stagesDurationMs } from './stages.js';
+import { parseThreshold } from './thresholds.js';
+
+export { LOAD_DEFAULTS, UsageError, type LoadOptions, type LoadTarget, type OutputFormat, type Scenario } from './options.js';
+export { LOAD_USAGE } from './usage.js';
 
 /** Closed-loop broadcast counts each publisher's sequences in a ring of 4 × --in-flight per shard (publish-window.ts). */
 const MAX_BROADCAST_WINDOW = 4_000_000;
 
-/**
- * A `load` flag mistake: the CLI reports it in one line and exits 2, like the serve flags'
- * UsageError (command.ts converts it), without this module importing the server.
- */
-export class UsageError extends Error {}
-
-/** `custom`: a module of the user's, named by path (`--scenario ./chat.mjs`). */
-export type Scenario = 'echo' | 'broadcast' | 'connect' | 'reconnect-storm' | 'custom';
-
-/** Report files `--out` writes, by the file name's extension. */
-export type OutputFormat = 'csv' | 'html' | 'json';
-
-/** What fills a text message after its stamp: 'a's (ascii), or generated JSON-like text (json). */
-export type PayloadKind = 'ascii' | 'json';
-
-export interface LoadTarget {
-  host: string;
-  port: number;
-  /** Request target of the GET line: path and query. */
-  path: string;
-  /** Value of the Host header. */
-  hostHeader: string;
-  /** The URL as given, for reports. */
-  url: string;
-  /** wss://: TLS over TCP. */
-  secure: boolean;
-  /** wss:// with --insecure: accept a certificate that does not verify (self-signed, test). */
-  insecure: boolean;
-}
-
-export interface LoadOptions {
-  target: LoadTarget;
-  scenario: Scenario;
-  /** echo and connect: connections; broadcast: subscribers (publishers come on top). */
-  connections: number;
-  /** broadcast: publishing connections. */
-  publishers: number;
-  /** New connections per second over all threads; 0 opens them as fast as possible. */
-  ramp: number;
-  size: number;
-  binary: boolean;
-  /** echo: messages kept in flight per connection; broadcast: publishes ahead of the slowest subscriber (when rate is 0). */
-  inFlight: number;
-  /** Messages per second over all connections (echo: sends, broadcast: publishes); 0 = in-flight mode. */
-  rate: number;
-  durationMs: number;
-  threads: number;
-  /** 0: as many as the open-file limit requires. */
-  processes: number;
-  sourceIps: string[];
-  topic: string;
-  codec: CodecKind;
-  payload: PayloadKind;
-  /** --deflate: offer permessage-deflate (RFC 7692); undefined: offer no extension. */
-  deflate: ClientDeflateOffer | undefined;
-  /** From TCP connect to the 101 response. */
-  handshakeTimeoutMs: number;
-  /** From our close frame to the server's TCP close, at the end. */
-  closeTimeoutMs: number;
-  json: boolean;
-  /** --threshold: checked against the summary; one that fails makes the exit code 1. */
-  thresholds: Threshold[];
-  /** --stages: open connections over time (then `connections` is their peak, `durationMs` their sum). */
-  stages: Stage[] | undefined;
-  /** --out: report files to write at the end. */
-  outputs: Array<{ path: string; format: OutputFormat }>;
-  /** --quiet: no progress line. */
-  quiet: boolean;
-  /** Seconds between progress lines; undefined: every second on a TTY, every 5 s otherwise. */
-  progressIntervalS: number | undefined;
-  /** `custom`: the scenario module's file URL. */
-  scenarioModule: string | undefined;
-  /** reconnect-storm: time from one storm's end (or the start) to the next storm. */
-  stormIntervalMs: number;
-}
-
-export const LOAD_DEFAULTS = {
-  scenario: 'echo' as Scenario,
-  connections: 100,
-  publishers: 1,
-  ramp: 1000,
-  size: 32,
-  inFlight: 1,
-  broadcastRate: 100,
-  durationS: 10,
-  threads: 1,
-  topic: 'load',
-  codec: 'js' as CodecKind,
-  timeoutS: 10,
-  closeTimeoutMs: 3000,
-  stormIntervalS: 5,
-};
-
-export const LOAD_USAGE = `Usage: wasmsocket load ws[s]://HOST:PORT/PATH [options]
-
-Opens many WebSocket connections to any RFC 6455 server and measures it.
-
-Options:
-  --scenario echo|broadcast|connect|reconnect-storm|./FILE.mjs
-                         echo: round trips; broadcast: pub/sub deliveries; connect: open and hold;
-                         reconnect-storm: drop every connection at once and reopen them all;
-                         ./FILE.mjs: your own protocol, a module with hooks (default ${LOAD_DEFAULTS.scenario}, or
-                         broadcast when one probe connection finds wasmsocket's pub/sub app)
-  --connections N        connections (broadcast: subscribers) (default ${LOAD_DEFAULTS.connections})
-  --publishers N         broadcast: publishing connections, on top of the subscribers (default ${LOAD_DEFAULTS.publishers})
-  --ramp PER_SECOND      new connections per second, 0 = all at once (default ${LOAD_DEFAULTS.ramp})
-  --size BYTES           message size (echo ≥ ${ECHO_MIN_SIZE}, broadcast data ≥ ${PUBLISH_MIN_SIZE}) (default ${LOAD_DEFAULTS.size})
-  --binary               send binary messages (default: ASCII text)
-  --payload ascii|json   text after the stamp: 'a' padding, or generated JSON-like text that
-                         compresses like real data (default ascii)
-  --deflate              offer permessage-deflate (RFC 7692): compress what is sent from 1 KiB,
-                         inflate what comes compressed; the summary says where it was agreed
-  --deflate-no-context-takeover
-                         with --deflate: ask both sides to reset their compressor per message
-  --in-flight K          echo: messages in flight per connection (default ${LOAD_DEFAULTS.inFlight});
-                         broadcast: closed loop, each publisher at most K publishes ahead of the
-                         slowest subscriber (the most the server delivers)
-  --rate MSGS_PER_S      fixed total send rate instead (open loop; broadcast: publishes/s,
-                         default ${LOAD_DEFAULTS.broadcastRate} without --in-flight)
-  --duration S           seconds to run, then close with 1000 (default ${LOAD_DEFAULTS.durationS})
-  --stages D:N,D:N,...   open connections over time instead of --connections/--duration/--ramp,
-                         each stage a linear ramp to N over D (e.g. 30s:1000,60s:1000,10s:0)
-  --storm-interval S     reconnect-storm: seconds between storms (default ${LOAD_DEFAULTS.stormIntervalS})
-  --threshold 'EXPR'     pass/fail, repeatable: METRIC OP NUMBER, METRIC one of p50 p90 p99 p99_9 max
-                         (latency ms), rate (received/s), errors, lost; OP < <= > >= ==; exit 1 if one fails
-  --out FILE.csv|FILE.html|FILE.json
-                         write the per-second series (csv), a report with charts (html, one
-                         self-contained file) or the JSON summary (json); repeatable
-  --quiet                no progress line
-  --progress-interval S  seconds between progress lines (default 1 on a terminal, 5 otherwise)
-  --threads T            worker threads in all (default ${LOAD_DEFAULTS.threads}: the main thread)
-  --processes P          processes (default: as many as the open-file limit requires)
-  --source-ips A-B|A,B   local addresses to bind, round-robin (e.g. 127.0.0.1-127.0.0.20)
-  --topic T              broadcast topic (default ${LOAD_DEFAULTS.topic})
-  --codec js|wasm        client framing codec (default ${LOAD_DEFAULTS.codec})
-  --timeout S            handshake timeout, TCP connect to 101 (default ${LOAD_DEFAULTS.timeoutS})
-  --insecure             wss://: accept a certificate that does not verify (self-signed)
-  --json                 print one JSON object at the end (no progress line unless --progress-interval)
-  -h, --help             show this help
-`;
-
-/** `wasmsocket load --help`: print LOAD_USAGE and exit 0. */
+/** `wasmsocket load --help`: print the usage text (usage.ts) and exit 0. */
 export class LoadHelpRequested extends Error {}
 
 function parseNumber(name: string, value: string | undefined, fallback: number, min: number, max: number, integer = true): number {

@@ -5,7 +5,9 @@
  * UsageError (exit 2, reported by the CLI).
  */
 import { UsageError as CliUsageError } from '../cli-args.js';
-import { LOAD_USAGE, LoadHelpRequested, parseLoadArgs, UsageError, type LoadOptions } from './args.js';
+import { LoadHelpRequested, parseLoadArgs } from './args.js';
+import { UsageError, type LoadOptions } from './options.js';
+import { LOAD_USAGE } from './usage.js';
 import { probeServer } from './probe.js';
 import { writeReports } from './report-files.js';
 import { headerLine, progressLine, summaryTable } from './report.js';

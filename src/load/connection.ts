@@ -10,7 +10,7 @@ import type { FrameCodec } from '../codec/codec.js';
 import { Opcode, ReadyState, WebSocketProtocol, type ProtocolSink } from '../protocol/protocol.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { PerMessageDeflateConfig } from '../protocol/compression.js';
-import type { LoadTarget } from './args.js';
+import type { LoadTarget } from './options.js';
 import { deflateOfferHeader, readDeflateAnswer, type ClientDeflateOffer } from './deflate.js';
 import { socketErrorKind } from './errors.js';
 import { DataFrameReader, type DataFrameHandler } from './data-frame-reader.js';

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { computeAccept } from '../handshake/handshake.js';
-import type { LoadTarget } from './args.js';
+import type { LoadTarget } from './options.js';
 
 /** Response heads larger than this are refused (a server that never ends its headers). */
 export const MAX_RESPONSE_HEAD_BYTES = 16 * 1024;

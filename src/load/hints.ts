@@ -2,7 +2,7 @@
  * Hints: what a run's errors suggest trying, in words a newcomer can act on. The error kinds say
  * what happened; a hint says what to do (a scenario that fits the server, --insecure, ws://).
  */
-import type { LoadTarget, Scenario } from './args.js';
+import type { LoadTarget, Scenario } from './options.js';
 
 /** The most of a server's message a hint quotes. */
 const SAMPLE_CHARS = 160;

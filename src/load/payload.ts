@@ -8,8 +8,10 @@
  * Binary: u32 LE sequence, f64 LE send time in ms since the thread's time origin, then padding.
  * The bytes are written in place into one reusable buffer per connection: no allocation per message.
  */
-import type { PayloadKind } from './args.js';
 import { jsonLikeText } from './json-text.js';
+
+/** What fills a text message after its stamp: 'a's (ascii), or generated JSON-like text (json). */
+export type PayloadKind = 'ascii' | 'json';
 
 /** The smallest echo payload that carries both fields. */
 export const ECHO_MIN_SIZE = 16;

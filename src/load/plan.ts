@@ -3,7 +3,8 @@
  * over processes when one process's open-file limit cannot hold them all. Pure, so tests call it.
  */
 import type { CodecKind } from '../codec/codec.js';
-import type { LoadOptions, LoadTarget, PayloadKind, Scenario } from './args.js';
+import type { LoadOptions, LoadTarget, Scenario } from './options.js';
+import type { PayloadKind } from './payload.js';
 import type { ClientDeflateOffer } from './deflate.js';
 import { shardStages, type Stage } from './stages.js';
 

@@ -4,7 +4,7 @@
  * newcomer against `npm start` measures deliveries instead of counting 100% echo mismatches.
  */
 import { createCodec } from '../codec/select.js';
-import type { LoadTarget } from './args.js';
+import type { LoadTarget } from './options.js';
 import { LoadConnection, type ConnectionEvents } from './connection.js';
 
 export type ServerKind = 'echo' | 'pubsub' | 'unknown';

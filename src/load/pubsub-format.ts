@@ -10,7 +10,7 @@
  * (8 digits, mod 2^32). <padding> is 'x' up to --size bytes (`--payload json`: JSON-like text with
  * ' for quotes, so it sits in the JSON string unescaped).
  */
-import type { PayloadKind } from './args.js';
+import type { PayloadKind } from './payload.js';
 import { jsonLikeText } from './json-text.js';
 
 const TS_DIGITS = 13;
@@ -148,7 +148,7 @@ export class DeliveryReader {
  * Reads the stamp of a delivery of any topic and serialisation into `into`; false (and sentAt -1)
  * when the message is not a delivery (an acknowledgement, say) or its data is not ours.
  */
-export function readDeliveryStamp(message: Buffer, into: DeliveryStamp): boolean {
+function readDeliveryStamp(message: Buffer, into: DeliveryStamp): boolean {
   into.sentAt = -1;
   const key = message.indexOf(DATA_KEY);
   if (key >= 0 && message.indexOf(MESSAGE_TYPE) >= 0 && readStamp(message, key + DATA_KEY.length, into)) return true;
@@ -161,13 +161,6 @@ export function readDeliveryStamp(message: Buffer, into: DeliveryStamp): boolean
   const delivery = parsed as { type?: unknown; data?: unknown };
   if (delivery === null || typeof delivery !== 'object' || delivery.type !== 'message' || typeof delivery.data !== 'string') return false;
   return readStamp(Buffer.from(delivery.data, 'latin1'), 0, into);
-}
-
-/** The send time (µs since the epoch) of a delivery, or -1 (see readDeliveryStamp). */
-export function readDeliverySentAt(message: Buffer): number {
-  const stamp: DeliveryStamp = { sentAt: -1, publisher: 0, seq: 0 };
-  readDeliveryStamp(message, stamp);
-  return stamp.sentAt;
 }
 
 function readStamp(bytes: Buffer, start: number, into: DeliveryStamp): boolean {

@@ -1,9 +1,9 @@
 /** `--out`: writes each report file the flags ask for, by its extension. */
 import { writeFile } from 'node:fs/promises';
-import type { LoadOptions } from './args.js';
+import type { LoadOptions } from './options.js';
 import { seriesCsv } from './report-csv.js';
 import { reportHtml } from './report-html.js';
-import type { LoadResult } from './run.js';
+import type { LoadResult } from './result.js';
 
 /** Writes the files and returns their paths. */
 export async function writeReports(options: LoadOptions, result: LoadResult): Promise<string[]> {

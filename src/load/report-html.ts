@@ -3,7 +3,7 @@
  * with the run's summary and one inline SVG chart per measure of the per-second series, so it
  * opens offline and can be attached to a CI run as it is.
  */
-import type { LoadResult, Percentiles } from './run.js';
+import type { LoadResult, Percentiles } from './result.js';
 import type { SeriesPoint } from './series.js';
 import { describeValue } from './thresholds.js';
 
@@ -35,7 +35,7 @@ const CHARTS: Chart[] = [
   { id: 'errors', title: 'Errors per second', unit: 'errors/s', lines: [
     { name: 'errors', color: '#d62728', pick: (p) => p.errors },
   ] },
-  { id: 'cpu', title: 'Generator CPU (this process, % of one core)', unit: '%', lines: [
+  { id: 'cpu', title: 'Generator CPU (busiest thread, % of one core)', unit: '%', lines: [
     { name: 'cpu', color: '#ff7f0e', pick: (p) => p.cpuPercent },
   ] },
 ];

@@ -1,6 +1,7 @@
 /** Text output of `wasmsocket load`: the header line, the live progress line and the summary table. */
-import type { LoadOptions } from './args.js';
-import type { LoadResult, Percentiles, Progress } from './run.js';
+import type { LoadOptions } from './options.js';
+import type { LoadResult, Percentiles } from './result.js';
+import type { Progress } from './series.js';
 import { describeValue } from './thresholds.js';
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });

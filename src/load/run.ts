@@ -6,104 +6,23 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { AckRelay } from './ack-relay.js';
-import { UsageError, type LoadOptions, type LoadTarget } from './args.js';
+import { UsageError, type LoadOptions, type LoadTarget } from './options.js';
 import { explainErrors, type LimitFacts } from './errors.js';
 import { startChildGroup, startLocalGroup, type GroupHandle } from './hosts.js';
 import { readOpenFileLimit, readPortRange } from './limits.js';
-import { generatorCpu, generatorLimitWarning, type GeneratorCpu } from './generator-cpu.js';
+import { generatorCpu, generatorLimitWarning } from './generator-cpu.js';
 import { planRun } from './plan.js';
 import { loadScenarioModule } from './scenarios/custom.js';
 import { mergeStorms, type StormSummary } from './scenarios/reconnect-storm.js';
 import type { ControlMessage, ShardMessage } from './shard.js';
 import { hintsFor } from './hints.js';
-import { RunSeries, type Progress, type SeriesPoint } from './series.js';
-import { mergeSnapshots, type Counters, type ShardSnapshot } from './stats.js';
-import { checkThresholds, type ThresholdOutcome } from './thresholds.js';
-import type { Histogram } from 'hdr-histogram-js';
+import { RunSeries, type Progress } from './series.js';
+import { countErrors, mergeSnapshots, type Counters, type ShardSnapshot } from './stats.js';
+import { checkThresholds } from './thresholds.js';
+import { percentiles, type LoadResult } from './result.js';
 
 export type { Progress, SeriesPoint } from './series.js';
-
-export interface Percentiles {
-  count: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  p99_9: number;
-  max: number;
-  mean: number;
-}
-
-export interface LoadResult {
-  scenario: string;
-  url: string;
-  codec: string;
-  connections: number;
-  durationS: number;
-  elapsedS: number;
-  processes: number;
-  threads: number;
-  openFileLimit: number;
-  connectionsPerProcess: number;
-  connect: {
-    attempted: number;
-    opened: number;
-    openAtEnd: number;
-    closedClean: number;
-    abandoned: number;
-    rampS: number;
-    /** Connections opened per second over the ramp. */
-    perSecond: number;
-    handshakeMs: Percentiles;
-  };
-  messages: {
-    sent: number;
-    received: number;
-    skipped: number;
-    other: number;
-    sentPerSecond: number;
-    receivedPerSecond: number;
-    bytesSentPerSecond: number;
-    bytesReceivedPerSecond: number;
-    /**
-     * echo: replies that never came. broadcast: deliveries that never came, counted per subscriber
-     * against every publish sent (see delivery-ledger.ts).
-     */
-    lost: number;
-    /** broadcast: deliveries that came twice, and ones that came after a later one of their publisher. */
-    duplicated: number;
-    reordered: number;
-    /** echo: replies that were not the echo of what was sent, by kind. */
-    mismatches: { notEcho: number; type: number; sequence: number; content: number };
-    /** broadcast --in-flight: publishes sent past a window that had stopped moving for 500 ms. */
-    windowProbes: number;
-  };
-  /**
-   * echo: round trip; broadcast: publish → delivery. With --rate it counts from the message's
-   * intended send time (its slot in the schedule), so stalls are not hidden (coordinated omission).
-   */
-  latencyMs: Percentiles;
-  /** Paced echo: from the actual send instead (no samples otherwise: there the two are the same). */
-  serviceMs: Percentiles;
-  /** How busy each generator thread was while the traffic ran (CPU time per wall time, % of a core). */
-  generator: GeneratorCpu;
-  /** --deflate: on how many connections the server agreed to permessage-deflate, or declined it. */
-  deflate: { offered: boolean; agreed: number; declined: number };
-  errors: Record<string, number>;
-  errorCount: number;
-  /** Which limit stopped the run, in words, when errors point to one. */
-  limits: string[];
-  warnings: string[];
-  /** What the errors suggest trying, in words (a scenario that fits the server, --insecure, ws://). */
-  hints: string[];
-  /** One point per second of the run. */
-  series: SeriesPoint[];
-  /** reconnect-storm: each storm (its reconnect times are `latencyMs`). */
-  storms?: StormSummary[];
-  /** --threshold, each with this run's value; one not ok makes the exit code 1. */
-  thresholds: ThresholdOutcome[];
-  /** False when nothing succeeded (no round trip, delivery or connection): exit code 1. */
-  ok: boolean;
-}
+export type { LoadResult, Percentiles } from './result.js';
 
 export interface RunHooks {
   onProgress?(progress: Progress): void;
@@ -124,21 +43,6 @@ const GO_DELAY_MS = 200;
 /** After `stop`, how long past the close timeout a shard may take to report before it is killed. */
 const REPORT_GRACE_MS = 10_000;
 
-export function percentiles(histogram: Histogram): Percentiles {
-  const ms = (micros: number) => Math.round(micros) / 1000;
-  const count = histogram.totalCount;
-  if (count === 0) return { count, p50: 0, p90: 0, p99: 0, p99_9: 0, max: 0, mean: 0 };
-  return {
-    count,
-    p50: ms(histogram.getValueAtPercentile(50)),
-    p90: ms(histogram.getValueAtPercentile(90)),
-    p99: ms(histogram.getValueAtPercentile(99)),
-    p99_9: ms(histogram.getValueAtPercentile(99.9)),
-    max: ms(histogram.maxValue),
-    mean: ms(histogram.mean),
-  };
-}
-
 export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promise<LoadResult> {
   if (options.scenarioModule !== undefined) {
     // Checked here, once, so a broken module is one clear error before any connection opens.
@@ -156,7 +60,7 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
   const warnings = planWarnings(plan.totalConnections, facts);
   for (const warning of warnings) hooks.onWarning?.(warning);
 
-  const series = new RunSeries(plan.processes.length === 1);
+  const series = new RunSeries();
   const results = new Map<number, ShardSnapshot>();
   let readyShards = 0;
   let allReady!: () => void;
@@ -312,10 +216,6 @@ export function declinedDeflate(declined: number, opened: number): string {
  */
 function countLost(scenario: string, c: Counters): number {
   return scenario === 'broadcast' ? Math.max(0, c.sent * c.subscribersAtEnd - c.deliveredAtEnd) + c.lost : c.lost;
-}
-
-function countErrors(errors: Record<string, number>): number {
-  return Object.values(errors).reduce((sum, count) => sum + count, 0);
 }
 
 /** Limits the plan will run into, said before they bite. */

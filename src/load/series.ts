@@ -5,7 +5,7 @@
  * timestamps), so a shard reporting just before or after the coordinator's tick is not counted twice.
  */
 import type { Histogram } from 'hdr-histogram-js';
-import { createHistogram, decodeHistogram, type Counters } from './stats.js';
+import { countErrors, createHistogram, decodeHistogram, microsToMs as ms, type Counters } from './stats.js';
 
 /** One second of the run. Rates are per second; latency in ms, null when no sample came in it. */
 export interface SeriesPoint {
@@ -20,8 +20,8 @@ export interface SeriesPoint {
   /** Errors counted in this second. */
   errors: number;
   /**
-   * CPU time of the generator's own process (every thread of it) in % of one core; null when
-   * shards run in child processes, whose CPU this process does not see.
+   * CPU of the generator's busiest thread over its last progress interval, in % of one core (the
+   * summary's `generator.busiest`, per second); null before any thread has reported.
    */
   cpuPercent: number | null;
 }
@@ -47,6 +47,8 @@ export interface ShardProgress {
   interval: string;
   /** Wall-clock ms (epoch) when the shard took the counters; absent: when the message arrived. */
   at?: number;
+  /** The shard's thread CPU since its previous progress message, % of one core. */
+  cpuPercent: number;
 }
 
 interface ShardState {
@@ -56,33 +58,20 @@ interface ShardState {
   sentPerSecond: number;
   receivedPerSecond: number;
   errorsPerSecond: number;
-}
-
-function countErrors(errors: Record<string, number>): number {
-  return Object.values(errors).reduce((sum, count) => sum + count, 0);
-}
-
-function ms(micros: number): number {
-  return Math.round(micros) / 1000;
+  cpuPercent: number;
 }
 
 export class RunSeries {
   readonly points: SeriesPoint[] = [];
   readonly #shards = new Map<number, ShardState>();
   readonly #startedAtEpoch: number;
-  readonly #seesEveryShard: boolean;
   /** Latency since the last point, and since the last progress line. */
   #second: Histogram = createHistogram();
   #window: Histogram = createHistogram();
   #windowStart = 0;
-  #lastCpu = process.cpuUsage();
-  #lastTickAt: number;
 
-  /** `seesEveryShard`: every shard runs in this process (its CPU is this process's CPU). */
-  constructor(seesEveryShard: boolean) {
+  constructor() {
     this.#startedAtEpoch = Date.now();
-    this.#lastTickAt = performance.now();
-    this.#seesEveryShard = seesEveryShard;
   }
 
   shardProgress(message: ShardProgress): void {
@@ -98,6 +87,7 @@ export class RunSeries {
       sentPerSecond: (message.counters.sent - (previous?.counters.sent ?? 0)) / seconds,
       receivedPerSecond: (message.counters.received - (previous?.counters.received ?? 0)) / seconds,
       errorsPerSecond: (errorCount - (previous?.errorCount ?? 0)) / seconds,
+      cpuPercent: message.cpuPercent,
     });
     const interval = decodeHistogram(message.interval);
     this.#second.add(interval);
@@ -106,17 +96,14 @@ export class RunSeries {
 
   /** Closes the current second: appends its point and returns it. */
   tick(): SeriesPoint {
-    const now = performance.now();
-    const cpu = process.cpuUsage(this.#lastCpu);
-    const wallMs = Math.max(1, now - this.#lastTickAt);
-    this.#lastCpu = process.cpuUsage();
-    this.#lastTickAt = now;
     let sent = 0, received = 0, errors = 0, open = 0;
+    let cpuPercent: number | null = null;
     for (const state of this.#shards.values()) {
       sent += state.sentPerSecond;
       received += state.receivedPerSecond;
       errors += state.errorsPerSecond;
       open += state.counters.openAtEnd;
+      cpuPercent = Math.max(cpuPercent ?? 0, state.cpuPercent);
     }
     const latency = this.#second;
     const point: SeriesPoint = {
@@ -127,7 +114,7 @@ export class RunSeries {
       p99: latency.totalCount === 0 ? null : ms(latency.getValueAtPercentile(99)),
       open,
       errors: Math.round(errors),
-      cpuPercent: this.#seesEveryShard ? Math.round((cpu.user + cpu.system) / 10 / wallMs) : null,
+      cpuPercent: cpuPercent === null ? null : Math.round(cpuPercent),
     };
     this.#second = createHistogram();
     this.points.push(point);

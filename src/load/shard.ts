@@ -20,7 +20,7 @@ import { ShardStats, type Counters, type ShardSnapshot } from './stats.js';
 
 export type ShardMessage =
   | { type: 'started'; shard: number }
-  | { type: 'progress'; shard: number; counters: Counters; errors: Record<string, number>; interval: string; at: number }
+  | { type: 'progress'; shard: number; counters: Counters; errors: Record<string, number>; interval: string; at: number; cpuPercent: number }
   | { type: 'ready'; shard: number }
   | { type: 'acked'; shard: number; acks: number[] }
   | { type: 'result'; shard: number; snapshot: ShardSnapshot };
@@ -63,6 +63,8 @@ export class Shard implements ScenarioContext, ConnectionEvents {
   #reported = false;
   /** This thread's CPU while the traffic runs: from `go` (connect: from the start, the ramp is its work) to the stop. */
   readonly #cpu = new ThreadCpu();
+  /** This thread's CPU since the last progress message (the series' generator CPU). */
+  readonly #progressCpu = new ThreadCpu();
   readonly #dataFrames: ConnectionSettings['dataFrames'];
 
   constructor(plan: ShardPlan, emit: (message: ShardMessage) => void) {
@@ -102,6 +104,7 @@ export class Shard implements ScenarioContext, ConnectionEvents {
   #begin(): void {
     if (this.stopping) return;
     this.#startedAt = performance.now();
+    this.#progressCpu.mark();
     this.#progressTimer = setInterval(() => this.#reportProgress(), PROGRESS_INTERVAL_MS);
     // With stages the connections come and go over the whole run: the traffic starts at once.
     if (this.plan.connections === 0 || this.plan.stages !== undefined) this.#markReady();
@@ -147,7 +150,6 @@ export class Shard implements ScenarioContext, ConnectionEvents {
     this.#live.delete(conn);
     this.#closingByStage.delete(conn);
     if (conn.slot >= 0) this.#removeOpen(conn);
-    if (wasOpen) this.#driver.closed?.(conn);
     if (this.#driver.ended?.(conn, error, wasOpen) === true) {
       // The scenario ended it on purpose (a reconnect storm's drop).
     } else if (error === ABANDONED) this.stats.counters.abandoned++;
@@ -250,7 +252,9 @@ export class Shard implements ScenarioContext, ConnectionEvents {
       errors: Object.fromEntries(this.stats.errors),
       interval: this.stats.takeInterval(),
       at: performance.timeOrigin + performance.now(),
+      cpuPercent: this.#progressCpu.percentSinceMark(),
     });
+    this.#progressCpu.mark();
   }
 
   #countersNow(): Counters {

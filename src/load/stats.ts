@@ -76,6 +76,16 @@ export function createHistogram(): Histogram {
   });
 }
 
+/** A histogram's µs value in ms, to the µs. */
+export function microsToMs(micros: number): number {
+  return Math.round(micros) / 1000;
+}
+
+/** All errors, over every kind. */
+export function countErrors(errors: Readonly<Record<string, number>>): number {
+  return Object.values(errors).reduce((sum, count) => sum + count, 0);
+}
+
 export function encodeHistogram(histogram: Histogram): string {
   return hdr.encodeIntoCompressedBase64(histogram);
 }

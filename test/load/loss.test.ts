@@ -67,15 +67,23 @@ test('a server that delivers every 5th message after the next one: messages.reor
 
 test('our server with --slow-policy drop: the deliveries it drops to slow subscribers are messages.lost', async (t) => {
   // A subscriber is slow as soon as anything waits in its socket queue; 256 KiB publishes at
-  // 400/s to 20 subscribers (2 GB/s) are more than this generator reads, so deliveries are dropped.
-  const server = await listen({ host: '127.0.0.1', port: 0, app: 'pubsub', workers: 1, slowPolicy: 'drop', slowSubscriberBytes: 1 });
-  t.teardown(() => server.close());
-  const result = await runLoad(loadOptions(`ws://127.0.0.1:${server.port}/`, '--scenario', 'broadcast', '--connections', '20',
-    '--size', String(256 * 1024), '--rate', '400', '--duration', '1'));
-  const { dropped } = (await server.stats()).pubsub;
-  t.true(dropped > 0, 'the server dropped deliveries');
-  t.is(result.messages.lost, dropped);
-  t.is(result.messages.duplicated + result.messages.reordered, 0);
+  // 400/s to 20 subscribers (2 GB/s) are usually more than this generator reads, so deliveries are
+  // dropped. Whether it keeps up depends on the machine: each run must count exactly the server's
+  // drops, and the runs go on (larger publishes) until one of them had drops to count.
+  let dropped = 0;
+  for (let attempt = 0; attempt < 4 && dropped === 0; attempt++) {
+    const server = await listen({ host: '127.0.0.1', port: 0, app: 'pubsub', workers: 1, slowPolicy: 'drop', slowSubscriberBytes: 1 });
+    try {
+      const result = await runLoad(loadOptions(`ws://127.0.0.1:${server.port}/`, '--scenario', 'broadcast', '--connections', '20',
+        '--size', String((256 << attempt) * 1024), '--rate', '400', '--duration', '1'));
+      dropped = (await server.stats()).pubsub.dropped;
+      t.is(result.messages.lost, dropped, `run ${attempt + 1}`);
+      t.is(result.messages.duplicated + result.messages.reordered, 0);
+    } finally {
+      await server.close();
+    }
+  }
+  t.true(dropped > 0, 'the server dropped deliveries in one of the runs');
 });
 
 test('echo: replies a server never sends are messages.lost, and the replies after them are sequence mismatches', async (t) => {
@@ -86,6 +94,11 @@ test('echo: replies a server never sends are messages.lost, and the replies afte
   t.is(result.messages.lost, server.faults.dropped);
   t.true(result.messages.mismatches.sequence > 0 && result.messages.mismatches.sequence <= server.faults.dropped);
   t.is(result.messages.mismatches.notEcho, 0);
+  // Past a dropped reply each round trip's service time still counts from its own send, never
+  // from an earlier message's: it is at most its latency (from the intended send).
+  for (const p of ['p50', 'p99', 'max'] as const) {
+    t.true(result.serviceMs[p] <= result.latencyMs[p] * 1.001 + 0.001, `service ${p} ${result.serviceMs[p]} ≤ latency ${p} ${result.latencyMs[p]}`);
+  }
 });
 
 test('echo: a reply that is not an echo at all (the pub/sub app\'s error) is counted as notEcho', async (t) => {

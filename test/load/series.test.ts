@@ -31,7 +31,7 @@ test('the JSON summary has a point per second with rates, latency, open connecti
     t.is(point.open, 3);
     t.true(point.sent > 0);
     t.is(point.errors, 0);
-    t.true(point.cpuPercent !== null && point.cpuPercent >= 0);
+    t.true(point.cpuPercent !== null && point.cpuPercent >= 0 && point.cpuPercent <= 105, `${point.cpuPercent}% is one thread's share`);
   }
   t.true(busy.some((point) => point.p50 !== null && point.p99 !== null && point.p50 > 0 && point.p50 <= point.p99));
   // The per-second rates add up to about the total (within a point: the last partial second is not in the series).
@@ -91,18 +91,23 @@ test('without a TTY the default progress interval is 5 s: a 2 s run prints none'
   t.is(parseLoadArgs(['ws://127.0.0.1:1/']).progressIntervalS, undefined);
 });
 
+test('before any shard has reported, a point has no generator CPU', (t) => {
+  t.is(new RunSeries().tick().cpuPercent, null);
+});
+
 test('each shard\'s rates come from its own consecutive reports, whatever the coordinator\'s tick', (t) => {
-  const series = new RunSeries(true);
+  const series = new RunSeries();
   const base = Date.now();
   const empty = encodeHistogram(createHistogram());
   const counters = (sent: number, received: number, open: number) => ({ ...emptyCounters(), sent, received, openAtEnd: open });
   // Shard 0 reports 1000 more every second; shard 1 reports twice within one of the coordinator's seconds.
-  series.shardProgress({ shard: 0, counters: counters(1000, 1000, 5), errors: {}, interval: empty, at: base + 1000 });
-  series.shardProgress({ shard: 0, counters: counters(2000, 2000, 5), errors: {}, interval: empty, at: base + 2000 });
-  series.shardProgress({ shard: 1, counters: counters(500, 400, 3), errors: { refused: 1 }, interval: empty, at: base + 1500 });
-  series.shardProgress({ shard: 1, counters: counters(1000, 900, 3), errors: { refused: 3 }, interval: empty, at: base + 2500 });
+  series.shardProgress({ shard: 0, counters: counters(1000, 1000, 5), errors: {}, interval: empty, at: base + 1000, cpuPercent: 90 });
+  series.shardProgress({ shard: 0, counters: counters(2000, 2000, 5), errors: {}, interval: empty, at: base + 2000, cpuPercent: 30 });
+  series.shardProgress({ shard: 1, counters: counters(500, 400, 3), errors: { refused: 1 }, interval: empty, at: base + 1500, cpuPercent: 70 });
+  series.shardProgress({ shard: 1, counters: counters(1000, 900, 3), errors: { refused: 3 }, interval: empty, at: base + 2500, cpuPercent: 40.4 });
   const point = series.tick();
-  t.like(point, { sent: 1000 + 500, received: 1000 + 500, open: 8, errors: 2, p50: null, p99: null });
+  // The generator's CPU is its busiest thread's, each thread's from its latest report (as the summary's `busiest`).
+  t.like(point, { sent: 1000 + 500, received: 1000 + 500, open: 8, errors: 2, p50: null, p99: null, cpuPercent: 40 });
   t.is(series.points.length, 1);
   const progress = series.window();
   t.like(progress, { sentPerSecond: 1500, receivedPerSecond: 1500, open: 8, errorCount: 3 });

@@ -130,13 +130,14 @@ export class BroadcastScenario implements ScenarioDriver, DataFrameHandler<LoadC
       && this.#window.reached(stamp.publisher, this.#ledger.previousHighest, highest)) this.#moved(stamp.publisher);
   }
 
-  closed(conn: LoadConnection): void {
-    if (conn.isPublisher) return;
+  ended(conn: LoadConnection, _error: string | undefined, wasOpen: boolean): boolean {
+    if (!wasOpen || conn.isPublisher) return false;
     const subscriber = conn.index - this.#firstConnection;
     this.#ledger.closed(subscriber);
     if (this.#window?.subscriberClosed((p) => this.#ledger.highest(subscriber, p))) {
       for (let p = 0; p < this.#complete.length; p++) this.#moved(p);
     }
+    return false;
   }
 
   go(): void {

@@ -82,7 +82,7 @@ export class EchoScenario implements ScenarioDriver, DataFrameHandler<LoadConnec
       stats.counters[mismatch]++;
       stats.countError('echo-mismatch');
       stats.sampleError('echo-mismatch', () => describeMessage(head, isBinary));
-      conn.sendTimes?.shift();
+      this.#dropSendTimes(conn, seq);
     } else {
       stats.recordLatency(now - readEchoSentAt(head, this.#binary));
       if (this.#pacer !== undefined) stats.recordService(now - conn.sendTimes!.shift());
@@ -107,9 +107,10 @@ export class EchoScenario implements ScenarioDriver, DataFrameHandler<LoadConnec
     return true;
   }
 
-  /** A connection that ended before the end of the run: its messages in flight never came back. */
-  closed(conn: LoadConnection): void {
-    if (!this.#settled) this.#context.stats.counters.lost += Math.max(0, conn.inFlight);
+  /** A connection that closed before the end of the run: its messages in flight never came back. */
+  ended(conn: LoadConnection, _error: string | undefined, wasOpen: boolean): boolean {
+    if (wasOpen && !this.#settled) this.#context.stats.counters.lost += Math.max(0, conn.inFlight);
+    return false;
   }
 
   /** After the drain: what is still in flight never came back. */
@@ -117,6 +118,19 @@ export class EchoScenario implements ScenarioDriver, DataFrameHandler<LoadConnec
     if (this.#settled) return;
     this.#settled = true;
     for (const conn of this.#context.open) this.#context.stats.counters.lost += Math.max(0, conn.inFlight);
+  }
+
+  /**
+   * Paced: a reply that is not the one expected takes its send time off the queue, and a reply
+   * ahead of the expected one also those of the messages it skipped (they never came back), so the
+   * next reply's service time counts from its own send.
+   */
+  #dropSendTimes(conn: LoadConnection, seq: number): void {
+    const times = conn.sendTimes;
+    if (times === undefined) return;
+    const skipped = seq < 0 ? 0 : (seq - conn.expectedSeq + this.#modulus) % this.#modulus;
+    const count = skipped < times.length ? skipped + 1 : 1;
+    for (let k = 0; k < count; k++) times.shift();
   }
 
   /** `sentAt`: the time the round trip counts from (paced: the intended send time). */

@@ -31,14 +31,13 @@ export interface ScenarioDriver {
   /** Work before the first connection opens (a module to import); the shard waits for it. */
   prepare?(): Promise<void>;
   /**
-   * A connection ended (see ConnectionEvents.ended). True: the scenario ended it on purpose and
-   * the shard does not count its error kind.
+   * A connection ended (see ConnectionEvents.ended): `wasOpen`, an open one closed (it has left
+   * `open`); else an attempt failed. True: the scenario ended it on purpose and the shard does not
+   * count its error kind.
    */
   ended?(conn: LoadConnection, error: string | undefined, wasOpen: boolean): boolean;
   /** What the scenario measured of its own, for the shard's snapshot. */
   report?(): unknown;
-  /** An open connection ended (TCP closed). */
-  closed?(conn: LoadConnection): void;
   /** The drain is over and the closing handshakes start: count what never arrived. */
   settle?(): void;
   /** The run-wide `[publisher, complete, …]` pairs from the coordinator (ack-relay.ts). */
