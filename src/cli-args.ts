@@ -58,6 +58,10 @@ Options:
   --max-total-subscriptions N
                          subscriptions one thread's connections may hold together
                          (default ${DEFAULTS.maxTotalSubscriptions})
+  --max-subscriptions-per-ip N
+                         subscriptions the connections from one address may hold together
+                         on one thread (a worker, or the main thread inline), 0 = no limit
+                         (default ${DEFAULTS.maxSubscriptionsPerIp})
   --topics-public a,b.*  topic prefixes any client may publish and subscribe to (unless the
                          app has canPublish/canSubscribe hooks); * is any one segment, and a
                          pattern must name its prefix segments; > is everything (default
@@ -139,6 +143,7 @@ export function parseServeArgs(args: string[]): ServeCommand {
         'slow-policy': { type: 'string' },
         'max-subscriptions': { type: 'string' },
         'max-total-subscriptions': { type: 'string' },
+        'max-subscriptions-per-ip': { type: 'string' },
         'topics-public': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -203,6 +208,8 @@ export function parseServeArgs(args: string[]): ServeCommand {
         : parseInteger('max-subscriptions', values['max-subscriptions'], 1, 10_000_000),
       maxTotalSubscriptions: values['max-total-subscriptions'] === undefined ? DEFAULTS.maxTotalSubscriptions
         : parseInteger('max-total-subscriptions', values['max-total-subscriptions'], 1, 1_000_000_000),
+      maxSubscriptionsPerIp: values['max-subscriptions-per-ip'] === undefined ? DEFAULTS.maxSubscriptionsPerIp
+        : parseInteger('max-subscriptions-per-ip', values['max-subscriptions-per-ip'], 0, 1_000_000_000),
       topicsPublic,
     },
   };

@@ -21,6 +21,8 @@ import { SubscriptionIndex } from './topics.js';
 
 /** A connection as the broker sees it. */
 export interface Subscriber {
+  /** The remote address its subscriptions count against (maxSubscriptionsPerIp); none: not counted. */
+  readonly address?: string;
   /** Bytes queued on its socket in earlier turns and not yet written. */
   readonly backlog: number;
   /**
@@ -63,6 +65,12 @@ export interface BrokerOptions {
   maxSubscriptions: number;
   /** (pattern, subscriber) pairs this broker may hold, all subscribers together. */
   maxTotalSubscriptions: number;
+  /**
+   * (pattern, subscriber) pairs the subscribers from one remote address may hold together on
+   * this broker; 0 or unset: no such limit. Checked before the total, so that one address
+   * meets its own limit long before it can fill the broker for everyone.
+   */
+  maxSubscriptionsPerIp?: number;
 }
 
 /** Why a subscribe or publish was refused; the pubsub app answers it as an error reply. */
@@ -84,17 +92,20 @@ export interface BrokerStats {
   tooManySubscriptions: number;
   /** Subscribes refused: the thread had maxTotalSubscriptions. */
   tooManyTotalSubscriptions: number;
+  /** Subscribes refused: the connection's address had maxSubscriptionsPerIp on this thread. */
+  tooManySubscriptionsPerIp: number;
   /** Subscribes and publishes refused by the topic permissions. */
   forbidden: number;
 }
 
 /** The counters of BrokerStats, for summing them over threads. */
 export const BROKER_COUNTERS = [
-  'published', 'received', 'deliveries', 'dropped', 'closedSlow', 'tooManySubscriptions', 'tooManyTotalSubscriptions', 'forbidden',
+  'published', 'received', 'deliveries', 'dropped', 'closedSlow', 'tooManySubscriptions', 'tooManyTotalSubscriptions', 'tooManySubscriptionsPerIp',
+  'forbidden',
 ] as const satisfies readonly (keyof BrokerStats)[];
 
 export function emptyBrokerStats(): BrokerStats {
-  return { published: 0, received: 0, deliveries: 0, dropped: 0, closedSlow: 0, tooManySubscriptions: 0, tooManyTotalSubscriptions: 0, forbidden: 0 };
+  return { published: 0, received: 0, deliveries: 0, dropped: 0, closedSlow: 0, tooManySubscriptions: 0, tooManyTotalSubscriptions: 0, tooManySubscriptionsPerIp: 0, forbidden: 0 };
 }
 
 const OPCODE_TEXT = 1;
@@ -105,6 +116,8 @@ export class Broker {
   readonly #index = new SubscriptionIndex<Subscriber>();
   readonly #options: BrokerOptions;
   #backplane: Backplane | undefined;
+  /** Subscriptions held per remote address (only addresses holding some). */
+  readonly #perAddress = new Map<string, number>();
   /** Subscribers already asked to close for slowness (asked once). */
   readonly #closingSlow = new WeakSet<Subscriber>();
 
@@ -131,26 +144,48 @@ export class Broker {
       this.stats.tooManySubscriptions++;
       return { code: 'too_many_subscriptions', message: `a connection may hold ${maxSubscriptions} subscriptions; unsubscribe first` };
     }
+    const perIp = this.#options.maxSubscriptionsPerIp ?? 0;
+    const address = subscriber.address;
+    if (perIp > 0 && address !== undefined && (this.#perAddress.get(address) ?? 0) >= perIp) {
+      this.stats.tooManySubscriptionsPerIp++;
+      return { code: 'too_many_subscriptions', message: `connections from one address may hold ${perIp} subscriptions here; unsubscribe first` };
+    }
     if (this.#index.size >= maxTotalSubscriptions) {
       this.stats.tooManyTotalSubscriptions++;
       return { code: 'too_many_subscriptions', message: 'the server holds as many subscriptions as it takes; try again later' };
     }
     this.#index.add(pattern, subscriber);
+    if (address !== undefined) this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
     if (this.#index.subscriberCount(pattern) === 1) this.#backplane?.addPattern(pattern);
     return undefined;
   }
 
   unsubscribe(pattern: string, subscriber: Subscriber): void {
-    if (this.#index.remove(pattern, subscriber) && this.#index.subscriberCount(pattern) === 0) {
-      this.#backplane?.removePattern(pattern);
-    }
+    if (!this.#index.remove(pattern, subscriber)) return;
+    this.#released(subscriber, 1);
+    if (this.#index.subscriberCount(pattern) === 0) this.#backplane?.removePattern(pattern);
   }
 
   /** Forgets a connection that closed. */
   removeSubscriber(subscriber: Subscriber): void {
-    for (const pattern of this.#index.removeAll(subscriber)) {
+    const patterns = this.#index.removeAll(subscriber);
+    this.#released(subscriber, patterns.length);
+    for (const pattern of patterns) {
       if (this.#index.subscriberCount(pattern) === 0) this.#backplane?.removePattern(pattern);
     }
+  }
+
+  /** Subscriptions per address currently held (for stats and tests). */
+  subscriptionsOf(address: string): number {
+    return this.#perAddress.get(address) ?? 0;
+  }
+
+  #released(subscriber: Subscriber, count: number): void {
+    const address = subscriber.address;
+    if (address === undefined || count === 0) return;
+    const left = (this.#perAddress.get(address) ?? 0) - count;
+    if (left > 0) this.#perAddress.set(address, left);
+    else this.#perAddress.delete(address);
   }
 
   /** A publish from this node: delivered here, and sent to the other nodes. Returns local deliveries. */

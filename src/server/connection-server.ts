@@ -50,6 +50,8 @@ export interface ConnectionSettings {
   /** Subscriptions per connection, and per thread all connections together. */
   maxSubscriptions: number;
   maxTotalSubscriptions: number;
+  /** Subscriptions the connections from one address may hold on this thread; 0: no limit. */
+  maxSubscriptionsPerIp: number;
   /** Topic prefixes open to every client when the application has no permission hooks. */
   topicsPublic: readonly string[];
   /** Only this path is upgraded (others get 404); any path when undefined. */
@@ -128,6 +130,7 @@ export class ConnectionServer {
     this.broker = new Broker({
       codec, slowSubscriberBytes: settings.slowSubscriberBytes, slowPolicy: settings.slowPolicy, compressor: settings.deflate,
       maxSubscriptions: settings.maxSubscriptions, maxTotalSubscriptions: settings.maxTotalSubscriptions,
+      maxSubscriptionsPerIp: settings.maxSubscriptionsPerIp,
     });
     this.#permissions = new TopicPermissions(settings.topicsPublic, app, this.broker.stats);
     const { highWaterMark, maxPayload, closeTimeoutMs } = settings;

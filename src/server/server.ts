@@ -81,6 +81,12 @@ export interface ServerOptions {
   /** Subscriptions all connections of one thread (a worker, or inline the server) may hold. */
   maxTotalSubscriptions?: number;
   /**
+   * Subscriptions the connections from one remote address may hold together on one thread;
+   * more are refused (`too_many_subscriptions`). Per thread like maxTotalSubscriptions, whose
+   * share it bounds; 0: no limit.
+   */
+  maxSubscriptionsPerIp?: number;
+  /**
    * Topic prefixes any client may publish and subscribe to when the application has no
    * canPublish/canSubscribe hook: `news` is `news` and `news.…`, `*` any one segment; a pattern
    * must name its prefix segments. `['*']` (default): every topic, no pattern starting with a
@@ -134,6 +140,7 @@ export const DEFAULTS = {
   slowPolicy: 'drop' as SlowSubscriberPolicy,
   maxSubscriptions: 1000,
   maxTotalSubscriptions: 100_000,
+  maxSubscriptionsPerIp: 10_000,
   topicsPublic: DEFAULT_PUBLIC_TOPICS,
   workerHeartbeatTimeoutMs: 5_000,
   pingIntervalMs: 30_000,
@@ -150,6 +157,7 @@ const INTEGER_OPTIONS = {
   highWaterMark: 1, maxBufferedBytes: 0, slowSubscriberBytes: 1, workerHeartbeatTimeoutMs: 1,
   pingIntervalMs: 0, pingTimeoutMs: 1, idleTimeoutMs: 0, idleCollectAfter: 0, maxConnections: 0, maxConnectionsPerIp: 0,
   redisPingIntervalMs: 1, redisPingTimeoutMs: 1, maxSubscriptions: 1, maxTotalSubscriptions: 1,
+  maxSubscriptionsPerIp: 0,
 } as const;
 const OTHER_OPTIONS = new Set(['host', 'app', 'codec', 'utf8Validator', 'subprotocols', 'origins', 'authorize', 'tls', 'deflate',
   'redis', 'slowPolicy', 'path', 'noServer', 'onError', 'log', 'topicsPublic']);
@@ -253,6 +261,7 @@ export class WasmSocketServer {
       slowPolicy: options.slowPolicy ?? DEFAULTS.slowPolicy,
       maxSubscriptions: options.maxSubscriptions ?? DEFAULTS.maxSubscriptions,
       maxTotalSubscriptions: options.maxTotalSubscriptions ?? DEFAULTS.maxTotalSubscriptions,
+      maxSubscriptionsPerIp: options.maxSubscriptionsPerIp ?? DEFAULTS.maxSubscriptionsPerIp,
       topicsPublic: options.topicsPublic ?? DEFAULTS.topicsPublic,
       path: options.path,
       pingIntervalMs: options.pingIntervalMs ?? DEFAULTS.pingIntervalMs,

@@ -28,6 +28,8 @@ export class Session implements Subscriber, BudgetedConnection, LinkOwner {
   pingedAt = 0;
   #connection: AppConnection | undefined;
   readonly #host: SessionHost;
+  /** Read at the first subscribe, and kept: the broker counts by it until the connection is gone. */
+  #address: string | undefined;
 
   /**
    * @param reportsClose the link's close is the one the node is told of (a plain socket); false
@@ -64,6 +66,10 @@ export class Session implements Subscriber, BudgetedConnection, LinkOwner {
 
   attach(connection: AppConnection): void {
     this.#connection = connection;
+  }
+
+  get address(): string {
+    return this.#address ??= this.link.remoteAddress;
   }
 
   get backlog(): number {

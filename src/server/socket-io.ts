@@ -141,6 +141,11 @@ export class SocketLink {
     socket.uncork();
   }
 
+  /** The peer's IP address ('' once the socket is gone without having been asked). */
+  get remoteAddress(): string {
+    return this.#socket.remoteAddress ?? '';
+  }
+
   get bufferedAmount(): number {
     return this.#socket.writableLength;
   }
