@@ -38,6 +38,9 @@ Options:
   --max-connections N    open connections past which new ones get 503, 0 = no limit (default 0)
   --max-connections-per-ip N
                          open connections from one address past which new ones get 429 (default 0)
+  --max-worker-external-memory BYTES
+                         a worker holding more memory outside its JS heap (Buffers the app
+                         keeps) is replaced, its connections dropped, 0 = no cap (default 0)
   --max-buffered-bytes BYTES
                          send queues of one thread's connections together past which the
                          largest are closed with 1013, 0 = no limit (default ${DEFAULTS.maxBufferedBytes})
@@ -136,6 +139,7 @@ export function parseServeArgs(args: string[]): ServeCommand {
         'max-connections': { type: 'string' },
         'max-connections-per-ip': { type: 'string' },
         'max-buffered-bytes': { type: 'string' },
+        'max-worker-external-memory': { type: 'string' },
         redis: { type: 'string' },
         'redis-ping-interval': { type: 'string' },
         'redis-ping-timeout': { type: 'string' },
@@ -197,6 +201,8 @@ export function parseServeArgs(args: string[]): ServeCommand {
         : parseInteger('max-connections-per-ip', values['max-connections-per-ip'], 0, 10_000_000),
       maxBufferedBytes: values['max-buffered-bytes'] === undefined ? DEFAULTS.maxBufferedBytes
         : parseInteger('max-buffered-bytes', values['max-buffered-bytes'], 0, Number.MAX_SAFE_INTEGER),
+      maxWorkerExternalMemory: values['max-worker-external-memory'] === undefined ? DEFAULTS.maxWorkerExternalMemory
+        : parseInteger('max-worker-external-memory', values['max-worker-external-memory'], 0, Number.MAX_SAFE_INTEGER),
       redis,
       redisPingIntervalMs: milliseconds('redis-ping-interval', values['redis-ping-interval']),
       redisPingTimeoutMs: milliseconds('redis-ping-timeout', values['redis-ping-timeout']),

@@ -8,6 +8,7 @@ import { threadId, type MessagePort } from 'node:worker_threads';
 import { createCodec } from '../codec/select.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { reportProgressTo } from './liveness.js';
+import { watchExternalMemory } from './thread-memory.js';
 import { loadApplication } from '../apps/app.js';
 import type { Backplane } from '../pubsub/broker.js';
 import { ConnectionServer, type ConnectionSettings, type NodeServices } from '../server/connection-server.js';
@@ -28,6 +29,8 @@ export interface WorkerTask {
   relayPublishes: boolean;
   /** A Redis backplane wants the node's patterns. */
   relayPatterns: boolean;
+  /** External (off-heap) bytes past which this worker asks to be replaced; 0: no cap. */
+  maxExternalMemory: number;
 }
 
 /** Round trips to the main thread wait at most this long (a hook that never answers). */
@@ -102,6 +105,12 @@ export default async function runWorker(task: WorkerTask): Promise<void> {
   };
   server = new ConnectionServer(task.settings, app, codec, services, new MainThreadBackplane(channel, task));
   channel.send({ type: 'ready', threadId });
+  if (task.maxExternalMemory > 0) {
+    watchExternalMemory(task.maxExternalMemory, (external) => {
+      channel.send({ type: 'memory-limit', external, limit: task.maxExternalMemory });
+      channel.flush();
+    });
+  }
 
   // An uncaught error in application code (a timer, a promise) leaves this thread's state
   // unknown. While the thread can still speak, its connections get a 1011 close frame; then it

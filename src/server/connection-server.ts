@@ -26,6 +26,7 @@ import { Session, SessionTransport, type SessionHost } from './session.js';
 import { SendBudget, type SendBudgetStats } from './send-budget.js';
 import { enforceVerdict, runAuthorizeHook, upgradeRequestOf, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
 import { idleCollectionStats, noteConnectionChurn, type IdleCollectionStats } from './idle-collector.js';
+import { threadMemory, type ThreadMemory } from '../pool/thread-memory.js';
 
 /** The settings every connection server of a node shares: plain data, so a worker gets a copy. */
 export interface ConnectionSettings {
@@ -96,6 +97,8 @@ export interface ThreadStats {
   buffers: SendBudgetStats;
   /** This thread's collections after connection storms (idle-collector.ts). */
   idleCollections: IdleCollectionStats;
+  /** This thread's heap and its memory outside the heap (Buffers the application keeps). */
+  memory: ThreadMemory;
 }
 
 export class ConnectionServer {
@@ -252,6 +255,7 @@ export class ConnectionServer {
       pubsub: { ...this.broker.stats },
       buffers: { ...this.#budget.stats },
       idleCollections: idleCollectionStats(),
+      memory: threadMemory(),
     };
   }
 

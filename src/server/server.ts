@@ -31,6 +31,7 @@ import { Admission } from './admission.js';
 import { FdReserve } from './fd-reserve.js';
 import { resolveDeflateOptions, type DeflateOptions } from '../extensions/deflate-options.js';
 import { idleCollectionStats, type IdleCollectionStats } from './idle-collector.js';
+import { threadMemory, type ThreadMemory } from '../pool/thread-memory.js';
 
 export type { AuthorizeVerdict as AuthorizeResult, UpgradeRequest };
 
@@ -95,6 +96,12 @@ export interface ServerOptions {
   topicsPublic?: readonly string[];
   /** A worker that does not answer its heartbeat for this long is terminated and replaced. */
   workerHeartbeatTimeoutMs?: number;
+  /**
+   * Bytes of memory outside its JS heap (Buffers, ArrayBuffers: `external` in /healthz) past
+   * which a worker is terminated and replaced, like a worker out of heap; its connections drop
+   * with it. Counted as `pool.overMemory`. 0 (default): no cap. Worker mode only.
+   */
+  maxWorkerExternalMemory?: number;
   /** Only requests for this path are upgraded (others get 404); any path when unset. */
   path?: string;
   /** Serve wss:// with this certificate chain and private key (PEM); see setCertificate(). */
@@ -143,6 +150,7 @@ export const DEFAULTS = {
   maxSubscriptionsPerIp: 10_000,
   topicsPublic: DEFAULT_PUBLIC_TOPICS,
   workerHeartbeatTimeoutMs: 5_000,
+  maxWorkerExternalMemory: 0,
   pingIntervalMs: 30_000,
   pingTimeoutMs: 10_000,
   idleTimeoutMs: 0,
@@ -157,7 +165,7 @@ const INTEGER_OPTIONS = {
   highWaterMark: 1, maxBufferedBytes: 0, slowSubscriberBytes: 1, workerHeartbeatTimeoutMs: 1,
   pingIntervalMs: 0, pingTimeoutMs: 1, idleTimeoutMs: 0, idleCollectAfter: 0, maxConnections: 0, maxConnectionsPerIp: 0,
   redisPingIntervalMs: 1, redisPingTimeoutMs: 1, maxSubscriptions: 1, maxTotalSubscriptions: 1,
-  maxSubscriptionsPerIp: 0,
+  maxSubscriptionsPerIp: 0, maxWorkerExternalMemory: 0,
 } as const;
 const OTHER_OPTIONS = new Set(['host', 'app', 'codec', 'utf8Validator', 'subprotocols', 'origins', 'authorize', 'tls', 'deflate',
   'redis', 'slowPolicy', 'path', 'noServer', 'onError', 'log', 'topicsPublic']);
@@ -204,6 +212,8 @@ export interface ServerStats {
   buffers: ThreadStats['buffers'];
   /** Collections after connection storms, every thread's (the main thread's included). */
   idleCollections: IdleCollectionStats;
+  /** The process's resident memory, and each thread's memory (main first, then each worker; null: not answering). */
+  memory: { rss: number; threads: (ThreadMemory | null)[] };
   pool?: WorkerPool['stats'];
 }
 
@@ -299,6 +309,7 @@ export class WasmSocketServer {
         task: {
           app: appSpec, settings: this.#settings, authorize: runAuthorize !== undefined,
           relayPublishes: workers > 1 || this.#backplane !== undefined, relayPatterns: this.#backplane !== undefined,
+          maxExternalMemory: options.maxWorkerExternalMemory ?? DEFAULTS.maxWorkerExternalMemory,
         },
         hooks: {
           authorize: runAuthorize ?? (async () => true),
@@ -438,8 +449,10 @@ export class WasmSocketServer {
       pubsub.published += this.#relay.stats.published;
       pubsub.received += this.#relay.stats.received;
     }
+    // The main thread's own memory once: #local's stats read this same thread's.
+    const memory = { rss: process.memoryUsage.rss(), threads: [threadMemory(), ...workers.map((thread) => thread?.memory ?? null)] };
     return {
-      connections, bufferedAmount, pubsub, buffers, idleCollections,
+      connections, bufferedAmount, pubsub, buffers, idleCollections, memory,
       workers: workers.map((thread) => thread ?? null),
       ...(this.#pool === undefined ? {} : { pool: { ...this.#pool.stats } }),
     };
@@ -468,6 +481,7 @@ export class WasmSocketServer {
       fds: this.#fds.stats,
       uncaughtErrors: this.#uncaughtErrors,
       idleCollections: { collections: stats.idleCollections.collections, pauseMs: Math.round(stats.idleCollections.pauseMs) },
+      memory: stats.memory,
       backplane: this.#backplane === undefined ? 'none' : { state: this.#backplane.state, peers: this.#backplane.peers, ...this.#backplane.stats },
     };
   }
