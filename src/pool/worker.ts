@@ -7,7 +7,7 @@
 import { threadId, type MessagePort } from 'node:worker_threads';
 import { createCodec } from '../codec/select.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { reportProgressTo } from './liveness.js';
+import { noteProgress, reportProgressTo } from './liveness.js';
 import { watchExternalMemory } from './thread-memory.js';
 import { loadApplication } from '../apps/app.js';
 import type { Backplane } from '../pubsub/broker.js';
@@ -68,6 +68,9 @@ export default async function runWorker(task: WorkerTask): Promise<void> {
   let server: ConnectionServer | undefined;
 
   const receive = (message: ToWorker): void => {
+    // Handling the main thread's messages (publishes relayed from other workers) is progress too:
+    // a ping queued behind thousands of them is late because this worker is busy, not stuck.
+    noteProgress();
     switch (message.type) {
       case 'socket': server!.adopt(socketAround(message.socket), message.id); break;
       case 'publish': server!.broker.deliver(message.topic, message.payload, message.isBinary); break;

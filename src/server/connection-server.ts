@@ -90,7 +90,10 @@ export interface NodeServices {
 export interface ThreadStats {
   /** Open WebSocket connections. */
   connections: number;
-  /** Bytes queued on this thread's sockets and not yet written. */
+  /**
+   * Bytes this thread's send queues hold: a broadcast frame once however many queues hold it,
+   * each queued write's bookkeeping included (send-budget.ts).
+   */
   bufferedAmount: number;
   subscriptions: number;
   pubsub: BrokerStats;
@@ -129,15 +132,15 @@ export class ConnectionServer {
     this.#codec = codec;
     this.#services = services;
     if (settings.tls !== undefined) this.setCertificate(settings.tls);
-    this.#budget = new SendBudget(settings.maxBufferedBytes, () => this.#sessions.values());
+    this.#budget = new SendBudget(settings.maxBufferedBytes, () => this.#sessions.values(), () => this.#sessions.size);
     this.broker = new Broker({
       codec, slowSubscriberBytes: settings.slowSubscriberBytes, slowPolicy: settings.slowPolicy, compressor: settings.deflate,
       maxSubscriptions: settings.maxSubscriptions, maxTotalSubscriptions: settings.maxTotalSubscriptions,
       maxSubscriptionsPerIp: settings.maxSubscriptionsPerIp,
-    });
+    }, settings.maxBufferedBytes > 0 ? this.#budget : undefined);
     this.#permissions = new TopicPermissions(settings.topicsPublic, app, this.broker.stats);
     const { highWaterMark, maxPayload, closeTimeoutMs } = settings;
-    const linkOptions: SocketLinkOptions = { highWaterMark, sendQueueLimit: highWaterMark + maxPayload + FRAMING_SLACK, closeTimeoutMs };
+    const linkOptions: SocketLinkOptions = { highWaterMark, sendQueueLimit: highWaterMark + maxPayload + FRAMING_SLACK, closeTimeoutMs, budget: this.#budget };
     const sessions = this.#sessions, broker = this.broker, { idleCollectAfter } = settings;
     // Every connection's TCP close is reported here once, whichever listener saw it.
     const socketClosed = (id: number): void => {
@@ -246,11 +249,9 @@ export class ConnectionServer {
   }
 
   stats(): ThreadStats {
-    let bufferedAmount = 0;
-    for (const session of this.#sessions.values()) bufferedAmount += session.link.bufferedAmount;
     return {
       connections: this.#sessions.size,
-      bufferedAmount,
+      bufferedAmount: this.#budget.queued,
       subscriptions: this.broker.subscriptionCount,
       pubsub: { ...this.broker.stats },
       buffers: { ...this.#budget.stats },

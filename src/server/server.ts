@@ -208,7 +208,7 @@ export interface ServerStats {
   /** Per worker (empty inline); null for a worker that is down or did not answer. */
   workers: (ThreadStats | null)[];
   pubsub: { subscriptions: number } & ThreadStats['pubsub'];
-  /** Connections closed with 1013 for their send queues (summed over the threads). */
+  /** Connections closed or dropped for their send queues (summed over the threads). */
   buffers: ThreadStats['buffers'];
   /** Collections after connection storms, every thread's (the main thread's included). */
   idleCollections: IdleCollectionStats;
@@ -426,7 +426,7 @@ export class WasmSocketServer {
     const workers = this.#pool === undefined ? [] : await this.#pool.threadStats();
     const threads = this.#local === undefined ? workers : [this.#local.stats(), ...workers];
     const pubsub = { subscriptions: 0, ...emptyBrokerStats() };
-    const buffers = { closedSendQueueFull: 0, closedBufferLimit: 0 };
+    const buffers = { closedSendQueueFull: 0, closedBufferLimit: 0, releasedClosing: 0 };
     let connections = 0;
     let bufferedAmount = 0;
     for (const thread of threads) {
@@ -435,6 +435,7 @@ export class WasmSocketServer {
       bufferedAmount += thread.bufferedAmount;
       buffers.closedSendQueueFull += thread.buffers.closedSendQueueFull;
       buffers.closedBufferLimit += thread.buffers.closedBufferLimit;
+      buffers.releasedClosing += thread.buffers.releasedClosing;
       pubsub.subscriptions += thread.subscriptions;
       for (const key of BROKER_COUNTERS) pubsub[key] += thread.pubsub[key];
     }

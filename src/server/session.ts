@@ -4,6 +4,7 @@
  */
 import type { AppConnection, Transport } from '../apps/app-connection.js';
 import type { Broker, PubSubRefusal, Subscriber, SubscriberDeflate } from '../pubsub/broker.js';
+import type { SharedFrame } from '../protocol/shared-frame.js';
 import type { NegotiatedDeflate } from '../protocol/compression.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { SocketLink, type LinkOwner, type SocketLinkOptions } from './socket-io.js';
@@ -88,8 +89,8 @@ export class Session implements Subscriber, BudgetedConnection, LinkOwner {
     this.#connection?.close(code, reason);
   }
 
-  deliver(frame: Uint8Array): void {
-    if (this.link.holdForTurn()) this.link.write(frame);
+  deliver(frame: SharedFrame): void {
+    if (this.link.holdForTurn()) this.link.writeShared(frame);
   }
 
   deliverCompressing(payload: Uint8Array, isBinary: boolean): void {
@@ -98,6 +99,14 @@ export class Session implements Subscriber, BudgetedConnection, LinkOwner {
 
   closeAsTooSlow(): void {
     this.close(CloseCode.TRY_AGAIN_LATER, 'subscriber too slow');
+  }
+
+  drop(): void {
+    this.link.terminate();
+  }
+
+  terminate(): void {
+    this.link.terminate();
   }
 }
 

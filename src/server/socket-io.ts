@@ -5,7 +5,9 @@
  */
 import type { Socket } from 'node:net';
 import { noteProgress } from '../pool/liveness.js';
+import type { SharedFrame } from '../protocol/shared-frame.js';
 import { readIntoMemory } from './wasm-reads.js';
+import { QUEUED_WRITE_OVERHEAD, type SendBudget } from './send-budget.js';
 
 /** What the socket's events are delivered to. */
 export interface LinkEndpoint {
@@ -33,6 +35,8 @@ export interface SocketLinkOptions {
   sendQueueLimit: number;
   /** How long to wait for the peer's close frame, or for its FIN after ours, before dropping TCP. */
   closeTimeoutMs: number;
+  /** The thread's account of its send queues: every queued write is added, every flushed one removed. */
+  budget: SendBudget;
 }
 
 /** What the link tells the connection that owns it (methods, so that no closure is kept per link). */
@@ -62,6 +66,17 @@ export class SocketLink {
   /** A write was refused for the send queue limit; the connection is closing. */
   #overflowed = false;
   #closeTimer: NodeJS.Timeout | undefined;
+  /**
+   * The writes queued on the socket and not flushed yet, oldest first, as the budget counted
+   * them: a byte count, or a shared frame. Node calls a write's callback when it is flushed, in
+   * order, so each callback settles the oldest entry. Made at the first write.
+   */
+  #pending: (number | SharedFrame)[] | undefined;
+  #pendingHead = 0;
+  /** Entries in use end here; the list keeps its room (slots past it are stale) while small. */
+  #pendingTail = 0;
+  /** The write callback of this link (one closure per link, made with #pending). */
+  #flushed: (() => void) | undefined;
   /** Bytes arrived since the heartbeat sweep last looked (it resets this): the peer is alive. */
   readSinceSweep = false;
 
@@ -85,6 +100,8 @@ export class SocketLink {
     if (link === undefined || link.#isClosed) return;
     link.#isClosed = true;
     clearTimeout(link.#closeTimer);
+    // What never left is released now; callbacks still to come find nothing to settle.
+    link.#releasePending();
     link.#endpoint?.finish();
     link.#owner?.linkClosed();
   }
@@ -171,27 +188,58 @@ export class SocketLink {
   write(first: Uint8Array, second?: Uint8Array): void {
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable) return;
-    // Backpressure stops reading, but an application can still send in a loop, or one read can
-    // hold many requests: the queue's hard bound is here, where every byte for the peer passes.
-    // A queue under its mark takes any message, however large (maxPayload bounds what we read,
-    // not what the application sends).
-    const queued = socket.writableLength;
-    const bytes = first.length + (second?.length ?? 0);
+    if (!this.#admits(first.length + (second?.length ?? 0))) return;
+    const flushed = this.#flushed ?? this.#startPending();
+    const budget = this.#options.budget;
+    this.#enqueue(first.length);
+    budget.add(first.length + QUEUED_WRITE_OVERHEAD);
+    if (second === undefined) {
+      socket.write(first, flushed);
+    } else {
+      this.#enqueue(second.length);
+      budget.add(second.length + QUEUED_WRITE_OVERHEAD);
+      socket.cork();
+      socket.write(first, flushed);
+      socket.write(second, flushed);
+      socket.uncork();
+    }
+    this.#checkHighWater();
+  }
+
+  /** Queues a frame that other links of this thread queue too: the budget counts its bytes once. */
+  writeShared(frame: SharedFrame): void {
+    const socket = this.#socket;
+    if (socket.destroyed || !socket.writable) return;
+    if (!this.#admits(frame.bytes.length)) return;
+    const flushed = this.#flushed ?? this.#startPending();
+    const budget = this.#options.budget;
+    this.#enqueue(frame);
+    budget.hold(frame);
+    budget.add(QUEUED_WRITE_OVERHEAD);
+    socket.write(frame.bytes, flushed);
+    this.#checkHighWater();
+  }
+
+  /**
+   * Backpressure stops reading, but an application can still send in a loop, or one read can
+   * hold many requests: the queue's hard bound is here, where every byte for the peer passes.
+   * A queue under its mark takes any message, however large (maxPayload bounds what we read,
+   * not what the application sends).
+   */
+  #admits(bytes: number): boolean {
+    const queued = this.#socket.writableLength;
     if (!this.#overflowed && queued > this.#options.highWaterMark
       && queued + bytes > this.#options.sendQueueLimit + (bytes <= MAX_CONTROL_FRAME ? CONTROL_FRAME_ROOM : 0)) {
       this.#overflowed = true;
       this.#owner?.linkOverflowed();
-      return;
+      return false;
     }
-    if (second === undefined) {
-      socket.write(first);
-    } else {
-      socket.cork();
-      socket.write(first);
-      socket.write(second);
-      socket.uncork();
-    }
-    // Backpressure: a peer that does not read stops being read from, so memory stays bounded.
+    return true;
+  }
+
+  /** Backpressure: a peer that does not read stops being read from, so memory stays bounded. */
+  #checkHighWater(): void {
+    const socket = this.#socket;
     if (socket.writableLength > this.#options.highWaterMark) {
       if (!this.#paused) {
         this.#paused = true;
@@ -199,6 +247,62 @@ export class SocketLink {
       }
       this.#owner?.linkOverHighWater();
     }
+  }
+
+  #enqueue(entry: number | SharedFrame): void {
+    const pending = this.#pending!;
+    const tail = this.#pendingTail++;
+    if (tail < pending.length) pending[tail] = entry;
+    else pending.push(entry);
+  }
+
+  #startPending(): () => void {
+    this.#pending = [];
+    const flushed = () => this.#settleOldest();
+    this.#flushed = flushed;
+    return flushed;
+  }
+
+  /** The oldest queued write was flushed (or failed with the socket). */
+  #settleOldest(): void {
+    const pending = this.#pending!;
+    const head = this.#pendingHead;
+    if (head >= this.#pendingTail) return;
+    const entry = pending[head];
+    const budget = this.#options.budget;
+    if (typeof entry === 'number') {
+      budget.remove(entry + QUEUED_WRITE_OVERHEAD);
+    } else {
+      budget.release(entry);
+      budget.remove(QUEUED_WRITE_OVERHEAD);
+    }
+    pending[head] = 0;
+    if (head + 1 === this.#pendingTail) {
+      // Emptied: its room is reused while small, and given back after a burst.
+      if (pending.length > PENDING_KEPT) this.#pending = [];
+      this.#pendingHead = 0;
+      this.#pendingTail = 0;
+    } else {
+      this.#pendingHead = head + 1;
+    }
+  }
+
+  #releasePending(): void {
+    const pending = this.#pending;
+    if (pending === undefined) return;
+    const budget = this.#options.budget;
+    for (let i = this.#pendingHead; i < this.#pendingTail; i++) {
+      const entry = pending[i];
+      if (typeof entry === 'number') {
+        budget.remove(entry + QUEUED_WRITE_OVERHEAD);
+      } else {
+        budget.release(entry);
+        budget.remove(QUEUED_WRITE_OVERHEAD);
+      }
+    }
+    this.#pending = [];
+    this.#pendingHead = 0;
+    this.#pendingTail = 0;
   }
 
   /**
@@ -281,10 +385,16 @@ const MAX_CONTROL_FRAME = 127;
  */
 const CONTROL_FRAME_ROOM = 4096;
 
+/** Entries a link's emptied pending list may keep its room for. */
+const PENDING_KEPT = 64;
+
 /** Links corked by deliver() during this turn. */
 let corkedLinks: SocketLink[] = [];
 
 function uncorkAll(): void {
+  // Writing out a turn's deliveries is progress, even for a worker none of whose sockets sends
+  // (the liveness heartbeat must not take a worker busy broadcasting for a stuck one).
+  noteProgress();
   const links = corkedLinks;
   corkedLinks = [];
   for (const link of links) link.uncork();
