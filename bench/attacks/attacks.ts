@@ -33,6 +33,8 @@ export interface Attack {
   id: string;
   title: string;
   app: 'echo' | 'pubsub';
+  /** More `wasmsocket serve` flags this attack runs with (a later `--app` replaces `app`'s). */
+  serveArgs?: string[];
   /** The target in words, and its check on the measured row (undefined: no target of its own). */
   goal?: { text: string; met(row: MeasuredRow): boolean };
   run(context: AttackContext): Promise<AttackOutcome>;

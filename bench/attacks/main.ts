@@ -10,11 +10,13 @@ import { readOpenFileLimit } from '../../src/load/limits.js';
 import { installCleanup } from '../e2e/processes.js';
 import { fdExhaustion, fragments, nonReadingEcho, pingFlood, subscriptionFlood, type Attack, type MeasuredRow } from './attacks.js';
 import { Bystander, type BystanderReport } from './bystander.js';
+import { hoardingHandler, publishFlood, subscriptionsFromOneAddress } from './memory-attacks.js';
 import { HOST, isUp, probeHealth, settledRss, startTarget, stopTarget, type Mode } from './target.js';
 
 const USAGE = `Usage: npm run bench:attacks -- [--attacks id,…] [--modes inline,w1] [--scale F] [--serve-args="…"]
-  --attacks   only these (default all): fragments, nonreading-echo, ping-flood, subscription-flood, fd-exhaustion
-  --modes     inline (--workers 0) and/or w1 (--workers 1) (default both)
+  --attacks   only these (default all): fragments, nonreading-echo, ping-flood, subscription-flood, fd-exhaustion,
+              publish-flood, subscriptions-one-address, hoarding-handler
+  --modes     inline (--workers 0), w1 (--workers 1), w2 (--workers 2) (default all three)
   --scale F   multiply every count and time budget by F, 0 < F ≤ 1 (default 1: the issue's attacks)
   --serve-args="FLAGS"  more \`wasmsocket serve\` flags for every run (e.g. "--max-subscriptions 1000"),
               split at spaces
@@ -36,9 +38,10 @@ if (values.help) {
 const scale = values.scale === undefined ? 1 : Number(values.scale);
 if (!(scale > 0 && scale <= 1)) throw new TypeError(`--scale must be a number in (0, 1], got ${values.scale}`);
 const serveArgs = (values['serve-args'] ?? '').split(' ').filter((arg) => arg !== '');
-const all = [fragments, nonReadingEcho, pingFlood, subscriptionFlood, fdExhaustion(readOpenFileLimit(), probeHealth)];
+const all = [fragments, nonReadingEcho, pingFlood, subscriptionFlood, fdExhaustion(readOpenFileLimit(), probeHealth),
+  publishFlood, subscriptionsFromOneAddress, hoardingHandler];
 const attacks = pick(all, values.attacks, 'attack');
-const modes = pick([{ id: 'inline' as Mode }, { id: 'w1' as Mode }], values.modes, 'mode').map((m) => m.id);
+const modes = pick([{ id: 'inline' as Mode }, { id: 'w1' as Mode }, { id: 'w2' as Mode }], values.modes, 'mode').map((m) => m.id);
 
 interface Row extends MeasuredRow {
   attack: Attack;
@@ -68,7 +71,7 @@ async function measure(attack: Attack, mode: Mode): Promise<Row> {
   const started = performance.now();
   let target;
   try {
-    target = await startTarget(attack.app, mode, SERVER_CPUS, serveArgs);
+    target = await startTarget(attack.app, mode, SERVER_CPUS, [...serveArgs, ...(attack.serveArgs ?? [])]);
   } catch (error) {
     return {
       attack, mode, command: '', outcome: { sentBytes: 0, receivedBytes: 0, connections: 0, notes: [] },
@@ -122,7 +125,7 @@ function renderTable(all: Row[]): string {
     const bystanderNotes = [b.timeouts > 0 ? `bystander timeouts ×${b.timeouts}` : '', ...Object.entries(b.errors).map(([k, n]) => `bystander ${k} ×${n}`)].filter((t) => t !== '');
     const notes = [...(row.error === undefined ? [] : [`error: ${row.error}`]), ...row.outcome.notes, ...bystanderNotes, row.up ? '' : `/healthz at the end: ${row.health}`]
       .filter((t) => t !== '').join('; ').replace(/\|/g, '\\|');
-    lines.push(`| ${row.attack.title} | ${row.mode === 'inline' ? 'inline' : '--workers 1'} | ${mib(row.outcome.sentBytes / 1024)} / ${mib(row.outcome.receivedBytes / 1024)} | ` +
+    lines.push(`| ${row.attack.title} | ${row.mode === 'inline' ? 'inline' : `--workers ${row.mode.slice(1)}`} | ${mib(row.outcome.sentBytes / 1024)} / ${mib(row.outcome.receivedBytes / 1024)} | ` +
       `${mib(row.rssBeforeKiB)} | ${mib(row.rssPeakKiB)} (+${mib(growth)}${perConn}) | ${mib(row.rssAfterKiB)} (${pct(row.rssAfterKiB, row.rssBeforeKiB)}) | ` +
       `${bystander} | ${row.up ? 'yes' : '**no**'} | ${targets.join('; ')} | ${notes} |`);
   }

@@ -9,7 +9,7 @@ import { CLI, CLI_ENV, CLI_NODE_FLAGS, ROOT } from '../e2e/servers.js';
 
 export const HOST = '127.0.0.1';
 
-export type Mode = 'inline' | 'w1';
+export type Mode = 'inline' | 'w1' | 'w2';
 
 export interface Target {
   port: number;
@@ -21,13 +21,14 @@ export interface Target {
 /** Starts the server with `app` in `mode`, pinned to `cpus`, and waits until it listens and settles. */
 export async function startTarget(app: 'echo' | 'pubsub', mode: Mode, cpus: string, extra: string[] = []): Promise<Target> {
   const port = await freePort();
-  const args = [...CLI_NODE_FLAGS, CLI, 'serve', '--host', HOST, '--port', String(port), '--app', app, '--workers', mode === 'inline' ? '0' : '1', ...extra];
+  const workers = mode === 'inline' ? '0' : mode.slice(1);
+  const args = [...CLI_NODE_FLAGS, CLI, 'serve', '--host', HOST, '--port', String(port), '--app', app, '--workers', workers, ...extra];
   const proc = spawnPinned(cpus, process.execPath, args, CLI_ENV, ROOT);
   await waitForPort(proc, HOST, port);
   const sampler = new ProcSampler(proc.pid, 50);
   // Start-up work and its garbage settle before the "before" RSS is read.
   await sleep(800);
-  return { port, proc, sampler, command: `wasmsocket serve --app ${app} --workers ${mode === 'inline' ? 0 : 1}${extra.length > 0 ? ` ${extra.join(' ')}` : ''}` };
+  return { port, proc, sampler, command: `wasmsocket serve --app ${app} --workers ${workers}${extra.length > 0 ? ` ${extra.join(' ')}` : ''}` };
 }
 
 export async function stopTarget(target: Target): Promise<void> {
