@@ -109,11 +109,6 @@ export class SendBudget {
     connection.close(CloseCode.TRY_AGAIN_LATER, 'send queue full');
   }
 
-  /** The total is checked at every enqueue (add); kept for the links' high-water reports. */
-  overHighWater(): void {
-    if (this.queued > this.#limit && this.#limit !== 0 && !this.#checkScheduled) this.#scheduleCheck();
-  }
-
   /**
    * The connections are looked at once per turn, however many writes found the total over: a
    * broadcast to slow subscribers would ask once per subscriber.

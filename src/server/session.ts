@@ -57,10 +57,6 @@ export class Session implements Subscriber, BudgetedConnection, LinkOwner {
     this.#host.budget.overflowed(this);
   }
 
-  linkOverHighWater(): void {
-    this.#host.budget.overHighWater();
-  }
-
   get conn(): AppConnection {
     return this.#connection!;
   }

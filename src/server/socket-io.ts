@@ -7,7 +7,8 @@ import type { Socket } from 'node:net';
 import { noteProgress } from '../pool/liveness.js';
 import type { SharedFrame } from '../protocol/shared-frame.js';
 import { readIntoMemory } from './wasm-reads.js';
-import { QUEUED_WRITE_OVERHEAD, type SendBudget } from './send-budget.js';
+import type { SendBudget } from './send-budget.js';
+import { QueuedWrites } from './queued-writes.js';
 
 /** What the socket's events are delivered to. */
 export interface LinkEndpoint {
@@ -45,8 +46,6 @@ export interface LinkOwner {
   linkClosed(): void;
   /** A write was refused for the send queue limit. */
   linkOverflowed(): void;
-  /** A write left the queue over the high-water mark (the thread's budget sums its queues). */
-  linkOverHighWater(): void;
 }
 
 export class SocketLink {
@@ -66,17 +65,8 @@ export class SocketLink {
   /** A write was refused for the send queue limit; the connection is closing. */
   #overflowed = false;
   #closeTimer: NodeJS.Timeout | undefined;
-  /**
-   * The writes queued on the socket and not flushed yet, oldest first, as the budget counted
-   * them: a byte count, or a shared frame. Node calls a write's callback when it is flushed, in
-   * order, so each callback settles the oldest entry. Made at the first write.
-   */
-  #pending: (number | SharedFrame)[] | undefined;
-  #pendingHead = 0;
-  /** Entries in use end here; the list keeps its room (slots past it are stale) while small. */
-  #pendingTail = 0;
-  /** The write callback of this link (one closure per link, made with #pending). */
-  #flushed: (() => void) | undefined;
+  /** This socket's writes not flushed yet, as the thread's budget counts them (made at the first write). */
+  #queue: QueuedWrites | undefined;
   /** Bytes arrived since the heartbeat sweep last looked (it resets this): the peer is alive. */
   readSinceSweep = false;
 
@@ -100,8 +90,7 @@ export class SocketLink {
     if (link === undefined || link.#isClosed) return;
     link.#isClosed = true;
     clearTimeout(link.#closeTimer);
-    // What never left is released now; callbacks still to come find nothing to settle.
-    link.#releasePending();
+    link.#queue?.releaseAll();
     link.#endpoint?.finish();
     link.#owner?.linkClosed();
   }
@@ -189,15 +178,13 @@ export class SocketLink {
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable) return;
     if (!this.#admits(first.length + (second?.length ?? 0))) return;
-    const flushed = this.#flushed ?? this.#startPending();
-    const budget = this.#options.budget;
-    this.#enqueue(first.length);
-    budget.add(first.length + QUEUED_WRITE_OVERHEAD);
+    const queue = this.#queue ??= new QueuedWrites(this.#options.budget);
+    const flushed = queue.flushed;
+    queue.queued(first.length);
     if (second === undefined) {
       socket.write(first, flushed);
     } else {
-      this.#enqueue(second.length);
-      budget.add(second.length + QUEUED_WRITE_OVERHEAD);
+      queue.queued(second.length);
       socket.cork();
       socket.write(first, flushed);
       socket.write(second, flushed);
@@ -211,12 +198,9 @@ export class SocketLink {
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable) return;
     if (!this.#admits(frame.bytes.length)) return;
-    const flushed = this.#flushed ?? this.#startPending();
-    const budget = this.#options.budget;
-    this.#enqueue(frame);
-    budget.hold(frame);
-    budget.add(QUEUED_WRITE_OVERHEAD);
-    socket.write(frame.bytes, flushed);
+    const queue = this.#queue ??= new QueuedWrites(this.#options.budget);
+    queue.queuedShared(frame);
+    socket.write(frame.bytes, queue.flushed);
     this.#checkHighWater();
   }
 
@@ -245,64 +229,7 @@ export class SocketLink {
         this.#paused = true;
         socket.pause();
       }
-      this.#owner?.linkOverHighWater();
     }
-  }
-
-  #enqueue(entry: number | SharedFrame): void {
-    const pending = this.#pending!;
-    const tail = this.#pendingTail++;
-    if (tail < pending.length) pending[tail] = entry;
-    else pending.push(entry);
-  }
-
-  #startPending(): () => void {
-    this.#pending = [];
-    const flushed = () => this.#settleOldest();
-    this.#flushed = flushed;
-    return flushed;
-  }
-
-  /** The oldest queued write was flushed (or failed with the socket). */
-  #settleOldest(): void {
-    const pending = this.#pending!;
-    const head = this.#pendingHead;
-    if (head >= this.#pendingTail) return;
-    const entry = pending[head];
-    const budget = this.#options.budget;
-    if (typeof entry === 'number') {
-      budget.remove(entry + QUEUED_WRITE_OVERHEAD);
-    } else {
-      budget.release(entry);
-      budget.remove(QUEUED_WRITE_OVERHEAD);
-    }
-    pending[head] = 0;
-    if (head + 1 === this.#pendingTail) {
-      // Emptied: its room is reused while small, and given back after a burst.
-      if (pending.length > PENDING_KEPT) this.#pending = [];
-      this.#pendingHead = 0;
-      this.#pendingTail = 0;
-    } else {
-      this.#pendingHead = head + 1;
-    }
-  }
-
-  #releasePending(): void {
-    const pending = this.#pending;
-    if (pending === undefined) return;
-    const budget = this.#options.budget;
-    for (let i = this.#pendingHead; i < this.#pendingTail; i++) {
-      const entry = pending[i];
-      if (typeof entry === 'number') {
-        budget.remove(entry + QUEUED_WRITE_OVERHEAD);
-      } else {
-        budget.release(entry);
-        budget.remove(QUEUED_WRITE_OVERHEAD);
-      }
-    }
-    this.#pending = [];
-    this.#pendingHead = 0;
-    this.#pendingTail = 0;
   }
 
   /**
@@ -384,9 +311,6 @@ const MAX_CONTROL_FRAME = 127;
  * connection is closed with, and pongs, always fit (tiny data messages stop a few KiB later).
  */
 const CONTROL_FRAME_ROOM = 4096;
-
-/** Entries a link's emptied pending list may keep its room for. */
-const PENDING_KEPT = 64;
 
 /** Links corked by deliver() during this turn. */
 let corkedLinks: SocketLink[] = [];
