@@ -258,7 +258,8 @@ export class Broker {
         if (subscriber.queued >= share || (slowPolicy === 'drop' && pressure.full)) {
           if (slowPolicy === 'drop') {
             this.stats.droppedBufferLimit++;
-          } else {
+          } else if (!this.#closingSlow.has(subscriber)) {
+            this.#closingSlow.add(subscriber);
             this.stats.closedSlow++;
             subscriber.drop();
           }
