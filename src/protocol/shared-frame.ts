@@ -7,6 +7,8 @@
 export class SharedFrame {
   /** Queued writes of this thread that still hold the frame (maintained by the send budget). */
   holders = 0;
+  /** Its number among the thread's frames held in send queues, while held (-1: none). */
+  seq = -1;
 
   constructor(readonly bytes: Uint8Array) {}
 }

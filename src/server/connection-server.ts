@@ -249,6 +249,7 @@ export class ConnectionServer {
   }
 
   stats(): ThreadStats {
+    this.#budget.settleAll();
     return {
       connections: this.#sessions.size,
       bufferedAmount: this.#budget.queued,

@@ -3,8 +3,10 @@
  * taken by the kernel. Each connection is capped on its own (SocketLink refuses a write past
  * `highWaterMark + maxPayload`); this bounds the thread's total, `maxBufferedBytes`.
  *
- * The total is kept as writes are queued and flushed (SocketLink tells it of each), so it is
- * known at every enqueue at the cost of an addition. It counts what the queues really hold: a
+ * The total is kept as writes are queued (SocketLink tells it of each), so it is known at every
+ * enqueue at the cost of an addition; writes the kernel has taken are settled lazily (see
+ * queued-writes.ts), and every connection is settled, once per turn at most, before the total
+ * decides anything (shedding, dropping, stats): until then it can only be too high. It counts what the queues really hold: a
  * broadcast frame shared by many subscribers once (SharedFrame), and each queued write's own
  * bookkeeping (Node's write record, our entry) as QUEUED_WRITE_OVERHEAD, which is what a flood
  * of small deliveries is mostly made of.
@@ -36,6 +38,8 @@ export interface BudgetedConnection {
   close(code: number, reason: string): void;
   /** Drops its TCP connection at once (no close frame: it would wait behind the queue): its queue is released. */
   terminate(): void;
+  /** Tells the budget of its writes the kernel has taken. */
+  settleWrites(): void;
 }
 
 export interface SendBudgetStats {
@@ -58,6 +62,13 @@ export class SendBudget {
   readonly #connections: () => Iterable<BudgetedConnection>;
   readonly #count: () => number;
   #checkScheduled = false;
+  /** The shared frames some queue holds, by number from #heldSeq on (released ones undefined until dropped). */
+  #held: (SharedFrame | undefined)[] = [];
+  #heldSeq = 0;
+  #heldStart = 0;
+  #nextSeq = 0;
+  /** Every connection was settled this turn. */
+  #settledThisTurn = false;
 
   /** `limit` 0: no thread-wide limit (each connection keeps its own cap). */
   constructor(limit: number, connections: () => Iterable<BudgetedConnection>, count: () => number = () => 0) {
@@ -79,23 +90,70 @@ export class SendBudget {
     this.queued -= bytes;
   }
 
-  /** A queued write of a shared frame: its bytes count from its first holder on. */
-  hold(frame: SharedFrame): void {
-    if (frame.holders++ === 0) this.add(frame.bytes.length);
+  /**
+   * A queued write of a shared frame, its overhead included; its bytes count from its first
+   * holder on. Returns the frame's number, which the queue keeps instead of the frame: a number
+   * in a long-lived array costs no write barrier, and broadcast stores one per delivery.
+   */
+  addShared(frame: SharedFrame): number {
+    if (frame.holders++ === 0) {
+      frame.seq = this.#nextSeq++;
+      this.#held.push(frame);
+      this.queued += frame.bytes.length;
+    }
+    this.queued += QUEUED_WRITE_OVERHEAD;
+    if (this.queued > this.#limit && this.#limit !== 0 && !this.#checkScheduled) this.#scheduleCheck();
+    return frame.seq;
   }
 
-  release(frame: SharedFrame): void {
-    if (--frame.holders === 0) this.queued -= frame.bytes.length;
+  /** The frame numbered `seq`, while some queue holds it. */
+  heldFrame(seq: number): SharedFrame {
+    return this.#held[seq - this.#heldSeq]!;
+  }
+
+  /** A queued write of the frame numbered `seq` left its queue. */
+  releaseShared(seq: number): void {
+    const held = this.#held;
+    const index = seq - this.#heldSeq;
+    const frame = held[index]!;
+    this.queued -= QUEUED_WRITE_OVERHEAD;
+    if (--frame.holders !== 0) return;
+    this.queued -= frame.bytes.length;
+    frame.seq = -1;
+    held[index] = undefined;
+    // Frames mostly go in the order they came: the released ones are dropped from the front.
+    let start = this.#heldStart;
+    while (start < held.length && held[start] === undefined) start++;
+    if (start === held.length) {
+      this.#held = [];
+      this.#heldSeq = this.#nextSeq;
+      start = 0;
+    } else if (start > 1024 && start * 2 > held.length) {
+      this.#held = held.slice(start);
+      this.#heldSeq += start;
+      start = 0;
+    }
+    this.#heldStart = start;
   }
 
   /** Broadcast deliveries are being shed: the total is past 7/8 of the limit. */
   get shedding(): boolean {
+    if (this.queued <= this.#shedFrom) return false;
+    this.settleAll();
     return this.queued > this.#shedFrom;
   }
 
   /** Past 15/16 of the limit: no broadcast delivery is queued under the 'drop' policy. */
   get full(): boolean {
     return this.queued > this.#fullFrom;
+  }
+
+  /** Settles every connection's flushed writes, once per turn however often asked. */
+  settleAll(): void {
+    if (this.#settledThisTurn) return;
+    this.#settledThisTurn = true;
+    setImmediate(() => { this.#settledThisTurn = false; });
+    for (const connection of this.#connections()) connection.settleWrites();
   }
 
   /** A connection's share of the shedding mark: a subscriber whose queue holds more is shed first. */
@@ -128,6 +186,7 @@ export class SendBudget {
    */
   enforce(): void {
     if (this.#limit === 0) return;
+    this.settleAll();
     let excess = this.queued - this.#limit;
     if (excess <= 0) return;
     const closing: BudgetedConnection[] = [];

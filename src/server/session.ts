@@ -104,6 +104,10 @@ export class Session implements Subscriber, BudgetedConnection, LinkOwner {
   terminate(): void {
     this.link.terminate();
   }
+
+  settleWrites(): void {
+    this.link.settleWrites();
+  }
 }
 
 /** A connection's transport: its socket, and the broker of the thread that owns it. */

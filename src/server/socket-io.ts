@@ -156,6 +156,11 @@ export class SocketLink {
     return this.#socket.writableLength;
   }
 
+  /** Tells the thread's budget of the writes the kernel has taken since it last looked. */
+  settleWrites(): void {
+    this.#queue?.settle(this.#socket.writableLength);
+  }
+
   /** Reading stopped because the write queue is over the high-water mark; 'drain' ends it. */
   get backpressured(): boolean {
     return this.#paused;
@@ -179,15 +184,15 @@ export class SocketLink {
     if (socket.destroyed || !socket.writable) return;
     if (!this.#admits(first.length + (second?.length ?? 0))) return;
     const queue = this.#queue ??= new QueuedWrites(this.#options.budget);
-    const flushed = queue.flushed;
+    queue.settle(socket.writableLength);
     queue.queued(first.length);
     if (second === undefined) {
-      socket.write(first, flushed);
+      socket.write(first);
     } else {
       queue.queued(second.length);
       socket.cork();
-      socket.write(first, flushed);
-      socket.write(second, flushed);
+      socket.write(first);
+      socket.write(second);
       socket.uncork();
     }
     this.#checkHighWater();
@@ -198,9 +203,9 @@ export class SocketLink {
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable) return;
     if (!this.#admits(frame.bytes.length)) return;
-    const queue = this.#queue ??= new QueuedWrites(this.#options.budget);
-    queue.queuedShared(frame);
-    socket.write(frame.bytes, queue.flushed);
+    // Settled when the turn's deliveries have been written (uncork), not at each one.
+    (this.#queue ??= new QueuedWrites(this.#options.budget)).queuedShared(frame);
+    socket.write(frame.bytes);
     this.#checkHighWater();
   }
 
@@ -253,7 +258,9 @@ export class SocketLink {
   /** @internal called once per turn for the links corked by holdForTurn(). */
   uncork(): void {
     this.#corked = false;
-    this.#socket.uncork();
+    const socket = this.#socket;
+    socket.uncork();
+    this.#queue?.settle(socket.writableLength);
   }
 
   end(): void {
@@ -285,6 +292,7 @@ export class SocketLink {
   }
 
   #onDrain(): void {
+    this.#queue?.settle(this.#socket.writableLength);
     if (!this.#paused) return;
     this.#paused = false;
     if (!this.#held && !this.#socket.destroyed) this.#socket.resume();

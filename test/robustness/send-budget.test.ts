@@ -13,6 +13,7 @@ function connection(queued: number, closing = false): FakeConnection {
     queued, closing, terminated: false,
     close(code, reason) { this.closedWith = [code, reason]; },
     terminate() { this.terminated = true; },
+    settleWrites() {},
   };
 }
 
@@ -21,12 +22,18 @@ const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 test('a shared frame counts once however many queues hold it, and leaves the total with its last holder', (t) => {
   const budget = new SendBudget(0, () => []);
   const frame = new SharedFrame(new Uint8Array(1000));
-  for (let i = 0; i < 50; i++) { budget.hold(frame); budget.add(QUEUED_WRITE_OVERHEAD); }
-  t.is(budget.queued, 1000 + 50 * QUEUED_WRITE_OVERHEAD);
-  for (let i = 0; i < 49; i++) { budget.release(frame); budget.remove(QUEUED_WRITE_OVERHEAD); }
-  t.is(budget.queued, 1000 + QUEUED_WRITE_OVERHEAD);
-  budget.release(frame);
-  budget.remove(QUEUED_WRITE_OVERHEAD);
+  const other = new SharedFrame(new Uint8Array(10));
+  const seqs = Array.from({ length: 50 }, () => budget.addShared(frame));
+  t.true(seqs.every((seq) => seq === seqs[0]));
+  const otherSeq = budget.addShared(other);
+  t.is(budget.queued, 1000 + 10 + 51 * QUEUED_WRITE_OVERHEAD);
+  t.is(budget.heldFrame(seqs[0]!), frame);
+  for (let i = 0; i < 49; i++) budget.releaseShared(seqs[0]!);
+  t.is(budget.queued, 1000 + 10 + 2 * QUEUED_WRITE_OVERHEAD);
+  budget.releaseShared(seqs[0]!);
+  t.is(budget.queued, 10 + QUEUED_WRITE_OVERHEAD);
+  t.is(budget.heldFrame(otherSeq), other, 'a frame still held is found after an older one went');
+  budget.releaseShared(otherSeq);
   t.is(budget.queued, 0);
 });
 
@@ -53,16 +60,18 @@ test('under the limit, or with no limit (0), nothing is dropped', async (t) => {
   t.false(unlimited.shedding);
 });
 
-test('every enqueue checks the total; the connections are looked at once per turn however many asked', async (t) => {
-  let sums = 0;
-  const connections = [connection(80), connection(70)];
-  const budget = new SendBudget(100, () => { sums++; return connections; });
+test('every enqueue checks the total; the connections are settled and chosen from once per turn however many asked', async (t) => {
+  let checks = 0;
+  const settled = [0, 0];
+  const connections = [connection(80), connection(70)].map((c, i) => ({ ...c, settleWrites() { settled[i]!++; } }));
+  const budget = new SendBudget(100, () => { checks++; return connections; });
   for (let i = 0; i < 50; i++) budget.add(3);
-  t.is(sums, 0);
+  t.is(checks, 0, 'nothing looked at inside the writes');
   await nextTurn();
-  t.is(sums, 1);
+  t.deepEqual(settled, [1, 1]);
   t.is(budget.stats.closedBufferLimit, 1);
   t.true(connections[0]!.terminated);
+  t.false(connections[1]!.terminated);
 });
 
 test('broadcasts are shed from 7/8 of the limit, to subscribers past their share of it, and all from 15/16', (t) => {
