@@ -6,10 +6,10 @@
  * The total is kept as writes are queued (SocketLink tells it of each), so it is known at every
  * enqueue at the cost of an addition; writes the kernel has taken are settled lazily (see
  * queued-writes.ts), and every connection is settled, once per turn at most, before the total
- * decides anything (shedding, dropping, stats): until then it can only be too high. It counts what the queues really hold: a
- * broadcast frame shared by many subscribers once (SharedFrame), and each queued write's own
- * bookkeeping (Node's write record, our entry) as QUEUED_WRITE_OVERHEAD, which is what a flood
- * of small deliveries is mostly made of.
+ * decides anything (shedding, dropping, stats): until then it can only be too high. It counts
+ * what the queues really hold: a broadcast frame shared by many subscribers once (SharedFrame),
+ * and each queued write's own bookkeeping (Node's write record, our entry) as
+ * QUEUED_WRITE_OVERHEAD, which is what a flood of small deliveries is mostly made of.
  *
  * Three marks. From 7/8 of the limit on, broadcast deliveries are shed by the slow-subscriber
  * policy (the broker asks `shedding` and `fairShare()`): a subscriber whose queue is past its
