@@ -38,6 +38,9 @@ Options:
   --max-connections N    open connections past which new ones get 503, 0 = no limit (default 0)
   --max-connections-per-ip N
                          open connections from one address past which new ones get 429 (default 0)
+  --max-worker-external-memory BYTES
+                         a worker holding more memory outside its JS heap (Buffers the app
+                         keeps) is replaced, its connections dropped, 0 = no cap (default 0)
   --max-buffered-bytes BYTES
                          send queues of one thread's connections together past which the
                          largest are closed with 1013, 0 = no limit (default ${DEFAULTS.maxBufferedBytes})
@@ -61,6 +64,10 @@ Options:
   --max-total-subscriptions N
                          subscriptions one thread's connections may hold together
                          (default ${DEFAULTS.maxTotalSubscriptions})
+  --max-subscriptions-per-ip N
+                         subscriptions the connections from one address may hold together
+                         on one thread (a worker, or the main thread inline), 0 = no limit
+                         (default ${DEFAULTS.maxSubscriptionsPerIp})
   --topics-public a,b.*  topic prefixes any client may publish and subscribe to (unless the
                          app has canPublish/canSubscribe hooks); * is any one segment, and a
                          pattern must name its prefix segments; > is everything (default
@@ -136,6 +143,7 @@ export function parseServeArgs(args: string[]): ServeCommand {
         'max-connections-per-ip': { type: 'string' },
         'max-buffered-bytes': { type: 'string' },
         'max-inflate-bytes': { type: 'string' },
+        'max-worker-external-memory': { type: 'string' },
         redis: { type: 'string' },
         'redis-ping-interval': { type: 'string' },
         'redis-ping-timeout': { type: 'string' },
@@ -143,6 +151,7 @@ export function parseServeArgs(args: string[]): ServeCommand {
         'slow-policy': { type: 'string' },
         'max-subscriptions': { type: 'string' },
         'max-total-subscriptions': { type: 'string' },
+        'max-subscriptions-per-ip': { type: 'string' },
         'topics-public': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -198,6 +207,8 @@ export function parseServeArgs(args: string[]): ServeCommand {
         : parseInteger('max-buffered-bytes', values['max-buffered-bytes'], 0, Number.MAX_SAFE_INTEGER),
       maxInflateBytes: values['max-inflate-bytes'] === undefined ? DEFAULTS.maxInflateBytes
         : parseInteger('max-inflate-bytes', values['max-inflate-bytes'], 1, Number.MAX_SAFE_INTEGER),
+      maxWorkerExternalMemory: values['max-worker-external-memory'] === undefined ? DEFAULTS.maxWorkerExternalMemory
+        : parseInteger('max-worker-external-memory', values['max-worker-external-memory'], 0, Number.MAX_SAFE_INTEGER),
       redis,
       redisPingIntervalMs: milliseconds('redis-ping-interval', values['redis-ping-interval']),
       redisPingTimeoutMs: milliseconds('redis-ping-timeout', values['redis-ping-timeout']),
@@ -209,6 +220,8 @@ export function parseServeArgs(args: string[]): ServeCommand {
         : parseInteger('max-subscriptions', values['max-subscriptions'], 1, 10_000_000),
       maxTotalSubscriptions: values['max-total-subscriptions'] === undefined ? DEFAULTS.maxTotalSubscriptions
         : parseInteger('max-total-subscriptions', values['max-total-subscriptions'], 1, 1_000_000_000),
+      maxSubscriptionsPerIp: values['max-subscriptions-per-ip'] === undefined ? DEFAULTS.maxSubscriptionsPerIp
+        : parseInteger('max-subscriptions-per-ip', values['max-subscriptions-per-ip'], 0, 1_000_000_000),
       topicsPublic,
     },
   };

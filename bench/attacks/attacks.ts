@@ -33,10 +33,10 @@ export interface Attack {
   id: string;
   title: string;
   app: 'echo' | 'pubsub';
+  /** `wasmsocket serve` flags of its own, before --serve-args (a later `--app` replaces `app`'s). */
+  serveArgs?: string[];
   /** The target in words, and its check on the measured row (undefined: no target of its own). */
   goal?: { text: string; met(row: MeasuredRow): boolean };
-  /** `wasmsocket serve` flags of its own (before --serve-args). */
-  serveArgs?: string[];
   /** Another app module, the fd limit: see TargetSetup. */
   setup?: TargetSetup;
   /** The modes it runs in when --modes is not given (default inline and --workers 1). */

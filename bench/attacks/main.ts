@@ -12,10 +12,12 @@ import { fdExhaustion, fragments, nonReadingEcho, pingFlood, subscriptionFlood, 
 import { Bystander, type BystanderReport } from './bystander.js';
 import { HOST, isUp, probeHealth, settledRss, startTarget, stopTarget, workersOf, type Mode } from './target.js';
 import { hardeningAttacks } from './hardening-a.js';
+import { hoardingHandler, publishFlood, subscriptionsFromOneAddress } from './memory-attacks.js';
 
 const USAGE = `Usage: npm run bench:attacks -- [--attacks id,…] [--modes inline,w1,w2] [--scale F] [--serve-args="…"]
   --attacks   only these (default all): fragments, nonreading-echo, ping-flood, subscription-flood, fd-exhaustion,
-              deflate-burst, async-reject, fd-burst, http-edges
+              deflate-burst, async-reject, fd-burst, http-edges, publish-flood, subscriptions-one-address,
+              hoarding-handler
   --modes     inline (--workers 0), w1 (--workers 1), w2 (--workers 2) (default: each attack's own, inline and w1
               for the first five, inline and w2 for the others)
   --scale F   multiply every count and time budget by F, 0 < F ≤ 1 (default 1: the issue's attacks)
@@ -39,7 +41,8 @@ if (values.help) {
 const scale = values.scale === undefined ? 1 : Number(values.scale);
 if (!(scale > 0 && scale <= 1)) throw new TypeError(`--scale must be a number in (0, 1], got ${values.scale}`);
 const serveArgs = (values['serve-args'] ?? '').split(' ').filter((arg) => arg !== '');
-const all = [fragments, nonReadingEcho, pingFlood, subscriptionFlood, fdExhaustion(readOpenFileLimit(), probeHealth), ...hardeningAttacks(readOpenFileLimit())];
+const all = [fragments, nonReadingEcho, pingFlood, subscriptionFlood, fdExhaustion(readOpenFileLimit(), probeHealth), ...hardeningAttacks(readOpenFileLimit()),
+  publishFlood, subscriptionsFromOneAddress, hoardingHandler];
 const attacks = pick(all, values.attacks, 'attack');
 const chosenModes = values.modes === undefined ? undefined
   : pick([{ id: 'inline' as Mode }, { id: 'w1' as Mode }, { id: 'w2' as Mode }], values.modes, 'mode').map((m) => m.id);

@@ -37,7 +37,7 @@ export interface Connection {
    * published to a matching topic, on this node or another one, is sent to it. Throws a
    * TypeError for an invalid pattern (check with `topicError` first to answer the client).
    * Returns undefined when subscribed (or already), else why not: `forbidden` (the topic
-   * permissions) or `too_many_subscriptions` (maxSubscriptions, maxTotalSubscriptions).
+   * permissions) or `too_many_subscriptions` (maxSubscriptions, maxSubscriptionsPerIp, maxTotalSubscriptions).
    */
   subscribe(pattern: string): PubSubRefusal | undefined;
   unsubscribe(pattern: string): void;

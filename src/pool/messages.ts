@@ -52,6 +52,8 @@ export type ToMain =
   | { type: 'log'; line: string }
   /** An uncaught error: the worker closes its connections with 1011, then ends; take it no sockets. */
   | { type: 'failing'; stack: string }
+  /** This worker's external memory passed its cap: replace it (like a heap out-of-memory). */
+  | { type: 'memory-limit'; external: number; limit: number }
   | { type: 'shutdown-done' };
 
 /**

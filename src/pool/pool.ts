@@ -49,6 +49,8 @@ export interface PoolStats {
   restarts: number;
   /** Of those, workers terminated for missing their heartbeat. */
   stuck: number;
+  /** Of those, workers terminated for passing their external memory cap (maxWorkerExternalMemory). */
+  overMemory: number;
 }
 
 /** A worker dying sooner than this after its start counts as a crash loop. */
@@ -56,6 +58,10 @@ const QUICK_DEATH_MS = 1000;
 const MAX_RESTART_DELAY_MS = 5000;
 /** How long stats and shutdown wait for a worker beyond which it counts as not answering. */
 const STATS_ANSWER_MS = 2000;
+
+function mebibytes(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MiB`;
+}
 
 /** Node moves an accepted `net.Socket` to a worker thread from 24.22 on (and in 26.x). */
 export function canTransferSockets(version = process.versions.node): boolean {
@@ -161,9 +167,15 @@ class WorkerSlot {
       return;
     }
     this.pool.stats.stuck++;
-    this.pool.options.hooks.log(`worker ${this.index} did not answer ${this.#missedBeats} heartbeats ${intervalMs} ms apart: replacing it`);
+    this.#replace(`did not answer ${this.#missedBeats} heartbeats ${intervalMs} ms apart`);
+  }
+
+  /** Terminates this worker (its connections drop with it); #died starts its replacement. */
+  #replace(why: string): void {
+    if (this.#threadId < 0) return;
+    this.pool.options.hooks.log(`worker ${this.index} ${why}: replacing it`);
     const thread = this.pool.piscina.threads.find((worker) => worker.threadId === this.#threadId);
-    this.#threadId = -1; // one termination per stuck worker
+    this.#threadId = -1; // one termination per worker
     void thread?.terminate();
   }
 
@@ -214,6 +226,11 @@ class WorkerSlot {
         this.#failing = true;
         hooks.onError(new Error(`worker ${this.index} is ending after an uncaught error, closing its connections with 1011: ${message.stack}`));
         break;
+      case 'memory-limit':
+        if (this.#threadId < 0) break;
+        this.pool.stats.overMemory++;
+        this.#replace(`holds ${mebibytes(message.external)} of external memory, over its cap of ${mebibytes(message.limit)}`);
+        break;
       case 'shutdown-done': this.#shutdownDone?.(); break;
     }
   }
@@ -247,7 +264,7 @@ class WorkerSlot {
 export class WorkerPool {
   readonly piscina: Piscina;
   readonly options: WorkerPoolOptions;
-  readonly stats: PoolStats = { restarts: 0, stuck: 0 };
+  readonly stats: PoolStats = { restarts: 0, stuck: 0, overMemory: 0 };
   readonly #slots: WorkerSlot[] = [];
   readonly #heartbeat: NodeJS.Timeout;
 

@@ -7,7 +7,8 @@
 import { threadId, type MessagePort } from 'node:worker_threads';
 import { createCodec } from '../codec/select.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { reportProgressTo } from './liveness.js';
+import { noteProgress, reportProgressTo } from './liveness.js';
+import { watchExternalMemory } from '../server/thread-memory.js';
 import { loadApplication } from '../apps/app.js';
 import type { Backplane } from '../pubsub/broker.js';
 import { ConnectionServer, type ConnectionSettings, type NodeServices } from '../server/connection-server.js';
@@ -28,6 +29,8 @@ export interface WorkerTask {
   relayPublishes: boolean;
   /** A Redis backplane wants the node's patterns. */
   relayPatterns: boolean;
+  /** External (off-heap) bytes past which this worker asks to be replaced; 0: no cap. */
+  maxExternalMemory: number;
 }
 
 /** Round trips to the main thread wait at most this long (a hook that never answers). */
@@ -65,6 +68,9 @@ export default async function runWorker(task: WorkerTask): Promise<void> {
   let server: ConnectionServer | undefined;
 
   const receive = (message: ToWorker): void => {
+    // Handling the main thread's messages (publishes relayed from other workers) is progress too:
+    // a ping queued behind thousands of them is late because this worker is busy, not stuck.
+    noteProgress();
     switch (message.type) {
       case 'socket': server!.adopt(socketAround(message.socket), message.id); break;
       case 'publish': server!.broker.deliver(message.topic, message.payload, message.isBinary); break;
@@ -102,6 +108,12 @@ export default async function runWorker(task: WorkerTask): Promise<void> {
   };
   server = new ConnectionServer(task.settings, app, codec, services, new MainThreadBackplane(channel, task));
   channel.send({ type: 'ready', threadId });
+  if (task.maxExternalMemory > 0) {
+    watchExternalMemory(task.maxExternalMemory, (external) => {
+      channel.send({ type: 'memory-limit', external, limit: task.maxExternalMemory });
+      channel.flush();
+    });
+  }
 
   // An uncaught error in application code (a timer, a promise) leaves this thread's state
   // unknown. While the thread can still speak, its connections get a 1011 close frame; then it

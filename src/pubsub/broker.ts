@@ -17,24 +17,44 @@ import type { FrameCodec } from '../codec/codec.js';
 import { headerLength } from '../codec/codec.js';
 import { compresses, RSV1_BIT, type CompressorSettings } from '../protocol/compression.js';
 import { deflateMessage } from '../protocol/message-deflater.js';
+import { SharedFrame } from '../protocol/shared-frame.js';
 import { SubscriptionIndex } from './topics.js';
 
 /** A connection as the broker sees it. */
 export interface Subscriber {
+  /** The remote address its subscriptions count against (maxSubscriptionsPerIp); none: not counted. */
+  readonly address?: string;
   /** Bytes queued on its socket in earlier turns and not yet written. */
   readonly backlog: number;
+  /** Bytes queued on its socket now, this turn's deliveries included. */
+  readonly queued: number;
   /**
    * How it takes a publish that is compressed: undefined, never (no permessage-deflate);
    * `shared`, the publish's one compressed frame for its window size (no server context
    * takeover); `own`, through its own compressor (context takeover).
    */
   readonly deflate: SubscriberDeflate | undefined;
-  /** Queues a ready frame; frames written in the same turn leave in one syscall. */
-  deliver(frame: Uint8Array): void;
+  /** Queues a ready frame (the same one for every subscriber); frames written in the same turn leave in one syscall. */
+  deliver(frame: SharedFrame): void;
   /** Compresses a publish with its own compressor and queues it like deliver(). */
   deliverCompressing(payload: Uint8Array, isBinary: boolean): void;
   /** Asks the connection to close with 1013 (the 'close' slow-subscriber policy). */
   closeAsTooSlow(): void;
+  /**
+   * Drops the connection at once, releasing its queue (the 'close' policy when the thread's send
+   * queues are shedding: a close frame would wait behind the very backlog being shed).
+   */
+  drop(): void;
+}
+
+/** The thread's send queues as the broker sees them: whether deliveries are being shed, and to whom. */
+export interface SendPressure {
+  /** The thread's queues together are near their limit: deliveries to the fullest queues are shed. */
+  readonly shedding: boolean;
+  /** The queues are at their limit, less a margin: under 'drop', no delivery is made. */
+  readonly full: boolean;
+  /** Queued bytes past which a subscriber's deliveries are shed while `shedding`. */
+  fairShare(): number;
 }
 
 export type SubscriberDeflate = { kind: 'shared'; windowBits: number } | { kind: 'own' };
@@ -63,6 +83,12 @@ export interface BrokerOptions {
   maxSubscriptions: number;
   /** (pattern, subscriber) pairs this broker may hold, all subscribers together. */
   maxTotalSubscriptions: number;
+  /**
+   * (pattern, subscriber) pairs the subscribers from one remote address may hold together on
+   * this broker; 0 or unset: no such limit. Checked before the total, so that one address
+   * meets its own limit long before it can fill the broker for everyone.
+   */
+  maxSubscriptionsPerIp?: number;
 }
 
 /** Why a subscribe or publish was refused; the pubsub app answers it as an error reply. */
@@ -78,23 +104,31 @@ export interface BrokerStats {
   deliveries: number;
   /** Deliveries not made because the subscriber was slow ('drop' policy). */
   dropped: number;
-  /** Subscribers closed with 1013 ('close' policy). */
+  /**
+   * Deliveries not made because the thread's send queues were near maxBufferedBytes and this
+   * subscriber's queue was past its share ('drop' policy).
+   */
+  droppedBufferLimit: number;
+  /** Subscribers closed with 1013, or dropped while the thread's queues were shedding ('close' policy). */
   closedSlow: number;
   /** Subscribes refused: the connection had maxSubscriptions patterns. */
   tooManySubscriptions: number;
   /** Subscribes refused: the thread had maxTotalSubscriptions. */
   tooManyTotalSubscriptions: number;
+  /** Subscribes refused: the connection's address had maxSubscriptionsPerIp on this thread. */
+  tooManySubscriptionsPerIp: number;
   /** Subscribes and publishes refused by the topic permissions. */
   forbidden: number;
 }
 
 /** The counters of BrokerStats, for summing them over threads. */
 export const BROKER_COUNTERS = [
-  'published', 'received', 'deliveries', 'dropped', 'closedSlow', 'tooManySubscriptions', 'tooManyTotalSubscriptions', 'forbidden',
+  'published', 'received', 'deliveries', 'dropped', 'droppedBufferLimit', 'closedSlow', 'tooManySubscriptions', 'tooManyTotalSubscriptions', 'tooManySubscriptionsPerIp',
+  'forbidden',
 ] as const satisfies readonly (keyof BrokerStats)[];
 
 export function emptyBrokerStats(): BrokerStats {
-  return { published: 0, received: 0, deliveries: 0, dropped: 0, closedSlow: 0, tooManySubscriptions: 0, tooManyTotalSubscriptions: 0, forbidden: 0 };
+  return { published: 0, received: 0, deliveries: 0, dropped: 0, droppedBufferLimit: 0, closedSlow: 0, tooManySubscriptions: 0, tooManyTotalSubscriptions: 0, tooManySubscriptionsPerIp: 0, forbidden: 0 };
 }
 
 const OPCODE_TEXT = 1;
@@ -105,11 +139,16 @@ export class Broker {
   readonly #index = new SubscriptionIndex<Subscriber>();
   readonly #options: BrokerOptions;
   #backplane: Backplane | undefined;
+  /** The thread's send queues, when they have a limit. */
+  readonly #pressure: SendPressure | undefined;
+  /** Subscriptions held per remote address (only addresses holding some). */
+  readonly #perAddress = new Map<string, number>();
   /** Subscribers already asked to close for slowness (asked once). */
   readonly #closingSlow = new WeakSet<Subscriber>();
 
-  constructor(options: BrokerOptions) {
+  constructor(options: BrokerOptions, pressure?: SendPressure) {
     this.#options = options;
+    this.#pressure = pressure;
   }
 
   /** Connects the broker to other nodes; patterns subscribed so far are announced to it. */
@@ -131,26 +170,48 @@ export class Broker {
       this.stats.tooManySubscriptions++;
       return { code: 'too_many_subscriptions', message: `a connection may hold ${maxSubscriptions} subscriptions; unsubscribe first` };
     }
+    const perIp = this.#options.maxSubscriptionsPerIp ?? 0;
+    const address = subscriber.address;
+    if (perIp > 0 && address !== undefined && (this.#perAddress.get(address) ?? 0) >= perIp) {
+      this.stats.tooManySubscriptionsPerIp++;
+      return { code: 'too_many_subscriptions', message: `connections from one address may hold ${perIp} subscriptions here; unsubscribe first` };
+    }
     if (this.#index.size >= maxTotalSubscriptions) {
       this.stats.tooManyTotalSubscriptions++;
       return { code: 'too_many_subscriptions', message: 'the server holds as many subscriptions as it takes; try again later' };
     }
     this.#index.add(pattern, subscriber);
+    if (address !== undefined) this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
     if (this.#index.subscriberCount(pattern) === 1) this.#backplane?.addPattern(pattern);
     return undefined;
   }
 
   unsubscribe(pattern: string, subscriber: Subscriber): void {
-    if (this.#index.remove(pattern, subscriber) && this.#index.subscriberCount(pattern) === 0) {
-      this.#backplane?.removePattern(pattern);
-    }
+    if (!this.#index.remove(pattern, subscriber)) return;
+    this.#released(subscriber, 1);
+    if (this.#index.subscriberCount(pattern) === 0) this.#backplane?.removePattern(pattern);
   }
 
   /** Forgets a connection that closed. */
   removeSubscriber(subscriber: Subscriber): void {
-    for (const pattern of this.#index.removeAll(subscriber)) {
+    const patterns = this.#index.removeAll(subscriber);
+    this.#released(subscriber, patterns.length);
+    for (const pattern of patterns) {
       if (this.#index.subscriberCount(pattern) === 0) this.#backplane?.removePattern(pattern);
     }
+  }
+
+  /** Subscriptions per address currently held (for stats and tests). */
+  subscriptionsOf(address: string): number {
+    return this.#perAddress.get(address) ?? 0;
+  }
+
+  #released(subscriber: Subscriber, count: number): void {
+    const address = subscriber.address;
+    if (address === undefined || count === 0) return;
+    const left = (this.#perAddress.get(address) ?? 0) - count;
+    if (left > 0) this.#perAddress.set(address, left);
+    else this.#perAddress.delete(address);
   }
 
   /** A publish from this node: delivered here, and sent to the other nodes. Returns local deliveries. */
@@ -172,11 +233,14 @@ export class Broker {
   }
 
   #deliver(topic: string, payload: Uint8Array, isBinary: boolean): number {
-    let frame: Buffer | undefined;
+    let frame: SharedFrame | undefined;
     /** Compressed frames of this publish by window size, built on first use. */
-    let compressedFrames: Map<number, Buffer> | undefined;
+    let compressedFrames: Map<number, SharedFrame> | undefined;
     const { slowSubscriberBytes, slowPolicy, compressor } = this.#options;
     const compressed = compressor !== undefined && compresses(compressor, payload.length);
+    const pressure = this.#pressure;
+    /** The fair share, read once per publish when first needed. */
+    let share = -1;
     return this.#index.match(topic, (subscriber) => {
       if (subscriber.backlog > slowSubscriberBytes) {
         if (slowPolicy === 'drop') {
@@ -188,11 +252,25 @@ export class Broker {
         }
         return;
       }
+      // Checked at every delivery: the total moves with each one.
+      if (pressure !== undefined && pressure.shedding) {
+        if (share < 0) share = pressure.fairShare();
+        if (subscriber.queued >= share || (slowPolicy === 'drop' && pressure.full)) {
+          if (slowPolicy === 'drop') {
+            this.stats.droppedBufferLimit++;
+          } else if (!this.#closingSlow.has(subscriber)) {
+            this.#closingSlow.add(subscriber);
+            this.stats.closedSlow++;
+            subscriber.drop();
+          }
+          return;
+        }
+      }
       this.stats.deliveries++;
       const deflate = compressed ? subscriber.deflate : undefined;
       if (deflate === undefined) {
         // Built on the first delivery only: a publish nobody receives costs no frame.
-        frame ??= this.#frame(payload, isBinary, false);
+        frame ??= new SharedFrame(this.#frame(payload, isBinary, false));
         subscriber.deliver(frame);
       } else if (deflate.kind === 'own') {
         subscriber.deliverCompressing(payload, isBinary);
@@ -200,7 +278,7 @@ export class Broker {
         compressedFrames ??= new Map();
         let shared = compressedFrames.get(deflate.windowBits);
         if (shared === undefined) {
-          shared = this.#frame(deflateMessage(payload, deflate.windowBits, compressor!), isBinary, true);
+          shared = new SharedFrame(this.#frame(deflateMessage(payload, deflate.windowBits, compressor!), isBinary, true));
           compressedFrames.set(deflate.windowBits, shared);
         }
         subscriber.deliver(shared);

@@ -28,6 +28,7 @@ import { SendBudget, type SendBudgetStats } from './send-budget.js';
 import { enforceVerdict, runAuthorizeHook, upgradeRequestOf, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
 import { idleCollectionStats, noteConnectionChurn, noteMemoryBurst, type IdleCollectionStats } from './idle-collector.js';
 import { InflateBudget, type InflateBudgetStats } from '../protocol/inflate-budget.js';
+import { threadMemory, type ThreadMemory } from './thread-memory.js';
 
 /** The settings every connection server of a node shares: plain data, so a worker gets a copy. */
 export interface ConnectionSettings {
@@ -54,6 +55,8 @@ export interface ConnectionSettings {
   /** Subscriptions per connection, and per thread all connections together. */
   maxSubscriptions: number;
   maxTotalSubscriptions: number;
+  /** Subscriptions the connections from one address may hold on this thread; 0: no limit. */
+  maxSubscriptionsPerIp: number;
   /** Topic prefixes open to every client when the application has no permission hooks. */
   topicsPublic: readonly string[];
   /** Only this path is upgraded (others get 404); any path when undefined. */
@@ -91,7 +94,10 @@ export interface NodeServices {
 export interface ThreadStats {
   /** Open WebSocket connections. */
   connections: number;
-  /** Bytes queued on this thread's sockets and not yet written. */
+  /**
+   * Bytes this thread's send queues hold: a broadcast frame once however many queues hold it,
+   * each queued write's bookkeeping included (send-budget.ts).
+   */
   bufferedAmount: number;
   subscriptions: number;
   pubsub: BrokerStats;
@@ -102,6 +108,8 @@ export interface ThreadStats {
   applicationErrors: number;
   /** Compressed messages being inflated: this thread's budget (inflate-budget.ts). */
   inflate: InflateBudgetStats;
+  /** This thread's heap and its memory outside the heap (Buffers the application keeps). */
+  memory: ThreadMemory;
 }
 
 export class ConnectionServer {
@@ -134,15 +142,16 @@ export class ConnectionServer {
     this.#codec = codec;
     this.#services = services;
     if (settings.tls !== undefined) this.setCertificate(settings.tls);
-    this.#budget = new SendBudget(settings.maxBufferedBytes, () => this.#sessions.values());
+    this.#budget = new SendBudget(settings.maxBufferedBytes, () => this.#sessions.values(), () => this.#sessions.size);
     this.#inflateBudget = new InflateBudget(settings.maxInflateBytes, () => noteMemoryBurst(settings.idleCollectAfter));
     this.broker = new Broker({
       codec, slowSubscriberBytes: settings.slowSubscriberBytes, slowPolicy: settings.slowPolicy, compressor: settings.deflate,
       maxSubscriptions: settings.maxSubscriptions, maxTotalSubscriptions: settings.maxTotalSubscriptions,
-    });
+      maxSubscriptionsPerIp: settings.maxSubscriptionsPerIp,
+    }, settings.maxBufferedBytes > 0 ? this.#budget : undefined);
     this.#permissions = new TopicPermissions(settings.topicsPublic, app, this.broker.stats);
     const { highWaterMark, maxPayload, closeTimeoutMs } = settings;
-    const linkOptions: SocketLinkOptions = { highWaterMark, sendQueueLimit: highWaterMark + maxPayload + FRAMING_SLACK, closeTimeoutMs };
+    const linkOptions: SocketLinkOptions = { highWaterMark, sendQueueLimit: highWaterMark + maxPayload + FRAMING_SLACK, closeTimeoutMs, budget: this.#budget };
     const sessions = this.#sessions, broker = this.broker, { idleCollectAfter } = settings;
     // Every connection's TCP close is reported here once, whichever listener saw it.
     const socketClosed = (id: number): void => {
@@ -255,17 +264,17 @@ export class ConnectionServer {
   }
 
   stats(): ThreadStats {
-    let bufferedAmount = 0;
-    for (const session of this.#sessions.values()) bufferedAmount += session.link.bufferedAmount;
+    this.#budget.settleAll();
     return {
       connections: this.#sessions.size,
-      bufferedAmount,
+      bufferedAmount: this.#budget.queued,
       subscriptions: this.broker.subscriptionCount,
       pubsub: { ...this.broker.stats },
       buffers: { ...this.#budget.stats },
       idleCollections: idleCollectionStats(),
       applicationErrors: this.#applicationErrors,
       inflate: this.#inflateBudget.stats,
+      memory: threadMemory(),
     };
   }
 

@@ -31,6 +31,7 @@ import { Admission } from './admission.js';
 import { FdReserve } from './fd-reserve.js';
 import { resolveDeflateOptions, type DeflateOptions } from '../extensions/deflate-options.js';
 import { idleCollectionStats, type IdleCollectionStats } from './idle-collector.js';
+import { threadMemory, type ThreadMemory } from './thread-memory.js';
 
 export type { AuthorizeVerdict as AuthorizeResult, UpgradeRequest };
 
@@ -88,6 +89,12 @@ export interface ServerOptions {
   /** Subscriptions all connections of one thread (a worker, or inline the server) may hold. */
   maxTotalSubscriptions?: number;
   /**
+   * Subscriptions the connections from one remote address may hold together on one thread;
+   * more are refused (`too_many_subscriptions`). Per thread like maxTotalSubscriptions, whose
+   * share it bounds; 0: no limit.
+   */
+  maxSubscriptionsPerIp?: number;
+  /**
    * Topic prefixes any client may publish and subscribe to when the application has no
    * canPublish/canSubscribe hook: `news` is `news` and `news.…`, `*` any one segment; a pattern
    * must name its prefix segments. `['*']` (default): every topic, no pattern starting with a
@@ -96,6 +103,12 @@ export interface ServerOptions {
   topicsPublic?: readonly string[];
   /** A worker that does not answer its heartbeat for this long is terminated and replaced. */
   workerHeartbeatTimeoutMs?: number;
+  /**
+   * Bytes of memory outside its JS heap (Buffers, ArrayBuffers: `external` in /healthz) past
+   * which a worker is terminated and replaced, like a worker out of heap; its connections drop
+   * with it. Counted as `pool.overMemory`. 0 (default): no cap. Worker mode only.
+   */
+  maxWorkerExternalMemory?: number;
   /** Only requests for this path are upgraded (others get 404); any path when unset. */
   path?: string;
   /** Serve wss:// with this certificate chain and private key (PEM); see setCertificate(). */
@@ -142,8 +155,10 @@ export const DEFAULTS = {
   slowPolicy: 'drop' as SlowSubscriberPolicy,
   maxSubscriptions: 1000,
   maxTotalSubscriptions: 100_000,
+  maxSubscriptionsPerIp: 10_000,
   topicsPublic: DEFAULT_PUBLIC_TOPICS,
   workerHeartbeatTimeoutMs: 5_000,
+  maxWorkerExternalMemory: 0,
   pingIntervalMs: 30_000,
   pingTimeoutMs: 10_000,
   idleTimeoutMs: 0,
@@ -158,6 +173,7 @@ const INTEGER_OPTIONS = {
   highWaterMark: 1, maxBufferedBytes: 0, maxInflateBytes: 1, slowSubscriberBytes: 1, workerHeartbeatTimeoutMs: 1,
   pingIntervalMs: 0, pingTimeoutMs: 1, idleTimeoutMs: 0, idleCollectAfter: 0, maxConnections: 0, maxConnectionsPerIp: 0,
   redisPingIntervalMs: 1, redisPingTimeoutMs: 1, maxSubscriptions: 1, maxTotalSubscriptions: 1,
+  maxSubscriptionsPerIp: 0, maxWorkerExternalMemory: 0,
 } as const;
 const OTHER_OPTIONS = new Set(['host', 'app', 'codec', 'utf8Validator', 'subprotocols', 'origins', 'authorize', 'tls', 'deflate',
   'redis', 'slowPolicy', 'path', 'noServer', 'onError', 'log', 'topicsPublic']);
@@ -200,7 +216,7 @@ export interface ServerStats {
   /** Per worker (empty inline); null for a worker that is down or did not answer. */
   workers: (ThreadStats | null)[];
   pubsub: { subscriptions: number } & ThreadStats['pubsub'];
-  /** Connections closed with 1013 for their send queues (summed over the threads). */
+  /** Connections closed or dropped for their send queues (summed over the threads). */
   buffers: ThreadStats['buffers'];
   /** Collections after connection storms, every thread's (the main thread's included). */
   idleCollections: IdleCollectionStats;
@@ -208,6 +224,8 @@ export interface ServerStats {
   applicationErrors: number;
   /** Compressed messages being inflated, every thread's budget summed (peakBytes: the largest thread's). */
   inflate: ThreadStats['inflate'];
+  /** The process's resident memory, and each thread's memory (main first, then each worker; null: not answering). */
+  memory: { rss: number; threads: (ThreadMemory | null)[] };
   pool?: WorkerPool['stats'];
 }
 
@@ -266,6 +284,7 @@ export class WasmSocketServer {
       slowPolicy: options.slowPolicy ?? DEFAULTS.slowPolicy,
       maxSubscriptions: options.maxSubscriptions ?? DEFAULTS.maxSubscriptions,
       maxTotalSubscriptions: options.maxTotalSubscriptions ?? DEFAULTS.maxTotalSubscriptions,
+      maxSubscriptionsPerIp: options.maxSubscriptionsPerIp ?? DEFAULTS.maxSubscriptionsPerIp,
       topicsPublic: options.topicsPublic ?? DEFAULTS.topicsPublic,
       path: options.path,
       pingIntervalMs: options.pingIntervalMs ?? DEFAULTS.pingIntervalMs,
@@ -303,6 +322,7 @@ export class WasmSocketServer {
         task: {
           app: appSpec, settings: this.#settings, authorize: runAuthorize !== undefined,
           relayPublishes: workers > 1 || this.#backplane !== undefined, relayPatterns: this.#backplane !== undefined,
+          maxExternalMemory: options.maxWorkerExternalMemory ?? DEFAULTS.maxWorkerExternalMemory,
         },
         hooks: {
           authorize: runAuthorize ?? (async () => true),
@@ -419,7 +439,7 @@ export class WasmSocketServer {
     const workers = this.#pool === undefined ? [] : await this.#pool.threadStats();
     const threads = this.#local === undefined ? workers : [this.#local.stats(), ...workers];
     const pubsub = { subscriptions: 0, ...emptyBrokerStats() };
-    const buffers = { closedSendQueueFull: 0, closedBufferLimit: 0 };
+    const buffers = { closedSendQueueFull: 0, closedBufferLimit: 0, releasedClosing: 0 };
     let connections = 0;
     let bufferedAmount = 0;
     let applicationErrors = 0;
@@ -436,6 +456,7 @@ export class WasmSocketServer {
       bufferedAmount += thread.bufferedAmount;
       buffers.closedSendQueueFull += thread.buffers.closedSendQueueFull;
       buffers.closedBufferLimit += thread.buffers.closedBufferLimit;
+      buffers.releasedClosing += thread.buffers.releasedClosing;
       pubsub.subscriptions += thread.subscriptions;
       for (const key of BROKER_COUNTERS) pubsub[key] += thread.pubsub[key];
     }
@@ -450,8 +471,10 @@ export class WasmSocketServer {
       pubsub.published += this.#relay.stats.published;
       pubsub.received += this.#relay.stats.received;
     }
+    // The main thread's own memory once: #local's stats read this same thread's.
+    const memory = { rss: process.memoryUsage.rss(), threads: [threadMemory(), ...workers.map((thread) => thread?.memory ?? null)] };
     return {
-      connections, bufferedAmount, pubsub, buffers, idleCollections, applicationErrors, inflate,
+      connections, bufferedAmount, pubsub, buffers, idleCollections, applicationErrors, inflate, memory,
       workers: workers.map((thread) => thread ?? null),
       ...(this.#pool === undefined ? {} : { pool: { ...this.#pool.stats } }),
     };
@@ -482,6 +505,7 @@ export class WasmSocketServer {
       applicationErrors: stats.applicationErrors,
       inflate: stats.inflate,
       idleCollections: { collections: stats.idleCollections.collections, pauseMs: Math.round(stats.idleCollections.pauseMs) },
+      memory: stats.memory,
       backplane: this.#backplane === undefined ? 'none' : { state: this.#backplane.state, peers: this.#backplane.peers, ...this.#backplane.stats },
     };
   }

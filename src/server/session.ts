@@ -4,6 +4,7 @@
  */
 import type { AppConnection, Transport } from '../apps/app-connection.js';
 import type { Broker, PubSubRefusal, Subscriber, SubscriberDeflate } from '../pubsub/broker.js';
+import type { SharedFrame } from '../protocol/shared-frame.js';
 import type { NegotiatedDeflate } from '../protocol/compression.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { SocketLink, type LinkOwner, type SocketLinkOptions } from './socket-io.js';
@@ -28,6 +29,8 @@ export class Session implements Subscriber, BudgetedConnection, LinkOwner {
   pingedAt = 0;
   #connection: AppConnection | undefined;
   readonly #host: SessionHost;
+  /** Read at the first subscribe, and kept: the broker counts by it until the connection is gone. */
+  #address: string | undefined;
 
   /**
    * @param reportsClose the link's close is the one the node is told of (a plain socket); false
@@ -54,16 +57,16 @@ export class Session implements Subscriber, BudgetedConnection, LinkOwner {
     this.#host.budget.overflowed(this);
   }
 
-  linkOverHighWater(): void {
-    this.#host.budget.overHighWater();
-  }
-
   get conn(): AppConnection {
     return this.#connection!;
   }
 
   attach(connection: AppConnection): void {
     this.#connection = connection;
+  }
+
+  get address(): string {
+    return this.#address ??= this.link.remoteAddress;
   }
 
   get backlog(): number {
@@ -82,8 +85,8 @@ export class Session implements Subscriber, BudgetedConnection, LinkOwner {
     this.#connection?.close(code, reason);
   }
 
-  deliver(frame: Uint8Array): void {
-    if (this.link.holdForTurn()) this.link.write(frame);
+  deliver(frame: SharedFrame): void {
+    if (this.link.holdForTurn()) this.link.writeShared(frame);
   }
 
   deliverCompressing(payload: Uint8Array, isBinary: boolean): void {
@@ -92,6 +95,18 @@ export class Session implements Subscriber, BudgetedConnection, LinkOwner {
 
   closeAsTooSlow(): void {
     this.close(CloseCode.TRY_AGAIN_LATER, 'subscriber too slow');
+  }
+
+  drop(): void {
+    this.link.terminate();
+  }
+
+  terminate(): void {
+    this.link.terminate();
+  }
+
+  settleWrites(): void {
+    this.link.settleWrites();
   }
 }
 

@@ -5,7 +5,10 @@
  */
 import type { Socket } from 'node:net';
 import { noteProgress } from '../pool/liveness.js';
+import type { SharedFrame } from '../protocol/shared-frame.js';
 import { readIntoMemory } from './wasm-reads.js';
+import type { SendBudget } from './send-budget.js';
+import { QueuedWrites } from './queued-writes.js';
 
 /** What the socket's events are delivered to. */
 export interface LinkEndpoint {
@@ -33,6 +36,8 @@ export interface SocketLinkOptions {
   sendQueueLimit: number;
   /** How long to wait for the peer's close frame, or for its FIN after ours, before dropping TCP. */
   closeTimeoutMs: number;
+  /** The thread's account of its send queues: every queued write is added, every flushed one removed. */
+  budget: SendBudget;
 }
 
 /** What the link tells the connection that owns it (methods, so that no closure is kept per link). */
@@ -41,8 +46,6 @@ export interface LinkOwner {
   linkClosed(): void;
   /** A write was refused for the send queue limit. */
   linkOverflowed(): void;
-  /** A write left the queue over the high-water mark (the thread's budget sums its queues). */
-  linkOverHighWater(): void;
 }
 
 export class SocketLink {
@@ -62,6 +65,8 @@ export class SocketLink {
   /** A write was refused for the send queue limit; the connection is closing. */
   #overflowed = false;
   #closeTimer: NodeJS.Timeout | undefined;
+  /** This socket's writes not flushed yet, as the thread's budget counts them (made at the first write). */
+  #queue: QueuedWrites | undefined;
   /** Bytes arrived since the heartbeat sweep last looked (it resets this): the peer is alive. */
   readSinceSweep = false;
 
@@ -85,6 +90,7 @@ export class SocketLink {
     if (link === undefined || link.#isClosed) return;
     link.#isClosed = true;
     clearTimeout(link.#closeTimer);
+    link.#queue?.releaseAll();
     link.#endpoint?.finish();
     link.#owner?.linkClosed();
   }
@@ -141,8 +147,18 @@ export class SocketLink {
     socket.uncork();
   }
 
+  /** The peer's IP address ('' once the socket is gone without having been asked). */
+  get remoteAddress(): string {
+    return this.#socket.remoteAddress ?? '';
+  }
+
   get bufferedAmount(): number {
     return this.#socket.writableLength;
+  }
+
+  /** Tells the thread's budget of the writes the kernel has taken since it last looked. */
+  settleWrites(): void {
+    this.#queue?.settle(this.#socket.writableLength);
   }
 
   /** Reading stopped because the write queue is over the high-water mark; 'drain' ends it. */
@@ -166,33 +182,58 @@ export class SocketLink {
   write(first: Uint8Array, second?: Uint8Array): void {
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable) return;
-    // Backpressure stops reading, but an application can still send in a loop, or one read can
-    // hold many requests: the queue's hard bound is here, where every byte for the peer passes.
-    // A queue under its mark takes any message, however large (maxPayload bounds what we read,
-    // not what the application sends).
-    const queued = socket.writableLength;
-    const bytes = first.length + (second?.length ?? 0);
-    if (!this.#overflowed && queued > this.#options.highWaterMark
-      && queued + bytes > this.#options.sendQueueLimit + (bytes <= MAX_CONTROL_FRAME ? CONTROL_FRAME_ROOM : 0)) {
-      this.#overflowed = true;
-      this.#owner?.linkOverflowed();
-      return;
-    }
+    if (!this.#admits(first.length + (second?.length ?? 0))) return;
+    const queue = this.#queue ??= new QueuedWrites(this.#options.budget);
+    queue.settle(socket.writableLength);
+    queue.queued(first.length);
     if (second === undefined) {
       socket.write(first);
     } else {
+      queue.queued(second.length);
       socket.cork();
       socket.write(first);
       socket.write(second);
       socket.uncork();
     }
-    // Backpressure: a peer that does not read stops being read from, so memory stays bounded.
+    this.#checkHighWater();
+  }
+
+  /** Queues a frame that other links of this thread queue too: the budget counts its bytes once. */
+  writeShared(frame: SharedFrame): void {
+    const socket = this.#socket;
+    if (socket.destroyed || !socket.writable) return;
+    if (!this.#admits(frame.bytes.length)) return;
+    // Settled when the turn's deliveries have been written (uncork), not at each one.
+    (this.#queue ??= new QueuedWrites(this.#options.budget)).queuedShared(frame);
+    socket.write(frame.bytes);
+    this.#checkHighWater();
+  }
+
+  /**
+   * Backpressure stops reading, but an application can still send in a loop, or one read can
+   * hold many requests: the queue's hard bound is here, where every byte for the peer passes.
+   * A queue under its mark takes any message, however large (maxPayload bounds what we read,
+   * not what the application sends).
+   */
+  #admits(bytes: number): boolean {
+    const queued = this.#socket.writableLength;
+    if (!this.#overflowed && queued > this.#options.highWaterMark
+      && queued + bytes > this.#options.sendQueueLimit + (bytes <= MAX_CONTROL_FRAME ? CONTROL_FRAME_ROOM : 0)) {
+      this.#overflowed = true;
+      this.#owner?.linkOverflowed();
+      return false;
+    }
+    return true;
+  }
+
+  /** Backpressure: a peer that does not read stops being read from, so memory stays bounded. */
+  #checkHighWater(): void {
+    const socket = this.#socket;
     if (socket.writableLength > this.#options.highWaterMark) {
       if (!this.#paused) {
         this.#paused = true;
         socket.pause();
       }
-      this.#owner?.linkOverHighWater();
     }
   }
 
@@ -217,7 +258,9 @@ export class SocketLink {
   /** @internal called once per turn for the links corked by holdForTurn(). */
   uncork(): void {
     this.#corked = false;
-    this.#socket.uncork();
+    const socket = this.#socket;
+    socket.uncork();
+    this.#queue?.settle(socket.writableLength);
   }
 
   end(): void {
@@ -249,6 +292,7 @@ export class SocketLink {
   }
 
   #onDrain(): void {
+    this.#queue?.settle(this.#socket.writableLength);
     if (!this.#paused) return;
     this.#paused = false;
     if (!this.#held && !this.#socket.destroyed) this.#socket.resume();
@@ -280,6 +324,9 @@ const CONTROL_FRAME_ROOM = 4096;
 let corkedLinks: SocketLink[] = [];
 
 function uncorkAll(): void {
+  // Writing out a turn's deliveries is progress, even for a worker none of whose sockets sends
+  // (the liveness heartbeat must not take a worker busy broadcasting for a stuck one).
+  noteProgress();
   const links = corkedLinks;
   corkedLinks = [];
   for (const link of links) link.uncork();

@@ -27,8 +27,9 @@ export class PubsubClient {
     });
   }
 
-  static async connect(port: number, path = '/'): Promise<PubsubClient> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`);
+  /** `localAddress`: the loopback address to connect from (127.0.0.2 is another client address). */
+  static async connect(port: number, path = '/', localAddress?: string): Promise<PubsubClient> {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, localAddress === undefined ? undefined : { localAddress });
     await once(ws, 'open');
     return new PubsubClient(ws);
   }

@@ -7,6 +7,7 @@
 import test from 'ava';
 import { createCodec } from '../../src/codec/select.js';
 import { Broker, type Subscriber, type SubscriberDeflate } from '../../src/pubsub/broker.js';
+import type { SharedFrame } from '../../src/protocol/shared-frame.js';
 import type { CompressorSettings } from '../../src/protocol/compression.js';
 import { inflate } from '../helpers/deflate.js';
 
@@ -16,10 +17,12 @@ class FakeSubscriber implements Subscriber {
   readonly frames: Uint8Array[] = [];
   readonly compressing: Array<{ payload: Buffer; isBinary: boolean }> = [];
   backlog = 0;
+  queued = 0;
   constructor(readonly deflate: SubscriberDeflate | undefined) {}
-  deliver(frame: Uint8Array): void { this.frames.push(frame); }
+  deliver(frame: SharedFrame): void { this.frames.push(frame.bytes); }
   deliverCompressing(payload: Uint8Array, isBinary: boolean): void { this.compressing.push({ payload: Buffer.from(payload), isBinary }); }
   closeAsTooSlow(): void {}
+  drop(): void {}
 }
 
 /** `null`: a broker of a server that does not compress. */

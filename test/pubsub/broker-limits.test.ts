@@ -6,10 +6,12 @@ import { Broker, type Subscriber } from '../../src/pubsub/broker.js';
 class CountingSubscriber implements Subscriber {
   readonly deflate = undefined;
   backlog = 0;
+  queued = 0;
   frames = 0;
   deliver(): void { this.frames++; }
   deliverCompressing(): void { this.frames++; }
   closeAsTooSlow(): void {}
+  drop(): void {}
 }
 
 function broker(maxSubscriptions: number, maxTotalSubscriptions: number): Broker {

@@ -1,43 +1,89 @@
-/** SendBudget on its own: which connections the thread-wide limit closes, and with what. */
+/** SendBudget on its own: how it counts queued bytes, and which connections the thread-wide limit drops. */
 import test from 'ava';
 import { once } from 'node:events';
 import WebSocket from 'ws';
-import { SendBudget, type BudgetedConnection } from '../../src/server/send-budget.js';
+import { QUEUED_WRITE_OVERHEAD, SendBudget, type BudgetedConnection } from '../../src/server/send-budget.js';
+import { SharedFrame } from '../../src/protocol/shared-frame.js';
 import { listen } from '../../src/server/server.js';
 
-function connection(queued: number, closing = false): BudgetedConnection & { closedWith?: [number, string] } {
+interface FakeConnection extends BudgetedConnection { closedWith?: [number, string]; terminated: boolean }
+
+function connection(queued: number, closing = false): FakeConnection {
   return {
-    queued, closing,
+    queued, closing, terminated: false,
     close(code, reason) { this.closedWith = [code, reason]; },
+    terminate() { this.terminated = true; },
+    settleWrites() {},
   };
 }
 
-test('past its limit, the largest queues are closed with 1013 until the rest fits; closing ones are not counted', (t) => {
-  const connections = [connection(5), connection(40), connection(30), connection(100, true), connection(20)];
-  const budget = new SendBudget(60, () => connections);
-  budget.enforce();
-  t.deepEqual(connections.map((c) => c.closedWith?.[0]), [undefined, 1013, undefined, undefined, undefined]);
-  t.is(connections[1]!.closedWith?.[1], 'server send buffers full');
-  t.deepEqual(budget.stats, { closedSendQueueFull: 0, closedBufferLimit: 1 });
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+test('a shared frame counts once however many queues hold it, and leaves the total with its last holder', (t) => {
+  const budget = new SendBudget(0, () => []);
+  const frame = new SharedFrame(new Uint8Array(1000));
+  const other = new SharedFrame(new Uint8Array(10));
+  const seqs = Array.from({ length: 50 }, () => budget.addShared(frame));
+  t.true(seqs.every((seq) => seq === seqs[0]));
+  const otherSeq = budget.addShared(other);
+  t.is(budget.queued, 1000 + 10 + 51 * QUEUED_WRITE_OVERHEAD);
+  t.is(budget.heldFrame(seqs[0]!), frame);
+  for (let i = 0; i < 49; i++) budget.releaseShared(seqs[0]!);
+  t.is(budget.queued, 1000 + 10 + 2 * QUEUED_WRITE_OVERHEAD);
+  budget.releaseShared(seqs[0]!);
+  t.is(budget.queued, 10 + QUEUED_WRITE_OVERHEAD);
+  t.is(budget.heldFrame(otherSeq), other, 'a frame still held is found after an older one went');
+  budget.releaseShared(otherSeq);
+  t.is(budget.queued, 0);
 });
 
-test('under the limit, or with no limit (0), nothing is closed', (t) => {
+test('past its limit, connections are dropped largest queue first, closing ones before open ones, until the excess is covered', async (t) => {
+  const connections = [connection(5), connection(40), connection(30), connection(25, true), connection(20)];
+  const budget = new SendBudget(60, () => connections, () => connections.length);
+  budget.add(120);
+  t.true(connections.every((c) => !c.terminated), 'checked on the next turn, not inside the write');
+  await nextTurn();
+  // 60 over: the closing one (25), then the largest open one (40).
+  t.deepEqual(connections.map((c) => c.terminated), [false, true, false, true, false]);
+  t.true(connections.every((c) => c.closedWith === undefined), 'dropped, not sent a close frame behind their queue');
+  t.deepEqual(budget.stats, { closedSendQueueFull: 0, closedBufferLimit: 1, releasedClosing: 1 });
+});
+
+test('under the limit, or with no limit (0), nothing is dropped', async (t) => {
   const connections = [connection(50), connection(50)];
-  new SendBudget(100, () => connections).enforce();
-  new SendBudget(0, () => connections).overHighWater();
-  t.true(connections.every((c) => c.closedWith === undefined));
+  const under = new SendBudget(100, () => connections);
+  under.add(100);
+  const unlimited = new SendBudget(0, () => connections);
+  unlimited.add(1e9);
+  await nextTurn();
+  t.true(connections.every((c) => !c.terminated));
+  t.false(unlimited.shedding);
 });
 
-test('checks asked for in one turn are summed once, on the next turn', async (t) => {
-  let sums = 0;
-  const connections = [connection(80), connection(70)];
-  const budget = new SendBudget(100, () => { sums++; return connections; });
-  for (let i = 0; i < 50; i++) budget.overHighWater();
-  t.is(sums, 0);
-  await new Promise((resolve) => setImmediate(resolve));
-  t.is(sums, 1);
+test('every enqueue checks the total; the connections are settled and chosen from once per turn however many asked', async (t) => {
+  let checks = 0;
+  const settled = [0, 0];
+  const connections = [connection(80), connection(70)].map((c, i) => ({ ...c, settleWrites() { settled[i]!++; } }));
+  const budget = new SendBudget(100, () => { checks++; return connections; });
+  for (let i = 0; i < 50; i++) budget.add(3);
+  t.is(checks, 0, 'nothing looked at inside the writes');
+  await nextTurn();
+  t.deepEqual(settled, [1, 1]);
   t.is(budget.stats.closedBufferLimit, 1);
-  t.is(connections[0]!.closedWith?.[0], 1013);
+  t.true(connections[0]!.terminated);
+  t.false(connections[1]!.terminated);
+});
+
+test('broadcasts are shed from 7/8 of the limit, to subscribers past their share of it, and all from 15/16', (t) => {
+  const budget = new SendBudget(8000, () => [], () => 10);
+  budget.add(7000);
+  t.false(budget.shedding);
+  budget.add(1);
+  t.true(budget.shedding);
+  t.false(budget.full);
+  t.is(budget.fairShare(), 700);
+  budget.add(500);
+  t.true(budget.full, 'past 15/16 of the limit');
 });
 
 test('an overflowing connection is closed with 1013 "send queue full" and counted', (t) => {

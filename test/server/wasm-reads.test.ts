@@ -12,6 +12,7 @@ import { createWasmCodec, READ_AREA_BYTES } from '../../src/codec/wasm-codec.js'
 import { JsCodec } from '../../src/codec/js-codec.js';
 import { readIntoMemory, memoryReadsSupported } from '../../src/server/wasm-reads.js';
 import { SocketLink } from '../../src/server/socket-io.js';
+import { SendBudget } from '../../src/server/send-budget.js';
 import { listen } from '../../src/server/server.js';
 import { makeCertificate } from '../helpers/certificate.js';
 import { RawClient, binary, text, pattern, Op } from '../helpers/raw-client.js';
@@ -126,7 +127,7 @@ test('SocketLink reads into memory when given an area, and through data events w
     const received: Buffer[] = [];
     let link!: SocketLink;
     const { client, close } = await socketPair((socket) => {
-      link = new SocketLink(socket, { highWaterMark: 1 << 20, sendQueueLimit: 2 << 20, closeTimeoutMs: 1000 });
+      link = new SocketLink(socket, { highWaterMark: 1 << 20, sendQueueLimit: 2 << 20, closeTimeoutMs: 1000, budget: new SendBudget(0, () => []) });
       link.attach({ receive: (chunk) => received.push(Buffer.from(chunk)), drain: () => undefined, finish: () => undefined }, area);
       socket.resume(); // accepted paused, as the server's sockets are; the server resumes them too
     });
@@ -186,7 +187,7 @@ test('every write made while handling one read leaves in one writev, on both rea
       const write = internals._write.bind(socket);
       internals._writev = (chunks, cb) => { calls.push(chunks.length); writev(chunks, cb); };
       internals._write = (chunk, encoding, cb) => { calls.push(1); write(chunk, encoding, cb); };
-      const link = new SocketLink(socket, { highWaterMark: 1 << 20, sendQueueLimit: 2 << 20, closeTimeoutMs: 1000 });
+      const link = new SocketLink(socket, { highWaterMark: 1 << 20, sendQueueLimit: 2 << 20, closeTimeoutMs: 1000, budget: new SendBudget(0, () => []) });
       link.attach({
         receive: () => {
           reads++;
