@@ -18,15 +18,15 @@ const LATER_MS = 15_000;
 const scaled = (count: number, scale: number) => Math.max(1, Math.round(count * scale));
 
 /** The server's /healthz as JSON (empty when it did not answer), and how long it took. */
-async function health(port: number): Promise<{ body: Record<string, any>; ms: number }> {
+async function health(port: number): Promise<{ status: number | string; body: Record<string, any>; ms: number }> {
   const started = performance.now();
   const { status, body } = await probeHealth(port, 20_000);
   const ms = performance.now() - started;
-  if (status !== 200) return { body: {}, ms };
+  if (status !== 200) return { status, body: {}, ms };
   try {
-    return { body: JSON.parse(body) as Record<string, any>, ms };
+    return { status, body: JSON.parse(body) as Record<string, any>, ms };
   } catch {
-    return { body: {}, ms };
+    return { status, body: {}, ms };
   }
 }
 
@@ -186,14 +186,15 @@ function fdBurst(openFileLimit: number): Attack {
           outcomes.set(kind, (outcomes.get(kind) ?? 0) + 1);
         }
       }
-      const { body } = await health(target.port);
+      const { status, body } = await health(target.port);
       await closeAndWait(held, true);
       const unanswered = [...outcomes].filter(([kind]) => kind !== '503' && kind !== 'served').reduce((sum, [, n]) => sum + n, 0);
       return {
         sentBytes: 0, receivedBytes: 0, connections: held.length,
         notes: [`${held.length} held${refusedFirst ? '' : ` (no refusal before this process's own bound of ${bound})`}`,
           `${past} past the limit: ${[...outcomes].map(([kind, n]) => `${kind} ×${n}`).join(', ')}`,
-          `fds.refused ${body.fds?.refused ?? '?'} (at once ${body.fds?.refusedAtOnce ?? '?'}); ${unanswered === 0 ? 'none unanswered' : `${unanswered} unanswered`}`],
+          // A /healthz that arrives while every fd is taken is refused like any other connection.
+          `${status === 200 ? `fds.refused ${body.fds?.refused} (at once ${body.fds?.refusedAtOnce})` : `/healthz while full: ${status}`}; ${unanswered === 0 ? 'none unanswered' : `${unanswered} unanswered`}`],
       };
     },
   };

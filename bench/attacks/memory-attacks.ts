@@ -88,7 +88,7 @@ export const publishFlood: Attack = {
       notes: [
         `${published.toLocaleString('en-US')} publishes in ${(durationMs / 1000).toFixed(0)} s to ${subscribed.toLocaleString('en-US')} subscribers (--max-buffered-bytes ${FLOOD_BUFFERED_BYTES})`,
         `subscribers closed by the server: ${closedByServer}, ${(deliveredBytes / MiB).toFixed(0)} MiB of deliveries read`,
-        healthNote(health, ['pubsub.deliveries', 'pubsub.droppedBufferLimit', 'pubsub.closedSlow', 'buffers.closedBufferLimit', 'pool.restarts', 'pool.stuck']),
+        healthNote(health, ['pubsub.published', 'pubsub.deliveries', 'pubsub.droppedBufferLimit', 'pubsub.closedSlow', 'buffers.closedBufferLimit', 'pool.restarts', 'pool.stuck']),
       ],
     };
   },
