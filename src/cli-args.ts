@@ -42,8 +42,9 @@ Options:
                          a worker holding more memory outside its JS heap (Buffers the app
                          keeps) is replaced, its connections dropped, 0 = no cap (default 0)
   --max-buffered-bytes BYTES
-                         send queues of one thread's connections together past which the
-                         largest are closed with 1013, 0 = no limit (default ${DEFAULTS.maxBufferedBytes})
+                         send queues of one thread's connections together: broadcasts are shed
+                         by --slow-policy before it, past it the largest queues are dropped
+                         (TCP ends, 1006), 0 = no limit (default ${DEFAULTS.maxBufferedBytes})
   --max-inflate-bytes BYTES
                          with --deflate, inflated output one thread holds at once for large
                          compressed messages; more waits its turn (default ${DEFAULTS.maxInflateBytes})

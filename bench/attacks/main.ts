@@ -11,7 +11,7 @@ import { installCleanup } from '../e2e/processes.js';
 import { fdExhaustion, fragments, nonReadingEcho, pingFlood, subscriptionFlood, type Attack, type MeasuredRow } from './attacks.js';
 import { Bystander, type BystanderReport } from './bystander.js';
 import { HOST, isUp, probeHealth, settledRss, startTarget, stopTarget, workersOf, type Mode } from './target.js';
-import { hardeningAttacks } from './hardening-a.js';
+import { hardeningAttacks } from './burst-attacks.js';
 import { hoardingHandler, publishFlood, subscriptionsFromOneAddress } from './memory-attacks.js';
 
 const USAGE = `Usage: npm run bench:attacks -- [--attacks id,…] [--modes inline,w1,w2] [--scale F] [--serve-args="…"]

@@ -1,5 +1,5 @@
 /**
- * The attacks of issue 19 on memory bounds that must hold across connections (items 3, 4, 7):
+ * Attacks on memory bounds that must hold across connections (send buffers, subscriptions per address, memory outside the heap):
  * a publish flood to thousands of reading subscribers against --max-buffered-bytes, one address
  * taking every subscription of a thread, and a handler that keeps the Buffers it receives. Each
  * bounded in time and count, like those of attacks.ts, and closing its connections before it
@@ -19,7 +19,7 @@ const FLOOD_RSS_TARGET_BYTES = 500e6;
 const FLOOD_BUFFERED_BYTES = 128 * MiB;
 
 /**
- * (issue 19 #3) 5 000 subscribers that read everything, and one publisher sending 10 000
+ * 5 000 subscribers that read everything, and one publisher sending 10 000
  * publishes/s of 100 B of data for 15 s: 50 M deliveries/s offered, more than any server here
  * delivers. With `--max-buffered-bytes 134217728` (per thread) the server must shed by policy
  * ('drop': no subscriber closed) and stay under 500 MB of RSS, and no worker may be replaced.
@@ -95,7 +95,7 @@ export const publishFlood: Attack = {
 };
 
 /**
- * (issue 19 #4) 100 connections from one address subscribe 1 000 patterns each (within their
+ * 100 connections from one address subscribe 1 000 patterns each (within their
  * own limit of 1 000), then a client from another address (127.0.0.2) subscribes 10.
  */
 export const subscriptionsFromOneAddress: Attack = {
@@ -157,7 +157,7 @@ export const subscriptionsFromOneAddress: Attack = {
 const HOARD_CAP_BYTES = 256 * MiB;
 
 /**
- * (issue 19 #7) An echo handler that keeps a copy of every message; one client sends 40
+ * An echo handler that keeps a copy of every message; one client sends 40
  * messages of 15 MiB, one after another. Workers run with
  * `--max-worker-external-memory 268435456`: the worker past it is replaced (counted), its
  * connection dropped; inline has no such cap (the thread is the process) and /healthz shows it.

@@ -46,7 +46,7 @@ export interface ConnectionSettings {
   maxHeaderBytes: number;
   closeTimeoutMs: number;
   highWaterMark: number;
-  /** This thread's send queues together, past which the largest are closed with 1013; 0: no limit. */
+  /** This thread's send queues together, past which the largest are dropped (no close frame); 0: no limit. */
   maxBufferedBytes: number;
   /** Inflated output this thread holds at once for compressed messages; more waits its turn. */
   maxInflateBytes: number;

@@ -65,7 +65,8 @@ export interface ServerOptions {
   highWaterMark?: number;
   /**
    * The send queues of one thread's connections together (each worker's, or the main thread's
-   * inline) past which the largest are closed with 1013; 0: no limit.
+   * inline; a broadcast frame counted once). Broadcasts are shed by `slowPolicy` before it; past
+   * it the largest queues are dropped without a close frame (the client sees 1006); 0: no limit.
    */
   maxBufferedBytes?: number;
   /**

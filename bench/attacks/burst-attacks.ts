@@ -1,7 +1,7 @@
 /**
- * The attacks of the second hardening issue's items 1, 2, 5 and 6 (deflate amplification across
- * connections, rejecting async handlers, fd bursts, HTTP edges), each as the issue describes it
- * at `--scale 1`, run inline and with `--workers 2`. Same shape as attacks.ts: the attack opens
+ * Bursts and edges: deflate amplification across connections, rejecting async handlers, fd
+ * bursts past the limit, HTTP pipelining and duplicate Host, each at full size at `--scale 1`,
+ * run inline and with `--workers 2`. Same shape as attacks.ts: the attack opens
  * and closes its own raw connections and says what it saw; main.ts measures the server around it.
  */
 import { connect, type Socket } from 'node:net';
