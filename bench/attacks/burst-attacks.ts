@@ -266,6 +266,6 @@ const httpEdges: Attack = {
 };
 
 /** The rows of this file, in the order. */
-export function hardeningAttacks(openFileLimit: number): Attack[] {
+export function burstAttacks(openFileLimit: number): Attack[] {
   return [deflateBurst, asyncReject, fdBurst(openFileLimit), httpEdges];
 }

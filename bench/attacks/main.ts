@@ -11,7 +11,7 @@ import { installCleanup } from '../e2e/processes.js';
 import { fdExhaustion, fragments, nonReadingEcho, pingFlood, subscriptionFlood, type Attack, type MeasuredRow } from './attacks.js';
 import { Bystander, type BystanderReport } from './bystander.js';
 import { HOST, isUp, probeHealth, settledRss, startTarget, stopTarget, workersOf, type Mode } from './target.js';
-import { hardeningAttacks } from './burst-attacks.js';
+import { burstAttacks } from './burst-attacks.js';
 import { hoardingHandler, publishFlood, subscriptionsFromOneAddress } from './memory-attacks.js';
 
 const USAGE = `Usage: npm run bench:attacks -- [--attacks id,…] [--modes inline,w1,w2] [--scale F] [--serve-args="…"]
@@ -41,7 +41,7 @@ if (values.help) {
 const scale = values.scale === undefined ? 1 : Number(values.scale);
 if (!(scale > 0 && scale <= 1)) throw new TypeError(`--scale must be a number in (0, 1], got ${values.scale}`);
 const serveArgs = (values['serve-args'] ?? '').split(' ').filter((arg) => arg !== '');
-const all = [fragments, nonReadingEcho, pingFlood, subscriptionFlood, fdExhaustion(readOpenFileLimit(), probeHealth), ...hardeningAttacks(readOpenFileLimit()),
+const all = [fragments, nonReadingEcho, pingFlood, subscriptionFlood, fdExhaustion(readOpenFileLimit(), probeHealth), ...burstAttacks(readOpenFileLimit()),
   publishFlood, subscriptionsFromOneAddress, hoardingHandler];
 const attacks = pick(all, values.attacks, 'attack');
 const chosenModes = values.modes === undefined ? undefined
