@@ -43,6 +43,11 @@ export interface LoadResult {
     received: number;
     skipped: number;
     other: number;
+    /**
+     * Messages read by the full protocol instead of straight from the reads: those right after a
+     * ping or other control frame, fragmented ones; 0 with --deflate agreed (the protocol reads all).
+     */
+    slowPath: number;
     sentPerSecond: number;
     receivedPerSecond: number;
     bytesSentPerSecond: number;

@@ -161,6 +161,7 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
       received: c.received,
       skipped: c.skipped,
       other: c.other,
+      slowPath: c.slowPath,
       sentPerSecond: merged.sentPerSecond,
       receivedPerSecond: merged.receivedPerSecond,
       bytesSentPerSecond: merged.bytesSentPerSecond,

@@ -143,6 +143,7 @@ export class Shard implements ScenarioContext, ConnectionEvents {
   }
 
   message(conn: LoadConnection, data: Buffer, isBinary: boolean): void {
+    if (conn.readsDataFrames && conn.isOpen) this.stats.counters.slowPath++;
     this.#driver.message(conn, data, isBinary);
   }
 
