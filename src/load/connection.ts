@@ -82,8 +82,10 @@ export class LoadConnection implements ProtocolSink {
   readonly #codec: FrameCodec;
   #protocol: WebSocketProtocol | undefined;
   readonly #dataFrames: ConnectionSettings['dataFrames'];
-  /** Reads data frames until a frame it does not take; then the protocol reads. */
+  /** Reads data frames; a frame it does not take goes to the protocol (see #receive). */
   #reader: DataFrameReader<LoadConnection> | undefined;
+  /** The protocol reads: from a frame the reader did not take until it is between messages again. */
+  #protocolReads = false;
   #frames: FrameBuffers | undefined;
   #head: Buffer | null = null;
   #startedAt: number;
@@ -266,15 +268,20 @@ export class LoadConnection implements ProtocolSink {
     this.#socket.destroy();
   }
 
+  /** True when data frames are counted from the reads (the scenario's fast path is in use). */
+  get readsDataFrames(): boolean {
+    return this.#reader !== undefined;
+  }
+
   #receive(chunk: Buffer): void {
     const reader = this.#reader;
-    if (reader !== undefined) {
+    if (reader !== undefined && !this.#protocolReads) {
       // Replies written while handling this chunk leave in one write, as below.
       this.#socket.cork();
       const rest = reader.read(chunk);
       this.uncork();
       if (rest === undefined) return;
-      this.#reader = undefined;
+      this.#protocolReads = true;
       chunk = rest;
     }
     const protocol = this.#protocol!;
@@ -283,7 +290,12 @@ export class LoadConnection implements ProtocolSink {
     this.#socket.cork();
     protocol.receive(chunk);
     this.uncork();
-    if (!isClosed(protocol)) return;
+    if (!isClosed(protocol)) {
+      // A ping or a fragmented message is over: the next read is the reader's again (unless we are closing).
+      if (this.#protocolReads && this.state === ConnState.OPEN && protocol.readyState === ReadyState.OPEN
+        && protocol.isBetweenMessages) this.#protocolReads = false;
+      return;
+    }
     // A close frame arrived or the protocol failed the connection; the server closes TCP next.
     if (protocol.error !== undefined) {
       this.#setError(`protocol ${protocol.error.closeCode} ${protocol.error.code}`);

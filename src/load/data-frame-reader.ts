@@ -8,7 +8,9 @@
  * Anything else (a control frame, a fragment, RSV bits, a masked frame, a length past
  * CLIENT_MAX_PAYLOAD) is not this reader's: `read` returns the bytes from that frame's first
  * header byte on, and the caller hands them, and everything after, to the full RFC 6455
- * protocol, which starts there at a frame boundary, between messages.
+ * protocol, which starts there at a frame boundary, between messages. The reader is then between
+ * frames too: once the protocol is between messages again (a ping answered, a fragmented message
+ * ended), the caller gives it the next read.
  */
 
 /** Payload bytes kept from the start of a split frame, unless the scenario asks for more: the echo payload's stamp. */

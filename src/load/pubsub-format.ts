@@ -28,6 +28,9 @@ export const SEQ_MODULUS = 2 ** 32;
 const DATA_KEY = Buffer.from('"data":"');
 const MESSAGE_TYPE = Buffer.from('"type":"message"');
 const COLON = 0x3a;
+const OPEN_BRACE = 0x7b;
+/** A subscribe reply is its topic and a few keys: anything longer is not one. */
+const MAX_REPLY_BYTES = 1024;
 const HEX_DIGITS = Buffer.from('0123456789abcdef');
 /** Byte → hex digit value, -1 for anything else: one lookup per digit on the receive path. */
 const HEX_VALUE = new Int8Array(256).fill(-1);
@@ -40,6 +43,19 @@ export function epochMicros(): number {
 
 export function subscribeMessage(topic: string): string {
   return JSON.stringify({ type: 'subscribe', topic });
+}
+
+/** The server's answer to subscribeMessage: {"type":"subscribed","topic":T} (any JSON spacing). */
+export function isSubscribedReply(bytes: Buffer, start: number, length: number, topic: string): boolean {
+  if (length > MAX_REPLY_BYTES || bytes[start] !== OPEN_BRACE) return false;
+  let reply: unknown;
+  try {
+    reply = JSON.parse(bytes.toString('utf8', start, start + length));
+  } catch {
+    return false;
+  }
+  const { type, topic: repliedTopic } = reply as { type?: unknown; topic?: unknown };
+  return type === 'subscribed' && repliedTopic === topic;
 }
 
 /** What a delivery's stamp says; `sentAt` is -1 when the message is not one of our deliveries. */

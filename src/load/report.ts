@@ -2,6 +2,7 @@
 import type { LoadOptions } from './options.js';
 import type { LoadResult, Percentiles } from './result.js';
 import type { Progress } from './series.js';
+import { SUBSCRIBE_REPLY_QUIET_MS } from './scenarios/broadcast.js';
 import { describeValue } from './thresholds.js';
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
@@ -101,6 +102,10 @@ export function summaryTable(result: LoadResult): string {
     rows.push(['delivery latency', percentileRow(result.latencyMs)]);
     rows.push(['delivery check', `${count(m.lost)} lost, ${count(m.duplicated)} duplicated, ${count(m.reordered)} reordered` +
       (m.windowProbes > 0 ? ` (${count(m.windowProbes)} publishes sent past a stalled window)` : '')]);
+    const s = m.subscriptions;
+    rows.push(['subscriptions', `${count(s.acknowledged)} acknowledged before the first publish` + (s.assumed === 0 ? ''
+      : `, ${count(s.assumed)} never acknowledged: assumed ready after ${SUBSCRIBE_REPLY_QUIET_MS / 1000} s without a reply ` +
+        '(deliveries lost at the start may be subscriptions not yet in place)')]);
   } else if (result.scenario === 'custom') {
     rows.push(['messages', `${count(m.sent)} sent (${count(m.sentPerSecond)}/s), ${count(m.received)} received (${count(m.receivedPerSecond)}/s)` +
       (m.other > 0 ? `, ${count(m.other)} other` : '') + (m.skipped > 0 ? `, ${count(m.skipped)} sends skipped` : '')]);

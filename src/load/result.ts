@@ -43,6 +43,11 @@ export interface LoadResult {
     received: number;
     skipped: number;
     other: number;
+    /**
+     * Messages read by the full protocol instead of straight from the reads: those right after a
+     * ping or other control frame, fragmented ones; 0 with --deflate agreed (the protocol reads all).
+     */
+    slowPath: number;
     sentPerSecond: number;
     receivedPerSecond: number;
     bytesSentPerSecond: number;
@@ -59,6 +64,11 @@ export interface LoadResult {
     mismatches: { notEcho: number; type: number; sequence: number; content: number };
     /** broadcast --in-flight: publishes sent past a window that had stopped moving for 500 ms. */
     windowProbes: number;
+    /**
+     * broadcast: subscribers whose {"type":"subscribed"} reply came before the publishes started,
+     * and those that had none after a wait of 2 s with no reply: the run assumed them subscribed.
+     */
+    subscriptions: { acknowledged: number; assumed: number };
   };
   /**
    * echo: round trip; broadcast: publish → delivery. With --rate it counts from the message's

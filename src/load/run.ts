@@ -38,7 +38,10 @@ export interface RunHooks {
 
 /** One series point per second. */
 const SERIES_INTERVAL_MS = 1000;
-/** Pause between "every shard is connected" and `go`: lets the last subscriptions land. */
+/**
+ * Pause between "every shard is ready" and `go`: a margin for what a scenario cannot see
+ * acknowledged (a module's opening messages, a pub/sub server that never answers a subscribe).
+ */
 const GO_DELAY_MS = 200;
 /** After `stop`, how long past the close timeout a shard may take to report before it is killed. */
 const REPORT_GRACE_MS = 10_000;
@@ -161,6 +164,7 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
       received: c.received,
       skipped: c.skipped,
       other: c.other,
+      slowPath: c.slowPath,
       sentPerSecond: merged.sentPerSecond,
       receivedPerSecond: merged.receivedPerSecond,
       bytesSentPerSecond: merged.bytesSentPerSecond,
@@ -170,6 +174,7 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
       reordered: c.reordered,
       mismatches: { notEcho: c.mismatchNotEcho, type: c.mismatchType, sequence: c.mismatchSequence, content: c.mismatchContent },
       windowProbes: c.windowProbes,
+      subscriptions: { acknowledged: c.subscriptionsAcknowledged, assumed: c.subscriptionsAssumed },
     },
     latencyMs: percentiles(merged.latency),
     serviceMs: percentiles(merged.service),

@@ -143,6 +143,7 @@ export class Shard implements ScenarioContext, ConnectionEvents {
   }
 
   message(conn: LoadConnection, data: Buffer, isBinary: boolean): void {
+    if (conn.readsDataFrames && conn.isOpen) this.stats.counters.slowPath++;
     this.#driver.message(conn, data, isBinary);
   }
 
@@ -223,10 +224,12 @@ export class Shard implements ScenarioContext, ConnectionEvents {
     return conn;
   }
 
-  /** One more attempt reached its outcome (open or failed); all of them → ready. */
+  /** One more attempt reached its outcome (open or failed); all of them → ready, once the scenario is. */
   #settle(): void {
     this.#settled++;
-    if (this.#settled >= this.plan.connections) this.#markReady();
+    if (this.#settled !== this.plan.connections) return;
+    if (this.#driver.ready === undefined) this.#markReady();
+    else this.#driver.ready(() => this.#markReady());
   }
 
   #markReady(): void {

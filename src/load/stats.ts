@@ -27,6 +27,12 @@ export interface Counters {
   skipped: number;
   /** Messages that are neither replies nor deliveries (a pub/sub acknowledgement, say). */
   other: number;
+  /**
+   * Data messages the full protocol read on a connection whose scenario counts them from the
+   * reads (data-frame-reader.ts): those in the same read after a ping or other control frame,
+   * and fragmented messages. The rest took the fast path.
+   */
+  slowPath: number;
   /** --deflate: connections where the server agreed to permessage-deflate, and where it declined. */
   deflateAgreed: number;
   deflateDeclined: number;
@@ -42,6 +48,12 @@ export interface Counters {
   /** broadcast: subscribers open at the end, and the distinct deliveries they received. */
   subscribersAtEnd: number;
   deliveredAtEnd: number;
+  /**
+   * broadcast: subscribers whose subscription the server acknowledged before the publishes
+   * started, and those still unacknowledged when the wait for it ended (assumed subscribed).
+   */
+  subscriptionsAcknowledged: number;
+  subscriptionsAssumed: number;
   /** broadcast --in-flight: publishes sent past a window that stopped moving (a delivery lost). */
   windowProbes: number;
   /** echo replies that are not the echo, by kind: no stamp of ours, text ↔ binary, out of sequence, other bytes. */
@@ -58,8 +70,9 @@ export interface Counters {
 export function emptyCounters(): Counters {
   return {
     attempted: 0, opened: 0, openAtEnd: 0, closedClean: 0, abandoned: 0, sent: 0, received: 0,
-    bytesSent: 0, bytesReceived: 0, skipped: 0, other: 0, deflateAgreed: 0, deflateDeclined: 0,
+    bytesSent: 0, bytesReceived: 0, skipped: 0, other: 0, slowPath: 0, deflateAgreed: 0, deflateDeclined: 0,
     lost: 0, duplicated: 0, reordered: 0, subscribersAtEnd: 0, deliveredAtEnd: 0, windowProbes: 0,
+    subscriptionsAcknowledged: 0, subscriptionsAssumed: 0,
     mismatchNotEcho: 0, mismatchType: 0, mismatchSequence: 0, mismatchContent: 0, activeMs: 0, rampMs: 0,
   };
 }

@@ -191,6 +191,16 @@ export class WebSocketProtocol {
     return (this.#inflater?.retainedBytes ?? 0) + (this.#deflater?.retainedBytes ?? 0);
   }
 
+  /**
+   * Read-only: every byte received so far has been handled and the next starts a frame outside
+   * any message (no partial frame or header kept, no fragmented message, nothing suspended or
+   * being inflated). A transport may then read data frames on its own until the next other frame.
+   */
+  get isBetweenMessages(): boolean {
+    return this.#scanState === undefined && this.#pending === null && !this.#inMessage
+      && this.#suspension === undefined && !this.#inflating;
+  }
+
   /** Feeds bytes received from the transport. */
   receive(chunk: Uint8Array): void {
     // RFC 6455 §5.5.1: after a close frame, nothing more is read.

@@ -36,22 +36,50 @@ async function startServer(onConnection: (ws: import('ws').WebSocket) => void): 
   };
 }
 
-test('a ping in the middle of the echoes is answered by the protocol, and the echoes go on', async (t) => {
+test('a ping in the middle of the echoes is answered by the protocol, and the echoes after it take the fast path again', async (t) => {
   let pongs = 0;
   const server = await startServer((ws) => {
     let messages = 0;
     ws.on('pong', () => { pongs++; });
     ws.on('message', (data, isBinary) => {
       ws.send(data, { binary: isBinary });
-      if (++messages === 3) ws.ping('are you there');
+      // Three pings per connection, each between echoes.
+      if (++messages % 10 === 3 && messages < 30) ws.ping('are you there');
     });
   });
   t.teardown(() => server.close());
   const result = await runLoad(loadOptions(server.url, '--connections', '3', '--in-flight', '2', '--duration', '0.5'));
   assertAllConnectionsClean(t, result);
-  t.is(pongs, 3, 'every connection answered its ping');
-  t.true(result.messages.received > 20, `${result.messages.received} round trips, most after the ping`);
+  t.is(pongs, 9, 'every connection answered its three pings');
+  t.true(result.messages.received > 100, `${result.messages.received} round trips, most after the pings`);
   t.is(result.messages.received, result.messages.sent);
+  // The protocol reads only what came in the same read as a ping (at most the 2 in flight, twice
+  // if the ping's bytes were split over reads); had the reader been dropped it would read them all.
+  t.true(result.messages.slowPath <= 9 * 2 * 2, `${result.messages.slowPath} of ${result.messages.received} replies read by the protocol`);
+});
+
+test('a fragmented message from the server goes through the protocol, and the data frames after it take the fast path again', async (t) => {
+  const server = await startServer((ws) => {
+    let messages = 0;
+    ws.on('message', (data: Buffer, isBinary) => {
+      if (++messages === 5) {
+        // The reply in three fragments (RFC 6455 §5.4), a ping between the second and the third.
+        ws.send(data.subarray(0, 4), { binary: isBinary, fin: false });
+        ws.send(data.subarray(4, 8), { binary: isBinary, fin: false });
+        ws.ping();
+        ws.send(data.subarray(8), { binary: isBinary, fin: true });
+      } else {
+        ws.send(data, { binary: isBinary });
+      }
+    });
+  });
+  t.teardown(() => server.close());
+  const result = await runLoad(loadOptions(server.url, '--connections', '2', '--in-flight', '1', '--duration', '0.5'));
+  assertAllConnectionsClean(t, result);
+  t.is(result.messages.received, result.messages.sent);
+  t.true(result.messages.received > 10, `${result.messages.received} round trips, most after the fragmented one`);
+  // With one in flight, the fragmented reply is each connection's only message in the protocol's reads.
+  t.is(result.messages.slowPath, 2, `${result.messages.slowPath} of ${result.messages.received} replies read by the protocol`);
 });
 
 test('a large echo changed by one byte deep in a frame split over reads is an echo-mismatch', async (t) => {

@@ -54,11 +54,15 @@ export interface FaultPlan {
   dropEvery?: number;
   duplicateEvery?: number;
   swapEvery?: number;
+  /** Never answers a subscribe (by default it answers {"type":"subscribed"}, as our pubsub app does). */
+  silentSubscribe?: boolean;
+  /** A subscription takes effect (and is answered) this long after it was asked for: a busy server. */
+  subscribeDelayMs?: number;
 }
 
 const HELD_MS = 20;
 
-/** subscribe / publish / message, as src/load/pubsub-format.ts speaks it; publishers get nothing back. */
+/** subscribe / subscribed / publish / message, as src/load/pubsub-format.ts speaks it; publishers get nothing back. */
 export function startWsPubsub(plan: FaultPlan = {}): Promise<TestServer & { faults: Faults }> {
   const faults: Faults = { deliveries: 0, dropped: 0, duplicated: 0, reordered: 0 };
   const held = new Map<WebSocket, { message: string; timer: NodeJS.Timeout }>();
@@ -94,9 +98,15 @@ export function startWsPubsub(plan: FaultPlan = {}): Promise<TestServer & { faul
     ws.on('message', (raw) => {
       const message = JSON.parse(String(raw)) as { type: string; topic: string; data?: string };
       if (message.type === 'subscribe') {
-        if (!topics.has(message.topic)) topics.set(message.topic, new Set());
-        topics.get(message.topic)!.add(ws);
-        ws.once('close', () => topics.get(message.topic)?.delete(ws));
+        const subscribe = () => {
+          if (ws.readyState !== ws.OPEN) return;
+          if (!topics.has(message.topic)) topics.set(message.topic, new Set());
+          topics.get(message.topic)!.add(ws);
+          ws.once('close', () => topics.get(message.topic)?.delete(ws));
+          if (plan.silentSubscribe !== true) ws.send(JSON.stringify({ type: 'subscribed', topic: message.topic }));
+        };
+        if (plan.subscribeDelayMs === undefined) subscribe();
+        else setTimeout(subscribe, plan.subscribeDelayMs);
       } else if (message.type === 'publish') {
         const delivery = JSON.stringify({ type: 'message', topic: message.topic, data: message.data });
         for (const subscriber of topics.get(message.topic) ?? []) deliver(subscriber, delivery);

@@ -130,3 +130,28 @@ for (const kind of CODEC_KINDS) {
     t.is(server.machine.error?.closeCode, 1009);
   });
 }
+
+for (const kind of CODEC_KINDS) {
+  test(`[${kind}] isBetweenMessages: false inside a frame, a header or a fragmented message, true once it ends`, (t) => {
+    const client = endpoint(kind, 'client');
+    const states: boolean[] = [];
+    const feed = (...bytes: number[]) => {
+      client.machine.receive(Buffer.from(bytes));
+      states.push(client.machine.isBetweenMessages);
+    };
+    t.true(client.machine.isBetweenMessages);
+    feed(0x81); // half a header
+    feed(0x03, 0x61); // header, a third of the payload
+    feed(0x62, 0x63); // the frame ends
+    feed(0x01, 0x01, 0x61); // a first fragment (FIN clear)
+    feed(0x89, 0x00); // a ping between fragments
+    feed(0x80, 0x01, 0x62); // the last fragment
+    feed(0x89, 0x01); // a ping's header
+    feed(0x70); // its payload
+    t.deepEqual(states, [false, false, true, false, false, true, false, true]);
+    t.deepEqual(client.out.messages.map((m) => m.data.toString()), ['abc', 'ab']);
+    // Both pings answered: two masked pong frames (6 bytes empty, 7 with the 'p').
+    const written = client.drain();
+    t.deepEqual([written.length, written[0], written[6]], [13, 0x8a, 0x8a]);
+  });
+}

@@ -1,5 +1,6 @@
 /**
- * broadcast: subscribers subscribe to the topic as they open; once every shard is connected the
+ * broadcast: subscribers subscribe to the topic as they open; once every shard is connected and
+ * its subscriptions acknowledged (or SUBSCRIBE_REPLY_QUIET_MS passed without a reply) the
  * publishers publish, either at the shard's share of --rate, round-robin (open loop: latency at a
  * chosen load), or each at most --in-flight K publishes ahead of the slowest subscriber of the run
  * (closed loop: the most the server delivers). A delivery's latency is the time since the
@@ -12,7 +13,7 @@ import type { LoadConnection } from '../connection.js';
 import type { DataFrameHandler } from '../data-frame-reader.js';
 import { DeliveryLedger } from '../delivery-ledger.js';
 import { NO_SUBSCRIBERS, PublishWindow } from '../publish-window.js';
-import { DeliveryReader, PublishTemplate, subscribeMessage } from '../pubsub-format.js';
+import { DeliveryReader, isSubscribedReply, PublishTemplate, subscribeMessage } from '../pubsub-format.js';
 import { CorkBatch, PACED_QUEUE_LIMIT, RatePacer, type ScenarioContext, type ScenarioDriver } from './scenario.js';
 
 /** After the stop, subscribers listen at least this long for the deliveries of the last publishes… */
@@ -23,6 +24,14 @@ const DELIVERY_QUIET_MS = 100;
 const DELIVERY_QUIET_POLLS = 3;
 /** Closed loop: a window that has not moved for this long lost a delivery; one more publish goes out. */
 const WINDOW_STALL_MS = 500;
+
+/**
+ * A shard's readiness waits for its subscribers' {"type":"subscribed"} replies until this long
+ * passes without one: a server that never answers still runs, its subscribers assumed subscribed.
+ */
+export const SUBSCRIBE_REPLY_QUIET_MS = 2000;
+const SUBSCRIBE_POLL_MS = 50;
+const WAITING = 0, ACKNOWLEDGED = 1, ASSUMED = 2;
 
 /** Deliveries are not compared with anything past their stamp. */
 const NOTHING_EXPECTED = Buffer.alloc(0);
@@ -49,6 +58,13 @@ export class BroadcastScenario implements ScenarioDriver, DataFrameHandler<LoadC
   readonly #ready = new Set<LoadConnection>();
   /** Publishers whose local complete moved, reported to the coordinator once per turn. */
   readonly #changed = new Set<number>();
+  /** Per local subscriber: ACKNOWLEDGED, ASSUMED (the wait ended first), else still waiting. */
+  readonly #subscribed: Uint8Array;
+  /** Open subscribers not yet acknowledged, and when the last acknowledgement came. */
+  #unacknowledged = 0;
+  #lastReplyAt = 0;
+  #whenReady: (() => void) | undefined;
+  #readyTimer: NodeJS.Timeout | undefined;
   #flushScheduled = false;
   #reportScheduled = false;
   #stallTimer: NodeJS.Timeout | undefined;
@@ -73,6 +89,7 @@ export class BroadcastScenario implements ScenarioDriver, DataFrameHandler<LoadC
     this.dataFrames = { handler: this, expected: NOTHING_EXPECTED, headBytes: this.#reader.stampEnd };
     this.#firstConnection = plan.firstConnection;
     this.#subscribers = plan.connections - plan.publishers;
+    this.#subscribed = new Uint8Array(this.#subscribers);
     this.#ledger = new DeliveryLedger(this.#subscribers, plan.totalPublishers, context.stats.counters);
     this.#inFlight = plan.inFlight;
     this.#complete = new Float64Array(plan.totalPublishers).fill(-1);
@@ -93,7 +110,41 @@ export class BroadcastScenario implements ScenarioDriver, DataFrameHandler<LoadC
     }
     this.#ledger.opened(local);
     this.#window?.subscriberOpened();
+    this.#unacknowledged++;
     conn.sendText(subscribeMessage(this.#context.plan.topic));
+  }
+
+  ready(done: () => void): void {
+    this.#whenReady = done;
+    this.#lastReplyAt = performance.now();
+    if (this.#checkReady()) return;
+    this.#readyTimer = setInterval(() => {
+      if (this.#checkReady() || performance.now() - this.#lastReplyAt < SUBSCRIBE_REPLY_QUIET_MS) return;
+      // The server does not acknowledge (or not all): go on, and say so in the summary.
+      for (let s = 0; s < this.#subscribers; s++) if (this.#subscribed[s] === WAITING) this.#subscribed[s] = ASSUMED;
+      this.#context.stats.counters.subscriptionsAssumed += this.#unacknowledged;
+      this.#unacknowledged = 0;
+      this.#checkReady();
+    }, SUBSCRIBE_POLL_MS);
+  }
+
+  /** True (and the shard told) once no open subscriber waits for its acknowledgement. */
+  #checkReady(): boolean {
+    if (this.#whenReady === undefined || this.#unacknowledged > 0) return false;
+    clearInterval(this.#readyTimer);
+    const done = this.#whenReady;
+    this.#whenReady = undefined;
+    done();
+    return true;
+  }
+
+  /** A subscriber's subscription is in place, or it closed before: it holds the start back no longer. */
+  #acknowledged(subscriber: number): void {
+    const was = this.#subscribed[subscriber];
+    this.#subscribed[subscriber] = ACKNOWLEDGED;
+    if (was !== WAITING) return;
+    this.#unacknowledged--;
+    this.#checkReady();
   }
 
   message(conn: LoadConnection, data: Buffer): void {
@@ -115,7 +166,16 @@ export class BroadcastScenario implements ScenarioDriver, DataFrameHandler<LoadC
     const counters = stats.counters;
     const reader = this.#reader;
     if (conn.isPublisher || !reader.readAt(bytes, start, length) || reader.stamp.publisher >= this.#ledger.publishers) {
-      counters.other++;
+      const subscriber = conn.index - this.#firstConnection;
+      if (!conn.isPublisher && this.#subscribed[subscriber] !== ACKNOWLEDGED
+        && isSubscribedReply(bytes, start, length, this.#context.plan.topic)) {
+        // A reply after the wait gave up is counted neither way: that subscriber is already "assumed".
+        if (this.#subscribed[subscriber] === WAITING) counters.subscriptionsAcknowledged++;
+        this.#lastReplyAt = performance.now();
+        this.#acknowledged(subscriber);
+      } else {
+        counters.other++;
+      }
       return;
     }
     const stamp = reader.stamp;
@@ -133,6 +193,7 @@ export class BroadcastScenario implements ScenarioDriver, DataFrameHandler<LoadC
   ended(conn: LoadConnection, _error: string | undefined, wasOpen: boolean): boolean {
     if (!wasOpen || conn.isPublisher) return false;
     const subscriber = conn.index - this.#firstConnection;
+    this.#acknowledged(subscriber);
     this.#ledger.closed(subscriber);
     if (this.#window?.subscriberClosed((p) => this.#ledger.highest(subscriber, p))) {
       for (let p = 0; p < this.#complete.length; p++) this.#moved(p);
@@ -155,6 +216,7 @@ export class BroadcastScenario implements ScenarioDriver, DataFrameHandler<LoadC
   }
 
   stop(): void {
+    clearInterval(this.#readyTimer);
     this.#pacer?.stop();
     clearInterval(this.#stallTimer);
   }

@@ -22,7 +22,12 @@ export interface ScenarioDriver {
   opened(conn: LoadConnection): void;
   /** A data message from the server. */
   message(conn: LoadConnection, data: Buffer, isBinary: boolean): void;
-  /** Every shard has its connections open (or failed): traffic that needs them all may start. */
+  /**
+   * Every connection of this shard has been attempted (opened or failed): `done` once the scenario
+   * is ready for its traffic (broadcast: its subscriptions acknowledged). Without it, ready at once.
+   */
+  ready?(done: () => void): void;
+  /** Every shard is ready: traffic that needs them all may start. */
   go(): void;
   /** Stop sending; the shard waits until `drained` says so (or a time limit), then closes. */
   stop(): void;
