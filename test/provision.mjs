@@ -10,6 +10,7 @@ const packages = [
   ['redis-server', onPath('redis-server')],
   ['chromium', existsSync(chromium)],
   ['openssl', onPath('openssl')],
+  ['gcc', onPath('gcc')], // compiles bench/reference/wsgen.c, the reference generator the load tests check
 ];
 const missing = packages.filter(([, present]) => !present).map(([name]) => name);
 if (missing.length > 0) {
