@@ -6,24 +6,9 @@ import WebSocket from 'ws';
 import { listen, type WasmSocketServer } from '../../src/server/server.js';
 import { CODEC_KINDS } from '../helpers/codecs.js';
 import { waitFor } from '../helpers/wait.js';
+import { closeCode, openClient, request } from '../helpers/ws-client.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}.js`, import.meta.url));
-
-async function open(server: WasmSocketServer): Promise<WebSocket> {
-  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`);
-  await once(ws, 'open');
-  return ws;
-}
-
-function request(ws: WebSocket, text: string): Promise<string> {
-  const reply = new Promise<string>((resolve) => ws.once('message', (data) => resolve(String(data))));
-  ws.send(text);
-  return reply;
-}
-
-function closeCode(ws: WebSocket): Promise<number> {
-  return new Promise((resolve) => ws.once('close', (code) => resolve(code)));
-}
 
 /** Waits until `restarts` workers have been replaced and every worker answers. */
 async function untilReplaced(server: WasmSocketServer, restarts: number): Promise<void> {
@@ -38,7 +23,7 @@ for (const codec of CODEC_KINDS) {
   test(`[${codec}] connections are spread over the workers, least-loaded first`, async (t) => {
     const server = await listen({ port: 0, codec, workers: 2, app: fixture('crashing-app') });
     t.teardown(() => server.close());
-    const clients = await Promise.all(Array.from({ length: 6 }, () => open(server)));
+    const clients = await Promise.all(Array.from({ length: 6 }, () => openClient(server)));
     t.deepEqual(server.workerLoads, [3, 3]);
     const threads = new Set(await Promise.all(clients.map((ws) => request(ws, 'whoami'))));
     t.is(threads.size, 2, 'two distinct worker threads serve the connections');
@@ -48,7 +33,7 @@ for (const codec of CODEC_KINDS) {
   test(`[${codec}] 10 000 messages on one connection echo back in order through a worker`, async (t) => {
     const server = await listen({ port: 0, codec, workers: 2, app: 'echo' });
     t.teardown(() => server.close());
-    const ws = await open(server);
+    const ws = await openClient(server);
     const received: string[] = [];
     const done = new Promise<void>((resolve) => ws.on('message', (data) => {
       received.push(String(data));
@@ -82,7 +67,7 @@ for (const codec of CODEC_KINDS) {
     const errors: Error[] = [];
     const server = await listen({ port: 0, codec, workers: 2, app: fixture('crashing-app'), onError: (e) => errors.push(e) });
     t.teardown(() => server.close());
-    const clients = await Promise.all(Array.from({ length: 4 }, () => open(server)));
+    const clients = await Promise.all(Array.from({ length: 4 }, () => openClient(server)));
     const threads = await Promise.all(clients.map((ws) => request(ws, 'whoami')));
     const doomedThread = threads[0];
     const doomed = clients.filter((_, i) => threads[i] === doomedThread);
@@ -103,7 +88,7 @@ for (const codec of CODEC_KINDS) {
     const fresh: WebSocket[] = [];
     const freshThreads = new Set<string>();
     while (freshThreads.size < 2 && fresh.length < 100) {
-      const ws = await open(server);
+      const ws = await openClient(server);
       fresh.push(ws);
       freshThreads.add(await request(ws, 'whoami'));
       if (freshThreads.size < 2) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -116,7 +101,7 @@ for (const codec of CODEC_KINDS) {
   test(`[${codec}] a client that stops reading does not grow the server's buffers without bound`, async (t) => {
     const server = await listen({ port: 0, codec, workers: 1, app: fixture('flood-app'), highWaterMark: 256 * 1024 });
     t.teardown(() => server.close());
-    const ws = await open(server);
+    const ws = await openClient(server);
     const rawSocket = (ws as unknown as { _socket: import('node:net').Socket })._socket;
     rawSocket.pause();
     // Each message asks for 64 KiB: 400 of them would queue 25 MiB without backpressure.
@@ -137,7 +122,7 @@ for (const codec of CODEC_KINDS) {
 
   test(`[${codec}] server close with workers sends 1001 to every client and stops the pool`, async (t) => {
     const server = await listen({ port: 0, codec, workers: 2, app: 'echo' });
-    const clients = await Promise.all(Array.from({ length: 5 }, () => open(server)));
+    const clients = await Promise.all(Array.from({ length: 5 }, () => openClient(server)));
     const codes = Promise.all(clients.map(closeCode));
     await server.close();
     t.deepEqual(await codes, [1001, 1001, 1001, 1001, 1001]);
@@ -154,7 +139,7 @@ for (const [how, command] of [['exits (process.exit)', 'exit'], ['is stuck in an
       onError: (e) => errors.push(e.message), log: (line) => logs.push(line),
     });
     t.teardown(() => server.close());
-    const clients = await Promise.all(Array.from({ length: 4 }, () => open(server)));
+    const clients = await Promise.all(Array.from({ length: 4 }, () => openClient(server)));
     const threads = await Promise.all(clients.map((ws) => request(ws, 'whoami')));
     const doomed = clients.filter((_, i) => threads[i] === threads[0]);
     const survivors = clients.filter((_, i) => threads[i] !== threads[0]);
@@ -170,7 +155,7 @@ for (const [how, command] of [['exits (process.exit)', 'exit'], ['is stuck in an
     t.like(health.pool, { restarts: 1, stuck: command === 'hang' ? 1 : 0 });
     if (command === 'hang') t.regex(logs.join('\n'), /worker \d did not answer \d+ heartbeats \d+ ms apart: replacing it/);
     t.regex(errors.join('\n'), /worker \d died/);
-    const fresh = await Promise.all(Array.from({ length: 4 }, () => open(server)));
+    const fresh = await Promise.all(Array.from({ length: 4 }, () => openClient(server)));
     const freshThreads = await Promise.all(fresh.map((ws) => request(ws, 'whoami')));
     t.is(new Set(freshThreads).size, 2, 'both workers serve new connections');
     t.false(freshThreads.includes(threads[0]), 'the lost thread was replaced');

@@ -8,25 +8,10 @@ import { once } from 'node:events';
 import WebSocket from 'ws';
 import { listen, type WasmSocketServer } from '../../src/server/server.js';
 import { waitFor } from '../helpers/wait.js';
+import { closeCode, openClient, request } from '../helpers/ws-client.js';
 import { fixture, healthz } from './server-process.js';
 
 const app = fixture('async-failing-app');
-
-async function open(server: WasmSocketServer, path = '/'): Promise<WebSocket> {
-  const ws = new WebSocket(`ws://127.0.0.1:${server.port}${path}`);
-  await once(ws, 'open');
-  return ws;
-}
-
-function request(ws: WebSocket, text: string): Promise<string> {
-  const reply = new Promise<string>((resolve) => ws.once('message', (data) => resolve(String(data))));
-  ws.send(text);
-  return reply;
-}
-
-function closeCode(ws: WebSocket): Promise<number> {
-  return new Promise((resolve) => ws.once('close', (code) => resolve(code)));
-}
 
 for (const workers of [0, 2]) {
   const mode = workers === 0 ? 'inline' : `${workers} workers`;
@@ -35,7 +20,7 @@ for (const workers of [0, 2]) {
     const errors: Error[] = [];
     const server = await listen({ port: 0, workers, app, onError: (error) => errors.push(error) });
     t.teardown(() => server.close());
-    const clients = await Promise.all(Array.from({ length: 6 }, () => open(server)));
+    const clients = await Promise.all(Array.from({ length: 6 }, () => openClient(server)));
     const threads = await Promise.all(clients.map((ws) => request(ws, 'whoami')));
     const [victim, ...bystanders] = clients;
     // With workers, the victim's own thread serves bystanders too: the failure is not the thread's.
@@ -58,10 +43,10 @@ for (const workers of [0, 2]) {
     const errors: Error[] = [];
     const server = await listen({ port: 0, workers, app, onError: (error) => errors.push(error) });
     t.teardown(() => server.close());
-    const bystander = await open(server);
+    const bystander = await openClient(server);
     const failsOpen = new WebSocket(`ws://127.0.0.1:${server.port}/fail-open`);
     t.is(await closeCode(failsOpen), 1011);
-    const failsClose = await open(server);
+    const failsClose = await openClient(server);
     t.is(await request(failsClose, 'close-boom'), 'close-boom');
     failsClose.close(1000);
     t.is(await closeCode(failsClose), 1000, 'the close handshake was already done: the rejection is only counted');

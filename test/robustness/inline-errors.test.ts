@@ -8,21 +8,10 @@ import WebSocket from 'ws';
 import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { waitFor } from '../helpers/wait.js';
+import { openClient, request } from '../helpers/ws-client.js';
 import { cli, fixture, healthz, startServerProcess } from './server-process.js';
 
 const crashingApp = fixture('crashing-app');
-
-async function open(port: number): Promise<WebSocket> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
-  await once(ws, 'open');
-  return ws;
-}
-
-async function request(ws: WebSocket, text: string): Promise<string> {
-  ws.send(text);
-  const [reply] = await once(ws, 'message');
-  return String(reply);
-}
 
 const ERRORS = [
   ['a throw in a timer', 'crash', 'worker crash on purpose'],
@@ -34,13 +23,13 @@ for (const [what, command, message] of ERRORS) {
     const server = await startServerProcess(t, [cli, 'serve', '--port', '0', '--workers', '0', '--app', crashingApp]);
     let exited = false;
     void server.exited.then(() => { exited = true; });
-    const ws = await open(server.port);
+    const ws = await openClient(server.port);
     t.teardown(() => ws.terminate());
     ws.send(command);
     await waitFor(() => server.stderr.includes(message), 30_000);
     t.regex(server.stderr, new RegExp(`uncaught error \\(the server keeps running, its connections stay open\\): Error: ${message}\\n\\s+at `));
     t.is(await request(ws, 'still here'), 'still here', 'the connection whose handler scheduled the error is served');
-    const fresh = await open(server.port);
+    const fresh = await openClient(server.port);
     t.is(await request(fresh, 'new'), 'new', 'new connections are served');
     fresh.close();
     const { body } = await healthz(server.port);
@@ -50,7 +39,7 @@ for (const [what, command, message] of ERRORS) {
 
   test(`[1 worker CLI] ${what} costs that worker's connections (1011) and the worker is replaced`, async (t) => {
     const server = await startServerProcess(t, [cli, 'serve', '--port', '0', '--workers', '1', '--app', crashingApp]);
-    const ws = await open(server.port);
+    const ws = await openClient(server.port);
     const closed = once(ws, 'close');
     ws.send(command);
     const [code] = await closed;
@@ -58,7 +47,7 @@ for (const [what, command, message] of ERRORS) {
     // The replacement takes sockets once it runs; until then the main thread answers 503.
     let fresh: WebSocket | undefined;
     await waitFor(async () => {
-      fresh = await open(server.port).catch(() => undefined);
+      fresh = await openClient(server.port).catch(() => undefined);
       return fresh !== undefined;
     }, 60_000);
     t.is((await healthz(server.port)).body.pool.restarts, 1);
@@ -70,7 +59,7 @@ for (const [what, command, message] of ERRORS) {
 
 test('embedded with listen({ workers: 0 }), an uncaught error stays the embedding program\'s: it ends the process', async (t) => {
   const server = await startServerProcess(t, [fixture('serve'), JSON.stringify({ port: 0, workers: 0, app: crashingApp })]);
-  const ws = await open(server.port);
+  const ws = await openClient(server.port);
   ws.on('error', () => { /* the process is gone */ });
   ws.send('crash');
   t.is(await server.exited, 1);
