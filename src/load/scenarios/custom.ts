@@ -149,11 +149,19 @@ export class CustomScenario implements ScenarioDriver {
    */
   #schedule(handle: Handle, startedAt: number, interval: number): void {
     const dueAt = startedAt + (handle.ticks + 1) * interval;
-    handle.timer = setTimeout(() => {
+    const fire = (): void => {
       if (this.#context.stopping || !handle.conn.isOpen) return;
+      // Node's timers run on a millisecond clock and can fire up to a millisecond before a
+      // fractional due time: a tick run early would time its answer from a moment still to come.
+      const early = dueAt - performance.now();
+      if (early > 0) {
+        handle.timer = setTimeout(fire, Math.ceil(early));
+        return;
+      }
       this.#tick(handle, handle.ticks++, dueAt);
       this.#schedule(handle, startedAt, interval);
-    }, Math.max(0, dueAt - performance.now()));
+    };
+    handle.timer = setTimeout(fire, Math.max(0, Math.ceil(dueAt - performance.now())));
   }
 
   message(conn: LoadConnection, data: Buffer, isBinary: boolean): void {
