@@ -36,9 +36,6 @@ async function serve(args: string[]): Promise<void> {
   }
   // Inline, an application's asynchronous error would end the whole server: logged, survived.
   if (options.workers === 0) surviveUncaughtErrors(server);
-  const { address, port } = server.address();
-  const scheme = server.secure ? 'wss' : 'ws';
-  console.log(`wasmsocket listening on ${scheme}://${address.includes(':') ? `[${address}]` : address}:${port}/ (app ${options.app}, codec ${options.codec}, ${options.workers === 0 ? "inline" : `${options.workers} worker${options.workers > 1 ? "s" : ""}`}${options.deflate ? ", permessage-deflate" : ""})`);
   if (certificateFiles !== undefined) {
     // A renewed certificate is picked up without a restart: `kill -HUP <pid>`.
     process.on('SIGHUP', () => {
@@ -63,6 +60,10 @@ async function serve(args: string[]): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   if (startedByNpm()) watchLauncher(() => stop('the npm process that started it exited'));
+  // Said last: whoever waits for this line may signal the process at once.
+  const { address, port } = server.address();
+  const scheme = server.secure ? 'wss' : 'ws';
+  console.log(`wasmsocket listening on ${scheme}://${address.includes(':') ? `[${address}]` : address}:${port}/ (app ${options.app}, codec ${options.codec}, ${options.workers === 0 ? "inline" : `${options.workers} worker${options.workers > 1 ? "s" : ""}`}${options.deflate ? ", permessage-deflate" : ""})`);
 }
 
 /** The package's version, from the package.json next to dist/. */
