@@ -197,7 +197,8 @@ export class AppConnection implements Connection {
    * on it, or inline be logged with no connection closed.
    */
   #watch(result: unknown): void {
-    if (typeof (result as PromiseLike<unknown>).then !== 'function') return;
+    // A handler typed `void` may still return anything (`() => null` is one): only a thenable is watched.
+    if (result === null || typeof (result as PromiseLike<unknown>).then !== 'function') return;
     (result as PromiseLike<unknown>).then(undefined, (error: unknown) => this.#handlerFailed(asError(error)));
   }
 

@@ -201,11 +201,6 @@ export class Broker {
     }
   }
 
-  /** Subscriptions per address currently held (for stats and tests). */
-  subscriptionsOf(address: string): number {
-    return this.#perAddress.get(address) ?? 0;
-  }
-
   #released(subscriber: Subscriber, count: number): void {
     const address = subscriber.address;
     if (address === undefined || count === 0) return;

@@ -59,3 +59,20 @@ for (const workers of [0, 2]) {
     bystander.close();
   });
 }
+
+test('[inline] a handler that returns null (a value, not a promise) is not a failure', async (t) => {
+  const errors: Error[] = [];
+  const server = await listen({
+    port: 0, app: {
+      open: () => null as unknown as void,
+      message: (conn, data, isBinary) => { conn.send(data, isBinary); return null as unknown as void; },
+    }, onError: (error) => errors.push(error),
+  });
+  t.teardown(() => server.close());
+  const ws = await openClient(server);
+  t.is(await request(ws, 'one'), 'one');
+  t.is(await request(ws, 'two'), 'two', 'the connection is still open after a null return');
+  t.deepEqual(errors, []);
+  t.is((await healthz(server.port)).body.applicationErrors, 0);
+  ws.close();
+});
