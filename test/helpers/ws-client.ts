@@ -21,3 +21,20 @@ export function request(ws: WebSocket, text: string): Promise<string> {
 export function closeCode(ws: WebSocket): Promise<number> {
   return new Promise((resolve) => ws.once('close', (code) => resolve(code)));
 }
+
+/**
+ * Tries an upgrade to 127.0.0.1:`port`: the open client, the HTTP status it was refused with, or
+ * how it failed (the error's code, else its message).
+ */
+export function attemptUpgrade(port: number): Promise<WebSocket | number | string> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+    ws.once('open', () => resolve(ws));
+    ws.once('unexpected-response', (_request, response) => {
+      resolve(response.statusCode!);
+      response.resume();
+      ws.terminate();
+    });
+    ws.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+  });
+}

@@ -6,6 +6,7 @@ import test from 'ava';
 import WebSocket from 'ws';
 import { get } from 'node:http';
 import { cli, startServerProcess } from './server-process.js';
+import { attemptUpgrade } from '../helpers/ws-client.js';
 
 /**
  * GET /healthz until it answers with the node's state, and how many tries that took: right after
@@ -33,20 +34,6 @@ const FD_LIMIT = 256;
 const BURSTS = 4;
 const BURST = 100;
 
-/** Opens a WebSocket: the open client, the HTTP status it was refused with, or how it failed. */
-function attempt(port: number): Promise<WebSocket | number | string> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
-    ws.once('open', () => resolve(ws));
-    ws.once('unexpected-response', (_request, response) => {
-      resolve(response.statusCode!);
-      response.resume();
-      ws.terminate();
-    });
-    ws.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
-  });
-}
-
 for (const workers of [0, 2]) {
   const mode = workers === 0 ? 'inline' : `${workers} workers`;
   test(`[${mode}] past the fd reserve, ${BURSTS} bursts of ${BURST} connections at once: every one gets 503, every one is counted`, async (t) => {
@@ -54,12 +41,12 @@ for (const workers of [0, 2]) {
     const open: WebSocket[] = [];
     t.teardown(() => { for (const ws of open) ws.terminate(); });
     let first: WebSocket | number | string;
-    while (typeof (first = await attempt(server.port)) !== 'number' && typeof first !== 'string' && open.length < FD_LIMIT) open.push(first);
+    while (typeof (first = await attemptUpgrade(server.port)) !== 'number' && typeof first !== 'string' && open.length < FD_LIMIT) open.push(first);
     t.is(first, 503, `the first refusal, after ${open.length} connections`);
     const refusedBefore = (await settledHealth(server.port)).body.fds.refused as number;
     const outcomes = new Map<string, number>();
     for (let burst = 0; burst < BURSTS; burst++) {
-      const results = await Promise.all(Array.from({ length: BURST }, () => attempt(server.port)));
+      const results = await Promise.all(Array.from({ length: BURST }, () => attemptUpgrade(server.port)));
       for (const result of results) {
         const key = typeof result === 'object' ? 'open' : String(result);
         if (typeof result === 'object') open.push(result);

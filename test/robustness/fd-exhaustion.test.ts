@@ -8,22 +8,9 @@ import WebSocket from 'ws';
 import { once } from 'node:events';
 import { waitFor } from '../helpers/wait.js';
 import { cli, healthz, startServerProcess } from './server-process.js';
+import { attemptUpgrade } from '../helpers/ws-client.js';
 
 const FD_LIMIT = 200;
-
-/** Opens a WebSocket: the open client, or the HTTP status it was refused with. */
-function attempt(port: number): Promise<WebSocket | number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
-    ws.once('open', () => resolve(ws));
-    ws.once('unexpected-response', (_request, response) => {
-      resolve(response.statusCode!);
-      response.resume();
-      ws.terminate();
-    });
-    ws.once('error', reject);
-  });
-}
 
 async function echoes(ws: WebSocket, text: string): Promise<boolean> {
   ws.send(text);
@@ -39,14 +26,15 @@ for (const workers of [0, 1]) {
     t.teardown(() => { for (const ws of open) ws.terminate(); });
     let refusedWith: number | undefined;
     while (open.length < FD_LIMIT && refusedWith === undefined) {
-      const outcome = await attempt(server.port);
+      const outcome = await attemptUpgrade(server.port);
+      if (typeof outcome === 'string') return t.fail(`an upgrade failed: ${outcome}`);
       if (typeof outcome === 'number') refusedWith = outcome;
       else open.push(outcome);
     }
     t.is(refusedWith, 503, `${open.length} connections open`);
     t.true(open.length > FD_LIMIT / 2, `only ${open.length} connections before the limit`);
     // More refusals: still answered, and the episode is logged once.
-    for (let i = 0; i < 5; i++) t.is(await attempt(server.port), 503);
+    for (let i = 0; i < 5; i++) t.is(await attemptUpgrade(server.port), 503);
     const { status, body } = await healthz(server.port);
     t.is(status, 200);
     t.like(body.fds, { limit: FD_LIMIT, exhausted: true, episodes: 1 });
@@ -55,12 +43,12 @@ for (const workers of [0, 1]) {
     t.is(server.stderr.match(/out of file descriptors/g)?.length, 1, server.stderr);
     // The clients leave: new ones are served again.
     for (const ws of open.splice(0, 20)) ws.terminate();
-    let fresh: WebSocket | number = 503;
+    let fresh: WebSocket | number | string = 503;
     await waitFor(async () => {
-      fresh = await attempt(server.port);
-      return typeof fresh !== 'number';
+      fresh = await attemptUpgrade(server.port);
+      return typeof fresh === 'object';
     }, 30_000);
-    if (typeof fresh === 'number') return t.fail(`still refused with ${fresh} after 20 clients left`);
+    if (typeof fresh !== 'object') return t.fail(`still refused with ${fresh} after 20 clients left`);
     open.push(fresh);
     t.true(await echoes(fresh, 'served again'));
     t.like((await healthz(server.port)).body.fds, { exhausted: false, episodes: 1 });
