@@ -227,7 +227,8 @@ class WorkerSlot {
         hooks.onError(new Error(`worker ${this.index} is ending after an uncaught error, closing its connections with 1011: ${message.stack}`));
         break;
       case 'memory-limit':
-        if (this.#threadId < 0) break;
+        // A failing worker is already ending: replacing it now would cut its 1011 closes short.
+        if (this.#threadId < 0 || this.#failing) break;
         this.pool.stats.overMemory++;
         this.#replace(`holds ${mebibytes(message.external)} of external memory, over its cap of ${mebibytes(message.limit)}`);
         break;
