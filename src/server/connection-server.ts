@@ -151,7 +151,7 @@ export class ConnectionServer {
     }, settings.maxBufferedBytes > 0 ? this.#budget : undefined);
     this.#permissions = new TopicPermissions(settings.topicsPublic, app, this.broker.stats);
     const { highWaterMark, maxPayload, closeTimeoutMs } = settings;
-    const linkOptions: SocketLinkOptions = { highWaterMark, sendQueueLimit: highWaterMark + maxPayload + FRAMING_SLACK, closeTimeoutMs, budget: this.#budget };
+    const linkOptions: SocketLinkOptions = { highWaterMark, sendQueueLimit: highWaterMark + maxPayload + FRAMING_SLACK, closeTimeoutMs, budget: this.#budget, spareQueues: [] };
     const sessions = this.#sessions, broker = this.broker, { idleCollectAfter } = settings;
     // Every connection's TCP close is reported here once, whichever listener saw it.
     const socketClosed = (id: number): void => {

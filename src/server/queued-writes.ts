@@ -50,6 +50,17 @@ export class QueuedWrites {
     if (this.#head < this.#tail) this.#settleTo(this.#written - stillQueued);
   }
 
+  /** No write is waiting to be settled. */
+  get isEmpty(): boolean {
+    return this.#head === this.#tail;
+  }
+
+  /** Ready for another socket's stream (only when empty: nothing is left to settle). */
+  reset(): void {
+    this.#written = 0;
+    this.#settledTo = 0;
+  }
+
   /** The socket is gone: what never left is released now. */
   releaseAll(): void {
     this.#settleTo(Infinity);

@@ -38,7 +38,16 @@ export interface SocketLinkOptions {
   closeTimeoutMs: number;
   /** The thread's account of its send queues: every queued write is added, every flushed one removed. */
   budget: SendBudget;
+  /**
+   * Emptied queue records, lent to the next link that writes: a link whose writes the kernel has
+   * all taken gives its record back, so an idle connection holds none and a busy one reuses one
+   * instead of making garbage each turn. Absent: each link keeps its own.
+   */
+  spareQueues?: QueuedWrites[];
 }
+
+/** Spare queue records a server keeps: enough for the busy links of a turn, a bounded cost idle. */
+const SPARE_QUEUES_KEPT = 1024;
 
 /** What the link tells the connection that owns it (methods, so that no closure is kept per link). */
 export interface LinkOwner {
@@ -145,6 +154,7 @@ export class SocketLink {
     socket.cork();
     this.#endpoint!.receive(chunk);
     socket.uncork();
+    this.#settleQueue();
   }
 
   /** The peer's IP address ('' once the socket is gone without having been asked). */
@@ -183,7 +193,7 @@ export class SocketLink {
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable) return;
     if (!this.#admits(first.length + (second?.length ?? 0))) return;
-    const queue = this.#queue ??= new QueuedWrites(this.#options.budget);
+    const queue = this.#queue ??= this.#takeQueue();
     queue.settle(socket.writableLength);
     queue.queued(first.length);
     if (second === undefined) {
@@ -204,7 +214,7 @@ export class SocketLink {
     if (socket.destroyed || !socket.writable) return;
     if (!this.#admits(frame.bytes.length)) return;
     // Settled when the turn's deliveries have been written (uncork), not at each one.
-    (this.#queue ??= new QueuedWrites(this.#options.budget)).queuedShared(frame);
+    (this.#queue ??= this.#takeQueue()).queuedShared(frame);
     socket.write(frame.bytes);
     this.#checkHighWater();
   }
@@ -260,7 +270,7 @@ export class SocketLink {
     this.#corked = false;
     const socket = this.#socket;
     socket.uncork();
-    this.#queue?.settle(socket.writableLength);
+    this.#settleQueue();
   }
 
   end(): void {
@@ -291,8 +301,26 @@ export class SocketLink {
     this.#socket.destroy();
   }
 
+  #takeQueue(): QueuedWrites {
+    return this.#options.spareQueues?.pop() ?? new QueuedWrites(this.#options.budget);
+  }
+
+  /** Settles what the kernel has taken; a record left empty goes back to the spares. */
+  #settleQueue(): void {
+    const queue = this.#queue;
+    if (queue === undefined) return;
+    const queued = this.#socket.writableLength;
+    queue.settle(queued);
+    const spares = this.#options.spareQueues;
+    if (queued === 0 && !this.#corked && queue.isEmpty && spares !== undefined && spares.length < SPARE_QUEUES_KEPT) {
+      queue.reset();
+      spares.push(queue);
+      this.#queue = undefined;
+    }
+  }
+
   #onDrain(): void {
-    this.#queue?.settle(this.#socket.writableLength);
+    this.#settleQueue();
     if (!this.#paused) return;
     this.#paused = false;
     if (!this.#held && !this.#socket.destroyed) this.#socket.resume();
