@@ -6,7 +6,7 @@
  * Subscribers here read, but slower than the flood comes (raw sockets that pause between reads),
  * so queues build in the server, not only in the kernel's socket buffers.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { once } from 'node:events';
 import WebSocket from 'ws';
 import { listen, type WasmSocketServer } from '../../src/server/server.js';
@@ -105,17 +105,25 @@ async function flood(server: WasmSocketServer, topic: string): Promise<{ peakQue
   return { peakQueued };
 }
 
+/**
+ * A server with SUBSCRIBERS slow readers of 'flood' under `slowPolicy`, flooded once; resolves
+ * when every reader has the publish after the flood or was dropped.
+ */
+async function floodSubscribers(t: ExecutionContext, workers: number, slowPolicy: 'drop' | 'close') {
+  const server = await listen({ port: 0, app: 'pubsub', workers, maxBufferedBytes: LIMIT, slowPolicy });
+  t.teardown(() => server.close());
+  const readers = await Promise.all(Array.from({ length: SUBSCRIBERS }, () => SlowReader.subscribe(server.port, 'flood')));
+  await waitFor(async () => (await server.stats()).pubsub.subscriptions === SUBSCRIBERS, 30_000, 20);
+  const { peakQueued } = await flood(server, 'flood');
+  await waitFor(() => readers.every((reader) => reader.sawLast || reader.tcpClosed), 60_000, 50);
+  return { readers, peakQueued, stats: await server.stats() };
+}
+
 for (const workers of [0, 2]) {
   const mode = workers === 0 ? 'inline' : `${workers} workers`;
 
   test(`[${mode}] a publish flood is shed by the drop policy within maxBufferedBytes; reading subscribers stay open and get the publish after it; no worker is replaced`, async (t) => {
-    const server = await listen({ port: 0, app: 'pubsub', workers, maxBufferedBytes: LIMIT, slowPolicy: 'drop' });
-    t.teardown(() => server.close());
-    const readers = await Promise.all(Array.from({ length: SUBSCRIBERS }, () => SlowReader.subscribe(server.port, 'flood')));
-    await waitFor(async () => (await server.stats()).pubsub.subscriptions === SUBSCRIBERS, 30_000, 20);
-    const { peakQueued } = await flood(server, 'flood');
-    await waitFor(() => readers.every((reader) => reader.sawLast || reader.tcpClosed), 60_000, 50);
-    const stats = await server.stats();
+    const { readers, peakQueued, stats } = await floodSubscribers(t, workers, 'drop');
     t.log(`peak queued per thread ${(peakQueued / MiB).toFixed(2)} MiB; ${stats.pubsub.deliveries} deliveries, ${stats.pubsub.droppedBufferLimit} dropped`);
     t.true(stats.pubsub.droppedBufferLimit > 0, 'the flood was shed');
     // The limit, plus one delivery per subscriber past the shedding mark and a turn's replies.
@@ -130,13 +138,7 @@ for (const workers of [0, 2]) {
   });
 
   test(`[${mode}] under the close policy the same flood drops the fullest subscribers' connections at once, within maxBufferedBytes`, async (t) => {
-    const server = await listen({ port: 0, app: 'pubsub', workers, maxBufferedBytes: LIMIT, slowPolicy: 'close' });
-    t.teardown(() => server.close());
-    const readers = await Promise.all(Array.from({ length: SUBSCRIBERS }, () => SlowReader.subscribe(server.port, 'flood')));
-    await waitFor(async () => (await server.stats()).pubsub.subscriptions === SUBSCRIBERS, 30_000, 20);
-    const { peakQueued } = await flood(server, 'flood');
-    await waitFor(() => readers.every((reader) => reader.sawLast || reader.tcpClosed), 60_000, 50);
-    const stats = await server.stats();
+    const { readers, peakQueued, stats } = await floodSubscribers(t, workers, 'close');
     const dropped = readers.filter((reader) => reader.tcpClosed);
     t.log(`peak queued per thread ${(peakQueued / MiB).toFixed(2)} MiB; ${dropped.length} of ${SUBSCRIBERS} dropped`);
     t.true(dropped.length > 0, 'the flood dropped subscribers');
