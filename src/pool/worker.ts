@@ -29,8 +29,6 @@ export interface WorkerTask {
   relayPublishes: boolean;
   /** A Redis backplane wants the node's patterns. */
   relayPatterns: boolean;
-  /** External (off-heap) bytes past which this worker asks to be replaced; 0: no cap. */
-  maxExternalMemory: number;
 }
 
 /** Round trips to the main thread wait at most this long (a hook that never answers). */
@@ -108,9 +106,10 @@ export default async function runWorker(task: WorkerTask): Promise<void> {
   };
   server = new ConnectionServer(task.settings, app, codec, services, new MainThreadBackplane(channel, task));
   channel.send({ type: 'ready', threadId });
-  if (task.maxExternalMemory > 0) {
-    watchExternalMemory(task.maxExternalMemory, (external) => {
-      channel.send({ type: 'memory-limit', external, limit: task.maxExternalMemory });
+  const limit = task.settings.maxWorkerExternalMemory;
+  if (limit > 0) {
+    watchExternalMemory(limit, (external) => {
+      channel.send({ type: 'memory-limit', external, limit });
       channel.flush();
     });
   }
