@@ -1,84 +1,44 @@
 /**
  * The server as its user sees it, on the main thread: it listens, accepts each TCP connection
- * without reading from it, and hands it to the thread that will own it — a worker of the pool,
- * or with `workers: 0` the ConnectionServer on this thread. Per-connection bytes never pass
- * through the main thread in worker mode. It also supervises the workers, runs the hooks given
- * to `listen()`, sums the node's state for /healthz, and joins other nodes through Redis.
+ * without reading from it, and hands it to the thread that will own it: its placement, chosen
+ * once here, is a pool of workers or the ConnectionServer on this thread (`workers: 0`).
+ * Per-connection bytes never pass through the main thread in worker mode. It also runs the
+ * hooks given to `listen()`, sums the node's state for /healthz, and joins other nodes through Redis.
  */
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { createSecureContext } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
-import { createCodec } from '../codec/select.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { loadApplication, type Application, type Connection } from '../apps/app.js';
 import { ErrorLog } from '../apps/error-log.js';
-import { WorkerPool } from '../pool/pool.js';
-import { BROKER_COUNTERS, emptyBrokerStats, type Backplane } from '../pubsub/broker.js';
+import { PoolPlacement } from '../pool/pool-placement.js';
 import { rejectionResponse } from '../handshake/handshake.js';
 import { HandshakeError } from '../protocol/errors.js';
 import { RedisBackplane } from '../pubsub/redis-backplane.js';
-import { WorkerRelay } from '../pubsub/relay.js';
 import { topicError } from '../pubsub/topics.js';
-import { ConnectionServer, type ConnectionSettings, type NodeServices, type ThreadStats, type TlsCertificate } from './connection-server.js';
+import type { ConnectionSettings, NodeServices } from './connection-server.js';
 import { runAuthorizeHook, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
-import { MainThreadAnswers, type MainThreadRefusal } from './http-answers.js';
-import { Admission } from './admission.js';
-import { FdReserve } from './fd-reserve.js';
+import { Acceptor } from './acceptor.js';
 import { connectionSettings, DEFAULTS, resolveOptions, validateOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 import { checkedCertificate } from './certificate.js';
-import { idleCollectionStats, type IdleCollectionStats } from './idle-collector.js';
-import { threadMemory, type ThreadMemory } from './thread-memory.js';
+import { InlinePlacement } from './inline-placement.js';
+import type { Placement } from './placement.js';
+import { nodeStats, type ServerStats } from './node-stats.js';
 
-export type { AuthorizeVerdict as AuthorizeResult, UpgradeRequest };
-
+export type { AuthorizeVerdict as AuthorizeResult, UpgradeRequest, ServerStats };
 export { DEFAULTS, type ServerOptions };
-
-/** The node's counters: every thread's, summed. */
-export interface ServerStats {
-  connections: number;
-  bufferedAmount: number;
-  /** Per worker (empty inline); null for a worker that is down or did not answer. */
-  workers: (ThreadStats | null)[];
-  pubsub: { subscriptions: number } & ThreadStats['pubsub'];
-  /** Connections closed or dropped for their send queues (summed over the threads). */
-  buffers: ThreadStats['buffers'];
-  /** Collections after connection storms, every thread's (the main thread's included). */
-  idleCollections: IdleCollectionStats;
-  /** Handler exceptions and rejections, every thread's: each closed its connection with 1011. */
-  applicationErrors: number;
-  /** Compressed messages being inflated, every thread's budget summed (peakBytes: the largest thread's). */
-  inflate: ThreadStats['inflate'];
-  /** The process's resident memory, and each thread's memory (main first, then each worker; null: not answering). */
-  memory: { rss: number; threads: (ThreadMemory | null)[] };
-  pool?: WorkerPool['stats'];
-}
 
 export class WasmSocketServer {
   readonly #net: NetServer;
   readonly #settings: ConnectionSettings;
   readonly #options: ResolvedOptions;
   readonly #log: (line: string) => void;
-  readonly #app: Application;
-  readonly #onError: (error: Error) => void;
-  readonly #errorLog: ErrorLog;
-  readonly #authorize: ((request: UpgradeRequest) => Promise<AuthorizeVerdict>) | undefined;
-  /**
-   * The connection server on this thread: inline mode's, or in worker mode the one made for
-   * handleUpgrade() (a socket someone else's HTTP server has read from cannot move to a worker).
-   */
-  #local: ConnectionServer | undefined;
-  readonly #pool: WorkerPool | undefined;
-  readonly #relay: WorkerRelay | undefined;
+  /** Where the connections are served: this thread or the workers. */
+  readonly #placement: Placement;
   readonly #backplane: RedisBackplane | undefined;
-  /** Counts every connection of the node, whichever thread serves it. */
-  readonly #admission: Admission;
-  /** Keeps fds for answers: past the limit less the reserve, new connections get 503. */
-  readonly #fds: FdReserve;
-  /** Answers on this thread the connections no worker takes (made when first needed). */
-  #mainThreadAnswers: MainThreadAnswers | undefined;
-  #nextId = 1;
+  /** Admission and the answers to connections no thread takes. */
+  readonly #acceptor: Acceptor;
   #closing = false;
   /** Uncaught errors survived on this thread (inline mode under the CLI: inline-faults.ts). */
   #uncaughtErrors = 0;
@@ -87,79 +47,41 @@ export class WasmSocketServer {
   constructor(app: Application, options: ServerOptions, appSpec?: string) {
     const resolved = resolveOptions(options);
     this.#options = resolved;
-    this.#app = app;
-    this.#log = resolved.log ?? ((line) => console.error(`wasmsocket: ${line}`));
+    const log = resolved.log ?? ((line) => console.error(`wasmsocket: ${line}`));
+    this.#log = log;
     // Without onError, an application's exceptions are logged (a few of each kind, the rest counted).
-    const errorLog = new ErrorLog(this.#log);
-    this.#errorLog = errorLog;
-    this.#onError = resolved.onError ?? ((error) => errorLog.report(error));
+    const errorLog = new ErrorLog(log);
+    const onError = resolved.onError ?? ((error) => errorLog.report(error));
     this.#settings = connectionSettings(resolved);
-    const { workers } = resolved;
-    this.#fds = new FdReserve(this.#log);
-    this.#admission = new Admission({
-      maxConnections: resolved.maxConnections,
-      maxConnectionsPerIp: resolved.maxConnectionsPerIp,
-    });
+    this.#acceptor = new Acceptor(resolved, log, () => this.health(), () => this.#settings.tls);
     if (resolved.redis !== undefined) {
       this.#backplane = new RedisBackplane({
-        url: resolved.redis, nodeId: randomUUID(), log: this.#log,
+        url: resolved.redis, nodeId: randomUUID(), log,
         pingIntervalMs: resolved.redisPingIntervalMs, pingTimeoutMs: resolved.redisPingTimeoutMs,
-        onMessage: (topic, payload, isBinary) => {
-          if (this.#relay !== undefined) this.#relay.fromBackplane(topic, payload, isBinary);
-          else this.#local!.broker.publishFromBackplane(topic, payload, isBinary);
-        },
+        onMessage: (topic, payload, isBinary) => this.#placement.fromBackplane(topic, payload, isBinary),
       });
     }
     const authorize = resolved.authorize;
-    const runAuthorize = authorize === undefined ? undefined
-      : (request: UpgradeRequest) => runAuthorizeHook(authorize, request, this.#onError);
-    this.#authorize = runAuthorize;
-    if (workers > 0) {
-      if (appSpec === undefined) throw new TypeError('with workers, the application must be given by name or path');
-      const pool: WorkerPool = new WorkerPool({
-        workers,
-        heartbeatTimeoutMs: resolved.workerHeartbeatTimeoutMs,
-        resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
-        task: {
-          app: appSpec, settings: this.#settings, authorize: runAuthorize !== undefined,
-          relayPublishes: workers > 1 || this.#backplane !== undefined, relayPatterns: this.#backplane !== undefined,
-        },
-        hooks: {
-          authorize: runAuthorize ?? (async () => true),
-          health: () => this.health(),
-          publish: (from, topic, payload, isBinary) => relay.fromWorker(from, topic, payload, isBinary),
-          pattern: (from, pattern, added) => relay.pattern(from, pattern, added),
-          workerLost: (slot) => relay.workerLost(slot),
-          socketClosed: (id) => this.#admission.release(id),
-          onError: this.#onError,
-          log: this.#log,
-        },
-      });
-      const relay = new WorkerRelay((topic, payload, isBinary, except) => {
-        pool.publish(topic, payload, isBinary, except);
-        if (except !== THIS_THREAD) this.#local?.broker.deliver(topic, payload, isBinary);
-      }, this.#backplane);
-      this.#pool = pool;
-      this.#relay = relay;
-    } else {
-      this.#local = this.#createLocal(this.#backplane);
-    }
-    // pauseOnConnect: a socket can move to a worker only while nothing has been read from it.
-    this.#net = createNetServer({ pauseOnConnect: true }, (socket) => this.#accept(socket));
-  }
-
-  /** This thread's connection server; in worker mode its pub/sub joins the workers' through the relay. */
-  #createLocal(backplane: Backplane | undefined): ConnectionServer {
     const services: NodeServices = {
-      authorize: this.#authorize,
+      authorize: authorize === undefined ? undefined : (request: UpgradeRequest) => runAuthorizeHook(authorize, request, onError),
       health: () => this.health(),
-      socketClosed: (id) => this.#admission.release(id),
+      socketClosed: (id) => this.#acceptor.release(id),
       onError: (error, id) => {
-        if (this.#options.onError !== undefined) this.#options.onError(error);
-        else this.#errorLog.report(error, `application error, connection ${id}: `);
+        if (resolved.onError !== undefined) resolved.onError(error);
+        else errorLog.report(error, `application error, connection ${id}: `);
       },
     };
-    return new ConnectionServer(this.#settings, this.#app, createCodec(this.#settings.codec), services, backplane);
+    if (resolved.workers === 0) {
+      this.#placement = new InlinePlacement(this.#settings, app, services, this.#backplane);
+    } else {
+      if (appSpec === undefined) throw new TypeError('with workers, the application must be given by name or path');
+      this.#placement = new PoolPlacement({
+        workers: resolved.workers, heartbeatTimeoutMs: resolved.workerHeartbeatTimeoutMs, appSpec, app,
+        settings: this.#settings, services, onError, log, backplane: this.#backplane,
+      });
+    }
+    // pauseOnConnect: a socket can move to a worker only while nothing has been read from it.
+    this.#net = createNetServer({ pauseOnConnect: true }, (socket) => this.#acceptor.accept(socket, this.#placement));
   }
 
   /**
@@ -173,24 +95,10 @@ export class WasmSocketServer {
       socket.end(rejectionResponse(new HandshakeError(503, 'server shutting down')));
       return;
     }
-    if (this.#local === undefined) {
-      const relay = this.#relay!;
-      this.#local = this.#createLocal({
-        addPattern: (pattern) => relay.pattern(THIS_THREAD, pattern, true),
-        removePattern: (pattern) => relay.pattern(THIS_THREAD, pattern, false),
-        publish: (topic, payload, isBinary) => relay.fromWorker(THIS_THREAD, topic, payload, isBinary),
-      });
-      // A single worker kept its publishes to itself; now this thread has subscribers too.
-      this.#pool!.relayPublishes();
-    }
-    const id = this.#nextId++;
-    const refusal = this.#admission.admit(id, (socket as Socket).remoteAddress ?? '');
-    if (refusal !== undefined) {
-      socket.end(rejectionResponse(new HandshakeError(refusal.status, refusal.reason)));
-      return;
-    }
     // Node's HTTP server hands over the net.Socket it read the request from.
-    this.#local.handleUpgrade(request, socket as Socket, head, id);
+    const admitted = this.#acceptor.admitUpgrade(socket as Socket);
+    if ('id' in admitted) this.#placement.handleUpgrade(request, socket as Socket, head, admitted.id);
+    else socket.end(rejectionResponse(new HandshakeError(admitted.status, admitted.reason)));
   }
 
   get port(): number {
@@ -210,8 +118,7 @@ export class WasmSocketServer {
     if (this.#settings.tls === undefined) throw new TypeError('setCertificate: this server was started without tls');
     const certificate = checkedCertificate(tls);
     this.#settings.tls = certificate;
-    this.#local?.setCertificate(certificate);
-    this.#pool?.setCertificate(certificate);
+    this.#placement.setCertificate(certificate);
   }
 
   /** The listener's address; null with noServer (or before listen()). */
@@ -221,7 +128,7 @@ export class WasmSocketServer {
 
   /** Sockets per worker, handed out and not closed yet (empty inline). */
   get workerLoads(): number[] {
-    return this.#pool?.loads ?? [];
+    return this.#placement.loads;
   }
 
   /** Publishes to every subscriber of `topic` on every worker and node, like `conn.publish()`. */
@@ -230,54 +137,12 @@ export class WasmSocketServer {
     if (error !== undefined) throw new TypeError(`invalid topic "${topic}": ${error}`);
     const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     const binary = typeof data === 'string' ? isBinary === true : isBinary !== false;
-    if (this.#relay !== undefined) this.#relay.publish(topic, payload, binary);
-    else this.#local!.broker.publish(topic, payload, binary);
+    this.#placement.publish(topic, payload, binary);
   }
 
   /** The node's counters, asked of every worker. */
   async stats(): Promise<ServerStats> {
-    const workers = this.#pool === undefined ? [] : await this.#pool.threadStats();
-    const threads = this.#local === undefined ? workers : [this.#local.stats(), ...workers];
-    const pubsub = { subscriptions: 0, ...emptyBrokerStats() };
-    const buffers = { closedSendQueueFull: 0, closedBufferLimit: 0, releasedClosing: 0 };
-    let connections = 0;
-    let bufferedAmount = 0;
-    let applicationErrors = 0;
-    const inflate = { inUseBytes: 0, peakBytes: 0, granted: 0, waited: 0, waiting: 0 };
-    for (const thread of threads) {
-      if (thread === undefined) continue;
-      connections += thread.connections;
-      applicationErrors += thread.applicationErrors;
-      inflate.inUseBytes += thread.inflate.inUseBytes;
-      inflate.peakBytes = Math.max(inflate.peakBytes, thread.inflate.peakBytes);
-      inflate.granted += thread.inflate.granted;
-      inflate.waited += thread.inflate.waited;
-      inflate.waiting += thread.inflate.waiting;
-      bufferedAmount += thread.bufferedAmount;
-      buffers.closedSendQueueFull += thread.buffers.closedSendQueueFull;
-      buffers.closedBufferLimit += thread.buffers.closedBufferLimit;
-      buffers.releasedClosing += thread.buffers.releasedClosing;
-      pubsub.subscriptions += thread.subscriptions;
-      for (const key of BROKER_COUNTERS) pubsub[key] += thread.pubsub[key];
-    }
-    // The main thread's own count once: #local's stats read the same per-thread counter.
-    const idleCollections = idleCollectionStats();
-    for (const worker of workers) {
-      if (worker === undefined) continue;
-      idleCollections.collections += worker.idleCollections.collections;
-      idleCollections.pauseMs += worker.idleCollections.pauseMs;
-    }
-    if (this.#relay !== undefined) {
-      pubsub.published += this.#relay.stats.published;
-      pubsub.received += this.#relay.stats.received;
-    }
-    // The main thread's own memory once: #local's stats read this same thread's.
-    const memory = { rss: process.memoryUsage.rss(), threads: [threadMemory(), ...workers.map((thread) => thread?.memory ?? null)] };
-    return {
-      connections, bufferedAmount, pubsub, buffers, idleCollections, applicationErrors, inflate, memory,
-      workers: workers.map((thread) => thread ?? null),
-      ...(this.#pool === undefined ? {} : { pool: { ...this.#pool.stats } }),
-    };
+    return nodeStats(await this.#placement.stats());
   }
 
   /**
@@ -299,8 +164,7 @@ export class WasmSocketServer {
       ...(stats.pool === undefined ? {} : { pool: stats.pool }),
       pubsub: stats.pubsub,
       buffers: { bufferedAmount: stats.bufferedAmount, ...stats.buffers },
-      admission: { ...this.#admission.stats },
-      fds: this.#fds.stats,
+      ...this.#acceptor.health(),
       uncaughtErrors: this.#uncaughtErrors,
       applicationErrors: stats.applicationErrors,
       inflate: stats.inflate,
@@ -312,15 +176,13 @@ export class WasmSocketServer {
 
   /** Starts listening once the workers are ready to take sockets. */
   async listen(): Promise<void> {
-    await this.#pool?.started;
-    if (this.#options.noServer === true) return;
+    await this.#placement.started;
+    if (this.#options.noServer) return;
     return new Promise((resolve, reject) => {
       this.#net.once('error', reject);
       this.#net.listen(this.#options.port, this.#options.host, () => {
         this.#net.off('error', reject);
-        // Accept errors (a full fd table) are logged, never fatal.
-        this.#net.on('error', (error: NodeJS.ErrnoException) => this.#fds.acceptFailed(error));
-        this.#fds.measure(this.#admission.stats.open);
+        this.#acceptor.listening(this.#net);
         resolve();
       });
     });
@@ -335,74 +197,12 @@ export class WasmSocketServer {
     if (this.#closing) return;
     this.#closing = true;
     const listenerClosed = new Promise<void>((resolve) => (this.#net.listening ? this.#net.close(() => resolve()) : resolve()));
-    const { closeTimeoutMs } = this.#settings;
-    if (this.#local !== undefined) await this.#local.close(code, reason);
-    // A worker gets the close timeout plus a margin to report back; a stuck one is not waited for.
-    if (this.#pool !== undefined) {
-      await this.#pool.shutdown(code, reason, closeTimeoutMs + 1000);
-      await this.#pool.close();
-    }
+    await this.#placement.close(code, reason, this.#settings.closeTimeoutMs);
     await this.#backplane?.close();
-    this.#mainThreadAnswers?.close();
+    this.#acceptor.close();
     await listenerClosed;
   }
-
-  #accept(socket: Socket): void {
-    if (!this.#fds.admit(this.#admission.stats.open)) {
-      const refusal = { status: 503, reason: 'the server is out of file descriptors; try again later', healthStatus: 200 };
-      if (this.#fds.canAnswer) this.#answerHere(socket, refusal);
-      else this.#refuseAtOnce(socket, refusal);
-      return;
-    }
-    const id = this.#nextId++;
-    const refusal = this.#admission.admit(id, socket.remoteAddress ?? '');
-    if (refusal !== undefined) {
-      this.#answerHere(socket, { ...refusal, healthStatus: 200 });
-      return;
-    }
-    if (this.#pool === undefined) {
-      this.#local!.adopt(socket, id);
-      return;
-    }
-    if (this.#pool.hand(socket, id)) return;
-    this.#admission.release(id);
-    this.#answerHere(socket, { status: 503, reason: 'no worker could take the connection; try again later', healthStatus: 503 });
-  }
-
-  /**
-   * A refusal in a burst past what the fd reserve answers the usual way (fd-reserve.ts,
-   * canAnswer): the 503 is written as the socket is accepted (a fresh socket's send buffer takes
-   * it at once) and the socket closed, so its fd is free before the next accept. Its request is
-   * not read: a client that sent it already may see a reset after the 503. Over TLS nothing can
-   * be written before a handshake: the connection is closed (counted all the same).
-   */
-  #refuseAtOnce(socket: Socket, refusal: MainThreadRefusal): void {
-    this.#fds.refusedAtOnce();
-    socket.on('error', () => { /* a reset from a client that wrote meanwhile */ });
-    if (this.#settings.tls === undefined) socket.write(rejectionResponse(new HandshakeError(refusal.status, refusal.reason)));
-    socket.destroy();
-  }
-
-  #answerHere(socket: Socket, refusal: MainThreadRefusal): void {
-    this.#fds.answering(socket);
-    this.#mainThreadAnswers ??= new MainThreadAnswers(() => this.health());
-    const { tls } = this.#settings;
-    // Made per refused connection (rare), so a replaced certificate is used at once.
-    this.#mainThreadAnswers.answer(socket, refusal, tls === undefined ? undefined : createSecureContext(tls));
-  }
 }
-
-/**
- * A worker's young generation, MiB. During an accept storm most of what a handshake allocates
- * survives a scavenge or two, so V8 grows each thread's new space to its 16 MiB maximum, and
- * keeps it once the connections sit idle: with 10 000 held, 3 KiB of RSS per connection inline
- * (7.8 against 4.7 KiB with the cap). Echo rates are the same capped (README, "Memory"). The CLI gives the main thread the same cap (`--max-semi-space-size=1`, its `#!`
- * line and `npm start`); a program calling listen() chooses its own flags.
- */
-const WORKER_YOUNG_GENERATION_MB = 3;
-
-/** The connection server on the main thread, as the relay names it among the workers. */
-const THIS_THREAD = -1;
 
 /** Creates a server, loads its application and starts listening. */
 export async function listen(options: ServerOptions = {}): Promise<WasmSocketServer> {
