@@ -7,7 +7,7 @@
 import { threadId, type MessagePort } from 'node:worker_threads';
 import { createCodec } from '../codec/select.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { noteProgress, reportProgressTo } from './liveness.js';
+import { noteProgress, reportProgressTo } from '../server/liveness.js';
 import { watchExternalMemory } from '../server/thread-memory.js';
 import { loadApplication } from '../apps/app.js';
 import type { Backplane } from '../pubsub/broker.js';

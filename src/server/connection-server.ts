@@ -139,7 +139,10 @@ export class ConnectionServer {
     this.#http = createServer({ maxHeaderSize: settings.maxHeaderBytes });
     this.#http.on('request', (request: IncomingMessage, response: ServerResponse) => {
       trackResponse(request.socket, response);
-      answerHttp(request, response, { handshakeOptions: this.#handshakeOptions(), health: () => services.health() });
+      answerHttp(request, response, {
+        handshakeOptions: this.#handshakeOptions(), health: () => services.health(),
+        page: (path) => app.httpGet?.(path), onError: (error) => this.#reportError(error, request.socket as Socket),
+      });
     });
     this.#http.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => void this.#upgrade(request, socket, head));
     this.#http.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket));

@@ -10,8 +10,7 @@
  */
 import type { CodecKind } from '../codec/codec.js';
 import type { Utf8ValidatorChoice } from '../protocol/protocol.js';
-import type { Application } from '../apps/app.js';
-import type { AuthorizeHook } from './upgrade-request.js';
+import type { Application, AuthorizeHook } from '../apps/app.js';
 import type { SlowSubscriberPolicy } from '../pubsub/broker.js';
 import { DEFAULT_PUBLIC_TOPICS, publicTopicError } from '../pubsub/permissions.js';
 import { BACKPLANE_DEFAULTS } from '../pubsub/redis-backplane.js';
