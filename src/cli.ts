@@ -9,8 +9,8 @@
  * pages in again: echo 64 KiB ×100, 4 in flight, inline, 180–270 µs of server CPU per round
  * trip against 93–97 µs with it, 10× fewer page faults, the same RSS.
  */
-import { listen } from './server/server.js';
-import { surviveUncaughtErrors } from './server/inline-faults.js';
+import { listen } from './main-thread/server.js';
+import { surviveUncaughtErrors } from './main-thread/inline-faults.js';
 import { readFileSync } from 'node:fs';
 import { HelpRequested, parseServeArgs, SERVE_USAGE, USAGE, UsageError } from './cli-args.js';
 import { startedByNpm, watchLauncher } from './launcher-watch.js';

@@ -2,8 +2,8 @@
  * wasmsocket's public API: everything a user imports comes from here (`import { listen } from
  * 'wasmsocket'`); no path under dist/ is an import path of its own.
  */
-export { listen, WasmSocketServer, DEFAULTS } from './server/server.js';
-export type { ServerOptions, ServerStats, AuthorizeResult } from './server/server.js';
+export { listen, WasmSocketServer, DEFAULTS } from './main-thread/server.js';
+export type { ServerOptions, ServerStats, AuthorizeResult } from './main-thread/server.js';
 export type { Application, Connection, PubSubRefusal, UpgradeRequest, AuthorizeVerdict, AuthorizeHook, HttpPage } from './apps/app.js';
 export { default as pubsub } from './apps/pubsub.js';
 export { loadApplication } from './apps/app.js';

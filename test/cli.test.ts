@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { parseServeArgs, SERVE_USAGE, UsageError } from '../src/cli-args.js';
-import { DEFAULTS } from '../src/server/server.js';
+import { DEFAULTS } from '../src/main-thread/server.js';
 
 const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 

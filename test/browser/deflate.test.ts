@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import type { Browser } from 'playwright-core';
-import { listen, type ServerOptions } from '../../src/server/server.js';
+import { listen, type ServerOptions } from '../../src/main-thread/server.js';
 import { launchChromium } from '../helpers/chromium.js';
 
 const WAIT_MS = 30_000;

@@ -7,7 +7,7 @@ import test from 'ava';
 import { once } from 'node:events';
 import WebSocket from 'ws';
 import type { Browser, Page } from 'playwright-core';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { LOG_LIMIT } from '../../src/pubsub/page.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { makeCertificate } from '../helpers/certificate.js';

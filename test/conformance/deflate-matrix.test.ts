@@ -9,7 +9,7 @@
 import test from 'ava';
 import { once } from 'node:events';
 import WebSocket, { type PerMessageDeflateOptions } from 'ws';
-import { listen, type ServerOptions } from '../../src/server/server.js';
+import { listen, type ServerOptions } from '../../src/main-thread/server.js';
 import { parseExtensionHeader } from '../../src/handshake/extension-header.js';
 import { CODEC_KINDS } from '../helpers/codecs.js';
 

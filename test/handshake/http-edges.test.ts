@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import net from 'node:net';
-import { listen, type WasmSocketServer } from '../../src/server/server.js';
+import { listen, type WasmSocketServer } from '../../src/main-thread/server.js';
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const UPGRADE = `GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`;

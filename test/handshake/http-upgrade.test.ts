@@ -4,7 +4,7 @@
  */
 import test from 'ava';
 import net from 'node:net';
-import { listen, type ServerOptions, type UpgradeRequest, type WasmSocketServer } from '../../src/server/server.js';
+import { listen, type ServerOptions, type UpgradeRequest, type WasmSocketServer } from '../../src/main-thread/server.js';
 import { computeAccept } from '../../src/handshake/handshake.js';
 
 

@@ -5,7 +5,7 @@
 import type { ExecutionContext, TestFn } from 'ava';
 import type { CodecKind } from '../../src/codec/codec.js';
 import type { Utf8ValidatorChoice } from '../../src/protocol/protocol.js';
-import { listen, type ServerOptions, type WasmSocketServer } from '../../src/server/server.js';
+import { listen, type ServerOptions, type WasmSocketServer } from '../../src/main-thread/server.js';
 
 interface Variant {
   codec: CodecKind;

@@ -7,7 +7,7 @@
 import type { ExecutionContext } from 'ava';
 import { once } from 'node:events';
 import WebSocket from 'ws';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { waitFor } from './wait.js';
 
 const CONNECTIONS = 20;

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { runLoad } from '../../src/load/run.js';
 import { assertAllConnectionsClean, assertOrderedPercentiles } from './assertions.js';
 import { waitFor } from '../helpers/wait.js';

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type PerMessageDeflateOptions } from 'ws';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { parseLoadArgs, UsageError } from '../../src/load/args.js';
 import { deflateOfferHeader, readDeflateAnswer } from '../../src/load/deflate.js';
 import { runLoad, type LoadResult } from '../../src/load/run.js';

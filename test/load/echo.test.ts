@@ -2,7 +2,7 @@ import test from 'ava';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { runLoad } from '../../src/load/run.js';
 import { CODEC_KINDS } from '../helpers/codecs.js';
 import { assertAllConnectionsClean, assertOrderedPercentiles } from './assertions.js';

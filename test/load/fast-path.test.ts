@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { runLoad } from '../../src/load/run.js';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { assertAllConnectionsClean } from './assertions.js';
 import { loadOptions, startWsEcho } from './servers.js';
 

@@ -2,7 +2,7 @@ import test from 'ava';
 import { parseLoadArgs } from '../../src/load/args.js';
 import { classifyReply } from '../../src/load/probe.js';
 import type { LoadResult } from '../../src/load/run.js';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { makeCertificate } from '../helpers/certificate.js';
 import { runLoadCli } from './cli-run.js';
 import { startWsEcho } from './servers.js';

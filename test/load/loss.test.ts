@@ -3,7 +3,7 @@ import { DeliveryLedger } from '../../src/load/delivery-ledger.js';
 import { PublishWindow } from '../../src/load/publish-window.js';
 import { runLoad } from '../../src/load/run.js';
 import { emptyCounters } from '../../src/load/stats.js';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { assertAllConnectionsClean } from './assertions.js';
 import { loadOptions, startDroppingEcho, startJsonErrorServer, startWsPubsub } from './servers.js';
 

@@ -4,7 +4,7 @@
  * when it actually left. Real sockets; bounds are halves of the effects they detect, never tight.
  */
 import test, { type ExecutionContext } from 'ava';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { runLoad, type LoadResult } from '../../src/load/run.js';
 import { fixture, startServerProcess } from '../robustness/server-process.js';
 import { assertAllConnectionsClean, assertOrderedPercentiles } from './assertions.js';

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { buildWsgen, parseWsgenOutput, wsgenArgs, type WsgenRun } from '../../bench/reference/wsgen.js';
 
 async function runWsgen(run: WsgenRun, extra: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {

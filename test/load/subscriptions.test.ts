@@ -6,7 +6,7 @@
 import test from 'ava';
 import { runLoad } from '../../src/load/run.js';
 import { summaryTable } from '../../src/load/report.js';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { assertAllConnectionsClean } from './assertions.js';
 import { loadOptions, startWsPubsub } from './servers.js';
 

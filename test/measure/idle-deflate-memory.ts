@@ -16,7 +16,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { constants, deflateRawSync } from 'node:zlib';
 import { WebSocketServer } from 'ws';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { answerMemorySamples, idleGrowthPerConnection } from './child-memory.js';
 
 const MODES = {

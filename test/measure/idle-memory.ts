@@ -27,7 +27,7 @@ import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort } from 'node:worker_threads';
 import { WebSocketServer } from 'ws';
 import { computeAccept } from '../../src/handshake/handshake.js';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { detachForMove, socketAround, type MovedSocket } from '../../src/pool/moved-socket.js';
 import { answerMemorySamples, idleGrowthPerConnection, type MemorySample } from './child-memory.js';
 

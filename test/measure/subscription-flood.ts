@@ -12,7 +12,7 @@
  */
 import { once } from 'node:events';
 import WebSocket from 'ws';
-import { DEFAULTS, listen } from '../../src/server/server.js';
+import { DEFAULTS, listen } from '../../src/main-thread/server.js';
 import { SubscriptionIndex } from '../../src/pubsub/topics.js';
 
 const SEGMENTS = 20;

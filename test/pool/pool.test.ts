@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import WebSocket from 'ws';
-import { listen, type WasmSocketServer } from '../../src/server/server.js';
+import { listen, type WasmSocketServer } from '../../src/main-thread/server.js';
 import { CODEC_KINDS } from '../helpers/codecs.js';
 import { waitFor } from '../helpers/wait.js';
 import { closeCode, openClient, request } from '../helpers/ws-client.js';

@@ -8,7 +8,7 @@
 import test from 'ava';
 import { once } from 'node:events';
 import WebSocket from 'ws';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { RawClient, text, Op, RSV1, type ServerFrame } from '../helpers/raw-client.js';
 import { ContextInflater, inflate } from '../helpers/deflate.js';
 

@@ -6,7 +6,7 @@ import { startRedisLink, startRedisServer } from '../helpers/redis-server.js';
 import { PubsubClient, type Delivery } from '../helpers/pubsub-client.js';
 import { waitFor } from '../helpers/wait.js';
 import { parseServeArgs, UsageError } from '../../src/cli-args.js';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 
 const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 

@@ -6,7 +6,7 @@
 import test from 'ava';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { encodeBinaryRequest } from '../../src/apps/pubsub.js';
 import { PubsubClient } from '../helpers/pubsub-client.js';
 

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import WebSocket from 'ws';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { MAX_DATA_DEPTH } from '../../src/apps/pubsub.js';
 import { PubsubClient } from '../helpers/pubsub-client.js';
 

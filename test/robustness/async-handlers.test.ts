@@ -6,7 +6,7 @@
 import test from 'ava';
 import { once } from 'node:events';
 import WebSocket from 'ws';
-import { listen, type WasmSocketServer } from '../../src/server/server.js';
+import { listen, type WasmSocketServer } from '../../src/main-thread/server.js';
 import { waitFor } from '../helpers/wait.js';
 import { closeCode, openClient, request } from '../helpers/ws-client.js';
 import { fixture, healthz } from './server-process.js';

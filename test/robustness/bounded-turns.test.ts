@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { fileURLToPath } from 'node:url';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { CODEC_KINDS } from '../helpers/codecs.js';
 import { RawClient, text } from '../helpers/raw-client.js';
 

@@ -9,7 +9,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { once } from 'node:events';
 import WebSocket from 'ws';
-import { listen, type WasmSocketServer } from '../../src/server/server.js';
+import { listen, type WasmSocketServer } from '../../src/main-thread/server.js';
 import { text } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
 import { fixture, SilentPeer } from './server-process.js';

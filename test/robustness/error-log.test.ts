@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { ErrorLog } from '../../src/apps/error-log.js';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { waitFor } from '../helpers/wait.js';
 
 const throwingApp = fileURLToPath(new URL('../fixtures/throwing-app.js', import.meta.url));

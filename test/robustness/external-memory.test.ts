@@ -7,7 +7,7 @@
 import test from 'ava';
 import { once } from 'node:events';
 import WebSocket from 'ws';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { parseServeArgs, SERVE_USAGE, UsageError } from '../../src/cli-args.js';
 import { fixture, healthz } from './server-process.js';
 import { waitFor } from '../helpers/wait.js';

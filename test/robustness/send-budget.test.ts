@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import WebSocket from 'ws';
 import { QUEUED_WRITE_OVERHEAD, SendBudget, type BudgetedConnection } from '../../src/server/send-budget.js';
 import { SharedFrame } from '../../src/protocol/shared-frame.js';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 
 interface FakeConnection extends BudgetedConnection { closedWith?: [number, string]; terminated: boolean }
 

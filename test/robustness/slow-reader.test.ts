@@ -114,6 +114,6 @@ test('--max-buffered-bytes is parsed, checked, and listed in the help', async (t
   t.is(parseServeArgs([]).options.maxBufferedBytes, 512 * MiB);
   t.throws(() => parseServeArgs(['--max-buffered-bytes', 'lots']), { instanceOf: UsageError, message: /--max-buffered-bytes must be a whole number/ });
   t.regex(SERVE_USAGE, /--max-buffered-bytes BYTES/);
-  const { listen } = await import('../../src/server/server.js');
+  const { listen } = await import('../../src/main-thread/server.js');
   await t.throwsAsync(listen({ port: 0, maxBufferedBytes: -1 }), { instanceOf: TypeError, message: /maxBufferedBytes must be a whole number ≥ 0/ });
 });

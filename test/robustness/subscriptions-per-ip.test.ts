@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { once } from 'node:events';
-import { listen, DEFAULTS } from '../../src/server/server.js';
+import { listen, DEFAULTS } from '../../src/main-thread/server.js';
 import { parseServeArgs, SERVE_USAGE, UsageError } from '../../src/cli-args.js';
 import { PubsubClient } from '../helpers/pubsub-client.js';
 import { waitFor } from '../helpers/wait.js';

@@ -7,7 +7,7 @@
 import test from 'ava';
 import { once } from 'node:events';
 import WebSocket from 'ws';
-import { listen, DEFAULTS } from '../../src/server/server.js';
+import { listen, DEFAULTS } from '../../src/main-thread/server.js';
 import { PubsubClient } from '../helpers/pubsub-client.js';
 import { CODEC_KINDS } from '../helpers/codecs.js';
 import { waitFor } from '../helpers/wait.js';

@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { waitFor } from '../helpers/wait.js';
 
 const contextApp = fileURLToPath(new URL('../fixtures/context-app.js', import.meta.url));

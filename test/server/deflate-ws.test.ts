@@ -6,7 +6,7 @@
 import test from 'ava';
 import { once } from 'node:events';
 import WebSocket, { type PerMessageDeflateOptions } from 'ws';
-import { listen, type ServerOptions } from '../../src/server/server.js';
+import { listen, type ServerOptions } from '../../src/main-thread/server.js';
 import { CODEC_KINDS } from '../helpers/codecs.js';
 
 const SIZES = [1, 100, 1023, 1024, 4000, 16 * 1024, 64 * 1024, 128 * 1024];

@@ -2,7 +2,7 @@ import test from 'ava';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { listen, type WasmSocketServer } from '../../src/server/server.js';
+import { listen, type WasmSocketServer } from '../../src/main-thread/server.js';
 import type { Application, Connection } from '../../src/apps/app.js';
 import { CODEC_KINDS } from '../helpers/codecs.js';
 

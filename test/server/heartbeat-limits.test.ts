@@ -6,7 +6,7 @@
 import test from 'ava';
 import { once } from 'node:events';
 import WebSocket from 'ws';
-import { listen, type ServerOptions } from '../../src/server/server.js';
+import { listen, type ServerOptions } from '../../src/main-thread/server.js';
 import { Op, RawClient } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
 

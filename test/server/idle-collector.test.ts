@@ -3,7 +3,7 @@
  * is test/pool/idle-collector.test.ts.
  */
 import test from 'ava';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { collectsOncePerThreadWhenQuiet } from '../helpers/idle-collection.js';
 
 test('[inline] after idleCollectAfter connections a quiet server collects once and still serves them', async (t) => {

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { parseLoadArgs } from '../../src/load/args.js';
 import { runLoad } from '../../src/load/run.js';
 import { makeCertificate } from '../helpers/certificate.js';

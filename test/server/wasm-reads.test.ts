@@ -13,7 +13,7 @@ import { JsCodec } from '../../src/codec/js-codec.js';
 import { readIntoMemory, memoryReadsSupported } from '../../src/server/wasm-reads.js';
 import { SocketLink } from '../../src/server/socket-io.js';
 import { SendBudget } from '../../src/server/send-budget.js';
-import { listen } from '../../src/server/server.js';
+import { listen } from '../../src/main-thread/server.js';
 import { makeCertificate } from '../helpers/certificate.js';
 import { RawClient, binary, text, pattern, Op } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';

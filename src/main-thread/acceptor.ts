@@ -8,11 +8,11 @@ import type { Server as NetServer, Socket } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { rejectionResponse } from '../handshake/handshake.js';
 import { HandshakeError } from '../protocol/errors.js';
-import { Admission, type AdmissionLimits } from './admission.js';
-import { FdReserve } from './fd-reserve.js';
-import { MainThreadAnswers, type MainThreadRefusal } from './http-answers.js';
-import type { TlsCertificate } from './certificate.js';
-import type { Placement } from './placement.js';
+import { Admission, type AdmissionLimits } from '../server/admission.js';
+import { FdReserve } from '../server/fd-reserve.js';
+import { MainThreadAnswers, type MainThreadRefusal } from '../server/http-answers.js';
+import type { TlsCertificate } from '../server/certificate.js';
+import type { Placement } from '../server/placement.js';
 
 export class Acceptor {
   /** Counts every connection of the node, whichever thread serves it. */

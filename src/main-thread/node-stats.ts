@@ -1,9 +1,9 @@
 /** The node's counters: what each thread reports (placement.ts), summed on the main thread. */
 import { BROKER_COUNTERS, emptyBrokerStats } from '../pubsub/broker.js';
-import type { ThreadStats } from './connection-server.js';
-import { idleCollectionStats, type IdleCollectionStats } from './idle-collector.js';
-import { threadMemory, type ThreadMemory } from './thread-memory.js';
-import type { PlacementStats } from './placement.js';
+import type { ThreadStats } from '../server/connection-server.js';
+import { idleCollectionStats, type IdleCollectionStats } from '../server/idle-collector.js';
+import { threadMemory, type ThreadMemory } from '../server/thread-memory.js';
+import type { PlacementStats } from '../server/placement.js';
 
 /** The node's counters: every thread's, summed. */
 export interface ServerStats {
