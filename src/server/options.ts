@@ -208,7 +208,8 @@ export type ConnectionSettings = Pick<ResolvedOptions, ThreadOption>;
 
 type Defaulted = { [K in OptionName]: Table[K] extends { readonly default: unknown } ? K : never }[OptionName];
 export const DEFAULTS = Object.freeze(Object.fromEntries(
-  specs().filter(([, spec]) => spec.default !== undefined).map(([name, spec]) => [name, spec.default]),
+  // A list default is frozen too: every server that is not given the option shares it.
+  specs().filter(([, spec]) => spec.default !== undefined).map(([name, spec]) => [name, Array.isArray(spec.default) ? Object.freeze(spec.default) : spec.default]),
 )) as { readonly [K in Defaulted]: ValueOf<Table[K]> };
 
 /** The table as [name, spec] pairs, in its order. */

@@ -42,6 +42,7 @@ test('a wrong type, an out-of-range number or a bad list entry is a TypeError na
 test('DEFAULTS is frozen and holds the default of every option that has one', (t) => {
   t.true(Object.isFrozen(DEFAULTS));
   t.throws(() => { (DEFAULTS as { port: number }).port = 1; }, { instanceOf: TypeError });
+  t.true(Object.isFrozen(DEFAULTS.topicsPublic), 'a list default is frozen too');
   const withDefault = specs().filter(([, spec]) => spec.default !== undefined).map(([name]) => name);
   t.deepEqual(Object.keys(DEFAULTS).sort(), withDefault.sort());
   t.is(DEFAULTS.slowPolicy, OPTIONS.slowPolicy.default);
