@@ -139,3 +139,23 @@ test("each row's CLI column names the flags that set that option, and together t
   usageFlags.delete('--help');
   t.deepEqual([...usageFlags].filter((flag) => !documentedFlags.has(flag)).sort(), [], 'flags of wasmsocket serve missing from docs/api.md');
 });
+
+test("docs/cli.md's flag table lists exactly the flags of wasmsocket serve, with the table's defaults", (t) => {
+  const text = readFileSync(join(ROOT, 'docs', 'cli.md'), 'utf8');
+  const section = /### Flags\n([\s\S]*?)\n### /.exec(text);
+  if (section === null) return t.fail('docs/cli.md has no Flags section');
+  const documented = new Map<string, string>();
+  for (const line of section[1].split('\n')) {
+    const cells = line.split(/(?<!\\)\|/).slice(1, -1).map((cell) => cell.trim());
+    for (const match of (cells[0] ?? '').matchAll(/`(--[a-z][a-z-]*)`/g)) documented.set(match[1], cells[1] ?? '');
+  }
+  const usageFlags = [...new Set([...SERVE_USAGE.matchAll(/--[a-z][a-z-]*/g)].map((match) => match[0]))];
+  t.deepEqual([...documented.keys()].sort(), usageFlags.sort());
+  for (const [, spec] of specs()) {
+    if (spec.cli === undefined || (typeof spec.default !== 'number' && typeof spec.default !== 'string')) continue;
+    const shown = /`([^`]*)`/.exec(documented.get(`--${spec.cli.flag}`) ?? '')?.[1];
+    if (shown === undefined) continue; // a default described in words ("one per core")
+    const expected = spec.cli.seconds === true ? Number(spec.default) / 1000 : spec.default;
+    t.is(shown, String(expected), `default of --${spec.cli.flag} in docs/cli.md`);
+  }
+});
