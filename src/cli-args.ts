@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { optionError, specs, type CliFlag, type OptionName, type OptionSpec, type ServerOptions } from './server/options.js';
 import { canTransferSockets } from './pool/pool.js';
-import { firstLine, joinNegativeValues } from './arg-parsing.js';
+import { firstLine, joinNegativeValues, nearestOption } from './arg-parsing.js';
 
 export const USAGE = `Usage: wasmsocket serve [options]     a WebSocket server (see wasmsocket serve --help)
        wasmsocket load URL [options]    a load generator (see wasmsocket load --help)
@@ -42,9 +42,11 @@ const CLI_DEFAULTS: Partial<Record<OptionName, { value: () => unknown; text: str
   workers: { value: defaultWorkers, text: `one per core, here ${defaultWorkers()}; 0 on Node < 24.22` },
 };
 
+const PREFIX = 'WASMSOCKET_';
+
 /** The environment variable that sets a flag: `max-payload` → `WASMSOCKET_MAX_PAYLOAD`. */
 export function environmentVariable(flag: string): string {
-  return `WASMSOCKET_${flag.toUpperCase().replace(/-/g, '_')}`;
+  return `${PREFIX}${flag.toUpperCase().replace(/-/g, '_')}`;
 }
 
 /** The table's options that are flags, and the flag each is. */
@@ -108,7 +110,7 @@ export const SERVE_USAGE = [
   '',
   'Every flag can be set in the environment too, as WASMSOCKET_ and its name in capitals',
   '(--max-payload: WASMSOCKET_MAX_PAYLOAD; --deflate: WASMSOCKET_DEFLATE=true); a flag wins over its',
-  'variable, and an empty variable counts as unset.',
+  'variable, an empty variable counts as unset, and any other WASMSOCKET_ variable is refused.',
   '',
 ].join('\n');
 
@@ -168,6 +170,13 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
     const fromEnv = env[variable];
     return fromEnv === undefined || fromEnv === '' ? undefined : { raw: fromEnv, label: variable };
   };
+  const known = [...flags.map(([, , cli]) => cli.flag), ...Object.keys(CLI_ONLY_FLAGS)].map(environmentVariable);
+  for (const [variable, value] of Object.entries(env)) {
+    if (!variable.startsWith(PREFIX) || value === undefined || value === '' || known.includes(variable)) continue;
+    // Compared without the prefix they share, which would make any two names look alike.
+    const nearest = nearestOption(variable.slice(PREFIX.length), known.map((name) => name.slice(PREFIX.length)));
+    throw new UsageError(`unknown variable ${variable}` + (nearest === undefined ? '' : `: did you mean ${PREFIX}${nearest}?`));
+  }
   const options: Record<string, unknown> = {};
   for (const [name, spec, cli] of flags) {
     const input = given(cli.flag);

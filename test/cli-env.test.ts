@@ -84,7 +84,7 @@ test('a flag wins over its variable; an empty variable counts as unset', (t) => 
   t.throws(() => parseServeArgs([], { WASMSOCKET_CERT: 'c.pem' }), { instanceOf: UsageError, message: /--cert and --key go together/ });
 });
 
-test('a bad value in a variable is a usage error naming the variable', (t) => {
+test('a bad value in a variable, or a variable serve does not have, is a usage error naming it', (t) => {
   const cases: Array<[Record<string, string>, RegExp]> = [
     [{ WASMSOCKET_MAX_PAYLOAD: '16MB' }, /^WASMSOCKET_MAX_PAYLOAD must be a whole number, got "16MB"$/],
     [{ WASMSOCKET_PORT: '70000' }, /^WASMSOCKET_PORT must be between 0 and 65535, got 70000$/],
@@ -92,6 +92,8 @@ test('a bad value in a variable is a usage error naming the variable', (t) => {
     [{ WASMSOCKET_DEFLATE: 'yes' }, /^WASMSOCKET_DEFLATE must be true or false \(or 1 or 0\), got "yes"$/],
     [{ WASMSOCKET_ORIGINS: 'not a url' }, /^WASMSOCKET_ORIGINS: "not a url" is not a URL$/],
     [{ WASMSOCKET_PING_INTERVAL: '-1' }, /^WASMSOCKET_PING_INTERVAL must be a whole number/],
+    [{ WASMSOCKET_MAX_PAYLAOD: '16' }, /^unknown variable WASMSOCKET_MAX_PAYLAOD: did you mean WASMSOCKET_MAX_PAYLOAD\?$/],
+    [{ WASMSOCKET_FROBNICATE: '1' }, /^unknown variable WASMSOCKET_FROBNICATE$/],
   ];
   for (const [env, message] of cases) t.throws(() => parseServeArgs([], env), { instanceOf: UsageError, message }, JSON.stringify(env));
 });
