@@ -183,7 +183,7 @@ export const OPTIONS = {
   topicsPublic: strings({
     scope: 'thread', default: DEFAULT_PUBLIC_TOPICS, items: 'topic prefixes', cli: { flag: 'topics-public', arg: 'a,b.*' },
     checkItem: (prefix) => { const error = publicTopicError(prefix); return error === undefined ? undefined : `is not a topic prefix (${error})`; },
-    doc: 'topic prefixes any client may publish and subscribe to when the app has no canPublish/canSubscribe hooks; * is any one segment, > everything; the default: every topic, no pattern starting with a wildcard',
+    doc: 'topic prefixes any client may publish and subscribe to when the app has no canPublish/canSubscribe hooks; * is any one segment, > everything; * alone: every topic, but no pattern starting with a wildcard',
   }),
   noServer: bool({ scope: 'node', default: false, doc: 'no listener of our own: upgrades come through handleUpgrade() from another HTTP server' }),
   onError: typed<(error: Error) => void>('function')({ scope: 'node', doc: 'reports application exceptions and other per-connection failures; logged when unset' }),
