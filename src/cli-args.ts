@@ -7,6 +7,7 @@ import type { CodecKind } from './codec/codec.js';
 import { canTransferSockets } from './pool/pool.js';
 import { publicTopicError } from './pubsub/permissions.js';
 import { firstLine, joinNegativeValues } from './arg-parsing.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './logging/logger.js';
 
 export const USAGE = `Usage: wasmsocket serve [options]     a WebSocket server (see wasmsocket serve --help)
        wasmsocket load URL [options]    a load generator (see wasmsocket load --help)
@@ -69,6 +70,10 @@ Options:
                          subscriptions the connections from one address may hold together
                          on one thread (a worker, or the main thread inline), 0 = no limit
                          (default ${DEFAULTS.maxSubscriptionsPerIp})
+  --metrics-port PORT    serve GET /metrics (Prometheus text format) on this port, bound to
+                         --host like the server; 0 for any free port (default: no metrics)
+  --log-format text|json log lines as readable text or one JSON object each (default ${DEFAULTS.logFormat})
+  --log-level LEVEL      debug, info, warn or error: the least severe level logged (default ${DEFAULTS.logLevel})
   --topics-public a,b.*  topic prefixes any client may publish and subscribe to (unless the
                          app has canPublish/canSubscribe hooks); * is any one segment, and a
                          pattern must name its prefix segments; > is everything (default
@@ -154,6 +159,9 @@ export function parseServeArgs(args: string[]): ServeCommand {
         'max-total-subscriptions': { type: 'string' },
         'max-subscriptions-per-ip': { type: 'string' },
         'topics-public': { type: 'string' },
+        'metrics-port': { type: 'string' },
+        'log-format': { type: 'string' },
+        'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -181,6 +189,12 @@ export function parseServeArgs(args: string[]): ServeCommand {
   for (const prefix of topicsPublic) {
     const error = publicTopicError(prefix);
     if (error !== undefined) throw new UsageError(`--topics-public: "${prefix}" is not a topic prefix (${error})`);
+  }
+  const logFormat = values['log-format'] ?? DEFAULTS.logFormat;
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) throw new UsageError(`--log-format must be "text" or "json", got "${logFormat}"`);
+  const logLevel = values['log-level'] ?? DEFAULTS.logLevel;
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
   return {
     certificateFiles: values.cert === undefined ? undefined : { cert: values.cert, key: values.key! },
@@ -224,6 +238,9 @@ export function parseServeArgs(args: string[]): ServeCommand {
       maxSubscriptionsPerIp: values['max-subscriptions-per-ip'] === undefined ? DEFAULTS.maxSubscriptionsPerIp
         : parseInteger('max-subscriptions-per-ip', values['max-subscriptions-per-ip'], 0, 1_000_000_000),
       topicsPublic,
+      metricsPort: values['metrics-port'] === undefined ? undefined : parseInteger('metrics-port', values['metrics-port'], 0, 65535),
+      logFormat: logFormat as LogFormat,
+      logLevel: logLevel as LogLevel,
     },
   };
 }

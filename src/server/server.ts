@@ -32,6 +32,12 @@ import { FdReserve } from './fd-reserve.js';
 import { resolveDeflateOptions, type DeflateOptions } from '../extensions/deflate-options.js';
 import { idleCollectionStats, type IdleCollectionStats } from './idle-collector.js';
 import { threadMemory, type ThreadMemory } from './thread-memory.js';
+import { LOG_FORMATS, LOG_LEVELS, Logger, type LogFormat, type LogLevel, type LogSink } from '../logging/logger.js';
+import { MetricsEndpoint } from './metrics-endpoint.js';
+import type { NodeMetrics, NodeSnapshot } from './metrics.js';
+import { eventLoopDelay, watchEventLoopDelay } from '../metrics/event-loop-delay.js';
+import { addBucketCounts, createBucketCounts } from '../metrics/bucket-counts.js';
+import { HANDSHAKE_SECONDS_BOUNDS, type TrafficStats } from '../metrics/thread-traffic.js';
 
 export type { AuthorizeVerdict as AuthorizeResult, UpgradeRequest };
 
@@ -134,8 +140,20 @@ export interface ServerOptions {
   noServer?: boolean;
   /** Reports application exceptions and other per-connection failures; logged when unset. */
   onError?: (error: Error) => void;
-  /** Operational messages (backplane up/down, workers replaced); default console.error. */
+  /**
+   * Takes each log line (formatted by logFormat, no newline) instead of the default: debug and
+   * info lines to stdout, warnings and errors to stderr.
+   */
   log?: (line: string) => void;
+  /** `text` (default): readable lines; `json`: one JSON object per line (time, level, event, fields). */
+  logFormat?: LogFormat;
+  /** The least severe level logged: `debug`, `info` (default), `warn` or `error`. */
+  logLevel?: LogLevel;
+  /**
+   * Serves GET /metrics (Prometheus text format) on this port, bound to `host`; 0 picks a free
+   * port (see `metricsPort`). Unset: no metrics listener (`server.metrics()` still works).
+   */
+  metricsPort?: number;
 }
 
 export const DEFAULTS = {
@@ -166,6 +184,8 @@ export const DEFAULTS = {
   idleCollectAfter: 1000,
   maxConnections: 0,
   maxConnectionsPerIp: 0,
+  logFormat: 'text' as LogFormat,
+  logLevel: 'info' as LogLevel,
 };
 
 /** Options that are whole numbers, with their smallest allowed value. */
@@ -174,10 +194,10 @@ const INTEGER_OPTIONS = {
   highWaterMark: 1, maxBufferedBytes: 0, maxInflateBytes: 1, slowSubscriberBytes: 1, workerHeartbeatTimeoutMs: 1,
   pingIntervalMs: 0, pingTimeoutMs: 1, idleTimeoutMs: 0, idleCollectAfter: 0, maxConnections: 0, maxConnectionsPerIp: 0,
   redisPingIntervalMs: 1, redisPingTimeoutMs: 1, maxSubscriptions: 1, maxTotalSubscriptions: 1,
-  maxSubscriptionsPerIp: 0, maxWorkerExternalMemory: 0,
+  maxSubscriptionsPerIp: 0, maxWorkerExternalMemory: 0, metricsPort: 0,
 } as const;
 const OTHER_OPTIONS = new Set(['host', 'app', 'codec', 'utf8Validator', 'subprotocols', 'origins', 'authorize', 'tls', 'deflate',
-  'redis', 'slowPolicy', 'path', 'noServer', 'onError', 'log', 'topicsPublic']);
+  'redis', 'slowPolicy', 'path', 'noServer', 'onError', 'log', 'topicsPublic', 'logFormat', 'logLevel']);
 
 /** Checks options up front: an unknown name (a typo, another library's option) or a bad value is a TypeError. */
 function validateOptions(options: ServerOptions): void {
@@ -185,8 +205,9 @@ function validateOptions(options: ServerOptions): void {
     if (value === undefined) continue;
     if (name in INTEGER_OPTIONS) {
       const min = INTEGER_OPTIONS[name as keyof typeof INTEGER_OPTIONS];
-      if (!Number.isSafeInteger(value) || (value as number) < min || (name === 'port' && (value as number) > 65535)) {
-        throw new TypeError(`option ${name} must be a whole number ≥ ${min}${name === 'port' ? ' and ≤ 65535' : ''}, got ${String(value)}`);
+      const isPort = name === 'port' || name === 'metricsPort';
+      if (!Number.isSafeInteger(value) || (value as number) < min || (isPort && (value as number) > 65535)) {
+        throw new TypeError(`option ${name} must be a whole number ≥ ${min}${isPort ? ' and ≤ 65535' : ''}, got ${String(value)}`);
       }
     } else if (!OTHER_OPTIONS.has(name)) {
       throw new TypeError(`unknown option "${name}"`);
@@ -194,6 +215,12 @@ function validateOptions(options: ServerOptions): void {
   }
   for (const name of ['authorize', 'onError', 'log'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`option ${name} must be a function`);
+  }
+  if (options.logFormat !== undefined && !LOG_FORMATS.includes(options.logFormat)) {
+    throw new TypeError(`option logFormat must be ${LOG_FORMATS.map((f) => `"${f}"`).join(' or ')}, got ${String(options.logFormat)}`);
+  }
+  if (options.logLevel !== undefined && !LOG_LEVELS.includes(options.logLevel)) {
+    throw new TypeError(`option logLevel must be one of ${LOG_LEVELS.map((l) => `"${l}"`).join(', ')}, got ${String(options.logLevel)}`);
   }
   if (options.path !== undefined && (typeof options.path !== 'string' || !options.path.startsWith('/'))) {
     throw new TypeError(`option path must be a string starting with "/", got ${String(options.path)}`);
@@ -228,13 +255,15 @@ export interface ServerStats {
   /** The process's resident memory, and each thread's memory (main first, then each worker; null: not answering). */
   memory: { rss: number; threads: (ThreadMemory | null)[] };
   pool?: WorkerPool['stats'];
+  /** Messages, bytes and handshakes, every thread's summed (read by /metrics). */
+  traffic: TrafficStats;
 }
 
 export class WasmSocketServer {
   readonly #net: NetServer;
   readonly #settings: ConnectionSettings;
   readonly #options: ServerOptions;
-  readonly #log: (line: string) => void;
+  readonly #log: LogSink;
   readonly #app: Application;
   readonly #onError: (error: Error) => void;
   readonly #errorLog: ErrorLog;
@@ -257,15 +286,21 @@ export class WasmSocketServer {
   #closing = false;
   /** Uncaught errors survived on this thread (inline mode under the CLI: inline-faults.ts). */
   #uncaughtErrors = 0;
+  /** Connections answered 503 because no worker could take them. */
+  #refusedNoWorker = 0;
+  #metrics: Promise<NodeMetrics> | undefined;
+  readonly #metricsEndpoint: MetricsEndpoint | undefined;
 
   /** `app` runs inline; with workers, `appSpec` (its name or path) is loaded in every worker. */
   constructor(app: Application, options: ServerOptions, appSpec?: string) {
     validateOptions(options);
     this.#options = options;
     this.#app = app;
-    this.#log = options.log ?? ((line) => console.error(`wasmsocket: ${line}`));
+    const log = options.log;
+    const logger = new Logger({ format: options.logFormat ?? DEFAULTS.logFormat, level: options.logLevel ?? DEFAULTS.logLevel, write: log === undefined ? undefined : (line) => log(line) });
+    this.#log = logger.sink;
     // Without onError, an application's exceptions are logged (a few of each kind, the rest counted).
-    const errorLog = new ErrorLog(this.#log);
+    const errorLog = new ErrorLog((message) => this.#log({ level: 'error', event: 'application_error', message }));
     this.#errorLog = errorLog;
     this.#onError = options.onError ?? ((error) => errorLog.report(error));
     this.#settings = {
@@ -324,6 +359,7 @@ export class WasmSocketServer {
           app: appSpec, settings: this.#settings, authorize: runAuthorize !== undefined,
           relayPublishes: workers > 1 || this.#backplane !== undefined, relayPatterns: this.#backplane !== undefined,
           maxExternalMemory: options.maxWorkerExternalMemory ?? DEFAULTS.maxWorkerExternalMemory,
+          watchEventLoop: options.metricsPort !== undefined,
         },
         hooks: {
           authorize: runAuthorize ?? (async () => true),
@@ -345,6 +381,10 @@ export class WasmSocketServer {
     } else {
       this.#local = this.#createLocal(this.#backplane);
     }
+    if (options.metricsPort !== undefined) {
+      watchEventLoopDelay();
+      this.#metricsEndpoint = new MetricsEndpoint(() => this.#nodeMetrics());
+    }
     // pauseOnConnect: a socket can move to a worker only while nothing has been read from it.
     this.#net = createNetServer({ pauseOnConnect: true }, (socket) => this.#accept(socket));
   }
@@ -359,6 +399,7 @@ export class WasmSocketServer {
         if (this.#options.onError !== undefined) this.#options.onError(error);
         else this.#errorLog.report(error, `application error, connection ${id}: `);
       },
+      log: this.#log,
     };
     return new ConnectionServer(this.#settings, this.#app, createCodec(this.#settings.codec), services, backplane);
   }
@@ -420,6 +461,34 @@ export class WasmSocketServer {
     return this.#net.address() as AddressInfo;
   }
 
+  /** The port /metrics is served on; undefined without `metricsPort`. */
+  get metricsPort(): number | undefined {
+    return this.#metricsEndpoint?.port;
+  }
+
+  /** The node's metrics in the Prometheus text format: what GET /metrics on `metricsPort` answers. */
+  async metrics(): Promise<string> {
+    return (await this.#nodeMetrics()).render();
+  }
+
+  /** Made at the first scrape: prom-client is loaded only by a server that is asked for metrics. */
+  #nodeMetrics(): Promise<NodeMetrics> {
+    this.#metrics ??= import('./metrics.js').then(({ NodeMetrics }) => new NodeMetrics(() => this.#metricsSnapshot()));
+    return this.#metrics;
+  }
+
+  async #metricsSnapshot(): Promise<NodeSnapshot> {
+    const stats = await this.stats();
+    const cpu = process.cpuUsage();
+    const backplane = this.#backplane;
+    return {
+      stats, admission: { ...this.#admission.stats }, fds: this.#fds.stats, uncaughtErrors: this.#uncaughtErrors,
+      refusedNoWorker: this.#refusedNoWorker, mainEventLoopDelay: eventLoopDelay(),
+      cpuSeconds: { user: cpu.user / 1e6, system: cpu.system / 1e6 },
+      backplane: backplane === undefined ? undefined : { state: backplane.state, nodes: backplane.peers.nodes, stats: { ...backplane.stats } },
+    };
+  }
+
   /** Sockets per worker, handed out and not closed yet (empty inline). */
   get workerLoads(): number[] {
     return this.#pool?.loads ?? [];
@@ -445,8 +514,19 @@ export class WasmSocketServer {
     let bufferedAmount = 0;
     let applicationErrors = 0;
     const inflate = { inUseBytes: 0, peakBytes: 0, granted: 0, waited: 0, waiting: 0 };
+    const traffic: TrafficStats = {
+      messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, handshakeSeconds: createBucketCounts(HANDSHAKE_SECONDS_BOUNDS), handshakeRefusals: {},
+    };
     for (const thread of threads) {
       if (thread === undefined) continue;
+      traffic.messagesIn += thread.traffic.messagesIn;
+      traffic.messagesOut += thread.traffic.messagesOut;
+      traffic.bytesIn += thread.traffic.bytesIn;
+      traffic.bytesOut += thread.traffic.bytesOut;
+      addBucketCounts(traffic.handshakeSeconds, thread.traffic.handshakeSeconds);
+      for (const [status, count] of Object.entries(thread.traffic.handshakeRefusals)) {
+        traffic.handshakeRefusals[status] = (traffic.handshakeRefusals[status] ?? 0) + count;
+      }
       connections += thread.connections;
       applicationErrors += thread.applicationErrors;
       inflate.inUseBytes += thread.inflate.inUseBytes;
@@ -475,7 +555,7 @@ export class WasmSocketServer {
     // The main thread's own memory once: #local's stats read this same thread's.
     const memory = { rss: process.memoryUsage.rss(), threads: [threadMemory(), ...workers.map((thread) => thread?.memory ?? null)] };
     return {
-      connections, bufferedAmount, pubsub, buffers, idleCollections, applicationErrors, inflate, memory,
+      connections, bufferedAmount, pubsub, buffers, idleCollections, applicationErrors, inflate, memory, traffic,
       workers: workers.map((thread) => thread ?? null),
       ...(this.#pool === undefined ? {} : { pool: { ...this.#pool.stats } }),
     };
@@ -487,7 +567,7 @@ export class WasmSocketServer {
    */
   noteUncaughtError(error: Error): void {
     this.#uncaughtErrors++;
-    this.#log(`uncaught error (the server keeps running, its connections stay open): ${error.stack ?? error.message}`);
+    this.#log({ level: 'error', event: 'uncaught_error', message: `uncaught error (the server keeps running, its connections stay open): ${error.stack ?? error.message}` });
   }
 
   /** The state reported by GET /healthz. */
@@ -514,6 +594,7 @@ export class WasmSocketServer {
   /** Starts listening once the workers are ready to take sockets. */
   async listen(): Promise<void> {
     await this.#pool?.started;
+    await this.#metricsEndpoint?.listen(this.#options.metricsPort!, this.#options.host ?? DEFAULTS.host);
     if (this.#options.noServer === true) return;
     return new Promise((resolve, reject) => {
       this.#net.once('error', reject);
@@ -544,6 +625,7 @@ export class WasmSocketServer {
       await this.#pool.close();
     }
     await this.#backplane?.close();
+    await this.#metricsEndpoint?.close();
     this.#mainThreadAnswers?.close();
     await listenerClosed;
   }
@@ -567,6 +649,7 @@ export class WasmSocketServer {
     }
     if (this.#pool.hand(socket, id)) return;
     this.#admission.release(id);
+    this.#refusedNoWorker++;
     this.#answerHere(socket, { status: 503, reason: 'no worker could take the connection; try again later', healthStatus: 503 });
   }
 

@@ -312,7 +312,7 @@ test('npx wasmsocket serve: Ctrl-C (SIGINT to its process group) stops the serve
   t.timeout(120_000);
   const server = await launch(t, 'npx', await npxServe(), state.consumer, { detached: true });
   await stopsCleanly(t, server, -server.launcher.pid!, 'SIGINT');
-  t.regex(server.output(), /wasmsocket: SIGINT, closing connections with 1001/);
+  t.regex(server.output(), /shutting_down: SIGINT, closing connections with 1001/);
 });
 
 test('npx wasmsocket serve with script-shell=bash: SIGINT to the PID npx started reaches the server, npx exits 0', async (t) => {
