@@ -34,6 +34,7 @@ import { eventLoopDelay } from '../metrics/event-loop-delay.js';
 import type { BucketCounts } from '../metrics/bucket-counts.js';
 import type { LogSink } from '../logging/logger.js';
 import { performance } from 'node:perf_hooks';
+import { threadId } from 'node:worker_threads';
 
 /** The settings every connection server of a node shares: plain data, so a worker gets a copy. */
 export interface ConnectionSettings {
@@ -121,6 +122,8 @@ export interface ThreadStats {
   traffic: TrafficStats;
   /** How late this thread's event loop ran; null unless metrics are served. */
   eventLoopDelay: BucketCounts | null;
+  /** The thread's id: a replaced worker's successor has another. */
+  threadId: number;
 }
 
 export class ConnectionServer {
@@ -295,6 +298,7 @@ export class ConnectionServer {
       memory: threadMemory(),
       traffic: trafficStats(),
       eventLoopDelay: eventLoopDelay(),
+      threadId,
     };
   }
 

@@ -13,6 +13,7 @@ import type { AdmissionStats } from './admission.js';
 import type { FdStats } from './fd-reserve.js';
 import type { BackplaneState, BackplaneStats } from '../pubsub/redis-backplane.js';
 import type { BucketCounts } from '../metrics/bucket-counts.js';
+import { CarriedCounters } from './carried-counters.js';
 
 /** What one scrape reads: the node's figures at one moment. */
 export interface NodeSnapshot {
@@ -155,6 +156,7 @@ function histogramMetric(name: string, help: string, read: (snapshot: NodeSnapsh
 export class NodeMetrics {
   readonly registry = new Registry();
   readonly #snapshot: () => Promise<NodeSnapshot>;
+  readonly #carried = new CarriedCounters();
   #current: NodeSnapshot | undefined;
 
   constructor(snapshot: () => Promise<NodeSnapshot>) {
@@ -195,7 +197,9 @@ export class NodeMetrics {
 
   /** One scrape: the node's figures now, as Prometheus text. */
   async render(): Promise<string> {
-    this.#current = await this.#snapshot();
+    const snapshot = await this.#snapshot();
+    this.#carried.carry(snapshot.stats);
+    this.#current = snapshot;
     // Every metric's collect() runs in this call, before it first awaits: all read this snapshot.
     return this.registry.metrics();
   }

@@ -161,3 +161,37 @@ test('listen() refuses a bad metricsPort, logFormat or logLevel with a TypeError
   await t.throwsAsync(listen({ app: 'echo', logFormat: 'xml' as never }), { instanceOf: TypeError, message: /option logFormat must be "text" or "json"/ });
   await t.throwsAsync(listen({ app: 'echo', logLevel: 'loud' as never }), { instanceOf: TypeError, message: /option logLevel must be one of/ });
 });
+
+test('a replaced worker\'s counts are carried on: the node\'s counters never fall', async (t) => {
+  const server = await listen({
+    port: 0, workers: 1, app: fileURLToPath(new URL('../fixtures/crashing-app.js', import.meta.url)), metricsPort: 0, log: () => {},
+  });
+  t.teardown(() => server.close());
+  const url = `http://127.0.0.1:${server.metricsPort}/metrics`;
+  const echoes = async (count: number) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`);
+    await once(ws, 'open');
+    for (let i = 0; i < count; i++) {
+      ws.send(`m${i}`);
+      await once(ws, 'message');
+    }
+    return ws;
+  };
+  const first = await echoes(5);
+  const before = await Scrape.from(url);
+  t.is(before.value('wasmsocket_messages_received_total'), 5);
+  const closed = once(first, 'close');
+  first.send('exit');
+  await closed;
+  await waitFor(async () => {
+    const scrape = await Scrape.from(url);
+    return scrape.value('wasmsocket_worker_restarts_total') === 1 && scrape.value('wasmsocket_worker_up', { worker: '0' }) === 1;
+  }, 30_000, 50);
+  (await echoes(2)).close();
+  const after = await Scrape.from(url);
+  t.is(after.value('wasmsocket_worker_restarts_total'), 1);
+  // The 5 counted before the crash stay; the "exit" the worker counted after its last answer went with it.
+  t.is(after.value('wasmsocket_messages_received_total'), 7);
+  t.is(Number(after.samples('wasmsocket_handshake_duration_seconds')[0]!.count), 2, 'the handshake histogram is carried on too');
+  t.true(after.value('wasmsocket_received_bytes_total') > before.value('wasmsocket_received_bytes_total'));
+});
