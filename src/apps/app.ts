@@ -4,10 +4,35 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { AuthorizeVerdict, UpgradeRequest } from '../server/upgrade-request.js';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { PubSubRefusal } from '../pubsub/broker.js';
 
-export type { AuthorizeVerdict, UpgradeRequest, PubSubRefusal };
+export type { PubSubRefusal };
+
+/**
+ * The opening handshake's request as hooks see it: plain data, the same in every mode, so that
+ * it can cross from the worker that parsed it to the main thread where a hook passed to
+ * `listen()` runs.
+ */
+export interface UpgradeRequest {
+  method: string;
+  /** The request target: path and query, as sent. */
+  url: string;
+  /** Header names in lower case, as Node's `IncomingMessage.headers`. */
+  headers: IncomingHttpHeaders;
+  remoteAddress: string;
+  remotePort: number;
+}
+
+/**
+ * Answer of an `authorize` hook or an application's `upgrade`: `true` accepts, `{ data }` accepts
+ * and gives the connection `conn.data`, `false` refuses with 401, `{ status, reason }` with that
+ * status. `data` must survive structured clone: in worker mode it crosses threads, and it is
+ * cloned inline too so that both modes behave alike.
+ */
+export type AuthorizeVerdict = boolean | { status: number; reason?: string } | { data: unknown };
+
+export type AuthorizeHook = (request: UpgradeRequest) => AuthorizeVerdict | Promise<AuthorizeVerdict>;
 
 /** One WebSocket connection as an application sees it. */
 export interface Connection {
@@ -79,6 +104,19 @@ export interface Application {
    */
   canSubscribe?(conn: Connection, pattern: string): boolean;
   canPublish?(conn: Connection, topic: string): boolean;
+  /**
+   * Plain HTTP on the WebSocket port: a GET (not an upgrade, not /healthz) of `path`
+   * (without its query) is answered with the page returned, or 404 when there is none. Runs in
+   * the thread that owns the socket, synchronously; an exception answers 500 and is reported like
+   * a handler's. The pubsub application serves its client page at `/` this way.
+   */
+  httpGet?(path: string): HttpPage | undefined;
+}
+
+/** What `httpGet` answers: a 200 with this body and `Content-Type`. */
+export interface HttpPage {
+  contentType: string;
+  body: string | Uint8Array;
 }
 
 const BUILT_IN_APPS: Record<string, string> = {
@@ -106,7 +144,7 @@ export async function loadApplication(nameOrPath: string): Promise<Application> 
   if (app === null || typeof app !== 'object') {
     throw new TypeError(`application "${nameOrPath}" must default-export an object with upgrade/open/message/close/drain handlers`);
   }
-  for (const handler of ['upgrade', 'open', 'message', 'close', 'drain', 'canSubscribe', 'canPublish'] as const) {
+  for (const handler of ['upgrade', 'open', 'message', 'close', 'drain', 'canSubscribe', 'canPublish', 'httpGet'] as const) {
     const value = (app as Record<string, unknown>)[handler];
     if (value !== undefined && typeof value !== 'function') {
       throw new TypeError(`application "${nameOrPath}": ${handler} must be a function`);

@@ -14,6 +14,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Application, Connection, PubSubRefusal } from './app.js';
 import { topicError, MAX_TOPIC_BYTES } from '../pubsub/topics.js';
+import { pubsubPage } from '../pubsub/page.js';
 
 /** Binary request opcodes. */
 const BINARY_PUBLISH = 1, BINARY_SUBSCRIBE = 2, BINARY_UNSUBSCRIBE = 3;
@@ -169,6 +170,10 @@ const pubsub: Application = {
   message(conn, data, isBinary) {
     if (isBinary) handleBinary(conn, data);
     else handleJson(conn, data.toString('utf8'));
+  },
+  /** The client page: connect, subscribe, publish, watch the messages and their rate. */
+  httpGet(path) {
+    return path === '/' || path === '/index.html' ? { contentType: 'text/html; charset=utf-8', body: pubsubPage() } : undefined;
   },
 };
 

@@ -10,6 +10,8 @@
  */
 
 export * from './layout.js';
+export { validateUtf8Js } from './utf8-stream.js';
+export { writeHeaderJs } from './frame-header.js';
 
 export type CodecKind = 'wasm' | 'js';
 

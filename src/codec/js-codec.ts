@@ -10,48 +10,10 @@ import {
   RF_NEW_HEADER, RF_LENGTH_MSB_SET, UTF8_ACCEPT, UTF8_REJECT,
 } from './layout.js';
 import { writeRecord } from './record.js';
+import { validateUtf8Js } from './utf8-stream.js';
+import { writeHeaderJs } from './frame-header.js';
 
 const TWO_POW_32 = 0x1_0000_0000;
-
-/** One step of the streaming UTF-8 validator (RFC 3629 §4 well-formed sequences). */
-function utf8Step(state: number, byte: number): number {
-  switch (state) {
-    case 0:
-      if (byte < 0x80) return 0;
-      if (byte < 0xc2) return UTF8_REJECT; // continuation byte or overlong 2-byte lead
-      if (byte < 0xe0) return 1;
-      if (byte === 0xe0) return 4; // 3-byte, second byte A0..BF (no overlong)
-      if (byte === 0xed) return 5; // 3-byte, second byte 80..9F (no surrogates)
-      if (byte < 0xf0) return 2;
-      if (byte === 0xf0) return 6; // 4-byte, second byte 90..BF (no overlong)
-      if (byte < 0xf4) return 3;
-      if (byte === 0xf4) return 7; // 4-byte, second byte 80..8F (≤ U+10FFFF)
-      return UTF8_REJECT;
-    case 1: return byte >= 0x80 && byte <= 0xbf ? 0 : UTF8_REJECT;
-    case 2: return byte >= 0x80 && byte <= 0xbf ? 1 : UTF8_REJECT;
-    case 3: return byte >= 0x80 && byte <= 0xbf ? 2 : UTF8_REJECT;
-    case 4: return byte >= 0xa0 && byte <= 0xbf ? 1 : UTF8_REJECT;
-    case 5: return byte >= 0x80 && byte <= 0x9f ? 1 : UTF8_REJECT;
-    case 6: return byte >= 0x90 && byte <= 0xbf ? 2 : UTF8_REJECT;
-    case 7: return byte >= 0x80 && byte <= 0x8f ? 2 : UTF8_REJECT;
-    default: return UTF8_REJECT;
-  }
-}
-
-export function validateUtf8Js(data: Uint8Array, offset: number, length: number, state: number): number {
-  const end = offset + length;
-  let i = offset;
-  while (i < end) {
-    if (state === UTF8_REJECT) return UTF8_REJECT;
-    if (state === UTF8_ACCEPT) {
-      // ASCII runs are the common case: skip them without the state switch.
-      while (i < end && data[i] < 0x80) i++;
-      if (i === end) break;
-    }
-    state = utf8Step(state, data[i++]);
-  }
-  return state;
-}
 
 export function maskJs(data: Uint8Array, offset: number, length: number, maskKey: number, phase: number): number {
   const key0 = maskKey & 0xff, key1 = (maskKey >>> 8) & 0xff, key2 = (maskKey >>> 16) & 0xff, key3 = maskKey >>> 24;
@@ -74,30 +36,6 @@ export function maskJs(data: Uint8Array, offset: number, length: number, maskKey
     phase = (phase + 1) & 3;
   }
   return phase;
-}
-
-export function writeHeaderJs(target: Uint8Array, offset: number, opcode: number, fin: boolean, length: number, maskKey?: number): number {
-  let p = offset;
-  target[p++] = (fin ? 0x80 : 0) | (opcode & 0x0f);
-  const maskBit = maskKey === undefined ? 0 : 0x80;
-  if (length < 126) {
-    target[p++] = maskBit | length;
-  } else if (length < 65536) {
-    target[p++] = maskBit | 126;
-    target[p++] = length >>> 8;
-    target[p++] = length & 0xff;
-  } else {
-    target[p++] = maskBit | 127;
-    const hi = Math.floor(length / TWO_POW_32);
-    const lo = length >>> 0;
-    target[p++] = hi >>> 24; target[p++] = (hi >>> 16) & 0xff; target[p++] = (hi >>> 8) & 0xff; target[p++] = hi & 0xff;
-    target[p++] = lo >>> 24; target[p++] = (lo >>> 16) & 0xff; target[p++] = (lo >>> 8) & 0xff; target[p++] = lo & 0xff;
-  }
-  if (maskKey !== undefined) {
-    target[p++] = maskKey & 0xff; target[p++] = (maskKey >>> 8) & 0xff;
-    target[p++] = (maskKey >>> 16) & 0xff; target[p++] = maskKey >>> 24;
-  }
-  return p - offset;
 }
 
 /** True for opcodes whose payload is text: a text frame, or a continuation of a text message. */

@@ -15,7 +15,7 @@ import { Piscina } from 'piscina';
 import type { ThreadStats, TlsCertificate } from '../server/connection-server.js';
 import type { AuthorizeVerdict, UpgradeRequest } from '../server/upgrade-request.js';
 import { PendingRequests, PortChannel, type ToMain, type ToWorker } from './messages.js';
-import { createProgressCounter } from './liveness.js';
+import { createProgressCounter } from '../server/liveness.js';
 import { detachForMove } from './moved-socket.js';
 import { noteConnectionChurn } from '../server/idle-collector.js';
 import type { WorkerTask } from './worker.js';

@@ -7,7 +7,7 @@
 import { threadId, type MessagePort } from 'node:worker_threads';
 import { createCodec } from '../codec/select.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { noteProgress, reportProgressTo } from './liveness.js';
+import { noteProgress, reportProgressTo } from '../server/liveness.js';
 import { watchExternalMemory } from '../server/thread-memory.js';
 import { loadApplication } from '../apps/app.js';
 import type { Backplane } from '../pubsub/broker.js';
@@ -30,8 +30,6 @@ export interface WorkerTask {
   relayPublishes: boolean;
   /** A Redis backplane wants the node's patterns. */
   relayPatterns: boolean;
-  /** External (off-heap) bytes past which this worker asks to be replaced; 0: no cap. */
-  maxExternalMemory: number;
   /** Metrics are served: this worker samples its event-loop delay. */
   watchEventLoop: boolean;
 }
@@ -113,9 +111,10 @@ export default async function runWorker(task: WorkerTask): Promise<void> {
   };
   server = new ConnectionServer(task.settings, app, codec, services, new MainThreadBackplane(channel, task));
   channel.send({ type: 'ready', threadId });
-  if (task.maxExternalMemory > 0) {
-    watchExternalMemory(task.maxExternalMemory, (external) => {
-      channel.send({ type: 'memory-limit', external, limit: task.maxExternalMemory });
+  const limit = task.settings.maxWorkerExternalMemory;
+  if (limit > 0) {
+    watchExternalMemory(limit, (external) => {
+      channel.send({ type: 'memory-limit', external, limit });
       channel.flush();
     });
   }

@@ -6,8 +6,7 @@
  * and a copy back out.
  */
 import { randomFillSync } from 'node:crypto';
-import { type FrameCodec, headerLength } from '../codec/codec.js';
-import { writeHeaderJs } from '../codec/js-codec.js';
+import { type FrameCodec, headerLength, writeHeaderJs } from '../codec/codec.js';
 
 /** Payloads below this size are sent with their header in one buffer; larger ones as two writes. */
 const SMALL_FRAME_BYTES = 1024;

@@ -8,8 +8,7 @@
  * boundaries. bench/results/codec.md has the numbers behind NATIVE_MIN_BYTES.
  */
 import { isUtf8 } from 'node:buffer';
-import { UTF8_ACCEPT, UTF8_REJECT } from '../codec/codec.js';
-import { validateUtf8Js } from '../codec/js-codec.js';
+import { UTF8_ACCEPT, UTF8_REJECT, validateUtf8Js } from '../codec/codec.js';
 
 /**
  * Below this many bytes, streaming in JS is as fast as a call to isUtf8 (bench/results/codec.md:

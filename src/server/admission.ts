@@ -4,12 +4,10 @@
  * 429. Counted from accept to close, whichever thread serves the socket.
  */
 
-export interface AdmissionLimits {
-  /** Open connections of the node (0: no limit). */
-  maxConnections: number;
-  /** Open connections from one remote address (0: no limit). */
-  maxConnectionsPerIp: number;
-}
+import type { ResolvedOptions } from './options.js';
+
+/** Open connections of the node, and from one remote address (0: no limit). */
+export type AdmissionLimits = Pick<ResolvedOptions, 'maxConnections' | 'maxConnectionsPerIp'>;
 
 export interface Refusal {
   status: 429 | 503;

@@ -8,7 +8,7 @@
  */
 import { BROKER_COUNTERS } from '../pubsub/broker.js';
 import { addBucketCounts, copyBucketCounts } from '../metrics/bucket-counts.js';
-import type { ServerStats } from './server.js';
+import type { ServerStats } from './node-stats.js';
 import type { ThreadStats } from './connection-server.js';
 
 /** The counters a thread's stats and the node's sums have in common. */

@@ -1,18 +1,22 @@
 /**
- * Answers to plain HTTP on the WebSocket port: the pub/sub page, /healthz, a failed attempt at
- * an upgrade, and malformed requests.
+ * Answers to plain HTTP on the WebSocket port: /healthz, the application's pages (its `httpGet`
+ * hook), a failed attempt at an upgrade, and malformed requests.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { duplicateHostError, validateUpgrade, rejectionResponse, type HandshakeOptions } from '../handshake/handshake.js';
 import { HandshakeError } from '../protocol/errors.js';
-import { pubsubPage } from '../pubsub/page.js';
+import type { HttpPage } from '../apps/app.js';
 
 export interface HttpContext {
   handshakeOptions: HandshakeOptions;
   /** The node's state; asked of the main thread when this runs in a worker. */
   health: () => Promise<Record<string, unknown>>;
+  /** The application's page for a path (its `httpGet` hook), undefined for none; may throw. */
+  page: (path: string) => HttpPage | undefined;
+  /** The page hook threw: reported like an application error. */
+  onError: (error: Error) => void;
 }
 
 /** The path of a request target, without its query. */
@@ -54,10 +58,21 @@ export function answerHttp(request: IncomingMessage, response: ServerResponse, c
     });
     return;
   }
-  if (request.method === 'GET' && (path === '/' || path === '/index.html')) {
-    response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-    response.end(pubsubPage());
-    return;
+  if (request.method === 'GET') {
+    let page: HttpPage | undefined;
+    try {
+      page = context.page(path);
+    } catch (error) {
+      context.onError(error as Error);
+      response.writeHead(500, { 'Content-Type': 'text/plain' });
+      response.end('internal error\n');
+      return;
+    }
+    if (page !== undefined) {
+      response.writeHead(200, { 'Content-Type': page.contentType });
+      response.end(page.body);
+      return;
+    }
   }
   response.writeHead(404, { 'Content-Type': 'text/plain' });
   response.end('not found\n');

@@ -8,7 +8,7 @@
  * docs/operations.md, "Metrics", documents every metric here: a metric added here gets its row there.
  */
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
-import type { ServerStats } from './server.js';
+import type { ServerStats } from './node-stats.js';
 import type { AdmissionStats } from './admission.js';
 import type { FdStats } from './fd-reserve.js';
 import type { BackplaneState, BackplaneStats } from '../pubsub/redis-backplane.js';

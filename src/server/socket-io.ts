@@ -4,7 +4,7 @@
  * a frame.
  */
 import type { Socket } from 'node:net';
-import { noteProgress } from '../pool/liveness.js';
+import { noteProgress } from './liveness.js';
 import type { SharedFrame } from '../protocol/shared-frame.js';
 import { readIntoMemory } from './wasm-reads.js';
 import type { SendBudget } from './send-budget.js';

@@ -1,30 +1,12 @@
 /**
- * The opening handshake's request as hooks see it: plain data, the same in every mode, so that
- * it can cross from the worker that parsed it to the main thread where a hook passed to
- * `listen()` runs.
+ * The opening handshake's request as hooks see it (the application contract declares it:
+ * apps/app.ts), made from Node's request, and the verdicts of the hooks run and enforced.
  */
-import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import { HandshakeError } from '../protocol/errors.js';
+import type { AuthorizeHook, AuthorizeVerdict, UpgradeRequest } from '../apps/app.js';
 
-export interface UpgradeRequest {
-  method: string;
-  /** The request target: path and query, as sent. */
-  url: string;
-  /** Header names in lower case, as Node's `IncomingMessage.headers`. */
-  headers: IncomingHttpHeaders;
-  remoteAddress: string;
-  remotePort: number;
-}
-
-/**
- * Answer of an `authorize` hook or an application's `upgrade`: `true` accepts, `{ data }` accepts
- * and gives the connection `conn.data`, `false` refuses with 401, `{ status, reason }` with that
- * status. `data` must survive structured clone: in worker mode it crosses threads, and it is
- * cloned inline too so that both modes behave alike.
- */
-export type AuthorizeVerdict = boolean | { status: number; reason?: string } | { data: unknown };
-
-export type AuthorizeHook = (request: UpgradeRequest) => AuthorizeVerdict | Promise<AuthorizeVerdict>;
+export type { UpgradeRequest, AuthorizeVerdict, AuthorizeHook };
 
 export function upgradeRequestOf(request: IncomingMessage): UpgradeRequest {
   return {

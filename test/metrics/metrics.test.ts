@@ -147,7 +147,7 @@ test('bad --metrics-port, --log-format and --log-level are one-line usage errors
     ['--metrics-port', 'abc', /--metrics-port must be a whole number, got "abc"/],
     ['--metrics-port', '70000', /--metrics-port must be between 0 and 65535, got 70000/],
     ['--log-format', 'xml', /--log-format must be "text" or "json", got "xml"/],
-    ['--log-level', 'loud', /--log-level must be one of debug, info, warn, error, got "loud"/],
+    ['--log-level', 'loud', /--log-level must be "debug", "info", "warn" or "error", got "loud"/],
   ] as const) {
     const run = spawnSync(process.execPath, [cli, 'serve', flag, value], { encoding: 'utf8' });
     t.is(run.status, 2, run.stderr);
@@ -159,7 +159,7 @@ test('bad --metrics-port, --log-format and --log-level are one-line usage errors
 test('listen() refuses a bad metricsPort, logFormat or logLevel with a TypeError naming it', async (t) => {
   await t.throwsAsync(listen({ app: 'echo', metricsPort: 65536 }), { instanceOf: TypeError, message: /option metricsPort must be a whole number ≥ 0 and ≤ 65535/ });
   await t.throwsAsync(listen({ app: 'echo', logFormat: 'xml' as never }), { instanceOf: TypeError, message: /option logFormat must be "text" or "json"/ });
-  await t.throwsAsync(listen({ app: 'echo', logLevel: 'loud' as never }), { instanceOf: TypeError, message: /option logLevel must be one of/ });
+  await t.throwsAsync(listen({ app: 'echo', logLevel: 'loud' as never }), { instanceOf: TypeError, message: /option logLevel must be "debug", "info", "warn" or "error"/ });
 });
 
 test('a replaced worker\'s counts are carried on: the node\'s counters never fall', async (t) => {

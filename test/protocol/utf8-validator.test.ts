@@ -1,7 +1,7 @@
 import test from 'ava';
 import { isUtf8 } from 'node:buffer';
 import { validateTextSegment, NATIVE_MIN_BYTES } from '../../src/protocol/utf8-validator.js';
-import { validateUtf8Js } from '../../src/codec/js-codec.js';
+import { validateUtf8Js } from '../../src/codec/codec.js';
 import { UTF8_ACCEPT, UTF8_REJECT } from '../../src/codec/codec.js';
 
 /** Deterministic PRNG (mulberry32) so failures reproduce. */
