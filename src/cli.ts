@@ -71,14 +71,16 @@ async function serve(args: string[]): Promise<void> {
   const { address, port } = server.address();
   const host = address.includes(':') ? `[${address}]` : address;
   const url = `${server.secure ? 'wss' : 'ws'}://${host}:${port}/`;
-  const page = `${server.secure ? 'https' : 'http'}://${host}:${port}/`;
+  const http = `${server.secure ? 'https' : 'http'}://${host}:${port}/`;
+  // The built-in pub/sub app serves its client page at /; every app has /healthz.
+  const page = options.app === 'pubsub' ? http : undefined;
   const metrics = server.metricsPort === undefined ? undefined : `http://${host}:${server.metricsPort}/metrics`;
   const threads = options.workers === 0 ? 'inline' : `${options.workers} worker${options.workers > 1 ? 's' : ''}`;
   logger.log({
     level: 'info', event: 'listening',
     message: `wasmsocket listening on ${url} (app ${options.app}, codec ${options.codec}, ${threads}${options.deflate ? ', permessage-deflate' : ''}); `
-      + `page ${page}${metrics === undefined ? '' : `, metrics ${metrics}`}`,
-    fields: { url, page, metrics: metrics ?? null, app: options.app, codec: options.codec ?? null, workers: options.workers, deflate: options.deflate === true, pid: process.pid },
+      + `${page === undefined ? `health ${http}healthz` : `page ${page}`}${metrics === undefined ? '' : `, metrics ${metrics}`}`,
+    fields: { url, page: page ?? null, health: `${http}healthz`, metrics: metrics ?? null, app: options.app, codec: options.codec ?? null, workers: options.workers, deflate: options.deflate === true, pid: process.pid },
   });
 }
 
