@@ -208,6 +208,10 @@ class WorkerSlot {
       case 'ready':
         this.#threadId = message.threadId;
         this.#markStarted();
+        hooks.log({
+          level: 'debug', event: 'worker_started', message: `worker ${this.index} started (thread ${message.threadId})`,
+          fields: { worker: this.index, threadId: message.threadId },
+        });
         break;
       case 'closed':
         noteConnectionChurn(this.pool.options.task.settings.idleCollectAfter);

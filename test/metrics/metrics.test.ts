@@ -129,7 +129,7 @@ test('refusals are counted by reason and handshake errors by status', async (t) 
 test('worker events reach the log as JSON lines with their fields', async (t) => {
   const lines: string[] = [];
   const server = await listen({
-    port: 0, workers: 1, app: fileURLToPath(new URL('../fixtures/crashing-app.js', import.meta.url)), logFormat: 'json',
+    port: 0, workers: 1, app: fileURLToPath(new URL('../fixtures/crashing-app.js', import.meta.url)), logFormat: 'json', logLevel: 'debug',
     log: (line) => lines.push(line),
   });
   t.teardown(() => server.close());
@@ -140,6 +140,12 @@ test('worker events reach the log as JSON lines with their fields', async (t) =>
   const replaced = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.event === 'worker_replaced');
   t.like(replaced, { level: 'error', event: 'worker_replaced', worker: 0, restarts: 1 });
   t.regex(String(replaced?.message), /worker 0 died/);
+  // At debug level, the first worker's start and its replacement's, each with its own thread.
+  await waitFor(() => lines.filter((line) => line.includes('"worker_started"')).length === 2, 30_000, 50);
+  const started = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.event === 'worker_started');
+  t.is(started.length, 2);
+  t.true(started.every((entry) => entry.level === 'debug' && entry.worker === 0));
+  t.not(started[0]!.threadId, started[1]!.threadId);
 });
 
 test('bad --metrics-port, --log-format and --log-level are one-line usage errors', (t) => {
