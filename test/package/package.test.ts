@@ -127,8 +127,9 @@ test('npm pack: LICENSE and only runtime files ship, the published package.json 
     `| unpacked | ${kB(packed.unpackedSize)} (${packed.unpackedSize} B) |`,
     `| files | ${packed.entryCount} |`,
     '',
-    'Runtime dependencies, installed with it: piscina; ioredis (loaded only when `redis` is set)',
-    'and hdr-histogram-js (loaded only by `wasmsocket load` and `wasmsocket/load`).',
+    'Runtime dependencies, installed with it: piscina; ioredis (loaded only when `redis` is set),',
+    'prom-client (loaded only when metrics are served or asked for) and hdr-histogram-js (loaded',
+    'only by `wasmsocket load` and `wasmsocket/load`).',
     '',
   ].join('\n'));
   t.pass();
