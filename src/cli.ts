@@ -14,6 +14,7 @@ import { surviveUncaughtErrors } from './main-thread/inline-faults.js';
 import { readFileSync } from 'node:fs';
 import { HelpRequested, parseServeArgs, SERVE_USAGE, USAGE, UsageError } from './cli-args.js';
 import { startedByNpm, watchLauncher } from './launcher-watch.js';
+import { Logger } from './logging/logger.js';
 
 /** Reads --cert and --key; a missing or unreadable file is one line, exit 2. */
 function readCertificate(files: { cert: string; key: string }): { cert: Buffer; key: Buffer } {
@@ -27,6 +28,7 @@ function readCertificate(files: { cert: string; key: string }): { cert: Buffer; 
 async function serve(args: string[]): Promise<void> {
   const { options, certificateFiles } = parseServeArgs(args);
   const tls = certificateFiles === undefined ? undefined : readCertificate(certificateFiles);
+  const logger = new Logger({ format: options.logFormat, level: options.logLevel });
   let server;
   try {
     server = await listen({ ...options, tls });
@@ -41,9 +43,10 @@ async function serve(args: string[]): Promise<void> {
     process.on('SIGHUP', () => {
       try {
         server.setCertificate(readCertificate(certificateFiles));
-        console.error('wasmsocket: SIGHUP, TLS certificate reloaded');
+        logger.log({ level: 'info', event: 'certificate_reloaded', message: 'SIGHUP, TLS certificate reloaded' });
       } catch (error) {
-        console.error(`wasmsocket: SIGHUP, certificate not reloaded (the old one stays): ${(error as Error).message}`);
+        const reason = (error as Error).message;
+        logger.log({ level: 'error', event: 'certificate_reload_failed', message: `SIGHUP, certificate not reloaded (the old one stays): ${reason}`, fields: { reason } });
       }
     });
   }
@@ -51,9 +54,13 @@ async function serve(args: string[]): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`wasmsocket: ${signal}, closing connections with 1001`);
-    server.close().then(() => process.exit(0), (error) => {
-      console.error(`wasmsocket: shutdown failed: ${(error as Error).message}`);
+    logger.log({ level: 'info', event: 'shutting_down', message: `${signal}, closing connections with 1001`, fields: { signal } });
+    server.close().then(() => {
+      logger.log({ level: 'info', event: 'stopped', message: 'every connection closed, exiting' });
+      process.exit(0);
+    }, (error) => {
+      const reason = (error as Error).message;
+      logger.log({ level: 'error', event: 'shutdown_failed', message: `shutdown failed: ${reason}`, fields: { reason } });
       process.exit(1);
     });
   };
@@ -62,8 +69,19 @@ async function serve(args: string[]): Promise<void> {
   if (startedByNpm()) watchLauncher(() => stop('the npm process that started it exited'));
   // Said last: whoever waits for this line may signal the process at once.
   const { address, port } = server.address();
-  const scheme = server.secure ? 'wss' : 'ws';
-  console.log(`wasmsocket listening on ${scheme}://${address.includes(':') ? `[${address}]` : address}:${port}/ (app ${options.app}, codec ${options.codec}, ${options.workers === 0 ? "inline" : `${options.workers} worker${options.workers > 1 ? "s" : ""}`}${options.deflate ? ", permessage-deflate" : ""})`);
+  const host = address.includes(':') ? `[${address}]` : address;
+  const url = `${server.secure ? 'wss' : 'ws'}://${host}:${port}/`;
+  const http = `${server.secure ? 'https' : 'http'}://${host}:${port}/`;
+  // The built-in pub/sub app serves its client page at /; every app has /healthz.
+  const page = options.app === 'pubsub' ? http : undefined;
+  const metrics = server.metricsPort === undefined ? undefined : `http://${host}:${server.metricsPort}/metrics`;
+  const threads = options.workers === 0 ? 'inline' : `${options.workers} worker${options.workers > 1 ? 's' : ''}`;
+  logger.log({
+    level: 'info', event: 'listening',
+    message: `wasmsocket listening on ${url} (app ${options.app}, codec ${options.codec}, ${threads}${options.deflate ? ', permessage-deflate' : ''}); `
+      + `${page === undefined ? `health ${http}healthz` : `page ${page}`}${metrics === undefined ? '' : `, metrics ${metrics}`}`,
+    fields: { url, page: page ?? null, health: `${http}healthz`, metrics: metrics ?? null, app: options.app, codec: options.codec ?? null, workers: options.workers, deflate: options.deflate === true, pid: process.pid },
+  });
 }
 
 /** The package's version, from the package.json next to dist/. */

@@ -52,7 +52,7 @@ test('SIGHUP to the server npm start started reloads the certificate and keeps s
   const [child] = childrenOf(server.launcher.pid!);
   process.kill(child!, 'SIGHUP');
   await waitFor(() => /SIGHUP, TLS certificate reloaded/.test(server.output()), 30_000, 100);
-  t.regex(server.output(), /wasmsocket: SIGHUP, TLS certificate reloaded/);
+  t.regex(server.output(), / info certificate_reloaded: SIGHUP, TLS certificate reloaded/);
   const ws = new WebSocket(`wss://127.0.0.1:${server.port}/`, { rejectUnauthorized: false });
   await once(ws, 'open');
   ws.send('after the reload');

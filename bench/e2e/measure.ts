@@ -41,6 +41,7 @@ export async function measure(server: ServerSpec, scenario: Scenario, placement:
   let loadProc: Pinned | undefined;
   let serverSampler: ProcSampler | undefined;
   let loadSampler: ProcSampler | undefined;
+  let stopSidecar: (() => Promise<void>) | undefined;
   try {
     if (server.unavailable !== undefined) throw new Error(server.unavailable);
     const port = await freePort();
@@ -57,6 +58,8 @@ export async function measure(server: ServerSpec, scenario: Scenario, placement:
       throw new Error(`server did not start: ${(error as Error).message}`);
     }
     serverSampler = new ProcSampler(serverProc.pid);
+    const started = serverProc;
+    stopSidecar = await server.sidecar?.({ host: HOST, port, stdout: () => started.stdout() });
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     sample.rssBeforeKiB = serverSampler.sample()?.rssKiB ?? NaN;
 
@@ -108,6 +111,7 @@ export async function measure(server: ServerSpec, scenario: Scenario, placement:
   } catch (error) {
     sample.error = (error as Error).message.replace(/\s+/g, ' ').slice(0, 300);
   } finally {
+    await stopSidecar?.().catch((error: Error) => { sample.error ??= `sidecar: ${error.message}`; });
     serverSampler?.stop();
     loadSampler?.stop();
     if (loadProc !== undefined) await stopProcess(loadProc, 1000);

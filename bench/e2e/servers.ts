@@ -64,6 +64,11 @@ export interface ServerSpec {
   args(app: AppKind, host: string, port: number, variant?: ServerVariant): string[] | undefined;
   /** Set when the server cannot run on this machine: every run reports it as an error. */
   unavailable?: string;
+  /**
+   * Started by the harness once the server listens, stopped after the run (the stop function it
+   * resolves to): a Prometheus-like scraper, say. It runs in the harness, not on the server's cores.
+   */
+  sidecar?(server: { host: string; port: number; stdout: () => string }): Promise<() => Promise<void>>;
 }
 
 export function wasmsocket(codec: 'wasm' | 'js', workers: number, colour: string, label?: string): ServerSpec {

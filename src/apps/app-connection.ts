@@ -11,6 +11,7 @@ import type { InflateBudget } from '../protocol/inflate-budget.js';
 import type { Application, Connection, PubSubRefusal, UpgradeRequest } from './app.js';
 import { topicError } from '../pubsub/topics.js';
 import type { TopicPermissions } from '../pubsub/permissions.js';
+import { traffic } from '../metrics/thread-traffic.js';
 
 /** What a connection needs from whatever carries its bytes. */
 export interface Transport {
@@ -87,6 +88,7 @@ export class AppConnection implements Connection {
   /** @internal A message from the protocol: the application's handler, called without a closure. */
   deliver(data: Buffer, isBinary: boolean): void {
     this.receivedMessage = true;
+    traffic.messagesIn++;
     const app = this.#app;
     if (app.message === undefined) return;
     try {
@@ -116,6 +118,7 @@ export class AppConnection implements Connection {
   }
 
   send(data: string | Uint8Array, isBinary?: boolean): boolean {
+    traffic.messagesOut++;
     return this.#machine.send(data, isBinary);
   }
 

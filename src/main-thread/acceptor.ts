@@ -13,6 +13,7 @@ import { FdReserve } from '../server/fd-reserve.js';
 import { MainThreadAnswers, type MainThreadRefusal } from '../server/http-answers.js';
 import type { TlsCertificate } from '../server/certificate.js';
 import type { Placement } from '../server/placement.js';
+import type { LogSink } from '../logging/logger.js';
 
 export class Acceptor {
   /** Counts every connection of the node, whichever thread serves it. */
@@ -25,8 +26,10 @@ export class Acceptor {
   /** Answers on this thread the connections no worker takes (made when first needed). */
   #answers: MainThreadAnswers | undefined;
   #nextId = 1;
+  /** Connections answered 503 because no worker could take them. */
+  #refusedNoWorker = 0;
 
-  constructor(limits: AdmissionLimits, log: (line: string) => void, health: () => Promise<Record<string, unknown>>, certificate: () => TlsCertificate | undefined) {
+  constructor(limits: AdmissionLimits, log: LogSink, health: () => Promise<Record<string, unknown>>, certificate: () => TlsCertificate | undefined) {
     this.#admission = new Admission(limits);
     this.#fds = new FdReserve(log);
     this.#health = health;
@@ -49,6 +52,7 @@ export class Acceptor {
     }
     if (placement.adopt(socket, id)) return;
     this.#admission.release(id);
+    this.#refusedNoWorker++;
     this.#answerHere(socket, { status: 503, reason: 'no worker could take the connection; try again later', healthStatus: 503 });
   }
 
@@ -72,6 +76,11 @@ export class Acceptor {
   /** Admission's and the fd reserve's parts of /healthz. */
   health(): { admission: Admission['stats']; fds: FdReserve['stats'] } {
     return { admission: { ...this.#admission.stats }, fds: this.#fds.stats };
+  }
+
+  /** What /metrics reads of admission and the fd reserve. */
+  metrics(): { admission: Admission['stats']; fds: FdReserve['stats']; refusedNoWorker: number } {
+    return { ...this.health(), refusedNoWorker: this.#refusedNoWorker };
   }
 
   close(): void {

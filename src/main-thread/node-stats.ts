@@ -4,6 +4,8 @@ import type { ThreadStats } from '../server/connection-server.js';
 import { idleCollectionStats, type IdleCollectionStats } from '../server/idle-collector.js';
 import { threadMemory, type ThreadMemory } from '../server/thread-memory.js';
 import type { PlacementStats } from '../server/placement.js';
+import { addBucketCounts, createBucketCounts } from '../metrics/bucket-counts.js';
+import { HANDSHAKE_SECONDS_BOUNDS, type TrafficStats } from '../metrics/thread-traffic.js';
 
 /** The node's counters: every thread's, summed. */
 export interface ServerStats {
@@ -23,6 +25,8 @@ export interface ServerStats {
   /** The process's resident memory, and each thread's memory (main first, then each worker; null: not answering). */
   memory: { rss: number; threads: (ThreadMemory | null)[] };
   pool?: { restarts: number; stuck: number; overMemory: number };
+  /** Messages, bytes and handshakes, every thread's summed (read by /metrics). */
+  traffic: TrafficStats;
 }
 
 export function nodeStats({ local, workers, relayed, pool }: PlacementStats): ServerStats {
@@ -33,8 +37,19 @@ export function nodeStats({ local, workers, relayed, pool }: PlacementStats): Se
   let bufferedAmount = 0;
   let applicationErrors = 0;
   const inflate = { inUseBytes: 0, peakBytes: 0, granted: 0, waited: 0, waiting: 0 };
+  const traffic: TrafficStats = {
+    messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, handshakeSeconds: createBucketCounts(HANDSHAKE_SECONDS_BOUNDS), handshakeRefusals: {},
+  };
   for (const thread of threads) {
     if (thread === undefined) continue;
+    traffic.messagesIn += thread.traffic.messagesIn;
+    traffic.messagesOut += thread.traffic.messagesOut;
+    traffic.bytesIn += thread.traffic.bytesIn;
+    traffic.bytesOut += thread.traffic.bytesOut;
+    addBucketCounts(traffic.handshakeSeconds, thread.traffic.handshakeSeconds);
+    for (const [status, count] of Object.entries(thread.traffic.handshakeRefusals)) {
+      traffic.handshakeRefusals[status] = (traffic.handshakeRefusals[status] ?? 0) + count;
+    }
     connections += thread.connections;
     applicationErrors += thread.applicationErrors;
     inflate.inUseBytes += thread.inflate.inUseBytes;
@@ -63,7 +78,7 @@ export function nodeStats({ local, workers, relayed, pool }: PlacementStats): Se
   // The main thread's own memory once: the local server's stats read this same thread's.
   const memory = { rss: process.memoryUsage.rss(), threads: [threadMemory(), ...workers.map((thread) => thread?.memory ?? null)] };
   return {
-    connections, bufferedAmount, pubsub, buffers, idleCollections, applicationErrors, inflate, memory,
+    connections, bufferedAmount, pubsub, buffers, idleCollections, applicationErrors, inflate, memory, traffic,
     workers: workers.map((thread) => thread ?? null),
     ...(pool === undefined ? {} : { pool }),
   };

@@ -25,6 +25,10 @@ import { checkedCertificate } from '../server/certificate.js';
 import { InlinePlacement } from '../server/inline-placement.js';
 import type { Placement } from '../server/placement.js';
 import { nodeStats, type ServerStats } from './node-stats.js';
+import { Logger, type LogSink } from '../logging/logger.js';
+import { MetricsEndpoint } from './metrics-endpoint.js';
+import type { NodeMetrics, NodeSnapshot } from './metrics.js';
+import { eventLoopDelay, watchEventLoopDelay } from '../metrics/event-loop-delay.js';
 
 export type { AuthorizeVerdict as AuthorizeResult, UpgradeRequest, ServerStats };
 export { DEFAULTS, type ServerOptions };
@@ -33,7 +37,7 @@ export class WasmSocketServer {
   readonly #net: NetServer;
   readonly #settings: ConnectionSettings;
   readonly #options: ResolvedOptions;
-  readonly #log: (line: string) => void;
+  readonly #log: LogSink;
   /** Where the connections are served: this thread or the workers. */
   readonly #placement: Placement;
   readonly #backplane: RedisBackplane | undefined;
@@ -42,15 +46,18 @@ export class WasmSocketServer {
   #closing = false;
   /** Uncaught errors survived on this thread (inline mode under the CLI: inline-faults.ts). */
   #uncaughtErrors = 0;
+  #metrics: Promise<NodeMetrics> | undefined;
+  readonly #metricsEndpoint: MetricsEndpoint | undefined;
 
   /** `app` runs inline; with workers, `appSpec` (its name or path) is loaded in every worker. */
   constructor(app: Application, options: ServerOptions, appSpec?: string) {
     const resolved = resolveOptions(options);
     this.#options = resolved;
-    const log = resolved.log ?? ((line) => console.error(`wasmsocket: ${line}`));
+    const write = resolved.log;
+    const log = new Logger({ format: resolved.logFormat, level: resolved.logLevel, write: write === undefined ? undefined : (line) => write(line) }).sink;
     this.#log = log;
     // Without onError, an application's exceptions are logged (a few of each kind, the rest counted).
-    const errorLog = new ErrorLog(log);
+    const errorLog = new ErrorLog((message) => log({ level: 'error', event: 'application_error', message }));
     const onError = resolved.onError ?? ((error) => errorLog.report(error));
     this.#settings = connectionSettings(resolved);
     this.#acceptor = new Acceptor(resolved, log, () => this.health(), () => this.#settings.tls);
@@ -70,6 +77,7 @@ export class WasmSocketServer {
         if (resolved.onError !== undefined) resolved.onError(error);
         else errorLog.report(error, `application error, connection ${id}: `);
       },
+      log,
     };
     if (resolved.workers === 0) {
       this.#placement = new InlinePlacement(this.#settings, app, services, this.#backplane);
@@ -77,8 +85,12 @@ export class WasmSocketServer {
       if (appSpec === undefined) throw new TypeError('with workers, the application must be given by name or path');
       this.#placement = new PoolPlacement({
         workers: resolved.workers, heartbeatTimeoutMs: resolved.workerHeartbeatTimeoutMs, appSpec, app,
-        settings: this.#settings, services, onError, log, backplane: this.#backplane,
+        settings: this.#settings, services, onError, log, backplane: this.#backplane, watchEventLoop: resolved.metricsPort !== undefined,
       });
+    }
+    if (resolved.metricsPort !== undefined) {
+      watchEventLoopDelay();
+      this.#metricsEndpoint = new MetricsEndpoint(() => this.#nodeMetrics());
     }
     // pauseOnConnect: a socket can move to a worker only while nothing has been read from it.
     this.#net = createNetServer({ pauseOnConnect: true }, (socket) => this.#acceptor.accept(socket, this.#placement));
@@ -126,6 +138,33 @@ export class WasmSocketServer {
     return this.#net.address() as AddressInfo;
   }
 
+  /** The port /metrics is served on; undefined without `metricsPort`. */
+  get metricsPort(): number | undefined {
+    return this.#metricsEndpoint?.port;
+  }
+
+  /** The node's metrics in the Prometheus text format: what GET /metrics on `metricsPort` answers. */
+  async metrics(): Promise<string> {
+    return (await this.#nodeMetrics()).render();
+  }
+
+  /** Made at the first scrape: prom-client is loaded only by a server that is asked for metrics. */
+  #nodeMetrics(): Promise<NodeMetrics> {
+    this.#metrics ??= import('./metrics.js').then(({ NodeMetrics }) => new NodeMetrics(() => this.#metricsSnapshot()));
+    return this.#metrics;
+  }
+
+  async #metricsSnapshot(): Promise<NodeSnapshot> {
+    const stats = await this.stats();
+    const cpu = process.cpuUsage();
+    const backplane = this.#backplane;
+    return {
+      stats, ...this.#acceptor.metrics(), uncaughtErrors: this.#uncaughtErrors, mainEventLoopDelay: eventLoopDelay(),
+      cpuSeconds: { user: cpu.user / 1e6, system: cpu.system / 1e6 },
+      backplane: backplane === undefined ? undefined : { state: backplane.state, nodes: backplane.peers.nodes, stats: { ...backplane.stats } },
+    };
+  }
+
   /** Sockets per worker, handed out and not closed yet (empty inline). */
   get workerLoads(): number[] {
     return this.#placement.loads;
@@ -151,7 +190,7 @@ export class WasmSocketServer {
    */
   noteUncaughtError(error: Error): void {
     this.#uncaughtErrors++;
-    this.#log(`uncaught error (the server keeps running, its connections stay open): ${error.stack ?? error.message}`);
+    this.#log({ level: 'error', event: 'uncaught_error', message: `uncaught error (the server keeps running, its connections stay open): ${error.stack ?? error.message}` });
   }
 
   /** The state reported by GET /healthz. */
@@ -177,6 +216,7 @@ export class WasmSocketServer {
   /** Starts listening once the workers are ready to take sockets. */
   async listen(): Promise<void> {
     await this.#placement.started;
+    await this.#metricsEndpoint?.listen(this.#options.metricsPort!, this.#options.host);
     if (this.#options.noServer) return;
     return new Promise((resolve, reject) => {
       this.#net.once('error', reject);
@@ -199,6 +239,7 @@ export class WasmSocketServer {
     const listenerClosed = new Promise<void>((resolve) => (this.#net.listening ? this.#net.close(() => resolve()) : resolve()));
     await this.#placement.close(code, reason, this.#settings.closeTimeoutMs);
     await this.#backplane?.close();
+    await this.#metricsEndpoint?.close();
     this.#acceptor.close();
     await listenerClosed;
   }

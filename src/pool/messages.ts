@@ -9,6 +9,7 @@ import type { MovedSocket } from './moved-socket.js';
 import type { MessagePort, Transferable } from 'node:worker_threads';
 import type { AuthorizeVerdict, UpgradeRequest } from '../server/upgrade-request.js';
 import type { ThreadStats, TlsCertificate } from '../server/connection-server.js';
+import type { LogEntry } from '../logging/logger.js';
 
 /** Main thread → worker. */
 export type ToWorker =
@@ -49,7 +50,8 @@ export type ToMain =
   | { type: 'pong'; seq: number }
   /** An application handler threw (its connection closed with 1011). */
   | { type: 'error'; connection: number; stack: string }
-  | { type: 'log'; line: string }
+  /** A log entry, written by the main thread's logger (one writer per process). */
+  | { type: 'log'; entry: LogEntry }
   /** An uncaught error: the worker closes its connections with 1011, then ends; take it no sockets. */
   | { type: 'failing'; stack: string }
   /** This worker's external memory passed its cap: replace it (like a heap out-of-memory). */

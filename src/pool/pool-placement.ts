@@ -15,6 +15,7 @@ import { ConnectionServer, type ConnectionSettings, type NodeServices } from '..
 import type { TlsCertificate } from '../server/certificate.js';
 import type { Placement, PlacementStats } from '../server/placement.js';
 import { WorkerPool } from './pool.js';
+import type { LogSink } from '../logging/logger.js';
 
 export interface PoolPlacementOptions {
   workers: number;
@@ -28,8 +29,10 @@ export interface PoolPlacementOptions {
   services: NodeServices;
   /** Worker failures and application errors reported by workers. */
   onError(error: Error): void;
-  log(line: string): void;
+  log: LogSink;
   backplane: Backplane | undefined;
+  /** Metrics are served: each worker samples its event-loop delay. */
+  watchEventLoop: boolean;
 }
 
 /**
@@ -66,6 +69,7 @@ export class PoolPlacement implements Placement {
       task: {
         app: options.appSpec, settings: options.settings, authorize: services.authorize !== undefined,
         relayPublishes: workers > 1 || backplane !== undefined, relayPatterns: backplane !== undefined,
+        watchEventLoop: options.watchEventLoop,
       },
       hooks: {
         authorize: services.authorize ?? (async () => true),

@@ -19,6 +19,7 @@ import { createProgressCounter } from '../server/liveness.js';
 import { detachForMove } from './moved-socket.js';
 import { noteConnectionChurn } from '../server/idle-collector.js';
 import type { WorkerTask } from './worker.js';
+import type { LogEntry, LogSink } from '../logging/logger.js';
 
 /** What the pool asks of the server it serves. */
 export interface PoolHooks {
@@ -32,7 +33,7 @@ export interface PoolHooks {
   /** A socket handed to a worker is closed (or was lost with its worker). */
   socketClosed(id: number): void;
   onError(error: Error): void;
-  log(line: string): void;
+  log: LogSink;
 }
 
 export interface WorkerPoolOptions {
@@ -167,13 +168,17 @@ class WorkerSlot {
       return;
     }
     this.pool.stats.stuck++;
-    this.#replace(`did not answer ${this.#missedBeats} heartbeats ${intervalMs} ms apart`);
+    this.#replace({
+      level: 'error', event: 'worker_stalled',
+      message: `worker ${this.index} did not answer ${this.#missedBeats} heartbeats ${intervalMs} ms apart: replacing it`,
+      fields: { worker: this.index, missedHeartbeats: this.#missedBeats, intervalMs },
+    });
   }
 
   /** Terminates this worker (its connections drop with it); #died starts its replacement. */
-  #replace(why: string): void {
+  #replace(why: LogEntry): void {
     if (this.#threadId < 0) return;
-    this.pool.options.hooks.log(`worker ${this.index} ${why}: replacing it`);
+    this.pool.options.hooks.log(why);
     const thread = this.pool.piscina.threads.find((worker) => worker.threadId === this.#threadId);
     this.#threadId = -1; // one termination per worker
     void thread?.terminate();
@@ -203,6 +208,10 @@ class WorkerSlot {
       case 'ready':
         this.#threadId = message.threadId;
         this.#markStarted();
+        hooks.log({
+          level: 'debug', event: 'worker_started', message: `worker ${this.index} started (thread ${message.threadId})`,
+          fields: { worker: this.index, threadId: message.threadId },
+        });
         break;
       case 'closed':
         noteConnectionChurn(this.pool.options.task.settings.idleCollectAfter);
@@ -221,7 +230,7 @@ class WorkerSlot {
       case 'error':
         hooks.onError(new Error(`application error in worker ${this.index}, connection ${message.connection}: ${message.stack}`));
         break;
-      case 'log': hooks.log(message.line); break;
+      case 'log': hooks.log(message.entry); break;
       case 'failing':
         this.#failing = true;
         hooks.onError(new Error(`worker ${this.index} is ending after an uncaught error, closing its connections with 1011: ${message.stack}`));
@@ -230,7 +239,11 @@ class WorkerSlot {
         // A failing worker is already ending: replacing it now would cut its 1011 closes short.
         if (this.#threadId < 0 || this.#failing) break;
         this.pool.stats.overMemory++;
-        this.#replace(`holds ${mebibytes(message.external)} of external memory, over its cap of ${mebibytes(message.limit)}`);
+        this.#replace({
+          level: 'error', event: 'worker_over_memory',
+          message: `worker ${this.index} holds ${mebibytes(message.external)} of external memory, over its cap of ${mebibytes(message.limit)}: replacing it`,
+          fields: { worker: this.index, externalBytes: message.external, limitBytes: message.limit },
+        });
         break;
       case 'shutdown-done': this.#shutdownDone?.(); break;
     }
@@ -249,7 +262,10 @@ class WorkerSlot {
     this.sockets.clear();
     this.pool.stats.restarts++;
     this.pool.options.hooks.workerLost(this.index);
-    this.pool.options.hooks.onError(new Error(`worker ${this.index} died: ${error.message}`));
+    this.pool.options.hooks.log({
+      level: 'error', event: 'worker_replaced', message: `worker ${this.index} died: ${error.message}; replacing it`,
+      fields: { worker: this.index, reason: error.message, restarts: this.pool.stats.restarts },
+    });
     // A worker that dies right after it starts (an app that throws when loaded in a worker)
     // is restarted with a growing delay instead of in a tight loop.
     this.#quickDeaths = Date.now() - this.#startedAt < QUICK_DEATH_MS ? this.#quickDeaths + 1 : 0;

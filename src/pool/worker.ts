@@ -15,6 +15,7 @@ import { ConnectionServer, type ConnectionSettings, type NodeServices } from '..
 import type { AuthorizeVerdict } from '../server/upgrade-request.js';
 import { PendingRequests, PortChannel, type ToMain, type ToWorker } from './messages.js';
 import { socketAround } from './moved-socket.js';
+import { watchEventLoopDelay } from '../metrics/event-loop-delay.js';
 
 export interface WorkerTask {
   port: MessagePort;
@@ -29,6 +30,8 @@ export interface WorkerTask {
   relayPublishes: boolean;
   /** A Redis backplane wants the node's patterns. */
   relayPatterns: boolean;
+  /** Metrics are served: this worker samples its event-loop delay. */
+  watchEventLoop: boolean;
 }
 
 /** Round trips to the main thread wait at most this long (a hook that never answers). */
@@ -59,6 +62,7 @@ class MainThreadBackplane implements Backplane {
 
 export default async function runWorker(task: WorkerTask): Promise<void> {
   reportProgressTo(task.progress);
+  if (task.watchEventLoop) watchEventLoopDelay();
   const app = await loadApplication(task.app);
   const codec = createCodec(task.settings.codec);
   const verdicts = new PendingRequests<AuthorizeVerdict>();
@@ -103,6 +107,7 @@ export default async function runWorker(task: WorkerTask): Promise<void> {
     },
     socketClosed: (id) => channel.send({ type: 'closed', id }),
     onError: (error, connection) => channel.send({ type: 'error', connection, stack: error.stack ?? error.message }),
+    log: (entry) => channel.send({ type: 'log', entry }),
   };
   server = new ConnectionServer(task.settings, app, codec, services, new MainThreadBackplane(channel, task));
   channel.send({ type: 'ready', threadId });
@@ -122,7 +127,7 @@ export default async function runWorker(task: WorkerTask): Promise<void> {
     const error = caught instanceof Error ? caught : new Error(String(caught));
     if (failing !== undefined) {
       // More errors while closing: reported, and the thread still ends with the first one.
-      channel.send({ type: 'log', line: `worker error while closing after an uncaught error: ${error.stack ?? error.message}` });
+      channel.send({ type: 'log', entry: { level: 'error', event: 'worker_error_while_failing', message: `worker error while closing after an uncaught error: ${error.stack ?? error.message}` } });
       return;
     }
     failing = error;

@@ -23,6 +23,7 @@ import type { Redis } from 'ioredis';
 import { SubscriptionIndex, topicError } from './topics.js';
 import { PingWatch } from './redis-liveness.js';
 import { decodeHeartbeat, encodeHeartbeat, PeerSet, PRESENCE_CHANNEL } from './redis-presence.js';
+import { formatLogLine, type LogEntry, type LogSink } from '../logging/logger.js';
 
 /**
  * `recovering`: both connections answer, but some other node has not confirmed its subscriptions
@@ -45,8 +46,8 @@ export interface BackplaneOptions {
   nodeId: string;
   /** A publish from another node; called once per publish. */
   onMessage: (topic: string, payload: Buffer, isBinary: boolean) => void;
-  /** State changes, one line per transition; default console.error. */
-  log?: (line: string) => void;
+  /** State changes, one entry per transition; default: text lines on stderr. */
+  log?: LogSink;
   pingIntervalMs?: number;
   pingTimeoutMs?: number;
 }
@@ -66,6 +67,8 @@ export interface BackplaneStats {
   dropped: number;
   /** Times Redis was seen to stall (a PING unanswered past the deadline). */
   stalls: number;
+  /** Times the link came back after being down (both connections ready again). */
+  reconnects: number;
   /** Extra copies of a message (overlapping subscriptions, a resend after a reconnect). */
   duplicates: number;
 }
@@ -110,9 +113,9 @@ interface RedisSubscription {
 }
 
 export class RedisBackplane {
-  readonly stats: BackplaneStats = { published: 0, unconfirmed: 0, received: 0, dropped: 0, duplicates: 0, stalls: 0 };
+  readonly stats: BackplaneStats = { published: 0, unconfirmed: 0, received: 0, dropped: 0, duplicates: 0, stalls: 0, reconnects: 0 };
   readonly #options: BackplaneOptions;
-  readonly #log: (line: string) => void;
+  readonly #log: LogSink;
   readonly #publisher: Redis;
   readonly #subscriber: Redis;
   readonly #publisherPing: PingWatch;
@@ -157,7 +160,7 @@ export class RedisBackplane {
       if (!Number.isSafeInteger(value) || value < 1) throw new TypeError(`options.${name} must be a whole number ≥ 1, got ${String(value)}`);
     }
     this.#options = options;
-    this.#log = options.log ?? ((line) => console.error(line));
+    this.#log = options.log ?? ((entry: LogEntry) => console.error(formatLogLine(entry, 'text')));
     this.#nodeIdBytes = Buffer.from(options.nodeId, 'utf8');
 
     const common = {
@@ -323,7 +326,7 @@ export class RedisBackplane {
     if (message.length < header || message[0] !== VERSION || idLength === 0 || channel.length <= CHANNEL_PREFIX_BYTES) {
       if (!this.#warnedMalformed) {
         this.#warnedMalformed = true;
-        this.#log('redis backplane: ignoring malformed message(s) on the wasmsocket: channels');
+        this.#log({ level: 'warn', event: 'backplane_malformed_message', message: 'redis backplane: ignoring malformed message(s) on the wasmsocket: channels' });
       }
       return;
     }
@@ -344,7 +347,7 @@ export class RedisBackplane {
     try {
       this.#options.onMessage(topic, message.subarray(header), (message[1]! & FLAG_BINARY) !== 0);
     } catch (error) {
-      this.#log(`redis backplane: onMessage threw: ${(error as Error)?.stack ?? error}`);
+      this.#log({ level: 'error', event: 'backplane_handler_error', message: `redis backplane: onMessage threw: ${(error as Error)?.stack ?? error}` });
     }
   }
 
@@ -369,7 +372,7 @@ export class RedisBackplane {
       this.#linkChanged();
     }, (error: Error) => {
       // A lost connection is retried on the next 'ready'; anything else (an ACL refusal) is logged.
-      if (epoch === this.#subscriberEpoch && this.#subscriberReady) this.#log(`redis backplane: subscribing failed: ${error?.message ?? error}`);
+      if (epoch === this.#subscriberEpoch && this.#subscriberReady) this.#log({ level: 'warn', event: 'backplane_subscribe_failed', message: `redis backplane: subscribing failed: ${error?.message ?? error}` });
     });
     const stale = [...this.#maybeSubscribed.values()].filter((s) => !this.#wanted.has(s.name));
     this.#maybeSubscribed.clear();
@@ -392,7 +395,7 @@ export class RedisBackplane {
     if (heartbeat === undefined) {
       if (!this.#warnedMalformed) {
         this.#warnedMalformed = true;
-        this.#log(`redis backplane: ignoring malformed message(s) on ${PRESENCE_CHANNEL}`);
+        this.#log({ level: 'warn', event: 'backplane_malformed_message', message: `redis backplane: ignoring malformed message(s) on ${PRESENCE_CHANNEL}` });
       }
       return;
     }
@@ -416,7 +419,7 @@ export class RedisBackplane {
     this.#subscriberPing.ping();
     this.#announce(false);
     for (const nodeId of this.#peers.expire(Date.now())) {
-      this.#log(`redis backplane: node ${nodeId} has been silent too long, taken for gone`);
+      this.#log({ level: 'warn', event: 'backplane_node_gone', message: `redis backplane: node ${nodeId} has been silent too long, taken for gone`, fields: { node: nodeId } });
     }
     this.#update();
   }
@@ -473,18 +476,20 @@ export class RedisBackplane {
 
   #setState(state: BackplaneState): void {
     if (state === this.#state) return;
+    if (this.#state === 'down' && state !== 'closed') this.stats.reconnects++;
     this.#state = state;
+    const url = redactedUrl(this.#options.url);
     if (state === 'ready') {
       this.#lastError = '';
-      this.#log(`redis backplane ready (${redactedUrl(this.#options.url)})`);
+      this.#log({ level: 'info', event: 'backplane_up', message: `redis backplane ready (${url})`, fields: { url } });
     } else if (state === 'down') {
       const reason = this.#lastError === '' ? 'connection lost' : this.#lastError;
-      this.#log(`redis backplane down (${redactedUrl(this.#options.url)}: ${reason}); local delivery goes on, reconnecting`);
+      this.#log({ level: 'error', event: 'backplane_down', message: `redis backplane down (${url}: ${reason}); local delivery goes on, reconnecting`, fields: { url, reason } });
     } else if (state === 'stalled') {
-      this.#log(`redis backplane stalled (${redactedUrl(this.#options.url)}: a PING went unanswered); publishes to other nodes are dropped and counted`);
+      this.#log({ level: 'error', event: 'backplane_stalled', message: `redis backplane stalled (${url}: a PING went unanswered); publishes to other nodes are dropped and counted`, fields: { url } });
     } else if (state === 'recovering') {
       const { nodes, confirmed } = this.peers;
-      this.#log(`redis backplane recovering (${redactedUrl(this.#options.url)}): ${nodes - confirmed} of ${nodes} other node(s) to confirm their subscriptions; publishes meanwhile are counted as unconfirmed`);
+      this.#log({ level: 'warn', event: 'backplane_recovering', message: `redis backplane recovering (${url}): ${nodes - confirmed} of ${nodes} other node(s) to confirm their subscriptions; publishes meanwhile are counted as unconfirmed`, fields: { url, nodes, confirmed } });
     }
   }
 }

@@ -16,13 +16,15 @@ export interface Refusal {
 
 export interface AdmissionStats {
   open: number;
+  /** Connections admitted since start. */
+  accepted: number;
   /** Connections refused for each limit since start. */
   refusedMaxConnections: number;
   refusedPerIp: number;
 }
 
 export class Admission {
-  readonly stats: AdmissionStats = { open: 0, refusedMaxConnections: 0, refusedPerIp: 0 };
+  readonly stats: AdmissionStats = { open: 0, accepted: 0, refusedMaxConnections: 0, refusedPerIp: 0 };
   readonly #limits: AdmissionLimits;
   readonly #perIp = new Map<string, number>();
   /** Connection id → its remote address, for release(). */
@@ -45,6 +47,7 @@ export class Admission {
       return { status: 429, reason: `at most ${maxConnectionsPerIp} connections per address` };
     }
     this.stats.open++;
+    this.stats.accepted++;
     this.#perIp.set(address, fromAddress + 1);
     this.#addresses.set(id, address);
     return undefined;

@@ -27,6 +27,12 @@ import { enforceVerdict, runAuthorizeHook, upgradeRequestOf, type AuthorizeVerdi
 import { idleCollectionStats, noteConnectionChurn, noteMemoryBurst, type IdleCollectionStats } from './idle-collector.js';
 import { InflateBudget, type InflateBudgetStats } from '../protocol/inflate-budget.js';
 import { threadMemory, type ThreadMemory } from './thread-memory.js';
+import { noteHandshake, noteHandshakeRefused, trafficStats, type TrafficStats } from '../metrics/thread-traffic.js';
+import { eventLoopDelay } from '../metrics/event-loop-delay.js';
+import type { BucketCounts } from '../metrics/bucket-counts.js';
+import type { LogSink } from '../logging/logger.js';
+import { performance } from 'node:perf_hooks';
+import { threadId } from 'node:worker_threads';
 import type { ConnectionSettings } from './options.js';
 import type { TlsCertificate } from './certificate.js';
 
@@ -42,6 +48,8 @@ export interface NodeServices {
   socketClosed(id: number): void;
   /** An application handler threw; its connection is closing with 1011. */
   onError(error: Error, connectionId: number): void;
+  /** Where this thread's operational events go (the main thread's logger). */
+  log: LogSink;
 }
 
 /** One thread's counters, summed over the node by the main thread. */
@@ -64,6 +72,12 @@ export interface ThreadStats {
   inflate: InflateBudgetStats;
   /** This thread's heap and its memory outside the heap (Buffers the application keeps). */
   memory: ThreadMemory;
+  /** Messages, bytes and handshakes this thread's connections carried (metrics/thread-traffic.ts). */
+  traffic: TrafficStats;
+  /** How late this thread's event loop ran; null unless metrics are served. */
+  eventLoopDelay: BucketCounts | null;
+  /** The thread's id: a replaced worker's successor has another. */
+  threadId: number;
 }
 
 export class ConnectionServer {
@@ -89,6 +103,10 @@ export class ConnectionServer {
   readonly #onConnectionError: (error: Error, conn: Connection) => void;
   #applicationErrors = 0;
   readonly #inflateBudget: InflateBudget;
+  /** Connections shed for the thread's send queues and not logged yet, and when a line last went out. */
+  #shedUnlogged = 0;
+  #shedLoggedAt = -Infinity;
+  #shedTimer: NodeJS.Timeout | undefined;
 
   constructor(settings: ConnectionSettings, app: Application, codec: FrameCodec, services: NodeServices, backplane?: Backplane) {
     this.#settings = settings;
@@ -96,7 +114,8 @@ export class ConnectionServer {
     this.#codec = codec;
     this.#services = services;
     if (settings.tls !== undefined) this.setCertificate(settings.tls);
-    this.#budget = new SendBudget(settings.maxBufferedBytes, () => this.#sessions.values(), () => this.#sessions.size);
+    this.#budget = new SendBudget(settings.maxBufferedBytes, () => this.#sessions.values(), () => this.#sessions.size,
+      (connections) => this.#connectionsShed(connections));
     this.#inflateBudget = new InflateBudget(settings.maxInflateBytes, () => noteMemoryBurst(settings.idleCollectAfter));
     this.broker = new Broker({
       codec, slowSubscriberBytes: settings.slowSubscriberBytes, slowPolicy: settings.slowPolicy, compressor: settings.deflate,
@@ -165,6 +184,7 @@ export class ConnectionServer {
     socket.setKeepAlive(true, this.#settings.pingIntervalMs > 0 ? this.#settings.pingIntervalMs : DEFAULT_KEEPALIVE_MS);
     noteConnectionChurn(this.#settings.idleCollectAfter);
     connectionIds.set(socket, id);
+    arrivedAt.set(socket, performance.now());
     socket.on('close', this.#onSocketClose);
     // RFC 6455 §4.1 leaves the handshake's duration to the server: ours is bounded from accept.
     let connection: Socket = socket; // the TLS socket once there is one
@@ -198,6 +218,7 @@ export class ConnectionServer {
       // From here the TLS socket is the connection: the upgrade and the deadline see it.
       connection = secure;
       connectionIds.set(secure, id);
+      arrivedAt.set(secure, arrivedAt.get(socket)!);
       this.#handshaking.set(secure, deadline);
       this.#handshaking.delete(socket);
       secure.on('close', this.#onSecureClose);
@@ -232,7 +253,38 @@ export class ConnectionServer {
       applicationErrors: this.#applicationErrors,
       inflate: this.#inflateBudget.stats,
       memory: threadMemory(),
+      traffic: trafficStats(),
+      eventLoopDelay: eventLoopDelay(),
+      threadId,
     };
+  }
+
+  /**
+   * Open connections dropped for this thread's send queues: logged at most once per
+   * SHED_LOG_INTERVAL_MS (a flood sheds at every turn), the count covering every drop since
+   * the previous line.
+   */
+  #connectionsShed(connections: number): void {
+    this.#shedUnlogged += connections;
+    if (this.#shedTimer !== undefined) return;
+    const wait = this.#shedLoggedAt + SHED_LOG_INTERVAL_MS - Date.now();
+    if (wait > 0) {
+      this.#shedTimer = setTimeout(() => { this.#shedTimer = undefined; this.#logShed(); }, wait);
+      this.#shedTimer.unref();
+      return;
+    }
+    this.#logShed();
+  }
+
+  #logShed(): void {
+    const connections = this.#shedUnlogged;
+    const { maxBufferedBytes } = this.#settings;
+    this.#shedUnlogged = 0;
+    this.#shedLoggedAt = Date.now();
+    this.#services.log({
+      level: 'warn', event: 'connections_shed', fields: { connections, maxBufferedBytes },
+      message: `${connections} connection(s) dropped: this thread's send queues together were past maxBufferedBytes (${maxBufferedBytes} bytes)`,
+    });
   }
 
   /**
@@ -323,9 +375,12 @@ export class ConnectionServer {
       // Past the handshake: no deadline any more, and no timer kept alive per idle connection.
       this.#clearDeadline(socket);
       socket.write(accepted.response);
+      const arrived = arrivedAt.get(socket);
+      if (arrived !== undefined) noteHandshake((performance.now() - arrived) / 1000);
       this.#startSession(socket, accepted, head, upgrade, data);
     } catch (error) {
       const refusal = error instanceof HandshakeError ? error : new HandshakeError(500, 'handshake failed');
+      noteHandshakeRefused(refusal.status);
       if (!(error instanceof HandshakeError)) this.#reportError(error as Error, socket);
       if (!socket.destroyed) socket.end(rejectionResponse(refusal));
     }
@@ -376,3 +431,9 @@ const DEFAULT_KEEPALIVE_MS = 60_000;
 
 /** Connection ids of the sockets this thread owns. */
 const connectionIds = new WeakMap<Socket, number>();
+
+/** When each socket reached this thread (performance.now()), for the handshake's duration. */
+const arrivedAt = new WeakMap<Socket, number>();
+
+/** At most one `connections_shed` line per thread this often. */
+const SHED_LOG_INTERVAL_MS = 10_000;

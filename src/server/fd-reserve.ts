@@ -13,6 +13,7 @@
  * limit to read and this never refuses.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import type { LogSink } from '../logging/logger.js';
 
 export interface FdStats {
   /** The soft RLIMIT_NOFILE; null where it cannot be read (no refusals then). */
@@ -41,7 +42,7 @@ const RECOUNT_MS = 250;
 const RECOUNT_EVERY = 1024;
 
 export class FdReserve {
-  readonly #log: (line: string) => void;
+  readonly #log: LogSink;
   readonly #limit: number | null;
   readonly #reserve: number;
   /** Fds that are not counted connections: the process's own, the pool's, the application's. */
@@ -56,7 +57,7 @@ export class FdReserve {
   #refusedAtOnce = 0;
   #episodes = 0;
 
-  constructor(log: (line: string) => void, limit: number | null = softFdLimit()) {
+  constructor(log: LogSink, limit: number | null = softFdLimit()) {
     this.#log = log;
     this.#limit = limit;
     this.#reserve = limit === null ? 0 : Math.min(MAX_RESERVE, Math.max(MIN_RESERVE, Math.floor(limit / 50)));
@@ -93,7 +94,10 @@ export class FdReserve {
     if (this.#inUse < threshold) {
       if (this.#exhausted) {
         this.#exhausted = false;
-        this.#log(`file descriptors available again (${this.#inUse} of ${limit} in use): new connections are served`);
+        this.#log({
+          level: 'info', event: 'fds_available', fields: { inUse: this.#inUse, limit },
+          message: `file descriptors available again (${this.#inUse} of ${limit} in use): new connections are served`,
+        });
       }
       return true;
     }
@@ -101,8 +105,11 @@ export class FdReserve {
     if (!this.#exhausted) {
       this.#exhausted = true;
       this.#episodes++;
-      this.#log(`out of file descriptors: ${this.#inUse} of ${limit} in use (ulimit -n), ${this.#reserve} kept for answers; `
-        + 'new connections get 503 until some close');
+      this.#log({
+        level: 'error', event: 'fds_exhausted', fields: { inUse: this.#inUse, limit, reserve: this.#reserve },
+        message: `out of file descriptors: ${this.#inUse} of ${limit} in use (ulimit -n), ${this.#reserve} kept for answers; `
+          + 'new connections get 503 until some close',
+      });
     }
     return false;
   }
@@ -142,7 +149,10 @@ export class FdReserve {
       this.#episodes++;
       this.#countedAt = 0; // the next accept counts again
     }
-    this.#log(`accept failed: ${error.message}${full ? '; new connections are dropped until some close' : ''}`);
+    this.#log({
+      level: 'error', event: full ? 'fds_exhausted' : 'accept_failed', fields: { code: error.code ?? null },
+      message: `accept failed: ${error.message}${full ? '; new connections are dropped until some close' : ''}`,
+    });
   }
 }
 

@@ -16,6 +16,7 @@ import { DEFAULT_PUBLIC_TOPICS, publicTopicError } from '../pubsub/permissions.j
 import { BACKPLANE_DEFAULTS } from '../pubsub/redis-backplane.js';
 import { resolveDeflateOptions, type DeflateOptions, type DeflateSettings } from '../extensions/deflate-options.js';
 import { checkedCertificate, type TlsCertificate } from './certificate.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../logging/logger.js';
 
 export type OptionKind = 'integer' | 'string' | 'enum' | 'boolean' | 'list' | 'function' | 'value';
 
@@ -187,7 +188,21 @@ export const OPTIONS = {
   }),
   noServer: bool({ scope: 'node', default: false, doc: 'no listener of our own: upgrades come through handleUpgrade() from another HTTP server' }),
   onError: typed<(error: Error) => void>('function')({ scope: 'node', doc: 'reports application exceptions and other per-connection failures; logged when unset' }),
-  log: typed<(line: string) => void>('function')({ scope: 'node', doc: 'operational messages (backplane up/down, workers replaced); default console.error' }),
+  log: typed<(line: string) => void>('function')({
+    scope: 'node', doc: 'takes each log line (formatted by logFormat, no newline) instead of the default: debug and info to stdout, warn and error to stderr',
+  }),
+  logFormat: typed<LogFormat>('enum')({
+    scope: 'node', default: 'text', values: LOG_FORMATS, cli: { flag: 'log-format' },
+    doc: 'log lines as readable text or one JSON object each (time, level, event and its fields)',
+  }),
+  logLevel: typed<LogLevel>('enum')({
+    scope: 'node', default: 'info', values: LOG_LEVELS, cli: { flag: 'log-level' },
+    doc: 'the least severe level logged',
+  }),
+  metricsPort: integer({
+    scope: 'node', min: 0, max: 65535, cli: { flag: 'metrics-port', arg: 'PORT' },
+    doc: 'serve GET /metrics (Prometheus text format) on this port, bound to the host like the server, 0 for any free port; unset: no metrics',
+  }),
 };
 
 type Table = typeof OPTIONS;

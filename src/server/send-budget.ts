@@ -69,10 +69,16 @@ export class SendBudget {
   #nextSeq = 0;
   /** Every connection was settled this turn. */
   #settledThisTurn = false;
+  readonly #onShed: ((connections: number) => void) | undefined;
 
-  /** `limit` 0: no thread-wide limit (each connection keeps its own cap). */
-  constructor(limit: number, connections: () => Iterable<BudgetedConnection>, count: () => number = () => 0) {
+  /**
+   * `limit` 0: no thread-wide limit (each connection keeps its own cap). `onShed` hears how many
+   * open connections one enforce() dropped.
+   */
+  constructor(limit: number, connections: () => Iterable<BudgetedConnection>, count: () => number = () => 0,
+    onShed?: (connections: number) => void) {
     this.#limit = limit;
+    this.#onShed = onShed;
     this.#shedFrom = limit === 0 ? Infinity : limit - limit / 8;
     this.#fullFrom = limit === 0 ? Infinity : limit - limit / 16;
     this.#connections = connections;
@@ -202,12 +208,15 @@ export class SendBudget {
       connection.terminate();
     }
     open.sort(byQueueDescending);
+    let shed = 0;
     for (const connection of open) {
-      if (excess <= 0) return;
+      if (excess <= 0) break;
       excess -= connection.queued;
       this.stats.closedBufferLimit++;
+      shed++;
       connection.terminate();
     }
+    if (shed > 0) this.#onShed?.(shed);
   }
 }
 

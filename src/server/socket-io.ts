@@ -9,6 +9,7 @@ import type { SharedFrame } from '../protocol/shared-frame.js';
 import { readIntoMemory } from './wasm-reads.js';
 import type { SendBudget } from './send-budget.js';
 import { QueuedWrites } from './queued-writes.js';
+import { traffic } from '../metrics/thread-traffic.js';
 
 /** What the socket's events are delivered to. */
 export interface LinkEndpoint {
@@ -149,6 +150,7 @@ export class SocketLink {
   #onRead(chunk: Uint8Array): void {
     this.readSinceSweep = true;
     noteProgress();
+    traffic.bytesIn += chunk.length;
     // Every reply produced while handling one read leaves in one write (writev).
     const socket = this.#socket;
     socket.cork();
@@ -193,6 +195,7 @@ export class SocketLink {
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable) return;
     if (!this.#admits(first.length + (second?.length ?? 0))) return;
+    traffic.bytesOut += first.length + (second?.length ?? 0);
     const queue = this.#queue ??= this.#takeQueue();
     queue.settle(socket.writableLength);
     queue.queued(first.length);
@@ -213,6 +216,7 @@ export class SocketLink {
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable) return;
     if (!this.#admits(frame.bytes.length)) return;
+    traffic.bytesOut += frame.bytes.length;
     // Settled when the turn's deliveries have been written (uncork), not at each one.
     (this.#queue ??= this.#takeQueue()).queuedShared(frame);
     socket.write(frame.bytes);

@@ -140,7 +140,7 @@ export async function stopsCleanly(t: ExecutionContext, server: LaunchedServer, 
   await waitFor(() => portRefuses(server.port), STOP_TIMEOUT_MS, 100);
   t.true(await portRefuses(server.port), `port ${server.port} is freed`);
   await Promise.race([server.ended, new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS))]);
-  t.regex(server.output(), /wasmsocket: .+, closing connections with 1001\n/);
+  t.regex(server.output(), / info shutting_down: .+, closing connections with 1001\n/);
   await waitFor(() => !server.pids.some(isRunning), STOP_TIMEOUT_MS, 100);
   t.deepEqual(server.pids.filter(isRunning).map(commandLine), [], 'no process of the launch is left');
 }

@@ -105,7 +105,7 @@ test('npm pack: LICENSE and only runtime files ship, the published package.json 
   t.regex(license, /^MIT License\n\nCopyright \(c\) wasmsocket contributors\n/);
   const installed = JSON.parse(readFileSync(join(consumer, 'node_modules', 'wasmsocket', 'package.json'), 'utf8')) as Record<string, unknown>;
   t.is(installed.license, 'MIT');
-  t.deepEqual(Object.keys(installed.dependencies as object).sort(), ['hdr-histogram-js', 'ioredis', 'piscina'], 'no compiler at run time');
+  t.deepEqual(Object.keys(installed.dependencies as object).sort(), ['hdr-histogram-js', 'ioredis', 'piscina', 'prom-client'], 'no compiler at run time');
   for (const field of ['scripts', 'devDependencies', 'devEngines', 'allowScripts', 'ava']) {
     t.false(field in installed, `the published package.json has no "${field}" (no prepare or prepack runs in a consumer)`);
   }
@@ -127,8 +127,9 @@ test('npm pack: LICENSE and only runtime files ship, the published package.json 
     `| unpacked | ${kB(packed.unpackedSize)} (${packed.unpackedSize} B) |`,
     `| files | ${packed.entryCount} |`,
     '',
-    'Runtime dependencies, installed with it: piscina; ioredis (loaded only when `redis` is set)',
-    'and hdr-histogram-js (loaded only by `wasmsocket load` and `wasmsocket/load`).',
+    'Runtime dependencies, installed with it: piscina; ioredis (loaded only when `redis` is set),',
+    'prom-client (loaded only when metrics are served or asked for) and hdr-histogram-js (loaded',
+    'only by `wasmsocket load` and `wasmsocket/load`).',
     '',
   ].join('\n'));
   t.pass();
@@ -197,7 +198,7 @@ import { registerHooks } from 'node:module';
 import { appendFileSync } from 'node:fs';
 registerHooks({
   resolve(specifier, context, next) {
-    if (/^(ioredis|hdr-histogram-js)(\\/|$)/.test(specifier)) appendFileSync(process.env.TRACE, specifier + '\\n');
+    if (/^(ioredis|hdr-histogram-js|prom-client)(\\/|$)/.test(specifier)) appendFileSync(process.env.TRACE, specifier + '\\n');
     return next(specifier, context);
   },
 });
@@ -215,14 +216,14 @@ const load = await import('wasmsocket/load');
 console.log('listening on ' + JSON.stringify({ afterServer, afterLoad: traced(), load: Object.keys(load) }));
 `;
 
-test('importing wasmsocket loads neither ioredis nor hdr-histogram-js; wasmsocket/load loads hdr-histogram-js', async (t) => {
+test('importing wasmsocket loads neither ioredis, hdr-histogram-js nor prom-client; wasmsocket/load loads hdr-histogram-js', async (t) => {
   const { consumer } = state;
   writeFileSync(join(consumer, 'trace-hook.mjs'), TRACE_HOOK);
   writeFileSync(join(consumer, 'lazy-check.mjs'), LAZY_CHECK);
   const lazy = await start(consumer, 'lazy-check.mjs', ['--import', './trace-hook.mjs'], { TRACE: join(consumer, 'trace.txt') });
   t.teardown(() => lazy.child.kill('SIGKILL'));
   const { afterServer, afterLoad, load } = lazy.listening as { afterServer: string[]; afterLoad: string[]; load: string[] };
-  t.deepEqual(afterServer, [], 'a server without redis, inline and with a worker, resolves neither package');
+  t.deepEqual(afterServer, [], 'a server without redis or metrics, inline and with a worker, resolves none of these packages');
   t.true(afterLoad.includes('hdr-histogram-js'), 'the hook sees the load generator\'s dependency (the check above is not vacuous)');
   t.false(afterLoad.includes('ioredis'));
   t.deepEqual(load.sort(), ['LOAD_DEFAULTS', 'UsageError', 'parseLoadArgs', 'runLoad', 'summaryTable']);
@@ -312,7 +313,7 @@ test('npx wasmsocket serve: Ctrl-C (SIGINT to its process group) stops the serve
   t.timeout(120_000);
   const server = await launch(t, 'npx', await npxServe(), state.consumer, { detached: true });
   await stopsCleanly(t, server, -server.launcher.pid!, 'SIGINT');
-  t.regex(server.output(), /wasmsocket: SIGINT, closing connections with 1001/);
+  t.regex(server.output(), /shutting_down: SIGINT, closing connections with 1001/);
 });
 
 test('npx wasmsocket serve with script-shell=bash: SIGINT to the PID npx started reaches the server, npx exits 0', async (t) => {

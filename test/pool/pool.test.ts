@@ -154,7 +154,7 @@ for (const [how, command] of [['exits (process.exit)', 'exit'], ['is stuck in an
     const health = await (await fetch(`http://127.0.0.1:${server.port}/healthz`)).json() as { pool: { restarts: number; stuck: number } };
     t.like(health.pool, { restarts: 1, stuck: command === 'hang' ? 1 : 0 });
     if (command === 'hang') t.regex(logs.join('\n'), /worker \d did not answer \d+ heartbeats \d+ ms apart: replacing it/);
-    t.regex(errors.join('\n'), /worker \d died/);
+    t.regex(logs.join('\n'), /worker \d died/);
     const fresh = await Promise.all(Array.from({ length: 4 }, () => openClient(server)));
     const freshThreads = await Promise.all(fresh.map((ws) => request(ws, 'whoami')));
     t.is(new Set(freshThreads).size, 2, 'both workers serve new connections');
@@ -181,10 +181,10 @@ test('a worker serves its sockets by itself: traffic flows while the main thread
 });
 
 test('a worker that keeps dying at start is restarted with backoff, and the server stays up', async (t) => {
-  const errors: string[] = [];
-  const server = await listen({ port: 0, workers: 1, app: fixture('worker-hostile-app'), onError: (e) => errors.push(e.message) });
+  const logs: string[] = [];
+  const server = await listen({ port: 0, workers: 1, app: fixture('worker-hostile-app'), log: (line) => logs.push(line) });
   t.teardown(() => server.close());
-  const deathCount = () => errors.filter((message) => /worker 0 died/.test(message)).length;
+  const deathCount = () => logs.filter((line) => /worker 0 died/.test(line)).length;
   await new Promise((resolve) => setTimeout(resolve, 2000));
   // Without backoff a worker that dies at load restarts dozens of times in two seconds.
   t.true(deathCount() <= 8, `restarts back off: ${deathCount()} deaths in 2 s`);

@@ -38,7 +38,7 @@ function node(t: ExecutionContext, server: RedisServer, nodeId: string, options:
     url: server.url,
     nodeId,
     onMessage: (topic, payload, isBinary) => received.push({ topic, payload: Buffer.from(payload), isBinary }),
-    log: (line) => log.push(line),
+    log: (entry) => log.push(entry.message),
     ...options,
   });
   t.teardown(() => backplane.close());

@@ -60,6 +60,6 @@ for (const workers of [0, 1]) {
     }
     await waitFor(() => lines.length === 6, 30_000, 50);
     t.is(lines.filter((line) => line.includes('Error: handler failure on purpose\n')).length, 5);
-    t.regex(lines[5]!, /^15 more like: .*handler failure on purpose \(not logged, in the last 10 s\)$/);
+    t.regex(lines[5]!, / error application_error: 15 more like: .*handler failure on purpose \(not logged, in the last 10 s\)$/);
   });
 }

@@ -19,8 +19,10 @@ export const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 export interface ServerProcess {
   child: ChildProcess;
   port: number;
-  /** Everything it wrote to stderr so far. */
+  /** Everything it wrote to stderr so far (its warning and error log lines among it). */
   readonly stderr: string;
+  /** Everything it wrote to stdout so far (its info log lines). */
+  readonly stdout: string;
   exited: Promise<number | null>;
 }
 
@@ -46,7 +48,7 @@ export async function startServerProcess(t: ExecutionContext, args: string[], sh
     });
     void exited.then((code) => reject(new Error(`server exited ${code}: ${stdout}${stderr}`)));
   });
-  return { child, port, get stderr() { return stderr; }, exited };
+  return { child, port, get stderr() { return stderr; }, get stdout() { return stdout; }, exited };
 }
 
 /** The child's resident memory in bytes: now (VmRSS), or its peak so far (VmHWM). */
