@@ -65,10 +65,13 @@ export class WorkerRelay {
     else this.#history.read(topic, query, done);
   }
 
-  /** Subscriptions to exactly `topic` over the node and the other nodes; `local` is `from`'s count. */
-  presence(from: number, topic: string, local: number, done: (count: number) => void): void {
+  /**
+   * Subscriptions to exactly `topic` over the node and (unless `otherNodes` is false: another
+   * node is asking) the other nodes; `local` is `from`'s count.
+   */
+  presence(from: number, topic: string, local: number, done: (count: number) => void, otherNodes = true): void {
     const others = this.#count?.(topic, from) ?? Promise.resolve(0);
-    const nodes = this.#history?.otherNodes?.(topic) ?? Promise.resolve(0);
+    const nodes = (otherNodes ? this.#history?.otherNodes?.(topic) : undefined) ?? Promise.resolve(0);
     void Promise.all([others, nodes]).then(([threads, remote]) => done(local + threads + remote), () => done(local));
   }
 
@@ -86,9 +89,9 @@ export class WorkerRelay {
   }
 
   /** A publish from another node. */
-  fromBackplane(topic: string, payload: Uint8Array, isBinary: boolean): void {
+  fromBackplane(topic: string, payload: Uint8Array, isBinary: boolean, offset?: number): void {
     this.stats.received++;
-    this.#deliver(topic, payload, isBinary);
+    this.#deliver(topic, payload, isBinary, undefined, offset);
   }
 
   pattern(worker: number, pattern: string, added: boolean): void {

@@ -266,6 +266,8 @@ export class WasmSocketServer {
   readonly #backplane: RedisBackplane | undefined;
   /** The node's history in memory (one node; with Redis it lives there). */
   readonly #history: MemoryHistory | undefined;
+  /** Where this node's offsets come from (the memory history or Redis), when it keeps history. */
+  readonly #nodeHistory: NodeHistory | undefined;
   /** Counts every connection of the node, whichever thread serves it. */
   readonly #admission: Admission;
   /** Keeps fds for answers: past the limit less the reserve, new connections get 503. */
@@ -319,25 +321,40 @@ export class WasmSocketServer {
       maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
       maxConnectionsPerIp: options.maxConnectionsPerIp ?? DEFAULTS.maxConnectionsPerIp,
     });
+    const historyLimits = {
+      size: options.historySize ?? DEFAULTS.historySize,
+      ttlMs: options.historyTtlMs ?? DEFAULTS.historyTtlMs,
+      maxBytes: options.maxHistoryBytes ?? DEFAULTS.maxHistoryBytes,
+    };
+    const keepsHistory = historyLimits.size > 0;
     if (options.redis !== undefined) {
       this.#backplane = new RedisBackplane({
         url: options.redis, nodeId: randomUUID(), log: this.#log,
         pingIntervalMs: options.redisPingIntervalMs, pingTimeoutMs: options.redisPingTimeoutMs,
-        onMessage: (topic, payload, isBinary) => {
-          if (this.#relay !== undefined) this.#relay.fromBackplane(topic, payload, isBinary);
-          else this.#local!.broker.publishFromBackplane(topic, payload, isBinary);
+        history: keepsHistory ? historyLimits : undefined,
+        onMessage: (topic, payload, isBinary, offset) => {
+          if (this.#relay !== undefined) this.#relay.fromBackplane(topic, payload, isBinary, offset);
+          else this.#local!.broker.publishFromBackplane(topic, payload, isBinary, offset);
         },
+        countSubscribers: (topic) => new Promise((resolve) => {
+          if (this.#relay !== undefined) this.#relay.presence(NO_THREAD, topic, 0, resolve, false);
+          else resolve(this.#local!.broker.exactSubscribers(topic));
+        }),
       });
+    } else if (keepsHistory) {
+      this.#history = new MemoryHistory(historyLimits);
     }
-    const historySize = options.historySize ?? DEFAULTS.historySize;
-    if (historySize > 0 && options.redis === undefined) {
-      this.#history = new MemoryHistory({
-        size: historySize,
-        ttlMs: options.historyTtlMs ?? DEFAULTS.historyTtlMs,
-        maxBytes: options.maxHistoryBytes ?? DEFAULTS.maxHistoryBytes,
-      });
+    const backplane = this.#backplane;
+    let nodeHistory: NodeHistory | undefined = undefined;
+    if (this.#history !== undefined) nodeHistory = new LocalHistory(this.#history);
+    else if (backplane !== undefined && keepsHistory) {
+      nodeHistory = {
+        sequence: (topic, message, done) => backplane.sequence(topic, message, done),
+        read: (topic, query, done) => backplane.read(topic, query, done),
+        otherNodes: (topic) => backplane.otherNodes(topic),
+      };
     }
-    const nodeHistory: NodeHistory | undefined = this.#history === undefined ? undefined : new LocalHistory(this.#history);
+    this.#nodeHistory = nodeHistory;
     const authorize = options.authorize;
     const runAuthorize = authorize === undefined ? undefined
       : (request: UpgradeRequest) => runAuthorizeHook(authorize, request, this.#onError);
@@ -379,7 +396,16 @@ export class WasmSocketServer {
       this.#relay = relay;
     } else {
       this.#local = this.#createLocal(this.#backplane);
-      if (nodeHistory !== undefined) this.#local.broker.attachHistory(new LocalHistory(this.#history!));
+      if (nodeHistory !== undefined) {
+        const history = nodeHistory;
+        this.#local.broker.attachHistory({
+          sequence: (topic, message, done) => history.sequence(topic, message, done),
+          read: (topic, query, done) => history.read(topic, query, done),
+          presence: (topic, local, done) => {
+            void (history.otherNodes?.(topic) ?? Promise.resolve(0)).then((others) => done(local + others), () => done(local));
+          },
+        });
+      }
     }
     // pauseOnConnect: a socket can move to a worker only while nothing has been read from it.
     this.#net = createNetServer({ pauseOnConnect: true }, (socket) => this.#accept(socket));
@@ -417,7 +443,7 @@ export class WasmSocketServer {
         removePattern: (pattern) => relay.pattern(THIS_THREAD, pattern, false),
         publish: (topic, payload, isBinary) => relay.fromWorker(THIS_THREAD, topic, payload, isBinary),
       });
-      if (this.#history !== undefined) {
+      if (this.#nodeHistory !== undefined) {
         const source: HistorySource = {
           sequence: (topic, message, done) => relay.sequence(THIS_THREAD, topic, message, done),
           read: (topic, query, done) => relay.read(topic, query, done),
