@@ -196,7 +196,7 @@ export const OPTIONS = {
   }),
   maxHistoryBytes: integer({
     scope: 'node', default: 64 * 1024 * 1024, min: 0, max: ANY_SIZE, cli: { flag: 'max-history-bytes', arg: 'BYTES' },
-    doc: "memory all topics' histories may take on a node (each message's bytes + 64); past it the topics published least recently lose theirs first",
+    doc: "memory all topics' histories may take on a node (each message's bytes + 160); past it the topics published least recently lose theirs first",
   }),
   noServer: bool({ scope: 'node', default: false, doc: 'no listener of our own: upgrades come through handleUpgrade() from another HTTP server' }),
   onError: typed<(error: Error) => void>('function')({ scope: 'node', doc: 'reports application exceptions and other per-connection failures; logged when unset' }),
