@@ -257,8 +257,8 @@ export class Broker {
     this.stats.published++;
     const history = this.#history;
     if (options?.history === true && history !== undefined) {
-      history.sequence(topic, payload, ({ payload: delivery, position }) => {
-        this.#deliver(topic, delivery, false, position?.offset ?? 0, options.except);
+      history.sequence(topic, payload, ({ payload: delivery, position, skipLocal }) => {
+        if (skipLocal !== true) this.#deliver(topic, delivery, false, position?.offset ?? 0, options.except);
         options.onPublished?.(position);
       });
       return 0;
@@ -301,7 +301,7 @@ export class Broker {
     const refusal = this.subscribe(topic, subscriber);
     if (refusal !== undefined) return refusal;
     this.#joining.hold(topic, subscriber);
-    history.read(topic, recover === undefined ? {} : { since: recover }, (reply) => {
+    history.read(topic, recover === undefined ? { join: true } : { since: recover, join: true }, (reply) => {
       const through = reply?.position.offset ?? 0;
       const held = this.#joining.answered(topic, subscriber, through);
       if (held === undefined) return; // unsubscribed or closed meanwhile
