@@ -4,7 +4,9 @@
  */
 export { listen, WasmSocketServer, DEFAULTS } from './main-thread/server.js';
 export type { ServerOptions, ServerStats, AuthorizeResult } from './main-thread/server.js';
-export type { Application, Connection, PubSubRefusal, UpgradeRequest, AuthorizeVerdict, AuthorizeHook, HttpPage } from './apps/app.js';
+export type { Application, Connection, PubSubRefusal, UpgradeRequest, AuthorizeVerdict, AuthorizeHook, HttpPage,
+  SubscribeOptions, MessagePublishOptions, JoinAnswer, StreamPosition, HistoryQuery, HistoryReply, HistoryEntry,
+} from './apps/app.js';
 export { default as pubsub } from './apps/pubsub.js';
 export { loadApplication } from './apps/app.js';
 export { CloseCode, isValidWireCloseCode } from './protocol/close-codes.js';

@@ -11,8 +11,9 @@
 import { CLIENT_BOUND_METHOD, STEADY_WINDOW } from './measure.js';
 import { parseBenchOptions, select } from './options.js';
 import { broadcast, BROADCAST_IN_FLIGHT, broadcastMethod, connectStorm, echo } from './scenarios.js';
-import { COLOURS, uwsServer, wasmsocket, wsServer } from './servers.js';
+import { COLOURS, uwsServer, wasmsocket, wasmsocketHistory, wsServer } from './servers.js';
 import { runSuite, type Target } from './suite.js';
+import { startBenchRedis, type BenchRedis } from './redis.js';
 
 const options = parseBenchOptions('e2e');
 const durationS = options.durationS ?? (options.quick ? 2 : 4);
@@ -22,8 +23,13 @@ const PIPELINE = 4;
 /** The compressed and wss rows: the codec matters less there, the peers' own compression and TLS more. */
 const FEATURE_SERVERS = ['wasmsocket-wasm-inline', 'wasmsocket-js-inline', 'ws', 'uws'];
 
+/** The broadcast row that also runs wasmsocket with history off and with history in Redis. */
+const HISTORY_ROW = 'broadcast-28-1000';
+let redis: BenchRedis | undefined;
 const servers = select([
   wasmsocket('wasm', 0, COLOURS.wasmWasmInline),
+  wasmsocketHistory('off', COLOURS.wasmHistoryOff, [HISTORY_ROW], () => redis!.url),
+  wasmsocketHistory('redis', COLOURS.wasmHistoryRedis, [HISTORY_ROW], () => redis!.url),
   wasmsocket('js', 0, COLOURS.wasmJsInline),
   wasmsocket('wasm', 1, COLOURS.wasmWasmWorker),
   wasmsocket('js', 1, COLOURS.wasmJsWorker),
@@ -75,6 +81,13 @@ for (const server of ['wasmsocket-wasm-inline', 'wasmsocket-wasm-w1']) {
 for (const [size, atLeast] of [[20, 1], [1024, 1], [65536, 2.5]] as const) {
   targets.push({ label: `issue 10: echo ${size} B: wasm codec ≥ ${atLeast}× js codec end to end (inline)`, metric: `echo-${size}-100/round-trips`, server: 'wasmsocket-wasm-inline', versus: 'wasmsocket-js-inline', atLeast });
 }
+// Issue 21 (history): a topic's history must not cost broadcast more than a fifth.
+for (const where of ['memory', 'Redis'] as const) {
+  targets.push({
+    label: `issue 21: broadcast 28 B to 1 000 with history in ${where} ≥ 0.8× history off`, metric: `${HISTORY_ROW}/deliveries`,
+    server: where === 'memory' ? 'wasmsocket-wasm-inline' : 'wasmsocket-wasm-inline-history-redis', versus: 'wasmsocket-wasm-inline-history-off', atLeast: 0.8,
+  });
+}
 // Issue 11 (compression), wasm codec inline.
 targets.push(
   { label: 'issue 11: compressed broadcast 1 KiB to 1 000 ≥ 2× ws, per server CPU-s', metric: 'broadcast-deflate-1024-1000/deliveries', server: 'wasmsocket-wasm-inline', versus: 'ws', atLeast: 2, basis: 'perCpu' },
@@ -83,6 +96,11 @@ targets.push(
   { label: 'issue 11: memory per idle compressed connection ≤ ws', metric: 'connect-deflate-10000/idle-memory', server: 'wasmsocket-wasm-inline', versus: 'ws', atMost: 1 },
 );
 
+if (options.fromRaw === undefined && servers.some((server) => server.id === 'wasmsocket-wasm-inline-history-redis')
+  && scenarios.some((scenario) => scenario.id === HISTORY_ROW)) {
+  redis = await startBenchRedis();
+}
+// The benchmark's redis-server goes with it, whatever the outcome.
 await runSuite({
   name: 'e2e',
   title: 'wasmsocket against ws and uWebSockets.js, end to end (issue 5)',
@@ -101,6 +119,7 @@ await runSuite({
     'Compressed rows (issue 11): `--deflate --payload json` (generated JSON-like records, about 2.3:1 at 1 KiB and 3.4:1 at 64 KiB with zlib level 6); servers: `wasmsocket serve --deflate` (defaults: from 1 KiB, level 6, no context takeover either way), ' +
       '`ws` with `perMessageDeflate` set the same way (threshold 1024, level 6, memLevel 8, server and client no context takeover), uWebSockets.js with `SHARED_COMPRESSOR`; a server that declines on any connection fails the run. ' +
       'Compressed broadcast: 1 KiB to 1,000, closed loop as above; the one client thread inflates every delivery (a fresh-context inflate each, ≈ 10-20 µs), so this row is usually client-bound: then the CPU row tells what each server pays; `ws` compresses once per subscriber, as its `send` does. Idle memory with `--deflate` as above.',
+    'History (issue 21): wasmsocket keeps 100 messages per topic in memory by default, so its columns are "history on, in memory"; the broadcast 28 B row also runs it with `--history-size 0` (no history, no offsets) and with `--redis URL` (history in Redis Streams, offsets from a Lua script per publish, every delivery coming back through Redis pub/sub), against a redis-server started by the benchmark (not pinned to a core).',
     'wss row: the same echo over TLS (a self-signed P-256 certificate made with openssl, `--insecure` on the client): `wasmsocket serve --cert --key`, `ws` on `node:https`, uWebSockets.js `SSLApp`.',
     `Client-bound: ${CLIENT_BOUND_METHOD}`,
   ],
@@ -116,4 +135,4 @@ await runSuite({
   ],
   fromRaw: options.fromRaw,
   targets,
-});
+}).finally(() => redis?.stop());

@@ -16,6 +16,9 @@ import { PoolPlacement } from '../pool/pool-placement.js';
 import { rejectionResponse } from '../handshake/handshake.js';
 import { HandshakeError } from '../protocol/errors.js';
 import { RedisBackplane } from '../pubsub/redis-backplane.js';
+import type { NodeHistory } from '../pubsub/relay.js';
+import { LocalHistory, MemoryHistory, type HistoryQuery, type HistoryReply, type StreamPosition } from '../pubsub/history.js';
+import { messageEnvelope } from '../apps/app-connection.js';
 import { topicError } from '../pubsub/topics.js';
 import type { ConnectionSettings, NodeServices } from '../server/connection-server.js';
 import { runAuthorizeHook, type AuthorizeVerdict, type UpgradeRequest } from '../server/upgrade-request.js';
@@ -41,6 +44,8 @@ export class WasmSocketServer {
   /** Where the connections are served: this thread or the workers. */
   readonly #placement: Placement;
   readonly #backplane: RedisBackplane | undefined;
+  /** The node's history in memory (one node; with Redis it lives there). */
+  readonly #history: MemoryHistory | undefined;
   /** Admission and the answers to connections no thread takes. */
   readonly #acceptor: Acceptor;
   #closing = false;
@@ -61,12 +66,28 @@ export class WasmSocketServer {
     const onError = resolved.onError ?? ((error) => errorLog.report(error));
     this.#settings = connectionSettings(resolved);
     this.#acceptor = new Acceptor(resolved, log, () => this.health(), () => this.#settings.tls);
+    const historyLimits = { size: resolved.historySize, ttlMs: resolved.historyTtlMs, maxBytes: resolved.maxHistoryBytes };
+    const keepsHistory = historyLimits.size > 0;
+    let history: NodeHistory | undefined;
     if (resolved.redis !== undefined) {
-      this.#backplane = new RedisBackplane({
+      const backplane = new RedisBackplane({
         url: resolved.redis, nodeId: randomUUID(), log,
         pingIntervalMs: resolved.redisPingIntervalMs, pingTimeoutMs: resolved.redisPingTimeoutMs,
-        onMessage: (topic, payload, isBinary) => this.#placement.fromBackplane(topic, payload, isBinary),
+        history: keepsHistory ? historyLimits : undefined,
+        onMessage: (topic, payload, isBinary, offset) => this.#placement.fromBackplane(topic, payload, isBinary, offset),
+        countSubscribers: (topic) => this.#placement.presence(topic, false),
       });
+      this.#backplane = backplane;
+      if (keepsHistory) {
+        history = {
+          sequence: (topic, message, done) => backplane.sequence(topic, message, done),
+          read: (topic, query, done) => backplane.read(topic, query, done),
+          otherNodes: (topic) => backplane.otherNodes(topic),
+        };
+      }
+    } else if (keepsHistory) {
+      this.#history = new MemoryHistory(historyLimits);
+      history = new LocalHistory(this.#history);
     }
     const authorize = resolved.authorize;
     const services: NodeServices = {
@@ -80,12 +101,12 @@ export class WasmSocketServer {
       log,
     };
     if (resolved.workers === 0) {
-      this.#placement = new InlinePlacement(this.#settings, app, services, this.#backplane);
+      this.#placement = new InlinePlacement(this.#settings, app, services, this.#backplane, history);
     } else {
       if (appSpec === undefined) throw new TypeError('with workers, the application must be given by name or path');
       this.#placement = new PoolPlacement({
         workers: resolved.workers, heartbeatTimeoutMs: resolved.workerHeartbeatTimeoutMs, appSpec, app,
-        settings: this.#settings, services, onError, log, backplane: this.#backplane, watchEventLoop: resolved.metricsPort !== undefined,
+        settings: this.#settings, services, onError, log, backplane: this.#backplane, history, watchEventLoop: resolved.metricsPort !== undefined,
       });
     }
     if (resolved.metricsPort !== undefined) {
@@ -172,11 +193,35 @@ export class WasmSocketServer {
 
   /** Publishes to every subscriber of `topic` on every worker and node, like `conn.publish()`. */
   publish(topic: string, data: string | Uint8Array, isBinary?: boolean): void {
-    const error = topicError(topic, false);
-    if (error !== undefined) throw new TypeError(`invalid topic "${topic}": ${error}`);
+    checkTopic(topic);
     const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     const binary = typeof data === 'string' ? isBinary === true : isBinary !== false;
     this.#placement.publish(topic, payload, binary);
+  }
+
+  /**
+   * Publishes a pub/sub message like a client's JSON publish: subscribers get
+   * `{"type":"message","topic":T,"data":D,"offset":N}`, kept in the topic's history. Resolves
+   * with its offset and the topic's epoch (undefined when the server keeps no history).
+   */
+  publishMessage(topic: string, data: unknown): Promise<StreamPosition | undefined> {
+    checkTopic(topic);
+    return this.#placement.publishMessage(topic, Buffer.from(messageEnvelope(topic, data), 'utf8'));
+  }
+
+  /**
+   * A topic's position and kept messages: the newest `limit`, or those after `since` (then
+   * `recovered` says whether all of them are still kept). Undefined when the server keeps no history.
+   */
+  history(topic: string, query: HistoryQuery = {}): Promise<HistoryReply | undefined> {
+    checkTopic(topic);
+    return this.#placement.history(topic, query);
+  }
+
+  /** Subscriptions to exactly `topic` on every worker and node (patterns matching it are not counted). */
+  presence(topic: string): Promise<number> {
+    checkTopic(topic);
+    return this.#placement.presence(topic, true);
   }
 
   /** The node's counters, asked of every worker. */
@@ -239,10 +284,17 @@ export class WasmSocketServer {
     const listenerClosed = new Promise<void>((resolve) => (this.#net.listening ? this.#net.close(() => resolve()) : resolve()));
     await this.#placement.close(code, reason, this.#settings.closeTimeoutMs);
     await this.#backplane?.close();
+    this.#history?.close();
     await this.#metricsEndpoint?.close();
     this.#acceptor.close();
     await listenerClosed;
   }
+}
+
+/** A TypeError for a topic that is not one (`server.publish()` and the pub/sub methods take no pattern). */
+function checkTopic(topic: string): void {
+  const error = topicError(topic, false);
+  if (error !== undefined) throw new TypeError(`invalid topic "${topic}": ${error}`);
 }
 
 /** Creates a server, loads its application and starts listening. */

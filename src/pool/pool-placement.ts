@@ -10,7 +10,8 @@ import type { Socket } from 'node:net';
 import { createCodec } from '../codec/select.js';
 import type { Application } from '../apps/app.js';
 import type { Backplane } from '../pubsub/broker.js';
-import { WorkerRelay } from '../pubsub/relay.js';
+import { WorkerRelay, type NodeHistory } from '../pubsub/relay.js';
+import type { HistoryQuery, HistoryReply, StreamPosition } from '../pubsub/history.js';
 import { ConnectionServer, type ConnectionSettings, type NodeServices } from '../server/connection-server.js';
 import type { TlsCertificate } from '../server/certificate.js';
 import type { Placement, PlacementStats } from '../server/placement.js';
@@ -31,6 +32,8 @@ export interface PoolPlacementOptions {
   onError(error: Error): void;
   log: LogSink;
   backplane: Backplane | undefined;
+  /** Where the node's offsets and history come from, when it keeps history. */
+  history: NodeHistory | undefined;
   /** Metrics are served: each worker samples its event-loop delay. */
   watchEventLoop: boolean;
 }
@@ -46,6 +49,8 @@ const WORKER_YOUNG_GENERATION_MB = 3;
 
 /** The connection server on the main thread, as the relay names it among the workers. */
 const THIS_THREAD = -1;
+/** No thread: `server.publishMessage()` and `server.presence()`, which every thread is to see. */
+const NO_THREAD = -2;
 
 export class PoolPlacement implements Placement {
   readonly #options: PoolPlacementOptions;
@@ -56,11 +61,14 @@ export class PoolPlacement implements Placement {
 
   constructor(options: PoolPlacementOptions) {
     this.#options = options;
-    const { workers, backplane, services } = options;
-    this.#relay = new WorkerRelay((topic, payload, isBinary, except) => {
-      this.#pool.publish(topic, payload, isBinary, except);
-      if (except !== THIS_THREAD) this.#local?.broker.deliver(topic, payload, isBinary);
-    }, backplane);
+    const { workers, backplane, services, history } = options;
+    this.#relay = new WorkerRelay((topic, payload, isBinary, except, offset) => {
+      this.#pool.publish(topic, payload, isBinary, except, offset);
+      if (except !== THIS_THREAD) this.#local?.broker.deliver(topic, payload, isBinary, offset);
+    }, backplane, history, async (topic, except) => {
+      const local = except === THIS_THREAD ? 0 : this.#local?.broker.exactSubscribers(topic) ?? 0;
+      return local + await this.#pool.subscriberCount(topic, except);
+    });
     const relay = this.#relay;
     this.#pool = new WorkerPool({
       workers,
@@ -70,12 +78,16 @@ export class PoolPlacement implements Placement {
         app: options.appSpec, settings: options.settings, authorize: services.authorize !== undefined,
         relayPublishes: workers > 1 || backplane !== undefined, relayPatterns: backplane !== undefined,
         watchEventLoop: options.watchEventLoop,
+        history: history !== undefined,
       },
       hooks: {
         authorize: services.authorize ?? (async () => true),
         health: services.health,
         publish: (from, topic, payload, isBinary) => relay.fromWorker(from, topic, payload, isBinary),
         pattern: (from, pattern, added) => relay.pattern(from, pattern, added),
+        sequence: (from, topic, message, done) => relay.sequence(from, topic, message, done),
+        history: (topic, query, done) => relay.read(topic, query, done),
+        presence: (from, topic, local, done) => relay.presence(from, topic, local, done),
         workerLost: (slot) => relay.workerLost(slot),
         socketClosed: services.socketClosed,
         onError: options.onError,
@@ -105,8 +117,21 @@ export class PoolPlacement implements Placement {
     this.#relay.publish(topic, payload, isBinary);
   }
 
-  fromBackplane(topic: string, payload: Uint8Array, isBinary: boolean): void {
-    this.#relay.fromBackplane(topic, payload, isBinary);
+  fromBackplane(topic: string, payload: Uint8Array, isBinary: boolean, offset?: number): void {
+    this.#relay.fromBackplane(topic, payload, isBinary, offset);
+  }
+
+  publishMessage(topic: string, message: Uint8Array): Promise<StreamPosition | undefined> {
+    this.#relay.stats.published++;
+    return new Promise((resolve) => this.#relay.sequence(NO_THREAD, topic, message, (sequenced) => resolve(sequenced.position)));
+  }
+
+  history(topic: string, query: HistoryQuery): Promise<HistoryReply | undefined> {
+    return new Promise((resolve) => this.#relay.read(topic, query, resolve));
+  }
+
+  presence(topic: string, otherNodes: boolean): Promise<number> {
+    return new Promise((resolve) => this.#relay.presence(NO_THREAD, topic, 0, resolve, otherNodes));
   }
 
   setCertificate(certificate: TlsCertificate): void {
@@ -139,6 +164,13 @@ export class PoolPlacement implements Placement {
       removePattern: (pattern) => relay.pattern(THIS_THREAD, pattern, false),
       publish: (topic, payload, isBinary) => relay.fromWorker(THIS_THREAD, topic, payload, isBinary),
     });
+    if (this.#options.history !== undefined) {
+      local.broker.attachHistory({
+        sequence: (topic, message, done) => relay.sequence(THIS_THREAD, topic, message, done),
+        read: (topic, query, done) => relay.read(topic, query, done),
+        presence: (topic, count, done) => relay.presence(THIS_THREAD, topic, count, done),
+      });
+    }
     // A single worker kept its publishes to itself; now this thread has subscribers too.
     this.#pool.relayPublishes();
     return local;

@@ -2,6 +2,8 @@
  * The browser client served at GET `/`: one self-contained HTML document (inline CSS and JS, no
  * framework, no external requests) that speaks the pub/sub JSON protocol over the browser's own
  * `WebSocket`: connect, subscribe (wildcards `*` and `>`), publish, live log, rate and count.
+ * It keeps the last offset and epoch of each exact topic it subscribed to, and on reconnecting
+ * subscribes with `recover`: what was published while it was away is replayed, and logged.
  */
 
 /** Most log entries kept in the DOM; older ones are dropped so the page stays bounded. */
@@ -91,6 +93,8 @@ url.value = location.host ? (location.protocol === 'https:' ? 'wss://' : 'ws://'
 
 let ws = null;
 let reconnectTimer = 0, reconnectAttempts = 0;
+/** Exact topic → { offset, epoch }: the last position seen, for recovery after a reconnect. */
+const positions = new Map();
 const subscriptions = new Map(); // pattern -> <li>, data-state pending | active
 let total = 0, inWindow = 0;
 
@@ -128,7 +132,8 @@ function connect() {
     reconnectAttempts = 0;
     setStatus('open');
     // The server forgets subscriptions with the connection: ask again for every one we hold.
-    for (const [pattern, li] of subscriptions) { li.dataset.state = 'pending'; li.querySelector('.state').textContent = 'pending'; send({ type: 'subscribe', topic: pattern }); }
+    // With the last position seen of an exact topic, the missed messages are replayed first.
+    for (const [pattern, li] of subscriptions) { li.dataset.state = 'pending'; li.querySelector('.state').textContent = 'pending'; send(subscribeRequest(pattern)); }
   };
   socket.onmessage = (event) => { if (ws === socket) receive(event.data); };
   socket.onclose = (event) => {
@@ -138,6 +143,11 @@ function connect() {
     setStatus('closed', 'closed (' + event.code + (event.reason ? ': ' + event.reason : '') + ')');
     if (!socket.manualClose && autoReconnect.checked) scheduleReconnect();
   };
+}
+
+function subscribeRequest(topic) {
+  const position = positions.get(topic);
+  return position ? { type: 'subscribe', topic, recover: position } : { type: 'subscribe', topic };
 }
 
 function scheduleReconnect() {
@@ -161,12 +171,19 @@ function receive(raw) {
   switch (msg && msg.type) {
     case 'message':
       total++; inWindow++;
+      if (typeof msg.offset === 'number' && positions.has(msg.topic)) positions.get(msg.topic).offset = msg.offset;
       log('message', msg.topic, typeof msg.data === 'string' ? msg.data : JSON.stringify(msg.data));
       break;
     case 'subscribed': {
       const li = subscriptions.get(msg.topic);
       if (li) { li.dataset.state = 'active'; li.querySelector('.state').textContent = 'active'; }
-      log('info', 'subscribed', msg.topic);
+      if (typeof msg.epoch === 'string') {
+        const before = positions.get(msg.topic);
+        if (msg.recovered === true) log('info', 'recovered', msg.topic + ': ' + (msg.offset - before.offset) + ' missed message(s), offsets ' + (before.offset + 1) + '-' + msg.offset);
+        else if (msg.recovered === false) log('info', 'not recovered', msg.topic + ': history lost or too old; now at offset ' + msg.offset);
+        if (msg.recovered !== true) positions.set(msg.topic, { offset: msg.offset, epoch: msg.epoch });
+      }
+      if (msg.recovered === undefined) log('info', 'subscribed', msg.topic);
       break;
     }
     case 'unsubscribed': log('info', 'unsubscribed', msg.topic); break;
@@ -189,7 +206,7 @@ function addSubscription(pattern) {
   const button = document.createElement('button');
   button.type = 'button'; button.textContent = 'Unsubscribe'; button.className = 'unsubscribe';
   button.setAttribute('aria-label', 'Unsubscribe from ' + pattern);
-  button.onclick = () => { if (ws && ws.readyState === WebSocket.OPEN) send({ type: 'unsubscribe', topic: pattern }); removeSubscription(pattern); };
+  button.onclick = () => { if (ws && ws.readyState === WebSocket.OPEN) send({ type: 'unsubscribe', topic: pattern }); removeSubscription(pattern); positions.delete(pattern); };
   li.append(code, ' ', state, ' ', button);
   subsEl.append(li);
   subscriptions.set(pattern, li);

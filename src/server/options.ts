@@ -186,6 +186,18 @@ export const OPTIONS = {
     checkItem: (prefix) => { const error = publicTopicError(prefix); return error === undefined ? undefined : `is not a topic prefix (${error})`; },
     doc: 'topic prefixes any client may publish and subscribe to when the app has no canPublish/canSubscribe hooks; * is any one segment, > everything; * alone: every topic, but no pattern starting with a wildcard',
   }),
+  historySize: integer({
+    scope: 'node', default: 100, min: 0, max: 10_000_000, cli: { flag: 'history-size', arg: 'N' },
+    doc: 'pub/sub JSON publishes each topic keeps for recovery and history requests, 0 = no history and no offsets',
+  }),
+  historyTtlMs: integer({
+    scope: 'node', default: 300_000, min: 1, max: DAY_MS, cli: { flag: 'history-ttl', arg: 'S', seconds: true },
+    doc: "a topic's history is dropped this long after its last publish (its epoch changes)",
+  }),
+  maxHistoryBytes: integer({
+    scope: 'node', default: 64 * 1024 * 1024, min: 0, max: ANY_SIZE, cli: { flag: 'max-history-bytes', arg: 'BYTES' },
+    doc: "memory all topics' histories may take on a node (each message's bytes + 160); past it the topics published least recently lose theirs first",
+  }),
   noServer: bool({ scope: 'node', default: false, doc: 'no listener of our own: upgrades come through handleUpgrade() from another HTTP server' }),
   onError: typed<(error: Error) => void>('function')({ scope: 'node', doc: 'reports application exceptions and other per-connection failures; logged when unset' }),
   log: typed<(line: string) => void>('function')({

@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ThreadStats } from './connection-server.js';
 import type { TlsCertificate } from './certificate.js';
+import type { HistoryQuery, HistoryReply, StreamPosition } from '../pubsub/history.js';
 
 /** The counters a placement has to give, before the server sums them over the node. */
 export interface PlacementStats {
@@ -31,8 +32,14 @@ export interface Placement {
   handleUpgrade(request: IncomingMessage, socket: Socket, head: Buffer, id: number): void;
   /** `server.publish()`: every subscriber of the node, and the other nodes. */
   publish(topic: string, payload: Uint8Array, isBinary: boolean): void;
-  /** A publish from another node, for this node's subscribers. */
-  fromBackplane(topic: string, payload: Uint8Array, isBinary: boolean): void;
+  /** A publish from another node, for this node's subscribers; `offset` when its topic keeps history. */
+  fromBackplane(topic: string, payload: Uint8Array, isBinary: boolean, offset?: number): void;
+  /** `server.publishMessage()`: a pub/sub message kept in the topic's history; its position once assigned. */
+  publishMessage(topic: string, message: Uint8Array): Promise<StreamPosition | undefined>;
+  /** `server.history()`: undefined when the node keeps no history. */
+  history(topic: string, query: HistoryQuery): Promise<HistoryReply | undefined>;
+  /** Subscriptions to exactly `topic` on this node's threads, and on the other nodes when `otherNodes`. */
+  presence(topic: string, otherNodes: boolean): Promise<number>;
   /** New TLS connections, on every thread, use this certificate from now on. */
   setCertificate(certificate: TlsCertificate): void;
   stats(): Promise<PlacementStats>;
