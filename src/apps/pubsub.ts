@@ -5,6 +5,7 @@
  *   → {"type":"subscribe","topic":P}  {"type":"unsubscribe","topic":P}  {"type":"publish","topic":T,"data":D}
  *   ← {"type":"subscribed","topic":P} {"type":"unsubscribed","topic":P} {"type":"message","topic":T,"data":D}
  *   ← {"type":"error","code":C,"message":M[,"topic":P]}
+ *   → {"type":"ping"}  ← {"type":"pong"}   (a client's check that the server still answers)
  * Compact binary messages, for high rates:
  *   → [op u8: 1 publish, 2 subscribe, 3 unsubscribe][topic length u8][topic UTF-8][data…]
  *   ← [topic length u8][topic UTF-8][data…]   (a delivery of a binary publish)
@@ -25,6 +26,8 @@ const MAX_BINARY_TOPIC_BYTES = Math.min(255, MAX_TOPIC_BYTES);
  * serializing recurses once per level (a stack overflow, deep enough).
  */
 export const MAX_DATA_DEPTH = 128;
+/** The answer to a ping: a browser cannot see WebSocket pings, so its client checks a silent server with this. */
+const PONG = '{"type":"pong"}';
 /** An invalid topic is echoed in its error reply cut to this many UTF-16 units, and an ellipsis. */
 const ECHOED_TOPIC_LENGTH = 64;
 
@@ -126,6 +129,9 @@ function handleJson(conn: Connection, text: string): void {
       }
       // The delivery is serialized once here; the broker frames it once for all subscribers.
       publish(conn, topic, `{"type":"message","topic":${JSON.stringify(topic)},"data":${JSON.stringify(data)}}`, false);
+      return;
+    case 'ping':
+      conn.send(PONG);
       return;
     default:
       sendError(conn, 'unknown_type', `unknown message type ${typeof type === 'string' ? JSON.stringify(shortened(type)) : typeof type}`);

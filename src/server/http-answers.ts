@@ -2,6 +2,7 @@
  * Answers to plain HTTP on the WebSocket port: the pub/sub page, /healthz, a failed attempt at
  * an upgrade, and malformed requests.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
@@ -59,9 +60,18 @@ export function answerHttp(request: IncomingMessage, response: ServerResponse, c
     response.end(pubsubPage());
     return;
   }
+  if (request.method === 'GET' && path === '/client.js') {
+    // Any origin may import it: a page served elsewhere connects here with it.
+    response.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'no-cache' });
+    response.end(clientModule ??= readFileSync(new URL('../client/client.js', import.meta.url), 'utf8').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n'));
+    return;
+  }
   response.writeHead(404, { 'Content-Type': 'text/plain' });
   response.end('not found\n');
 }
+
+/** `wasmsocket/client`, served at /client.js; read on first request. */
+let clientModule: string | undefined;
 
 /** Malformed HTTP before the handshake: 431 for oversized headers, 400 for the rest. */
 export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
