@@ -69,6 +69,13 @@ Options:
                          subscriptions the connections from one address may hold together
                          on one thread (a worker, or the main thread inline), 0 = no limit
                          (default ${DEFAULTS.maxSubscriptionsPerIp})
+  --history-size N       publishes kept per topic for recovery and history requests,
+                         0 = no history and no offsets (default ${DEFAULTS.historySize})
+  --history-ttl S        a topic's history is dropped this long after its last publish
+                         (default ${DEFAULTS.historyTtlMs / 1000})
+  --max-history-bytes BYTES
+                         memory all topics' histories may take together; past it the topics
+                         published least recently lose theirs first (default ${DEFAULTS.maxHistoryBytes})
   --topics-public a,b.*  topic prefixes any client may publish and subscribe to (unless the
                          app has canPublish/canSubscribe hooks); * is any one segment, and a
                          pattern must name its prefix segments; > is everything (default
@@ -154,6 +161,9 @@ export function parseServeArgs(args: string[]): ServeCommand {
         'max-total-subscriptions': { type: 'string' },
         'max-subscriptions-per-ip': { type: 'string' },
         'topics-public': { type: 'string' },
+        'history-size': { type: 'string' },
+        'history-ttl': { type: 'string' },
+        'max-history-bytes': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -224,6 +234,11 @@ export function parseServeArgs(args: string[]): ServeCommand {
       maxSubscriptionsPerIp: values['max-subscriptions-per-ip'] === undefined ? DEFAULTS.maxSubscriptionsPerIp
         : parseInteger('max-subscriptions-per-ip', values['max-subscriptions-per-ip'], 0, 1_000_000_000),
       topicsPublic,
+      historySize: values['history-size'] === undefined ? DEFAULTS.historySize
+        : parseInteger('history-size', values['history-size'], 0, 10_000_000),
+      historyTtlMs: seconds('history-ttl', values['history-ttl'], DEFAULTS.historyTtlMs, 1),
+      maxHistoryBytes: values['max-history-bytes'] === undefined ? DEFAULTS.maxHistoryBytes
+        : parseInteger('max-history-bytes', values['max-history-bytes'], 0, Number.MAX_SAFE_INTEGER),
     },
   };
 }

@@ -8,7 +8,9 @@ import { WebSocketProtocol, ReadyState, type ProtocolSink, type Utf8ValidatorCho
 import { CloseCode, isValidWireCloseCode } from '../protocol/close-codes.js';
 import type { PerMessageDeflateConfig } from '../protocol/compression.js';
 import type { InflateBudget } from '../protocol/inflate-budget.js';
-import type { Application, Connection, PubSubRefusal, UpgradeRequest } from './app.js';
+import type { Application, Connection, MessagePublishOptions, PubSubRefusal, SubscribeOptions, UpgradeRequest } from './app.js';
+import type { JoinAnswer, PublishOptions } from '../pubsub/broker.js';
+import type { HistoryQuery, HistoryReply, StreamPosition } from '../pubsub/history.js';
 import { topicError } from '../pubsub/topics.js';
 import type { TopicPermissions } from '../pubsub/permissions.js';
 
@@ -32,8 +34,15 @@ export interface Transport {
   /** Pub/sub goes to this thread's broker; patterns and topics are already valid and allowed. */
   subscribe(pattern: string): PubSubRefusal | undefined;
   unsubscribe(pattern: string): void;
-  publish(topic: string, payload: Uint8Array, isBinary: boolean): void;
+  publish(topic: string, payload: Uint8Array, isBinary: boolean, options?: TransportPublishOptions): void;
+  /** Subscribes to an exact topic and joins its history (see Broker.join). */
+  join(topic: string, recover: StreamPosition | undefined, answer: (joined: JoinAnswer) => void): PubSubRefusal | undefined;
+  history(topic: string, query: HistoryQuery, done: (reply: HistoryReply | undefined) => void): void;
+  presence(topic: string, done: (count: number) => void): void;
 }
+
+/** A publish's options as the connection gives them: `self: false` leaves the connection out. */
+export type TransportPublishOptions = Omit<PublishOptions, 'except'> & { self?: boolean };
 
 export interface AppConnectionOptions {
   id: number;
@@ -137,11 +146,26 @@ export class AppConnection implements Connection {
     this.#transport.terminate();
   }
 
-  subscribe(pattern: string): PubSubRefusal | undefined {
+  subscribe(pattern: string, options?: SubscribeOptions): PubSubRefusal | undefined {
     const error = topicError(pattern, true);
     if (error !== undefined) throw new TypeError(`invalid topic pattern "${pattern}": ${error}`);
+    if (options?.recover !== undefined && topicError(pattern, false) !== undefined) {
+      throw new TypeError(`recover needs an exact topic, not the pattern "${pattern}"`);
+    }
     if (this.#finished) return undefined;
-    return this.#permissions?.subscribe(this, pattern) ?? this.#transport.subscribe(pattern);
+    const refusal = this.#permissions?.subscribe(this, pattern);
+    if (refusal !== undefined) return refusal;
+    if (options === undefined) return this.#transport.subscribe(pattern);
+    const onSubscribed = options.onSubscribed;
+    if (topicError(pattern, false) !== undefined) {
+      // A pattern has no single position: subscribed live only.
+      const refused = this.#transport.subscribe(pattern);
+      if (refused === undefined) onSubscribed?.({});
+      return refused;
+    }
+    return this.#transport.join(pattern, options.recover, (joined) => {
+      if (!this.#finished) onSubscribed?.(joined);
+    });
   }
 
   unsubscribe(pattern: string): void {
@@ -156,6 +180,35 @@ export class AppConnection implements Connection {
     if (typeof data === 'string') this.#transport.publish(topic, Buffer.from(data, 'utf8'), isBinary === true);
     else this.#transport.publish(topic, data, isBinary !== false);
     return undefined;
+  }
+
+  publishMessage(topic: string, data: unknown, options?: MessagePublishOptions): PubSubRefusal | undefined {
+    const error = topicError(topic, false);
+    if (error !== undefined) throw new TypeError(`invalid topic "${topic}": ${error}`);
+    const refusal = this.#permissions?.publish(this, topic);
+    if (refusal !== undefined) return refusal;
+    const message = Buffer.from(messageEnvelope(topic, data), 'utf8');
+    const onPublished = options?.onPublished;
+    this.#transport.publish(topic, message, false, {
+      history: true,
+      self: options?.self,
+      onPublished: onPublished === undefined ? undefined : (position) => {
+        if (!this.#finished) onPublished(position);
+      },
+    });
+    return undefined;
+  }
+
+  history(topic: string, query: HistoryQuery = {}): Promise<HistoryReply | undefined> {
+    const error = topicError(topic, false);
+    if (error !== undefined) throw new TypeError(`invalid topic "${topic}": ${error}`);
+    return new Promise((resolve) => this.#transport.history(topic, query, resolve));
+  }
+
+  presence(topic: string): Promise<number> {
+    const error = topicError(topic, false);
+    if (error !== undefined) throw new TypeError(`invalid topic "${topic}": ${error}`);
+    return new Promise((resolve) => this.#transport.presence(topic, resolve));
   }
 
   /** The socket's write buffer drained below its high-water mark. */
@@ -207,6 +260,11 @@ export class AppConnection implements Connection {
     this.#onError?.(error, this);
     this.close(CloseCode.INTERNAL_ERROR, 'internal error');
   }
+}
+
+/** The pub/sub delivery of `data` on `topic`: serialized once here, framed once per thread. */
+export function messageEnvelope(topic: string, data: unknown): string {
+  return `{"type":"message","topic":${JSON.stringify(topic)},"data":${JSON.stringify(data)}}`;
 }
 
 /** What a handler threw or rejected with, as an Error (a stack for the log). */

@@ -5,9 +5,31 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AuthorizeVerdict, UpgradeRequest } from '../server/upgrade-request.js';
-import type { PubSubRefusal } from '../pubsub/broker.js';
+import type { PubSubRefusal, JoinAnswer } from '../pubsub/broker.js';
+import type { HistoryEntry, HistoryQuery, HistoryReply, StreamPosition } from '../pubsub/history.js';
 
-export type { AuthorizeVerdict, UpgradeRequest, PubSubRefusal };
+export type { AuthorizeVerdict, UpgradeRequest, PubSubRefusal, JoinAnswer, StreamPosition, HistoryQuery, HistoryReply, HistoryEntry };
+
+export interface SubscribeOptions {
+  /**
+   * Recover from this position (an exact topic only): the messages after it are replayed before
+   * live ones, with no gap and no duplicate, when the history still holds them.
+   */
+  recover?: StreamPosition;
+  /**
+   * Runs once the subscription is live and (for an exact topic, when the server keeps history)
+   * the topic's position is known: before any replayed message is sent, so an answer sent from
+   * here reaches the client first. `recovered` is present when `recover` was given.
+   */
+  onSubscribed?: (joined: JoinAnswer) => void;
+}
+
+export interface MessagePublishOptions {
+  /** false: not delivered to this connection even if it is subscribed. */
+  self?: boolean;
+  /** Runs once the publish has its offset (undefined when the server keeps no history or Redis is unreachable). */
+  onPublished?: (position: StreamPosition | undefined) => void;
+}
 
 /** One WebSocket connection as an application sees it. */
 export interface Connection {
@@ -39,7 +61,7 @@ export interface Connection {
    * Returns undefined when subscribed (or already), else why not: `forbidden` (the topic
    * permissions) or `too_many_subscriptions` (maxSubscriptions, maxSubscriptionsPerIp, maxTotalSubscriptions).
    */
-  subscribe(pattern: string): PubSubRefusal | undefined;
+  subscribe(pattern: string, options?: SubscribeOptions): PubSubRefusal | undefined;
   unsubscribe(pattern: string): void;
   /**
    * Publishes `data` to every connection subscribed to `topic`, on every node: each subscriber
@@ -48,6 +70,17 @@ export interface Connection {
    * `forbidden` refusal when the topic permissions say no.
    */
   publish(topic: string, data: string | Uint8Array, isBinary?: boolean): PubSubRefusal | undefined;
+  /**
+   * Publishes a pub/sub message (the pubsub app's protocol): every subscriber of a matching
+   * pattern receives `{"type":"message","topic":T,"data":D}` with `data` as JSON, plus
+   * `"offset":N` when the server keeps history, where it is kept for recovery. Returns a
+   * refusal like publish().
+   */
+  publishMessage(topic: string, data: unknown, options?: MessagePublishOptions): PubSubRefusal | undefined;
+  /** The topic's position and the messages `query` asks for; undefined when the server keeps no history. */
+  history(topic: string, query?: HistoryQuery): Promise<HistoryReply | undefined>;
+  /** Subscriptions to exactly `topic` on every worker and node (patterns that match it are not counted). */
+  presence(topic: string): Promise<number>;
 }
 
 export interface Application {

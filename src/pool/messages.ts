@@ -9,13 +9,22 @@ import type { MovedSocket } from './moved-socket.js';
 import type { MessagePort, Transferable } from 'node:worker_threads';
 import type { AuthorizeVerdict, UpgradeRequest } from '../server/upgrade-request.js';
 import type { ThreadStats, TlsCertificate } from '../server/connection-server.js';
+import type { HistoryQuery, HistoryReply, Sequenced } from '../pubsub/history.js';
 
 /** Main thread → worker. */
 export type ToWorker =
   /** An accepted socket, not read from yet; the worker now owns it. `id` is its connection id. */
   | { type: 'socket'; id: number; socket: MovedSocket }
   /** A publish from another worker, from `server.publish()` or from another node: deliver here. */
-  | { type: 'publish'; topic: string; payload: Uint8Array; isBinary: boolean }
+  | { type: 'publish'; topic: string; payload: Uint8Array; isBinary: boolean; offset?: number }
+  /** This worker's history publish `ticket` has its offset: deliver it here now. */
+  | { type: 'sequenced'; ticket: number; sequenced: Sequenced }
+  /** The answer to a `history` request (undefined: history unreachable). */
+  | { type: 'history'; request: number; reply: HistoryReply | undefined }
+  /** The answer to a `presence` request: subscriptions over the node and the other nodes. */
+  | { type: 'presence'; request: number; count: number }
+  /** Asks for this worker's subscriptions to exactly `topic`. */
+  | { type: 'count-subscribers'; request: number; topic: string }
   /** The answer to an `authorize` request. */
   | { type: 'verdict'; request: number; verdict: AuthorizeVerdict }
   /** The answer to a `health` request: the whole node's state. */
@@ -39,6 +48,14 @@ export type ToMain =
   | { type: 'closed'; id: number }
   /** A publish from one of this worker's connections, for the other workers and nodes. */
   | { type: 'publish'; topic: string; payload: Uint8Array; isBinary: boolean }
+  /** A history publish from one of this worker's connections: `sequenced` answers `ticket`. */
+  | { type: 'sequence'; ticket: number; topic: string; message: Uint8Array }
+  /** Reads a topic's history (and position) for a subscribe or a `history` request. */
+  | { type: 'history'; request: number; topic: string; query: HistoryQuery }
+  /** Counts the subscriptions to exactly `topic` over the node (`local`: this worker's). */
+  | { type: 'presence'; request: number; topic: string; local: number }
+  /** The answer to `count-subscribers`. */
+  | { type: 'subscriber-count'; request: number; count: number }
   /** This worker's first subscriber to `pattern` came (added) or its last one left. */
   | { type: 'pattern'; pattern: string; added: boolean }
   /** Runs the server's `authorize` hook, which lives on the main thread, for one handshake. */

@@ -19,6 +19,7 @@ import { createProgressCounter } from './liveness.js';
 import { detachForMove } from './moved-socket.js';
 import { noteConnectionChurn } from '../server/idle-collector.js';
 import type { WorkerTask } from './worker.js';
+import type { HistoryQuery, HistoryReply, Sequenced } from '../pubsub/history.js';
 
 /** What the pool asks of the server it serves. */
 export interface PoolHooks {
@@ -27,6 +28,11 @@ export interface PoolHooks {
   /** A publish from a connection of worker `from`. */
   publish(from: number, topic: string, payload: Uint8Array, isBinary: boolean): void;
   pattern(from: number, pattern: string, added: boolean): void;
+  /** A history publish from worker `from`: `done` with its delivery once it has its offset. */
+  sequence(from: number, topic: string, message: Uint8Array, done: (sequenced: Sequenced) => void): void;
+  history(topic: string, query: HistoryQuery, done: (reply: HistoryReply | undefined) => void): void;
+  /** Subscriptions to exactly `topic` over the node (`from`'s count given) and other nodes. */
+  presence(from: number, topic: string, local: number, done: (count: number) => void): void;
   /** Worker `slot` is gone with its connections and subscriptions. */
   workerLost(slot: number): void;
   /** A socket handed to a worker is closed (or was lost with its worker). */
@@ -86,6 +92,7 @@ class WorkerSlot {
   /** An uncaught error is ending this worker: it takes no new sockets. */
   #failing = false;
   #stats = new PendingRequests<ThreadStats>();
+  #counts = new PendingRequests<number>();
   #shutdownDone: (() => void) | undefined;
   #markStarted: () => void = () => {};
   /** Resolves once this worker has first started, or first died trying. */
@@ -112,6 +119,7 @@ class WorkerSlot {
     this.#threadId = -1;
     this.#failing = false;
     this.#stats = new PendingRequests<ThreadStats>();
+    this.#counts = new PendingRequests<number>();
     const { port1, port2 } = new MessageChannel();
     const channel = new PortChannel<ToWorker, ToMain>(port1, (message) => this.#receive(message));
     this.#channel = channel;
@@ -142,6 +150,14 @@ class WorkerSlot {
   }
 
   /** This worker's counters, or undefined when it does not answer in time. */
+  /** This worker's subscriptions to exactly `topic` (0 when it does not answer). */
+  async subscriberCount(topic: string): Promise<number> {
+    if (this.#channel === undefined || !this.alive) return 0;
+    const { id, answer } = this.#counts.create(STATS_ANSWER_MS);
+    this.#channel.send({ type: 'count-subscribers', request: id, topic });
+    return (await answer) ?? 0;
+  }
+
   stats(): Promise<ThreadStats | undefined> {
     if (this.#channel === undefined) return Promise.resolve(undefined);
     const { id, answer } = this.#stats.create(STATS_ANSWER_MS);
@@ -210,6 +226,16 @@ class WorkerSlot {
         break;
       case 'publish': hooks.publish(this.index, message.topic, message.payload, message.isBinary); break;
       case 'pattern': hooks.pattern(this.index, message.pattern, message.added); break;
+      case 'sequence':
+        hooks.sequence(this.index, message.topic, message.message, (sequenced) => this.send({ type: 'sequenced', ticket: message.ticket, sequenced }));
+        break;
+      case 'history':
+        hooks.history(message.topic, message.query, (reply) => this.send({ type: 'history', request: message.request, reply }));
+        break;
+      case 'presence':
+        hooks.presence(this.index, message.topic, message.local, (count) => this.send({ type: 'presence', request: message.request, count }));
+        break;
+      case 'subscriber-count': this.#counts.settle(message.request, message.count); break;
       case 'authorize':
         void hooks.authorize(message.upgrade).then((verdict) => this.send({ type: 'verdict', request: message.request, verdict }));
         break;
@@ -242,6 +268,7 @@ class WorkerSlot {
     channel.close();
     this.#channel = undefined;
     this.#stats.cancelAll();
+    this.#counts.cancelAll();
     this.#shutdownDone?.();
     if (this.#stopped) return;
     // The thread's sockets closed with it: its clients see their TCP connections end.
@@ -314,10 +341,17 @@ export class WorkerPool {
   }
 
   /** Sends a publish to every live worker but `except` (the one it came from). */
-  publish(topic: string, payload: Uint8Array, isBinary: boolean, except = -1): void {
+  publish(topic: string, payload: Uint8Array, isBinary: boolean, except = -1, offset?: number): void {
+    const message: ToWorker = offset === undefined ? { type: 'publish', topic, payload, isBinary } : { type: 'publish', topic, payload, isBinary, offset };
     for (const slot of this.#slots) {
-      if (slot.index !== except && slot.alive) slot.send({ type: 'publish', topic, payload, isBinary });
+      if (slot.index !== except && slot.alive) slot.send(message);
     }
+  }
+
+  /** Subscriptions to exactly `topic` on every worker but `except`. */
+  async subscriberCount(topic: string, except = -1): Promise<number> {
+    const counts = await Promise.all(this.#slots.filter((slot) => slot.index !== except).map((slot) => slot.subscriberCount(topic)));
+    return counts.reduce((sum, count) => sum + count, 0);
   }
 
   /** Every worker, and every worker started later, takes new TLS connections with `certificate`. */

@@ -11,6 +11,7 @@ import { noteProgress, reportProgressTo } from './liveness.js';
 import { watchExternalMemory } from '../server/thread-memory.js';
 import { loadApplication } from '../apps/app.js';
 import type { Backplane } from '../pubsub/broker.js';
+import type { HistoryQuery, HistoryReply, HistorySource, Sequenced } from '../pubsub/history.js';
 import { ConnectionServer, type ConnectionSettings, type NodeServices } from '../server/connection-server.js';
 import type { AuthorizeVerdict } from '../server/upgrade-request.js';
 import { PendingRequests, PortChannel, type ToMain, type ToWorker } from './messages.js';
@@ -31,6 +32,8 @@ export interface WorkerTask {
   relayPatterns: boolean;
   /** External (off-heap) bytes past which this worker asks to be replaced; 0: no cap. */
   maxExternalMemory: number;
+  /** The node keeps history: offsets, history and presence come from the main thread. */
+  history: boolean;
 }
 
 /** Round trips to the main thread wait at most this long (a hook that never answers). */
@@ -59,6 +62,46 @@ class MainThreadBackplane implements Backplane {
   }
 }
 
+/**
+ * Offsets, history and presence of this worker's connections, from the main thread (which
+ * assigns the node's offsets). Answers come back on the same port as the relayed publishes, in
+ * the order the main thread made them: what the join of a recovery relies on.
+ */
+class MainThreadHistory implements HistorySource {
+  readonly #tickets = new Map<number, (sequenced: Sequenced) => void>();
+  #nextTicket = 1;
+  readonly histories = new PendingRequests<HistoryReply>();
+  readonly presences = new PendingRequests<number>();
+
+  constructor(readonly channel: PortChannel<ToMain, ToWorker>) {}
+
+  sequence(topic: string, message: Uint8Array, done: (sequenced: Sequenced) => void): void {
+    const ticket = this.#nextTicket++;
+    this.#tickets.set(ticket, done);
+    const own = new Uint8Array(message.length);
+    own.set(message);
+    this.channel.send({ type: 'sequence', ticket, topic, message: own }, [own.buffer]);
+  }
+
+  sequenced(ticket: number, sequenced: Sequenced): void {
+    const done = this.#tickets.get(ticket);
+    this.#tickets.delete(ticket);
+    done?.(sequenced);
+  }
+
+  read(topic: string, query: HistoryQuery, done: (reply: HistoryReply | undefined) => void): void {
+    const { id, answer } = this.histories.create(MAIN_THREAD_ANSWER_MS);
+    this.channel.send({ type: 'history', request: id, topic, query });
+    void answer.then(done);
+  }
+
+  presence(topic: string, local: number, done: (count: number) => void): void {
+    const { id, answer } = this.presences.create(MAIN_THREAD_ANSWER_MS);
+    this.channel.send({ type: 'presence', request: id, topic, local });
+    void answer.then((count) => done(count ?? local));
+  }
+}
+
 export default async function runWorker(task: WorkerTask): Promise<void> {
   reportProgressTo(task.progress);
   const app = await loadApplication(task.app);
@@ -66,6 +109,7 @@ export default async function runWorker(task: WorkerTask): Promise<void> {
   const verdicts = new PendingRequests<AuthorizeVerdict>();
   const healths = new PendingRequests<Record<string, unknown>>();
   let server: ConnectionServer | undefined;
+  let history: MainThreadHistory | undefined;
 
   const receive = (message: ToWorker): void => {
     // Handling the main thread's messages (publishes relayed from other workers) is progress too:
@@ -73,7 +117,13 @@ export default async function runWorker(task: WorkerTask): Promise<void> {
     noteProgress();
     switch (message.type) {
       case 'socket': server!.adopt(socketAround(message.socket), message.id); break;
-      case 'publish': server!.broker.deliver(message.topic, message.payload, message.isBinary); break;
+      case 'publish': server!.broker.deliver(message.topic, message.payload, message.isBinary, message.offset); break;
+      case 'sequenced': history?.sequenced(message.ticket, message.sequenced); break;
+      case 'history': history?.histories.settle(message.request, message.reply); break;
+      case 'presence': history?.presences.settle(message.request, message.count); break;
+      case 'count-subscribers':
+        channel.send({ type: 'subscriber-count', request: message.request, count: server!.broker.exactSubscribers(message.topic) });
+        break;
       case 'verdict': verdicts.settle(message.request, message.verdict); break;
       case 'health': healths.settle(message.request, message.health); break;
       case 'stats': channel.send({ type: 'stats', request: message.request, stats: server!.stats() }); break;
@@ -107,6 +157,10 @@ export default async function runWorker(task: WorkerTask): Promise<void> {
     onError: (error, connection) => channel.send({ type: 'error', connection, stack: error.stack ?? error.message }),
   };
   server = new ConnectionServer(task.settings, app, codec, services, new MainThreadBackplane(channel, task));
+  if (task.history) {
+    history = new MainThreadHistory(channel);
+    server.broker.attachHistory(history);
+  }
   channel.send({ type: 'ready', threadId });
   if (task.maxExternalMemory > 0) {
     watchExternalMemory(task.maxExternalMemory, (external) => {
@@ -146,6 +200,8 @@ export default async function runWorker(task: WorkerTask): Promise<void> {
     task.port.once('close', () => {
       verdicts.cancelAll();
       healths.cancelAll();
+      history?.histories.cancelAll();
+      history?.presences.cancelAll();
       resolve();
     });
   });

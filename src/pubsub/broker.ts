@@ -19,6 +19,8 @@ import { compresses, RSV1_BIT, type CompressorSettings } from '../protocol/compr
 import { deflateMessage } from '../protocol/message-deflater.js';
 import { SharedFrame } from '../protocol/shared-frame.js';
 import { SubscriptionIndex } from './topics.js';
+import type { HistoryQuery, HistoryReply, HistorySource, StreamPosition } from './history.js';
+import { RecoveringSubscribers } from './recovery.js';
 
 /** A connection as the broker sees it. */
 export interface Subscriber {
@@ -70,6 +72,23 @@ export interface Backplane {
   addPattern(pattern: string): void;
   removePattern(pattern: string): void;
   publish(topic: string, payload: Uint8Array, isBinary: boolean): void;
+}
+
+/** What a publish may ask for besides its bytes. */
+export interface PublishOptions {
+  /** Not delivered to this subscriber (the publishing connection, with `self: false`). */
+  except?: Subscriber;
+  /** The payload is a pub/sub JSON message that keeps history: it gets an offset (needs a HistorySource). */
+  history?: boolean;
+  /** Runs once the publish has its offset (undefined without history), after this thread's deliveries. */
+  onPublished?: (position: StreamPosition | undefined) => void;
+}
+
+/** The answer to a subscribe on a topic with history, before anything is replayed. */
+export interface JoinAnswer {
+  position?: StreamPosition;
+  /** Whether the `recover` position could be recovered (absent without `recover`). */
+  recovered?: boolean;
 }
 
 export interface BrokerOptions {
@@ -145,6 +164,10 @@ export class Broker {
   readonly #perAddress = new Map<string, number>();
   /** Subscribers already asked to close for slowness (asked once). */
   readonly #closingSlow = new WeakSet<Subscriber>();
+  /** Offsets and history, when the server keeps history. */
+  #history: HistorySource | undefined;
+  /** Subscribers between their subscribe to a history topic and its answer. */
+  readonly #joining = new RecoveringSubscribers<Subscriber>();
 
   constructor(options: BrokerOptions, pressure?: SendPressure) {
     this.#options = options;
@@ -155,6 +178,21 @@ export class Broker {
   attachBackplane(backplane: Backplane): void {
     this.#backplane = backplane;
     for (const pattern of this.#index.patterns()) backplane.addPattern(pattern);
+  }
+
+  /** Offsets and history come from `source` from now on. */
+  attachHistory(source: HistorySource): void {
+    this.#history = source;
+  }
+
+  /** True when exact topics keep history: a subscribe answers a position, publishes may get offsets. */
+  get keepsHistory(): boolean {
+    return this.#history !== undefined;
+  }
+
+  /** Subscriptions to exactly `topic` on this thread. */
+  exactSubscribers(topic: string): number {
+    return this.#index.subscriberCount(topic);
   }
 
   /** (pattern, subscriber) pairs. */
@@ -188,6 +226,7 @@ export class Broker {
 
   unsubscribe(pattern: string, subscriber: Subscriber): void {
     if (!this.#index.remove(pattern, subscriber)) return;
+    if (this.#joining.size !== 0) this.#joining.cancel(pattern, subscriber);
     this.#released(subscriber, 1);
     if (this.#index.subscriberCount(pattern) === 0) this.#backplane?.removePattern(pattern);
   }
@@ -195,6 +234,7 @@ export class Broker {
   /** Forgets a connection that closed. */
   removeSubscriber(subscriber: Subscriber): void {
     const patterns = this.#index.removeAll(subscriber);
+    if (this.#joining.size !== 0) this.#joining.cancelAll(subscriber);
     this.#released(subscriber, patterns.length);
     for (const pattern of patterns) {
       if (this.#index.subscriberCount(pattern) === 0) this.#backplane?.removePattern(pattern);
@@ -209,25 +249,85 @@ export class Broker {
     else this.#perAddress.delete(address);
   }
 
-  /** A publish from this node: delivered here, and sent to the other nodes. Returns local deliveries. */
-  publish(topic: string, payload: Uint8Array, isBinary: boolean): number {
+  /**
+   * A publish from this node: delivered here, and sent to the other threads and nodes. Returns
+   * this thread's deliveries (0 for a history publish: it is delivered once it has its offset).
+   */
+  publish(topic: string, payload: Uint8Array, isBinary: boolean, options?: PublishOptions): number {
     this.stats.published++;
+    const history = this.#history;
+    if (options?.history === true && history !== undefined) {
+      history.sequence(topic, payload, ({ payload: delivery, position }) => {
+        this.#deliver(topic, delivery, false, position?.offset ?? 0, options.except);
+        options.onPublished?.(position);
+      });
+      return 0;
+    }
     this.#backplane?.publish(topic, payload, isBinary);
-    return this.#deliver(topic, payload, isBinary);
+    const delivered = this.#deliver(topic, payload, isBinary, 0, options?.except);
+    options?.onPublished?.(undefined);
+    return delivered;
   }
 
-  /** A publish from another node: delivered here only. */
-  publishFromBackplane(topic: string, payload: Uint8Array, isBinary: boolean): number {
+  /** A publish from another node: delivered here only; `offset` when it has one. */
+  publishFromBackplane(topic: string, payload: Uint8Array, isBinary: boolean, offset = 0): number {
     this.stats.received++;
-    return this.#deliver(topic, payload, isBinary);
+    return this.#deliver(topic, payload, isBinary, offset);
   }
 
   /** A publish relayed from another thread of this node (counted where it entered the node). */
-  deliver(topic: string, payload: Uint8Array, isBinary: boolean): number {
-    return this.#deliver(topic, payload, isBinary);
+  deliver(topic: string, payload: Uint8Array, isBinary: boolean, offset = 0): number {
+    return this.#deliver(topic, payload, isBinary, offset);
   }
 
-  #deliver(topic: string, payload: Uint8Array, isBinary: boolean): number {
+  /**
+   * Subscribes to an exact topic that keeps history and joins its stream: `answer` gets the
+   * topic's position (and whether `recover` could be recovered) before the missed messages are
+   * replayed to the subscriber, then live ones follow with no gap and no duplicate. Without
+   * history it is a plain subscribe and `answer` runs at once with nothing. A refusal is returned
+   * (and `answer` not called).
+   */
+  join(topic: string, subscriber: Subscriber, recover: StreamPosition | undefined, answer: (joined: JoinAnswer) => void): PubSubRefusal | undefined {
+    const history = this.#history;
+    if (history === undefined) {
+      const refusal = this.subscribe(topic, subscriber);
+      if (refusal === undefined) answer({});
+      return refusal;
+    }
+    // Already joining: the first answer stands (its replay is on its way).
+    if (this.#joining.waiting(topic, subscriber)) return undefined;
+    const refusal = this.subscribe(topic, subscriber);
+    if (refusal !== undefined) return refusal;
+    this.#joining.hold(topic, subscriber);
+    history.read(topic, recover === undefined ? {} : { since: recover }, (reply) => {
+      const through = reply?.position.offset ?? 0;
+      const held = this.#joining.answered(topic, subscriber, through);
+      if (held === undefined) return; // unsubscribed or closed meanwhile
+      if (reply === undefined) {
+        answer(recover === undefined ? {} : { recovered: false });
+      } else {
+        answer(recover === undefined ? { position: reply.position } : { position: reply.position, recovered: reply.recovered === true });
+        for (const entry of reply.entries) subscriber.deliverCompressing(entry.payload, false);
+      }
+      for (const late of held) subscriber.deliverCompressing(late.payload, late.isBinary);
+    });
+    return undefined;
+  }
+
+  /** A topic's history, as `history.read` answers it (undefined: no history kept, or unreachable). */
+  history(topic: string, query: HistoryQuery, done: (reply: HistoryReply | undefined) => void): void {
+    if (this.#history === undefined) done(undefined);
+    else this.#history.read(topic, query, done);
+  }
+
+  /** Subscriptions to exactly `topic` on every thread and node. */
+  presence(topic: string, done: (count: number) => void): void {
+    const local = this.#index.subscriberCount(topic);
+    if (this.#history === undefined) done(local);
+    else this.#history.presence(topic, local, done);
+  }
+
+  #deliver(topic: string, payload: Uint8Array, isBinary: boolean, offset: number, except?: Subscriber): number {
     let frame: SharedFrame | undefined;
     /** Compressed frames of this publish by window size, built on first use. */
     let compressedFrames: Map<number, SharedFrame> | undefined;
@@ -236,7 +336,10 @@ export class Broker {
     const pressure = this.#pressure;
     /** The fair share, read once per publish when first needed. */
     let share = -1;
+    const joining = offset !== 0 && this.#joining.size !== 0 ? this.#joining.joining(topic) : undefined;
     return this.#index.match(topic, (subscriber) => {
+      if (subscriber === except) return;
+      if (joining !== undefined && this.#joining.intercept(joining, topic, subscriber, offset, payload, isBinary)) return;
       if (subscriber.backlog > slowSubscriberBytes) {
         if (slowPolicy === 'drop') {
           this.stats.dropped++;

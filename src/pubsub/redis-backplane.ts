@@ -7,7 +7,11 @@
  *
  * Message on the wire (one Buffer):
  *   [version u8 = 1][flags u8: bit0 binary][nodeId length u8][nodeId UTF-8][seq u64 BE][payload]
- * A node ignores its own messages (it delivered them locally already). Redis delivers one copy
+ * and, for a publish that keeps history (written by the Lua script of redis-history.ts):
+ *   [version u8 = 2][flags][nodeId length][nodeId][seq u64 BE][offset length u8][offset ASCII]
+ *   [epoch length u8][epoch][delivery with its offset]
+ * A node ignores its own version 1 messages (it delivered them locally already); its own version
+ * 2 messages are its local delivery, so that each node delivers a topic in offset order. Redis delivers one copy
  * per matching SUBSCRIBE/PSUBSCRIBE of the connection, all before the next PUBLISH, and keeps
  * each publisher connection's order: so a message whose seq is not above the last seen from its
  * origin is a copy, dropped and counted in `duplicates`; `onMessage` runs once per publish.
@@ -23,6 +27,8 @@ import type { Redis } from 'ioredis';
 import { SubscriptionIndex, topicError } from './topics.js';
 import { PingWatch } from './redis-liveness.js';
 import { decodeHeartbeat, encodeHeartbeat, PeerSet, PRESENCE_CHANNEL } from './redis-presence.js';
+import { withOffset, type HistoryLimits, type HistoryQuery, type HistoryReply, type Sequenced } from './history.js';
+import { defineHistoryCommands, publishWithHistory, readHistory } from './redis-history.js';
 
 /**
  * `recovering`: both connections answer, but some other node has not confirmed its subscriptions
@@ -43,8 +49,12 @@ export interface BackplaneOptions {
   url: string;
   /** Unique per server process (e.g. randomUUID()); at most 255 bytes of UTF-8. */
   nodeId: string;
-  /** A publish from another node; called once per publish. */
-  onMessage: (topic: string, payload: Buffer, isBinary: boolean) => void;
+  /** A publish from another node; called once per publish; `offset` when it keeps history. */
+  onMessage: (topic: string, payload: Buffer, isBinary: boolean, offset?: number) => void;
+  /** Topics keep history in Redis (publishWithHistory, read). */
+  history?: HistoryLimits;
+  /** This node's subscriptions to exactly `topic`, for another node's presence count. */
+  countSubscribers?: (topic: string) => Promise<number>;
   /** State changes, one line per transition; default console.error. */
   log?: (line: string) => void;
   pingIntervalMs?: number;
@@ -73,6 +83,14 @@ export interface BackplaneStats {
 const CHANNEL_PREFIX = 'wasmsocket:';
 const CHANNEL_PREFIX_BYTES = Buffer.byteLength(CHANNEL_PREFIX);
 const VERSION = 1;
+const VERSION_WITH_OFFSET = 2;
+/** Presence counts: `{"ask":node,"request":n,"topic":T}` and `{"to":node,"request":n,"count":c}`. */
+const COUNT_CHANNEL = 'wasmsocket-presence-count';
+const COUNT_BYTES = Buffer.from(COUNT_CHANNEL);
+/** How long a presence count waits for the other nodes' answers. */
+const COUNT_TIMEOUT_MS = 1000;
+/** How long a history publish's own delivery is waited for after Redis answered it. */
+const OWN_DELIVERY_WAIT_MS = 2000;
 const FLAG_BINARY = 1;
 /** version, flags, nodeId length. */
 const FIXED_HEADER = 3;
@@ -123,7 +141,7 @@ export class RedisBackplane {
   /** The patterns with local subscribers (each with one dummy subscriber): the exact re-check. */
   readonly #patterns = new SubscriptionIndex<true>();
   /** Redis subscriptions we want → how many patterns need each (`a.*` and `a.>` share a glob). */
-  readonly #wanted = new Map<string, { subscription: RedisSubscription; patterns: number }>();
+  readonly #wanted = new Map<string, { subscription: RedisSubscription; patterns: number; confirmed?: Promise<unknown> }>();
   /** Unsubscribes that may not have reached Redis; retried on the next 'ready'. */
   readonly #maybeSubscribed = new Map<string, RedisSubscription>();
   /** Origin nodeId → the highest seq seen from it. */
@@ -141,6 +159,11 @@ export class RedisBackplane {
   #peersConfirmed = true;
   #lastError = '';
   #warnedMalformed = false;
+  /** History publishes of this node waiting for their own delivery, by seq. */
+  readonly #sequencing = new Map<number, { message: Uint8Array; done: (sequenced: Sequenced) => void }>();
+  /** Presence counts asked of the other nodes: request → the sum so far and who is left. */
+  readonly #counting = new Map<number, { sum: number; left: number; done: (sum: number) => void }>();
+  #nextCount = 1;
 
   constructor(options: BackplaneOptions) {
     if (typeof options?.url !== 'string' || !/^rediss?:\/\//.test(options.url)) {
@@ -172,6 +195,7 @@ export class RedisBackplane {
     const socketTimeout = Math.max(RECONNECT_AFTER_MS, 2 * pingTimeoutMs);
     const RedisClient = loadRedisClient();
     this.#publisher = new RedisClient(options.url, { ...common, connectionName: 'wasmsocket-pub', socketTimeout });
+    if (options.history !== undefined) defineHistoryCommands(this.#publisher);
     this.#subscriber = new RedisClient(options.url, { ...common, connectionName: 'wasmsocket-sub', socketTimeout });
     this.#publisherPing = new PingWatch(this.#publisher, pingTimeoutMs, () => this.#linkChanged());
     this.#subscriberPing = new PingWatch(this.#subscriber, pingTimeoutMs, () => this.#linkChanged());
@@ -218,10 +242,11 @@ export class RedisBackplane {
       wanted.patterns++;
       return;
     }
-    this.#wanted.set(subscription.name, { subscription, patterns: 1 });
+    const added = { subscription, patterns: 1, confirmed: undefined as Promise<unknown> | undefined };
+    this.#wanted.set(subscription.name, added);
     this.#maybeSubscribed.delete(subscription.name);
     // While not ready this fails at once (no offline queue); the next 'ready' subscribes it.
-    this.#send(subscription, true).catch(() => {});
+    added.confirmed = this.#send(subscription, true).catch(() => {});
   }
 
   /** Unsubscribes this node from `pattern` (the broker calls it when the last local subscriber goes). */
@@ -276,6 +301,107 @@ export class RedisBackplane {
     }
   }
 
+  /** True while publishes can reach Redis. */
+  get #usable(): boolean {
+    const state = this.#state;
+    return !(state === 'closed' || state === 'stalled' || state === 'down' || this.#publisher.status !== 'ready' || this.#publisherPing.stalled);
+  }
+
+  /**
+   * A history publish: Redis gives it the topic's next offset, keeps it and publishes it to every
+   * node, this one included; `done` runs with this node's delivery when it comes back (so this
+   * node delivers a topic in offset order too). While Redis is unreachable the publish gets no
+   * offset and is not kept: `done` runs at once with it as it was (delivered on this node only).
+   */
+  sequence(topic: string, message: Uint8Array, done: (sequenced: Sequenced) => void): void {
+    const limits = this.#options.history;
+    if (limits === undefined || !this.#usable) {
+      this.stats.dropped++;
+      done({ payload: message });
+      return;
+    }
+    const seq = ++this.#seq;
+    this.#sequencing.set(seq, { message, done });
+    const unconfirmed = !this.#peersConfirmed;
+    publishWithHistory(this.#publisher, limits, CHANNEL_PREFIX + topic, topic, this.#header(false, VERSION_WITH_OFFSET, seq), message).then((position) => {
+      this.stats.published++;
+      if (unconfirmed) this.stats.unconfirmed++;
+      if (!this.#sequencing.has(seq)) return;
+      // Its own copy comes only while this node is subscribed to the topic; wait for it a while.
+      const deliver = () => {
+        const waiting = this.#sequencing.get(seq);
+        if (waiting === undefined) return;
+        this.#sequencing.delete(seq);
+        waiting.done({ payload: withOffset(message, position.offset), position });
+      };
+      if (this.#patterns.match(topic, ignore) === 0) deliver();
+      else setTimeout(deliver, OWN_DELIVERY_WAIT_MS).unref();
+    }, () => {
+      const waiting = this.#sequencing.get(seq);
+      this.#sequencing.delete(seq);
+      this.stats.dropped++;
+      waiting?.done({ payload: message });
+    });
+  }
+
+  /** A topic's history from Redis; undefined while Redis is unreachable. */
+  read(topic: string, query: HistoryQuery, done: (reply: HistoryReply | undefined) => void): void {
+    const limits = this.#options.history;
+    if (limits === undefined || this.#publisher.status !== 'ready') {
+      done(undefined);
+      return;
+    }
+    // After this node's subscription to the topic is live in Redis: a publish between the read
+    // and the subscription would otherwise reach the joining client neither way.
+    this.#subscriptionLive(topic).then(() => readHistory(this.#publisher, limits, topic, query)).then(done, () => done(undefined));
+  }
+
+  /** Subscriptions to exactly `topic` on the other nodes, as many as answer within a second. */
+  otherNodes(topic: string): Promise<number> {
+    const nodes = this.#peers.size;
+    if (nodes === 0 || !this.#usable) return Promise.resolve(0);
+    const request = this.#nextCount++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish(), COUNT_TIMEOUT_MS);
+      const finish = () => {
+        clearTimeout(timer);
+        const counting = this.#counting.get(request);
+        this.#counting.delete(request);
+        resolve(counting?.sum ?? 0);
+      };
+      this.#counting.set(request, { sum: 0, left: nodes, done: finish });
+      this.#publisher.publish(COUNT_CHANNEL, JSON.stringify({ ask: this.#options.nodeId, request, topic })).catch(finish);
+    });
+  }
+
+  /** Resolves once the channel a joining subscriber of `topic` needs is subscribed in Redis. */
+  #subscriptionLive(topic: string): Promise<unknown> {
+    const wanted = this.#wanted.get(CHANNEL_PREFIX + topic);
+    return wanted?.confirmed ?? Promise.resolve();
+  }
+
+  /** Another node asks for a presence count, or answers ours. */
+  #counted(message: Buffer): void {
+    let parsed: { ask?: unknown; to?: unknown; request?: unknown; topic?: unknown; count?: unknown };
+    try {
+      parsed = JSON.parse(message.toString('utf8'));
+    } catch {
+      return;
+    }
+    const { nodeId } = this.#options;
+    if (typeof parsed.ask === 'string' && parsed.ask !== nodeId && typeof parsed.topic === 'string' && topicError(parsed.topic, false) === undefined) {
+      const count = this.#options.countSubscribers?.(parsed.topic) ?? Promise.resolve(0);
+      void count.then((value) => {
+        if (this.#usable) this.#publisher.publish(COUNT_CHANNEL, JSON.stringify({ to: parsed.ask, request: parsed.request, count: value })).catch(ignore);
+      });
+    } else if (parsed.to === nodeId && typeof parsed.request === 'number' && typeof parsed.count === 'number') {
+      const counting = this.#counting.get(parsed.request);
+      if (counting === undefined) return;
+      counting.sum += parsed.count;
+      if (--counting.left === 0) counting.done(counting.sum);
+    }
+  }
+
   /**
    * Says goodbye (so no node waits for this one), then disconnects both connections; publishes
    * after this are dropped.
@@ -300,16 +426,27 @@ export class RedisBackplane {
     const id = this.#nodeIdBytes;
     const header = FIXED_HEADER + id.length + SEQ_BYTES;
     const message = Buffer.allocUnsafe(header + payload.length);
-    message[0] = VERSION;
+    this.#writeHeader(message, isBinary, VERSION, ++this.#seq);
+    message.set(payload, header);
+    return message;
+  }
+
+  /** The header alone (a history publish's: the Lua script appends the rest). */
+  #header(isBinary: boolean, version: number, seq: number): Buffer {
+    const header = Buffer.allocUnsafe(FIXED_HEADER + this.#nodeIdBytes.length + SEQ_BYTES);
+    this.#writeHeader(header, isBinary, version, seq);
+    return header;
+  }
+
+  #writeHeader(message: Buffer, isBinary: boolean, version: number, seq: number): void {
+    const id = this.#nodeIdBytes;
+    message[0] = version;
     message[1] = isBinary ? FLAG_BINARY : 0;
     message[2] = id.length;
     id.copy(message, FIXED_HEADER);
     // seq as u64 BE from a JS number: exact up to 2^53, far beyond any process's publish count.
-    const seq = ++this.#seq;
     message.writeUInt32BE(Math.floor(seq / TWO_POW_32), FIXED_HEADER + id.length);
     message.writeUInt32BE(seq >>> 0, FIXED_HEADER + id.length + 4);
-    message.set(payload, header);
-    return message;
   }
 
   #receive(channel: Buffer, message: Buffer): void {
@@ -318,19 +455,41 @@ export class RedisBackplane {
       this.#heard(message);
       return;
     }
+    if (channel.equals(COUNT_BYTES)) {
+      this.#counted(message);
+      return;
+    }
     const idLength = message.length >= FIXED_HEADER ? message[2]! : 0;
-    const header = FIXED_HEADER + idLength + SEQ_BYTES;
-    if (message.length < header || message[0] !== VERSION || idLength === 0 || channel.length <= CHANNEL_PREFIX_BYTES) {
+    let header = FIXED_HEADER + idLength + SEQ_BYTES;
+    const version = message[0];
+    let offset: number | undefined;
+    if (version === VERSION_WITH_OFFSET && message.length > header) {
+      const digits = message[header]!;
+      offset = Number(message.toString('latin1', header + 1, header + 1 + digits));
+      const epochAt = header + 1 + digits;
+      header = epochAt + 1 + (message.length > epochAt ? message[epochAt]! : 0);
+    }
+    if (message.length < header || (version !== VERSION && !(offset! > 0)) || idLength === 0 || channel.length <= CHANNEL_PREFIX_BYTES) {
       if (!this.#warnedMalformed) {
         this.#warnedMalformed = true;
         this.#log('redis backplane: ignoring malformed message(s) on the wasmsocket: channels');
       }
       return;
     }
-    if (idLength === this.#nodeIdBytes.length
-      && this.#nodeIdBytes.equals(message.subarray(FIXED_HEADER, FIXED_HEADER + idLength))) return;
-    const origin = message.toString('utf8', FIXED_HEADER, FIXED_HEADER + idLength);
     const seq = message.readUInt32BE(FIXED_HEADER + idLength) * TWO_POW_32 + message.readUInt32BE(FIXED_HEADER + idLength + 4);
+    if (idLength === this.#nodeIdBytes.length
+      && this.#nodeIdBytes.equals(message.subarray(FIXED_HEADER, FIXED_HEADER + idLength))) {
+      // This node's history publish, in its place among the others: delivered here now.
+      const waiting = offset === undefined ? undefined : this.#sequencing.get(seq);
+      if (waiting !== undefined) {
+        this.#sequencing.delete(seq);
+        const epochAt = FIXED_HEADER + idLength + SEQ_BYTES + 1 + message[FIXED_HEADER + idLength + SEQ_BYTES]!;
+        const epoch = message.toString('utf8', epochAt + 1, epochAt + 1 + message[epochAt]!);
+        waiting.done({ payload: message.subarray(header), position: { offset: offset!, epoch } });
+      }
+      return;
+    }
+    const origin = message.toString('utf8', FIXED_HEADER, FIXED_HEADER + idLength);
     const last = this.#lastSeq.get(origin);
     if (last !== undefined && seq <= last) {
       this.stats.duplicates++;
@@ -342,7 +501,7 @@ export class RedisBackplane {
     this.#lastSeq.set(origin, seq);
     this.stats.received++;
     try {
-      this.#options.onMessage(topic, message.subarray(header), (message[1]! & FLAG_BINARY) !== 0);
+      this.#options.onMessage(topic, message.subarray(header), (message[1]! & FLAG_BINARY) !== 0, offset);
     } catch (error) {
       this.#log(`redis backplane: onMessage threw: ${(error as Error)?.stack ?? error}`);
     }
@@ -356,7 +515,7 @@ export class RedisBackplane {
    */
   #resubscribe(): void {
     const epoch = ++this.#subscriberEpoch;
-    const channels: string[] = [PRESENCE_CHANNEL];
+    const channels: string[] = [PRESENCE_CHANNEL, COUNT_CHANNEL];
     const globs: string[] = [];
     for (const { subscription } of this.#wanted.values()) (subscription.kind === 'channel' ? channels : globs).push(subscription.name);
     const confirmations: Promise<unknown>[] = [this.#subscriber.subscribe(...channels)];

@@ -22,7 +22,9 @@ import { DEFAULT_PUBLIC_TOPICS, publicTopicError } from '../pubsub/permissions.j
 import { rejectionResponse } from '../handshake/handshake.js';
 import { HandshakeError } from '../protocol/errors.js';
 import { RedisBackplane } from '../pubsub/redis-backplane.js';
-import { WorkerRelay } from '../pubsub/relay.js';
+import { WorkerRelay, type NodeHistory } from '../pubsub/relay.js';
+import { LocalHistory, MemoryHistory, type HistoryQuery, type HistoryReply, type HistorySource, type StreamPosition } from '../pubsub/history.js';
+import { messageEnvelope } from '../apps/app-connection.js';
 import { topicError } from '../pubsub/topics.js';
 import { ConnectionServer, type ConnectionSettings, type NodeServices, type ThreadStats, type TlsCertificate } from './connection-server.js';
 import { runAuthorizeHook, type AuthorizeHook, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
@@ -102,6 +104,18 @@ export interface ServerOptions {
    * wildcard; `['>']`: everything.
    */
   topicsPublic?: readonly string[];
+  /**
+   * Publishes kept per topic for recovery and the `history` request (pub/sub JSON messages);
+   * 0: no history, no offsets. Every topic keeps its own.
+   */
+  historySize?: number;
+  /** A topic's history is dropped this long after its last publish (ms); its epoch changes then. */
+  historyTtlMs?: number;
+  /**
+   * Memory all topics' histories may take on this node (bytes, each message's bytes plus 64);
+   * past it, the topics published least recently lose their messages first.
+   */
+  maxHistoryBytes?: number;
   /** A worker that does not answer its heartbeat for this long is terminated and replaced. */
   workerHeartbeatTimeoutMs?: number;
   /**
@@ -158,6 +172,9 @@ export const DEFAULTS = {
   maxTotalSubscriptions: 100_000,
   maxSubscriptionsPerIp: 10_000,
   topicsPublic: DEFAULT_PUBLIC_TOPICS,
+  historySize: 100,
+  historyTtlMs: 300_000,
+  maxHistoryBytes: 64 * 1024 * 1024,
   workerHeartbeatTimeoutMs: 5_000,
   maxWorkerExternalMemory: 0,
   pingIntervalMs: 30_000,
@@ -174,7 +191,7 @@ const INTEGER_OPTIONS = {
   highWaterMark: 1, maxBufferedBytes: 0, maxInflateBytes: 1, slowSubscriberBytes: 1, workerHeartbeatTimeoutMs: 1,
   pingIntervalMs: 0, pingTimeoutMs: 1, idleTimeoutMs: 0, idleCollectAfter: 0, maxConnections: 0, maxConnectionsPerIp: 0,
   redisPingIntervalMs: 1, redisPingTimeoutMs: 1, maxSubscriptions: 1, maxTotalSubscriptions: 1,
-  maxSubscriptionsPerIp: 0, maxWorkerExternalMemory: 0,
+  maxSubscriptionsPerIp: 0, maxWorkerExternalMemory: 0, historySize: 0, historyTtlMs: 1, maxHistoryBytes: 0,
 } as const;
 const OTHER_OPTIONS = new Set(['host', 'app', 'codec', 'utf8Validator', 'subprotocols', 'origins', 'authorize', 'tls', 'deflate',
   'redis', 'slowPolicy', 'path', 'noServer', 'onError', 'log', 'topicsPublic']);
@@ -247,6 +264,10 @@ export class WasmSocketServer {
   readonly #pool: WorkerPool | undefined;
   readonly #relay: WorkerRelay | undefined;
   readonly #backplane: RedisBackplane | undefined;
+  /** The node's history in memory (one node; with Redis it lives there). */
+  readonly #history: MemoryHistory | undefined;
+  /** Where this node's offsets come from (the memory history or Redis), when it keeps history. */
+  readonly #nodeHistory: NodeHistory | undefined;
   /** Counts every connection of the node, whichever thread serves it. */
   readonly #admission: Admission;
   /** Keeps fds for answers: past the limit less the reserve, new connections get 503. */
@@ -300,16 +321,40 @@ export class WasmSocketServer {
       maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
       maxConnectionsPerIp: options.maxConnectionsPerIp ?? DEFAULTS.maxConnectionsPerIp,
     });
+    const historyLimits = {
+      size: options.historySize ?? DEFAULTS.historySize,
+      ttlMs: options.historyTtlMs ?? DEFAULTS.historyTtlMs,
+      maxBytes: options.maxHistoryBytes ?? DEFAULTS.maxHistoryBytes,
+    };
+    const keepsHistory = historyLimits.size > 0;
     if (options.redis !== undefined) {
       this.#backplane = new RedisBackplane({
         url: options.redis, nodeId: randomUUID(), log: this.#log,
         pingIntervalMs: options.redisPingIntervalMs, pingTimeoutMs: options.redisPingTimeoutMs,
-        onMessage: (topic, payload, isBinary) => {
-          if (this.#relay !== undefined) this.#relay.fromBackplane(topic, payload, isBinary);
-          else this.#local!.broker.publishFromBackplane(topic, payload, isBinary);
+        history: keepsHistory ? historyLimits : undefined,
+        onMessage: (topic, payload, isBinary, offset) => {
+          if (this.#relay !== undefined) this.#relay.fromBackplane(topic, payload, isBinary, offset);
+          else this.#local!.broker.publishFromBackplane(topic, payload, isBinary, offset);
         },
+        countSubscribers: (topic) => new Promise((resolve) => {
+          if (this.#relay !== undefined) this.#relay.presence(NO_THREAD, topic, 0, resolve, false);
+          else resolve(this.#local!.broker.exactSubscribers(topic));
+        }),
       });
+    } else if (keepsHistory) {
+      this.#history = new MemoryHistory(historyLimits);
     }
+    const backplane = this.#backplane;
+    let nodeHistory: NodeHistory | undefined = undefined;
+    if (this.#history !== undefined) nodeHistory = new LocalHistory(this.#history);
+    else if (backplane !== undefined && keepsHistory) {
+      nodeHistory = {
+        sequence: (topic, message, done) => backplane.sequence(topic, message, done),
+        read: (topic, query, done) => backplane.read(topic, query, done),
+        otherNodes: (topic) => backplane.otherNodes(topic),
+      };
+    }
+    this.#nodeHistory = nodeHistory;
     const authorize = options.authorize;
     const runAuthorize = authorize === undefined ? undefined
       : (request: UpgradeRequest) => runAuthorizeHook(authorize, request, this.#onError);
@@ -324,26 +369,43 @@ export class WasmSocketServer {
           app: appSpec, settings: this.#settings, authorize: runAuthorize !== undefined,
           relayPublishes: workers > 1 || this.#backplane !== undefined, relayPatterns: this.#backplane !== undefined,
           maxExternalMemory: options.maxWorkerExternalMemory ?? DEFAULTS.maxWorkerExternalMemory,
+          history: nodeHistory !== undefined,
         },
         hooks: {
           authorize: runAuthorize ?? (async () => true),
           health: () => this.health(),
           publish: (from, topic, payload, isBinary) => relay.fromWorker(from, topic, payload, isBinary),
           pattern: (from, pattern, added) => relay.pattern(from, pattern, added),
+          sequence: (from, topic, message, done) => relay.sequence(from, topic, message, done),
+          history: (topic, query, done) => relay.read(topic, query, done),
+          presence: (from, topic, local, done) => relay.presence(from, topic, local, done),
           workerLost: (slot) => relay.workerLost(slot),
           socketClosed: (id) => this.#admission.release(id),
           onError: this.#onError,
           log: this.#log,
         },
       });
-      const relay = new WorkerRelay((topic, payload, isBinary, except) => {
-        pool.publish(topic, payload, isBinary, except);
-        if (except !== THIS_THREAD) this.#local?.broker.deliver(topic, payload, isBinary);
-      }, this.#backplane);
+      const relay = new WorkerRelay((topic, payload, isBinary, except, offset) => {
+        pool.publish(topic, payload, isBinary, except, offset);
+        if (except !== THIS_THREAD) this.#local?.broker.deliver(topic, payload, isBinary, offset);
+      }, this.#backplane, nodeHistory, async (topic, except) => {
+        const local = except === THIS_THREAD ? 0 : this.#local?.broker.exactSubscribers(topic) ?? 0;
+        return local + await pool.subscriberCount(topic, except);
+      });
       this.#pool = pool;
       this.#relay = relay;
     } else {
       this.#local = this.#createLocal(this.#backplane);
+      if (nodeHistory !== undefined) {
+        const history = nodeHistory;
+        this.#local.broker.attachHistory({
+          sequence: (topic, message, done) => history.sequence(topic, message, done),
+          read: (topic, query, done) => history.read(topic, query, done),
+          presence: (topic, local, done) => {
+            void (history.otherNodes?.(topic) ?? Promise.resolve(0)).then((others) => done(local + others), () => done(local));
+          },
+        });
+      }
     }
     // pauseOnConnect: a socket can move to a worker only while nothing has been read from it.
     this.#net = createNetServer({ pauseOnConnect: true }, (socket) => this.#accept(socket));
@@ -381,6 +443,14 @@ export class WasmSocketServer {
         removePattern: (pattern) => relay.pattern(THIS_THREAD, pattern, false),
         publish: (topic, payload, isBinary) => relay.fromWorker(THIS_THREAD, topic, payload, isBinary),
       });
+      if (this.#nodeHistory !== undefined) {
+        const source: HistorySource = {
+          sequence: (topic, message, done) => relay.sequence(THIS_THREAD, topic, message, done),
+          read: (topic, query, done) => relay.read(topic, query, done),
+          presence: (topic, local, done) => relay.presence(THIS_THREAD, topic, local, done),
+        };
+        this.#local.broker.attachHistory(source);
+      }
       // A single worker kept its publishes to itself; now this thread has subscribers too.
       this.#pool!.relayPublishes();
     }
@@ -433,6 +503,48 @@ export class WasmSocketServer {
     const binary = typeof data === 'string' ? isBinary === true : isBinary !== false;
     if (this.#relay !== undefined) this.#relay.publish(topic, payload, binary);
     else this.#local!.broker.publish(topic, payload, binary);
+  }
+
+  /**
+   * Publishes a pub/sub message like a client's JSON publish: subscribers get
+   * `{"type":"message","topic":T,"data":D,"offset":N}`, kept in the topic's history. Resolves
+   * with its offset and the topic's epoch (undefined when the server keeps no history).
+   */
+  publishMessage(topic: string, data: unknown): Promise<StreamPosition | undefined> {
+    const error = topicError(topic, false);
+    if (error !== undefined) throw new TypeError(`invalid topic "${topic}": ${error}`);
+    const message = Buffer.from(messageEnvelope(topic, data), 'utf8');
+    return new Promise((resolve) => {
+      if (this.#relay !== undefined) {
+        this.#relay.stats.published++;
+        this.#relay.sequence(NO_THREAD, topic, message, (sequenced) => resolve(sequenced.position));
+      } else {
+        this.#local!.broker.publish(topic, message, false, { history: true, onPublished: resolve });
+      }
+    });
+  }
+
+  /**
+   * A topic's position and kept messages: the newest `limit`, or those after `since` (then
+   * `recovered` says whether all of them are still kept). Undefined when the server keeps no history.
+   */
+  history(topic: string, query: HistoryQuery = {}): Promise<HistoryReply | undefined> {
+    const error = topicError(topic, false);
+    if (error !== undefined) throw new TypeError(`invalid topic "${topic}": ${error}`);
+    return new Promise((resolve) => {
+      if (this.#relay !== undefined) this.#relay.read(topic, query, resolve);
+      else this.#local!.broker.history(topic, query, resolve);
+    });
+  }
+
+  /** Subscriptions to exactly `topic` on every worker and node (patterns matching it are not counted). */
+  presence(topic: string): Promise<number> {
+    const error = topicError(topic, false);
+    if (error !== undefined) throw new TypeError(`invalid topic "${topic}": ${error}`);
+    return new Promise((resolve) => {
+      if (this.#relay !== undefined) this.#relay.presence(NO_THREAD, topic, 0, resolve);
+      else this.#local!.broker.presence(topic, resolve);
+    });
   }
 
   /** The node's counters, asked of every worker. */
@@ -544,6 +656,7 @@ export class WasmSocketServer {
       await this.#pool.close();
     }
     await this.#backplane?.close();
+    this.#history?.close();
     this.#mainThreadAnswers?.close();
     await listenerClosed;
   }
@@ -615,6 +728,8 @@ const WORKER_YOUNG_GENERATION_MB = 3;
 
 /** The connection server on the main thread, as the relay names it among the workers. */
 const THIS_THREAD = -1;
+/** No thread: `server.publishMessage()` and `server.presence()`, which every thread is to see. */
+const NO_THREAD = -2;
 
 /** Creates a server, loads its application and starts listening. */
 export async function listen(options: ServerOptions = {}): Promise<WasmSocketServer> {

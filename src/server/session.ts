@@ -2,8 +2,9 @@
  * A live connection as its connection server keeps it: its socket link, how to ask it to
  * close, and the broker's view of it as a subscriber.
  */
-import type { AppConnection, Transport } from '../apps/app-connection.js';
-import type { Broker, PubSubRefusal, Subscriber, SubscriberDeflate } from '../pubsub/broker.js';
+import type { AppConnection, Transport, TransportPublishOptions } from '../apps/app-connection.js';
+import type { Broker, JoinAnswer, PubSubRefusal, Subscriber, SubscriberDeflate } from '../pubsub/broker.js';
+import type { HistoryQuery, HistoryReply, StreamPosition } from '../pubsub/history.js';
 import type { SharedFrame } from '../protocol/shared-frame.js';
 import type { NegotiatedDeflate } from '../protocol/compression.js';
 import { CloseCode } from '../protocol/close-codes.js';
@@ -123,5 +124,13 @@ export class SessionTransport implements Transport {
   resumeInput(): void { this.session.link.releaseInput(); }
   subscribe(pattern: string): PubSubRefusal | undefined { return this.broker.subscribe(pattern, this.session); }
   unsubscribe(pattern: string): void { this.broker.unsubscribe(pattern, this.session); }
-  publish(topic: string, payload: Uint8Array, isBinary: boolean): void { this.broker.publish(topic, payload, isBinary); }
+  publish(topic: string, payload: Uint8Array, isBinary: boolean, options?: TransportPublishOptions): void {
+    if (options === undefined) this.broker.publish(topic, payload, isBinary);
+    else this.broker.publish(topic, payload, isBinary, { ...options, except: options.self === false ? this.session : undefined });
+  }
+  join(topic: string, recover: StreamPosition | undefined, answer: (joined: JoinAnswer) => void): PubSubRefusal | undefined {
+    return this.broker.join(topic, this.session, recover, answer);
+  }
+  history(topic: string, query: HistoryQuery, done: (reply: HistoryReply | undefined) => void): void { this.broker.history(topic, query, done); }
+  presence(topic: string, done: (count: number) => void): void { this.broker.presence(topic, done); }
 }
