@@ -97,8 +97,9 @@ test('the token function is called again at every reconnect, and the upgrade hoo
   await a.close();
   const before = calls;
   const reopened = new Promise<void>((resolve) => client.on('state', (state) => { if (state === 'open') resolve(); }));
+  const bPort = b.port;
   await b.close();
-  const c = await listen({ host: '127.0.0.1', port: b.port, app: 'pubsub', authorize });
+  const c = await listen({ host: '127.0.0.1', port: bPort, app: 'pubsub', authorize });
   t.teardown(() => c.close());
   await reopened;
   t.true(calls > before, 'called again for the reconnect');
