@@ -6,15 +6,19 @@
 /** `connecting` until the first open; `reconnecting` after a loss; `closed` after `close()`. */
 export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
-/** The part of the WHATWG `WebSocket` the client uses (the browser's, Node's global one, or `ws`). */
+/**
+ * The part of the WHATWG `WebSocket` the client uses (the browser's, Node's global one, or `ws`).
+ * The handlers take `any`: each implementation types its events its own way (DOM `MessageEvent`,
+ * `ws`'s `MessageEvent`), and a handler property is compared strictly.
+ */
 export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
+  onopen: ((event: any) => void) | null;
+  onmessage: ((event: any) => void) | null;
+  onclose: ((event: any) => void) | null;
+  onerror: ((event: any) => void) | null;
 }
 
 export type WebSocketConstructor = new (url: string) => WebSocketLike;

@@ -199,3 +199,17 @@ test('a refused subscription ends with an error on the subscription; the connect
   t.is((error as ClientError).code, 'bad_topic');
   t.is(client.state, 'open');
 });
+
+test('the WebSocket option: the ws package\'s class in place of the global one', async (t) => {
+  const server = await listen({ host: '127.0.0.1', port: 0, app: 'pubsub' });
+  t.teardown(() => server.close());
+  const client = connect(`ws://127.0.0.1:${server.port}/`, { ...QUICK, WebSocket });
+  t.teardown(() => client.close());
+  const received: unknown[] = [];
+  client.subscribe('ws.t', (data) => received.push(data));
+  t.deepEqual(await client.publish('ws.t', { via: 'ws' }), { offset: 1 });
+  await waitFor(() => received.length === 1, WAIT_MS);
+  t.deepEqual(received, [{ via: 'ws' }]);
+  t.deepEqual(await client.history('ws.t'), { offset: 1, epoch: (await client.history('ws.t')).epoch, messages: [{ offset: 1, data: { via: 'ws' } }] });
+  t.is(await client.presence('ws.t'), 1);
+});
