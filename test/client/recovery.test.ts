@@ -2,16 +2,18 @@
  * Recovery through `wasmsocket/client` in Node, on real nodes sharing a real Redis with history:
  * a subscriber whose node is killed (SIGKILL) mid-stream, and restarted or left for another
  * node, ends with every acknowledged publish exactly once and in order; a subscriber away for
- * longer than the history holds is told (`unrecovered`) and goes on from the current offset.
+ * longer than the history holds, or whose topic's history is lost while it is connected, is told
+ * (`unrecovered`) and goes on from the current offset.
  */
 import test from 'ava';
-import { connect, type Client } from '../../src/client/client.js';
+import { connect, type Client, type Subscription } from '../../src/client/client.js';
 import { waitFor } from '../helpers/wait.js';
+import { startNode } from './nodes.js';
 import { Publisher, TOPIC, WAIT_MS, sequence, startCluster, streamThroughKill, waitForCount, type SubscriberView } from './stream.js';
 
 const QUICK = { minReconnectDelayMs: 20, maxReconnectDelayMs: 200 };
 
-function subscriber(t: { teardown(fn: () => void): void }, urls: string[]): { client: Client; view: SubscriberView; subscribed: Promise<void> } {
+function subscriber(t: { teardown(fn: () => void): void }, urls: string[]): { client: Client; subscription: Subscription; view: SubscriberView; subscribed: Promise<void> } {
   const client = connect(urls, QUICK);
   t.teardown(() => client.close());
   const received: unknown[] = [];
@@ -24,7 +26,7 @@ function subscriber(t: { teardown(fn: () => void): void }, urls: string[]): { cl
     reconnects: async () => client.reconnects,
     unrecovered: async () => unrecovered,
   };
-  return { client, view, subscribed };
+  return { client, subscription, view, subscribed };
 }
 
 test('a subscriber whose node is killed and restarted mid-stream gets every message exactly once, in order', async (t) => {
@@ -66,4 +68,24 @@ test('unrecovered fires when the history is shorter than what was missed; the su
   const last = await publisher.publish(1);
   await waitForCount(view, 4);
   t.deepEqual(await view.received(), [1, 2, 3, last], 'the missed ones are not replayed in part; the next live one arrives');
+});
+
+test('a history lost while connected (its TTL passed: offsets start again under a new epoch) is noticed and said: unrecovered with reason gap', async (t) => {
+  t.timeout(120_000);
+  const node = await startNode(t, ['--history-ttl', '1']);
+  const { client, subscription, view, subscribed } = subscriber(t, [node.url]);
+  await subscribed;
+  const publisher = new Publisher(t, node.url);
+  await publisher.publish(2);
+  await waitForCount(view, 2);
+  const before = subscription.position!;
+  t.is(before.offset, 2);
+  // Asking for the history after the TTL starts the topic again: poll until it has.
+  await waitFor(async () => (await client.history(TOPIC)).epoch !== before.epoch, WAIT_MS, 250);
+  await publisher.publish(1);
+  await waitFor(async () => (await view.unrecovered()).length > 0, WAIT_MS);
+  t.deepEqual(await view.unrecovered(), ['gap']);
+  await publisher.publish(1);
+  await waitForCount(view, 3);
+  t.deepEqual(await view.received(), [1, 2, 4], 'the subscription goes on under the new epoch; the message that showed the loss is in what was said lost');
 });
