@@ -64,6 +64,8 @@ export interface ServerSpec {
   args(app: AppKind, host: string, port: number, variant?: ServerVariant): string[] | undefined;
   /** Set when the server cannot run on this machine: every run reports it as an error. */
   unavailable?: string;
+  /** The scenarios (by id) it runs; every one when unset. */
+  onlyFor?: readonly string[];
 }
 
 export function wasmsocket(codec: 'wasm' | 'js', workers: number, colour: string, label?: string): ServerSpec {
@@ -75,6 +77,25 @@ export function wasmsocket(codec: 'wasm' | 'js', workers: number, colour: string
     env: CLI_ENV,
     args: (app, host, port, variant = PLAIN) => [...CLI_NODE_FLAGS, CLI, 'serve', '--host', host, '--port', String(port),
       '--app', app === 'heavy' ? HEAVY_APP : app, '--codec', codec, '--workers', String(workers), ...variantArgs(variant)],
+  };
+}
+
+/**
+ * wasmsocket with pub/sub history set otherwise than by default (history in memory): `off`
+ * (`--history-size 0`, no offsets) or `redis` (history in Redis at `redisUrl()`, one node), for
+ * the `scenarios` given only.
+ */
+export function wasmsocketHistory(history: 'off' | 'redis', colour: string, scenarios: readonly string[], redisUrl: () => string): ServerSpec {
+  const plain = wasmsocket('wasm', 0, colour);
+  return {
+    ...plain,
+    id: `wasmsocket-wasm-inline-history-${history}`,
+    label: history === 'off' ? 'wasmsocket wasm, inline, no history' : 'wasmsocket wasm, inline, history in Redis',
+    onlyFor: scenarios,
+    args: (app, host, port, variant) => {
+      const args = plain.args(app, host, port, variant);
+      return args === undefined ? undefined : [...args, ...(history === 'off' ? ['--history-size', '0'] : ['--redis', redisUrl()])];
+    },
   };
 }
 
@@ -152,6 +173,8 @@ export const COLOURS = {
   ws: '#7f7f7f',
   wsNative: '#bcbd22',
   uws: '#d62728',
+  wasmHistoryOff: '#aec7e8',
+  wasmHistoryRedis: '#ff9896',
 };
 
 /** bench:scaling's 1, 2, 4, 8… workers, in order (the first two as elsewhere); the last repeats. */

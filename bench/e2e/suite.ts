@@ -53,7 +53,8 @@ export async function runSuite(config: SuiteConfig): Promise<SuiteOutcome> {
 
 /** Whether `server` runs `scenario` (a scenario may name its servers). */
 export function runs(scenario: Scenario, server: ServerSpec): boolean {
-  return scenario.only === undefined || scenario.only.includes(server.id);
+  return (scenario.only === undefined || scenario.only.includes(server.id))
+    && (server.onlyFor === undefined || server.onlyFor.includes(scenario.id));
 }
 
 /**

@@ -222,9 +222,20 @@ export class Client {
     if (typeof topic !== 'string' || topic === '') throw new TypeError('topic must be a non-empty string');
     if (typeof handler !== 'function') throw new TypeError('handler must be a function');
     if (this.#state === 'closed') throw new ClientError('closed', 'the client is closed');
+    const start = options.position;
+    if (start !== undefined && (typeof start !== 'object' || start === null || !Number.isSafeInteger(start.offset) || typeof start.epoch !== 'string')) {
+      throw new TypeError('position must be { offset, epoch }');
+    }
+    if (start !== undefined && isPattern(topic)) throw new TypeError('position needs an exact topic, not a pattern');
     let channel = this.#channels.get(topic);
     const fresh = channel === undefined;
-    if (channel === undefined) this.#channels.set(topic, channel = new Channel(topic));
+    if (channel === undefined) {
+      this.#channels.set(topic, channel = new Channel(topic));
+      if (start !== undefined) {
+        channel.position = { offset: start.offset, epoch: start.epoch };
+        channel.wasSubscribed = true;
+      }
+    }
     const handle = new SubscriptionHandle(channel, handler, options.recover ?? true, (released) => this.#release(released));
     channel.handles.add(handle);
     if (fresh && this.#state === 'open') this.#sendSubscribe(channel);

@@ -65,6 +65,11 @@ export type MessageHandler = (data: unknown, info: MessageInfo) => void;
 export interface SubscribeOptions {
   /** Resubscribe from the last offset and epoch after a reconnect. Default true. */
   recover?: boolean;
+  /**
+   * Start after this position (one an earlier client kept: `subscription.position`, saved),
+   * recovering what was published since, as after a reconnect. An exact topic only.
+   */
+  position?: StreamPosition;
 }
 
 /** What the server answered to a subscribe: the position to start from and whether it was recovered. */

@@ -30,8 +30,6 @@ export interface WorkerTask {
   relayPublishes: boolean;
   /** A Redis backplane wants the node's patterns. */
   relayPatterns: boolean;
-  /** External (off-heap) bytes past which this worker asks to be replaced; 0: no cap. */
-  maxExternalMemory: number;
   /** The node keeps history: offsets, history and presence come from the main thread. */
   history: boolean;
 }
@@ -162,9 +160,10 @@ export default async function runWorker(task: WorkerTask): Promise<void> {
     server.broker.attachHistory(history);
   }
   channel.send({ type: 'ready', threadId });
-  if (task.maxExternalMemory > 0) {
-    watchExternalMemory(task.maxExternalMemory, (external) => {
-      channel.send({ type: 'memory-limit', external, limit: task.maxExternalMemory });
+  const limit = task.settings.maxWorkerExternalMemory;
+  if (limit > 0) {
+    watchExternalMemory(limit, (external) => {
+      channel.send({ type: 'memory-limit', external, limit });
       channel.flush();
     });
   }

@@ -284,14 +284,16 @@ export class Broker {
    * Subscribes to an exact topic that keeps history and joins its stream: `answer` gets the
    * topic's position (and whether `recover` could be recovered) before the missed messages are
    * replayed to the subscriber, then live ones follow with no gap and no duplicate. Without
-   * history it is a plain subscribe and `answer` runs at once with nothing. A refusal is returned
+   * history it is a plain subscribe and `answer` runs at once with no position (and
+   * `recovered: false` for a recovery). A refusal is returned
    * (and `answer` not called).
    */
   join(topic: string, subscriber: Subscriber, recover: StreamPosition | undefined, answer: (joined: JoinAnswer) => void): PubSubRefusal | undefined {
     const history = this.#history;
     if (history === undefined) {
       const refusal = this.subscribe(topic, subscriber);
-      if (refusal === undefined) answer({});
+      // Nothing is kept, so nothing can be recovered: the client is told.
+      if (refusal === undefined) answer(recover === undefined ? {} : { recovered: false });
       return refusal;
     }
     // Already joining: the first answer stands (its replay is on its way).

@@ -8,7 +8,7 @@
  * at offset 1 under a new epoch, so a client holding an old position is told it cannot recover
  * instead of being handed different messages under the same offsets.
  *
- * Memory: each kept publish costs its bytes plus ENTRY_OVERHEAD_BYTES (counted against
+ * Memory: each kept publish counts as its bytes plus ENTRY_OVERHEAD_BYTES (counted against
  * `maxBytes`); past the cap, the topics published least recently lose their messages first
  * (their position stays, so their offsets go on and their clients learn of the loss).
  */
@@ -76,8 +76,8 @@ export interface HistorySource {
   presence(topic: string, local: number, done: (count: number) => void): void;
 }
 
-/** Counted per kept publish besides its bytes: the entry object and its slot. */
-export const ENTRY_OVERHEAD_BYTES = 64;
+/** Counted per kept publish besides its bytes: the entry object, its Buffer and its slot (measured on the heap). */
+export const ENTRY_OVERHEAD_BYTES = 160;
 /** How often expired topics are looked for. */
 const SWEEP_INTERVAL_MS = 10_000;
 

@@ -120,10 +120,14 @@ function connectTo() {
   for (const pattern of subscriptions.keys()) subscribeTo(pattern);
 }
 
+// A position kept through Disconnect, so that Connect recovers what was published meanwhile.
 function disconnect() {
   if (!client) return;
+  for (const entry of subscriptions.values()) {
+    entry.position = entry.subscription && entry.subscription.position;
+    markSubscription(entry.li, 'pending');
+  }
   client.close();
-  for (const entry of subscriptions.values()) markSubscription(entry.li, 'pending', '');
 }
 
 function markSubscription(li, state, text) {
@@ -138,12 +142,12 @@ function subscribeTo(pattern) {
     total++; inWindow++;
     if (info.offset !== undefined) entry.li.querySelector('.position').textContent = 'offset ' + info.offset;
     log('message', info.topic, typeof data === 'string' ? data : JSON.stringify(data), info.offset);
-  });
+  }, entry.position ? { position: entry.position } : {});
   entry.subscription = subscription;
   subscription.on('subscribed', (event) => {
     const where = event.offset === undefined ? 'no history' : 'offset ' + event.offset;
     markSubscription(entry.li, 'active', where);
-    if (event.recovered) log('info', 'recovered', pattern + ': ' + event.replayed + ' missed message(s) replayed, up to offset ' + event.offset);
+    if (event.recovered) log('info', 'recovered', pattern + ': ' + (event.replayed === 0 ? 'nothing missed' : event.replayed + ' missed message(s), offsets ' + (event.offset - event.replayed + 1) + '-' + event.offset));
     else log('info', 'subscribed', pattern + (event.offset === undefined ? '' : ' at offset ' + event.offset + ', epoch ' + event.epoch));
   });
   subscription.on('unrecovered', (event) => {

@@ -9,15 +9,13 @@
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
-import type { CodecKind, FrameCodec } from '../codec/codec.js';
+import type { FrameCodec } from '../codec/codec.js';
 import { validateUpgrade, rejectionResponse, type HandshakeAccept } from '../handshake/handshake.js';
-import type { DeflateSettings } from '../extensions/deflate-options.js';
 import { HandshakeError } from '../protocol/errors.js';
-import type { Utf8ValidatorChoice } from '../protocol/protocol.js';
 import type { Application, Connection } from '../apps/app.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { AppConnection } from '../apps/app-connection.js';
-import { Broker, type Backplane, type BrokerStats, type SlowSubscriberPolicy } from '../pubsub/broker.js';
+import { Broker, type Backplane, type BrokerStats } from '../pubsub/broker.js';
 import { TopicPermissions } from '../pubsub/permissions.js';
 import { destroyOnError, type SocketLinkOptions } from './socket-io.js';
 import { turnBudgetSpent } from './turn-budget.js';
@@ -29,54 +27,10 @@ import { enforceVerdict, runAuthorizeHook, upgradeRequestOf, type AuthorizeVerdi
 import { idleCollectionStats, noteConnectionChurn, noteMemoryBurst, type IdleCollectionStats } from './idle-collector.js';
 import { InflateBudget, type InflateBudgetStats } from '../protocol/inflate-budget.js';
 import { threadMemory, type ThreadMemory } from './thread-memory.js';
+import type { ConnectionSettings } from './options.js';
+import type { TlsCertificate } from './certificate.js';
 
-/** The settings every connection server of a node shares: plain data, so a worker gets a copy. */
-export interface ConnectionSettings {
-  codec: CodecKind;
-  utf8Validator: Utf8ValidatorChoice;
-  maxPayload: number;
-  subprotocols: readonly string[];
-  /** permessage-deflate (RFC 7692) when the server compresses; undefined: off. */
-  deflate: DeflateSettings | undefined;
-  /** Allowed `Origin` values; empty allows any origin. */
-  origins: readonly string[];
-  /** Time from TCP accept to a finished handshake. */
-  handshakeTimeoutMs: number;
-  /** Request header bytes above which the handshake gets 431. */
-  maxHeaderBytes: number;
-  closeTimeoutMs: number;
-  highWaterMark: number;
-  /** This thread's send queues together, past which the largest are dropped (no close frame); 0: no limit. */
-  maxBufferedBytes: number;
-  /** Inflated output this thread holds at once for compressed messages; more waits its turn. */
-  maxInflateBytes: number;
-  slowSubscriberBytes: number;
-  slowPolicy: SlowSubscriberPolicy;
-  /** Subscriptions per connection, and per thread all connections together. */
-  maxSubscriptions: number;
-  maxTotalSubscriptions: number;
-  /** Subscriptions the connections from one address may hold on this thread; 0: no limit. */
-  maxSubscriptionsPerIp: number;
-  /** Topic prefixes open to every client when the application has no permission hooks. */
-  topicsPublic: readonly string[];
-  /** Only this path is upgraded (others get 404); any path when undefined. */
-  path?: string;
-  /** Silence (no bytes) after which a connection is pinged; 0: no heartbeat. */
-  pingIntervalMs: number;
-  /** Silence after that ping after which it is closed with 1001 and TCP dropped. */
-  pingTimeoutMs: number;
-  /** Time without a data message after which a connection is closed with 1001; 0: never. */
-  idleTimeoutMs: number;
-  /** Connections opened or closed after which the thread collects garbage once it is quiet; 0: never. */
-  idleCollectAfter: number;
-  /** Serve wss:// (TLS) with this certificate chain and key, PEM. */
-  tls?: TlsCertificate;
-}
-
-export interface TlsCertificate {
-  cert: string;
-  key: string;
-}
+export type { ConnectionSettings, TlsCertificate };
 
 /** What a connection server asks of the node it belongs to. */
 export interface NodeServices {

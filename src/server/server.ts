@@ -10,15 +10,12 @@ import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { createSecureContext } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
-import type { CodecKind } from '../codec/codec.js';
 import { createCodec } from '../codec/select.js';
-import type { Utf8ValidatorChoice } from '../protocol/protocol.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { loadApplication, type Application, type Connection } from '../apps/app.js';
 import { ErrorLog } from '../apps/error-log.js';
 import { WorkerPool } from '../pool/pool.js';
-import { BROKER_COUNTERS, emptyBrokerStats, type Backplane, type SlowSubscriberPolicy } from '../pubsub/broker.js';
-import { DEFAULT_PUBLIC_TOPICS, publicTopicError } from '../pubsub/permissions.js';
+import { BROKER_COUNTERS, emptyBrokerStats, type Backplane } from '../pubsub/broker.js';
 import { rejectionResponse } from '../handshake/handshake.js';
 import { HandshakeError } from '../protocol/errors.js';
 import { RedisBackplane } from '../pubsub/redis-backplane.js';
@@ -27,205 +24,18 @@ import { LocalHistory, MemoryHistory, type HistoryQuery, type HistoryReply, type
 import { messageEnvelope } from '../apps/app-connection.js';
 import { topicError } from '../pubsub/topics.js';
 import { ConnectionServer, type ConnectionSettings, type NodeServices, type ThreadStats, type TlsCertificate } from './connection-server.js';
-import { runAuthorizeHook, type AuthorizeHook, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
+import { runAuthorizeHook, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
 import { MainThreadAnswers, type MainThreadRefusal } from './http-answers.js';
 import { Admission } from './admission.js';
 import { FdReserve } from './fd-reserve.js';
-import { resolveDeflateOptions, type DeflateOptions } from '../extensions/deflate-options.js';
+import { connectionSettings, DEFAULTS, resolveOptions, validateOptions, type ResolvedOptions, type ServerOptions } from './options.js';
+import { checkedCertificate } from './certificate.js';
 import { idleCollectionStats, type IdleCollectionStats } from './idle-collector.js';
 import { threadMemory, type ThreadMemory } from './thread-memory.js';
 
 export type { AuthorizeVerdict as AuthorizeResult, UpgradeRequest };
 
-export interface ServerOptions {
-  host?: string;
-  port?: number;
-  /** `echo`, `pubsub`, a module path, or an application object (inline only). */
-  app?: string | Application;
-  codec?: CodecKind;
-  /** Worker threads owning the connections; 0 serves them on the main thread. */
-  workers?: number;
-  /** UTF-8 of text messages: 'native' (isUtf8 or streaming, per segment) or the codec's own scan. */
-  utf8Validator?: Utf8ValidatorChoice;
-  maxPayload?: number;
-  /**
-   * permessage-deflate (RFC 7692): off by default; `true` for the defaults, or options
-   * (validated here: a bad one throws a TypeError).
-   */
-  deflate?: boolean | DeflateOptions;
-  subprotocols?: readonly string[];
-  /** Allowed `Origin` values; empty or undefined allows any origin. */
-  origins?: readonly string[];
-  /** Runs at every handshake, on the main thread (in worker mode by a round trip from the worker). */
-  authorize?: AuthorizeHook;
-  /** Time from TCP accept to a finished handshake. */
-  handshakeTimeoutMs?: number;
-  /** Request header bytes above which the handshake gets 431. */
-  maxHeaderBytes?: number;
-  closeTimeoutMs?: number;
-  /** A connection's send queue above which it is no longer read from (its hard cap: this + maxPayload). */
-  highWaterMark?: number;
-  /**
-   * The send queues of one thread's connections together (each worker's, or the main thread's
-   * inline; a broadcast frame counted once). Broadcasts are shed by `slowPolicy` before it; past
-   * it the largest queues are dropped without a close frame (the client sees 1006); 0: no limit.
-   */
-  maxBufferedBytes?: number;
-  /**
-   * With deflate: inflated output one thread (each worker, or inline the server) holds at once
-   * for compressed messages too large to inflate on the spot (over 256 KiB inflated). A message
-   * that does not fit waits, its connection unread, until earlier ones are handed to the
-   * application; one larger than the whole budget goes when nothing else is held.
-   */
-  maxInflateBytes?: number;
-  /** `redis://host:port` of the Redis that joins several server nodes. */
-  redis?: string;
-  /** How often each Redis connection is PINGed and this node's heartbeat published (ms). */
-  redisPingIntervalMs?: number;
-  /** A Redis PING unanswered this long: the backplane is `stalled` (ms). */
-  redisPingTimeoutMs?: number;
-  /** Socket queue above which a subscriber is slow: its deliveries are dropped, or it is closed. */
-  slowSubscriberBytes?: number;
-  slowPolicy?: SlowSubscriberPolicy;
-  /** Subscriptions one connection may hold; more are refused (`too_many_subscriptions`). */
-  maxSubscriptions?: number;
-  /** Subscriptions all connections of one thread (a worker, or inline the server) may hold. */
-  maxTotalSubscriptions?: number;
-  /**
-   * Subscriptions the connections from one remote address may hold together on one thread;
-   * more are refused (`too_many_subscriptions`). Per thread like maxTotalSubscriptions, whose
-   * share it bounds; 0: no limit.
-   */
-  maxSubscriptionsPerIp?: number;
-  /**
-   * Topic prefixes any client may publish and subscribe to when the application has no
-   * canPublish/canSubscribe hook: `news` is `news` and `news.…`, `*` any one segment; a pattern
-   * must name its prefix segments. `['*']` (default): every topic, no pattern starting with a
-   * wildcard; `['>']`: everything.
-   */
-  topicsPublic?: readonly string[];
-  /**
-   * Publishes kept per topic for recovery and the `history` request (pub/sub JSON messages);
-   * 0: no history, no offsets. Every topic keeps its own.
-   */
-  historySize?: number;
-  /** A topic's history is dropped this long after its last publish (ms); its epoch changes then. */
-  historyTtlMs?: number;
-  /**
-   * Memory all topics' histories may take on this node (bytes, each message's bytes plus 64);
-   * past it, the topics published least recently lose their messages first.
-   */
-  maxHistoryBytes?: number;
-  /** A worker that does not answer its heartbeat for this long is terminated and replaced. */
-  workerHeartbeatTimeoutMs?: number;
-  /**
-   * Bytes of memory outside its JS heap (Buffers, ArrayBuffers: `external` in /healthz) past
-   * which a worker is terminated and replaced, like a worker out of heap; its connections drop
-   * with it. Counted as `pool.overMemory`. 0 (default): no cap. Worker mode only.
-   */
-  maxWorkerExternalMemory?: number;
-  /** Only requests for this path are upgraded (others get 404); any path when unset. */
-  path?: string;
-  /** Serve wss:// with this certificate chain and private key (PEM); see setCertificate(). */
-  tls?: { cert: string | Buffer; key: string | Buffer };
-  /** A connection silent (no bytes at all) this long gets a ping; 0 turns the heartbeat off. */
-  pingIntervalMs?: number;
-  /** After that ping, how long to wait for any bytes before closing with 1001 and dropping TCP. */
-  pingTimeoutMs?: number;
-  /** A connection with no data message for this long is closed with 1001; 0 (default): never. */
-  idleTimeoutMs?: number;
-  /**
-   * After this many connections opened or closed on a thread, it collects garbage (one full,
-   * compacting collection) at its next quiet second: what an accept storm left goes back to the
-   * OS. 0 turns it off.
-   */
-  idleCollectAfter?: number;
-  /** Open TCP connections of the node past which new ones get 503 (0: no limit). */
-  maxConnections?: number;
-  /** Open TCP connections from one address past which new ones get 429 (0: no limit). */
-  maxConnectionsPerIp?: number;
-  /** No listener of our own: upgrades come through handleUpgrade() from another HTTP server. */
-  noServer?: boolean;
-  /** Reports application exceptions and other per-connection failures; logged when unset. */
-  onError?: (error: Error) => void;
-  /** Operational messages (backplane up/down, workers replaced); default console.error. */
-  log?: (line: string) => void;
-}
-
-export const DEFAULTS = {
-  host: '127.0.0.1',
-  port: 8080,
-  app: 'pubsub',
-  codec: 'wasm' as CodecKind,
-  workers: 0,
-  utf8Validator: 'native' as Utf8ValidatorChoice,
-  maxPayload: 16 * 1024 * 1024,
-  handshakeTimeoutMs: 10_000,
-  maxHeaderBytes: 16 * 1024,
-  closeTimeoutMs: 5_000,
-  highWaterMark: 1024 * 1024,
-  maxBufferedBytes: 512 * 1024 * 1024,
-  maxInflateBytes: 64 * 1024 * 1024,
-  slowSubscriberBytes: 4 * 1024 * 1024,
-  slowPolicy: 'drop' as SlowSubscriberPolicy,
-  maxSubscriptions: 1000,
-  maxTotalSubscriptions: 100_000,
-  maxSubscriptionsPerIp: 10_000,
-  topicsPublic: DEFAULT_PUBLIC_TOPICS,
-  historySize: 100,
-  historyTtlMs: 300_000,
-  maxHistoryBytes: 64 * 1024 * 1024,
-  workerHeartbeatTimeoutMs: 5_000,
-  maxWorkerExternalMemory: 0,
-  pingIntervalMs: 30_000,
-  pingTimeoutMs: 10_000,
-  idleTimeoutMs: 0,
-  idleCollectAfter: 1000,
-  maxConnections: 0,
-  maxConnectionsPerIp: 0,
-};
-
-/** Options that are whole numbers, with their smallest allowed value. */
-const INTEGER_OPTIONS = {
-  port: 0, workers: 0, maxPayload: 1, handshakeTimeoutMs: 1, maxHeaderBytes: 1, closeTimeoutMs: 1,
-  highWaterMark: 1, maxBufferedBytes: 0, maxInflateBytes: 1, slowSubscriberBytes: 1, workerHeartbeatTimeoutMs: 1,
-  pingIntervalMs: 0, pingTimeoutMs: 1, idleTimeoutMs: 0, idleCollectAfter: 0, maxConnections: 0, maxConnectionsPerIp: 0,
-  redisPingIntervalMs: 1, redisPingTimeoutMs: 1, maxSubscriptions: 1, maxTotalSubscriptions: 1,
-  maxSubscriptionsPerIp: 0, maxWorkerExternalMemory: 0, historySize: 0, historyTtlMs: 1, maxHistoryBytes: 0,
-} as const;
-const OTHER_OPTIONS = new Set(['host', 'app', 'codec', 'utf8Validator', 'subprotocols', 'origins', 'authorize', 'tls', 'deflate',
-  'redis', 'slowPolicy', 'path', 'noServer', 'onError', 'log', 'topicsPublic']);
-
-/** Checks options up front: an unknown name (a typo, another library's option) or a bad value is a TypeError. */
-function validateOptions(options: ServerOptions): void {
-  for (const [name, value] of Object.entries(options)) {
-    if (value === undefined) continue;
-    if (name in INTEGER_OPTIONS) {
-      const min = INTEGER_OPTIONS[name as keyof typeof INTEGER_OPTIONS];
-      if (!Number.isSafeInteger(value) || (value as number) < min || (name === 'port' && (value as number) > 65535)) {
-        throw new TypeError(`option ${name} must be a whole number ≥ ${min}${name === 'port' ? ' and ≤ 65535' : ''}, got ${String(value)}`);
-      }
-    } else if (!OTHER_OPTIONS.has(name)) {
-      throw new TypeError(`unknown option "${name}"`);
-    }
-  }
-  for (const name of ['authorize', 'onError', 'log'] as const) {
-    if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`option ${name} must be a function`);
-  }
-  if (options.path !== undefined && (typeof options.path !== 'string' || !options.path.startsWith('/'))) {
-    throw new TypeError(`option path must be a string starting with "/", got ${String(options.path)}`);
-  }
-  if (options.topicsPublic !== undefined) {
-    if (!Array.isArray(options.topicsPublic)) throw new TypeError('option topicsPublic must be an array of topic prefixes');
-    for (const prefix of options.topicsPublic) {
-      const error = publicTopicError(prefix);
-      if (error !== undefined) throw new TypeError(`option topicsPublic: ${JSON.stringify(prefix)} is not a topic prefix: ${error}`);
-    }
-  }
-  if (options.noServer === true && (options.workers ?? DEFAULTS.workers) > 0) {
-    throw new TypeError('noServer serves handleUpgrade() on the calling thread: it takes workers: 0');
-  }
-}
+export { DEFAULTS, type ServerOptions };
 
 /** The node's counters: every thread's, summed. */
 export interface ServerStats {
@@ -250,7 +60,7 @@ export interface ServerStats {
 export class WasmSocketServer {
   readonly #net: NetServer;
   readonly #settings: ConnectionSettings;
-  readonly #options: ServerOptions;
+  readonly #options: ResolvedOptions;
   readonly #log: (line: string) => void;
   readonly #app: Application;
   readonly #onError: (error: Error) => void;
@@ -281,56 +91,27 @@ export class WasmSocketServer {
 
   /** `app` runs inline; with workers, `appSpec` (its name or path) is loaded in every worker. */
   constructor(app: Application, options: ServerOptions, appSpec?: string) {
-    validateOptions(options);
-    this.#options = options;
+    const resolved = resolveOptions(options);
+    this.#options = resolved;
     this.#app = app;
-    this.#log = options.log ?? ((line) => console.error(`wasmsocket: ${line}`));
+    this.#log = resolved.log ?? ((line) => console.error(`wasmsocket: ${line}`));
     // Without onError, an application's exceptions are logged (a few of each kind, the rest counted).
     const errorLog = new ErrorLog(this.#log);
     this.#errorLog = errorLog;
-    this.#onError = options.onError ?? ((error) => errorLog.report(error));
-    this.#settings = {
-      codec: options.codec ?? DEFAULTS.codec,
-      utf8Validator: options.utf8Validator ?? DEFAULTS.utf8Validator,
-      maxPayload: options.maxPayload ?? DEFAULTS.maxPayload,
-      subprotocols: options.subprotocols ?? [],
-      deflate: resolveDeflateOptions(options.deflate),
-      origins: options.origins ?? [],
-      handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs,
-      maxHeaderBytes: options.maxHeaderBytes ?? DEFAULTS.maxHeaderBytes,
-      closeTimeoutMs: options.closeTimeoutMs ?? DEFAULTS.closeTimeoutMs,
-      highWaterMark: options.highWaterMark ?? DEFAULTS.highWaterMark,
-      maxBufferedBytes: options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes,
-      maxInflateBytes: options.maxInflateBytes ?? DEFAULTS.maxInflateBytes,
-      slowSubscriberBytes: options.slowSubscriberBytes ?? DEFAULTS.slowSubscriberBytes,
-      slowPolicy: options.slowPolicy ?? DEFAULTS.slowPolicy,
-      maxSubscriptions: options.maxSubscriptions ?? DEFAULTS.maxSubscriptions,
-      maxTotalSubscriptions: options.maxTotalSubscriptions ?? DEFAULTS.maxTotalSubscriptions,
-      maxSubscriptionsPerIp: options.maxSubscriptionsPerIp ?? DEFAULTS.maxSubscriptionsPerIp,
-      topicsPublic: options.topicsPublic ?? DEFAULTS.topicsPublic,
-      path: options.path,
-      pingIntervalMs: options.pingIntervalMs ?? DEFAULTS.pingIntervalMs,
-      pingTimeoutMs: options.pingTimeoutMs ?? DEFAULTS.pingTimeoutMs,
-      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
-      idleCollectAfter: options.idleCollectAfter ?? DEFAULTS.idleCollectAfter,
-      tls: options.tls === undefined ? undefined : checkedCertificate(options.tls),
-    };
-    const workers = options.workers ?? DEFAULTS.workers;
+    this.#onError = resolved.onError ?? ((error) => errorLog.report(error));
+    this.#settings = connectionSettings(resolved);
+    const { workers } = resolved;
     this.#fds = new FdReserve(this.#log);
     this.#admission = new Admission({
-      maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
-      maxConnectionsPerIp: options.maxConnectionsPerIp ?? DEFAULTS.maxConnectionsPerIp,
+      maxConnections: resolved.maxConnections,
+      maxConnectionsPerIp: resolved.maxConnectionsPerIp,
     });
-    const historyLimits = {
-      size: options.historySize ?? DEFAULTS.historySize,
-      ttlMs: options.historyTtlMs ?? DEFAULTS.historyTtlMs,
-      maxBytes: options.maxHistoryBytes ?? DEFAULTS.maxHistoryBytes,
-    };
+    const historyLimits = { size: resolved.historySize, ttlMs: resolved.historyTtlMs, maxBytes: resolved.maxHistoryBytes };
     const keepsHistory = historyLimits.size > 0;
-    if (options.redis !== undefined) {
+    if (resolved.redis !== undefined) {
       this.#backplane = new RedisBackplane({
-        url: options.redis, nodeId: randomUUID(), log: this.#log,
-        pingIntervalMs: options.redisPingIntervalMs, pingTimeoutMs: options.redisPingTimeoutMs,
+        url: resolved.redis, nodeId: randomUUID(), log: this.#log,
+        pingIntervalMs: resolved.redisPingIntervalMs, pingTimeoutMs: resolved.redisPingTimeoutMs,
         history: keepsHistory ? historyLimits : undefined,
         onMessage: (topic, payload, isBinary, offset) => {
           if (this.#relay !== undefined) this.#relay.fromBackplane(topic, payload, isBinary, offset);
@@ -355,7 +136,7 @@ export class WasmSocketServer {
       };
     }
     this.#nodeHistory = nodeHistory;
-    const authorize = options.authorize;
+    const authorize = resolved.authorize;
     const runAuthorize = authorize === undefined ? undefined
       : (request: UpgradeRequest) => runAuthorizeHook(authorize, request, this.#onError);
     this.#authorize = runAuthorize;
@@ -363,12 +144,11 @@ export class WasmSocketServer {
       if (appSpec === undefined) throw new TypeError('with workers, the application must be given by name or path');
       const pool: WorkerPool = new WorkerPool({
         workers,
-        heartbeatTimeoutMs: options.workerHeartbeatTimeoutMs ?? DEFAULTS.workerHeartbeatTimeoutMs,
+        heartbeatTimeoutMs: resolved.workerHeartbeatTimeoutMs,
         resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
         task: {
           app: appSpec, settings: this.#settings, authorize: runAuthorize !== undefined,
           relayPublishes: workers > 1 || this.#backplane !== undefined, relayPatterns: this.#backplane !== undefined,
-          maxExternalMemory: options.maxWorkerExternalMemory ?? DEFAULTS.maxWorkerExternalMemory,
           history: nodeHistory !== undefined,
         },
         hooks: {
@@ -629,7 +409,7 @@ export class WasmSocketServer {
     if (this.#options.noServer === true) return;
     return new Promise((resolve, reject) => {
       this.#net.once('error', reject);
-      this.#net.listen(this.#options.port ?? DEFAULTS.port, this.#options.host ?? DEFAULTS.host, () => {
+      this.#net.listen(this.#options.port, this.#options.host, () => {
         this.#net.off('error', reject);
         // Accept errors (a full fd table) are logged, never fatal.
         this.#net.on('error', (error: NodeJS.ErrnoException) => this.#fds.acceptFailed(error));
@@ -706,17 +486,6 @@ export class WasmSocketServer {
   }
 }
 
-/** The PEM strings of a certificate and key that Node's TLS loads; a clear error otherwise. */
-function checkedCertificate(tls: { cert: string | Buffer; key: string | Buffer }): TlsCertificate {
-  const certificate = { cert: String(tls.cert), key: String(tls.key) };
-  try {
-    createSecureContext(certificate);
-  } catch (error) {
-    throw new TypeError(`tls: the certificate and key do not load: ${(error as Error).message}`);
-  }
-  return certificate;
-}
-
 /**
  * A worker's young generation, MiB. During an accept storm most of what a handshake allocates
  * survives a scavenge or two, so V8 grows each thread's new space to its 16 MiB maximum, and
@@ -733,9 +502,11 @@ const NO_THREAD = -2;
 
 /** Creates a server, loads its application and starts listening. */
 export async function listen(options: ServerOptions = {}): Promise<WasmSocketServer> {
-  const appSpec = typeof options.app === 'object' ? undefined : options.app ?? DEFAULTS.app;
+  validateOptions(options);
+  const given = options.app ?? DEFAULTS.app;
+  const appSpec = typeof given === 'string' ? given : undefined;
   // Loaded here even with workers, so a bad path fails at start with a clear message.
-  const app = typeof options.app === 'object' ? options.app : await loadApplication(appSpec!);
+  const app = typeof given === 'string' ? await loadApplication(given) : given;
   const server = new WasmSocketServer(app, options, appSpec);
   try {
     await server.listen();

@@ -140,3 +140,32 @@ for (const workers of [0, 1, 2]) {
     t.is(await entry.locator('.data').textContent(), '"over TLS"');
   });
 }
+
+test.serial('after a reconnect the page recovers what was published while it was away, once each', async (t) => {
+  t.timeout(120_000);
+  const server = await listen({ host: '127.0.0.1', port: 0, app: 'pubsub' });
+  t.teardown(() => server.close());
+  const browser = await launchChromium();
+  t.teardown(() => browser.close());
+  const problems: string[] = [];
+  const page = await openPage(browser, `http://127.0.0.1:${server.port}/`, problems, []);
+  await page.click('#connect');
+  await page.locator('#status[data-state="open"]').waitFor();
+  await page.fill('#topic', 'chat.r1');
+  await page.click('#subscribe');
+  await page.locator('#subscriptions li[data-topic="chat.r1"][data-state="active"]').waitFor();
+  await server.publishMessage('chat.r1', 'before');
+  await page.locator('#count', { hasText: /^1$/ }).waitFor();
+  await page.click('#disconnect');
+  await page.locator('#status[data-state="closed"]').waitFor();
+  await server.publishMessage('chat.r1', 'missed 1');
+  await server.publishMessage('chat.r1', 'missed 2');
+  await page.click('#connect');
+  await page.locator('#log li[data-kind="info"]', { hasText: 'recovered' }).waitFor();
+  await page.locator('#count', { hasText: /^3$/ }).waitFor();
+  const recovered = await page.locator('#log li[data-kind="info"]', { hasText: 'recovered' }).first().textContent();
+  t.regex(recovered ?? '', /2 missed message\(s\), offsets 2-3/);
+  const data = await page.locator('#log li[data-kind="message"] .data').allTextContents();
+  t.deepEqual([...data].sort(), ['before', 'missed 1', 'missed 2'], 'each message once');
+  t.deepEqual(problems, []);
+});

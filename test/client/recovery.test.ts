@@ -89,3 +89,26 @@ test('a history lost while connected (its TTL passed: offsets start again under 
   await waitForCount(view, 3);
   t.deepEqual(await view.received(), [1, 2, 4], 'the subscription goes on under the new epoch; the message that showed the loss is in what was said lost');
 });
+
+test('position: a new client starts after a position an earlier one kept, and recovers what was published since', async (t) => {
+  const node = await startNode(t);
+  const first = subscriber(t, [node.url]);
+  await first.subscribed;
+  const publisher = new Publisher(t, node.url);
+  await publisher.publish(2);
+  await waitForCount(first.view, 2);
+  const kept = first.subscription.position!;
+  first.client.close();
+  await publisher.publish(3);
+
+  const client = connect(node.url, QUICK);
+  t.teardown(() => client.close());
+  t.throws(() => client.subscribe('stream.*', () => {}, { position: kept }), { instanceOf: TypeError, message: /^position needs an exact topic/ });
+  t.throws(() => client.subscribe(TOPIC, () => {}, { position: { offset: 'x' } as never }), { instanceOf: TypeError, message: /^position must be/ });
+  const received: unknown[] = [];
+  const subscription = client.subscribe(TOPIC, (data) => received.push(data), { position: kept });
+  const subscribed = await new Promise<{ recovered: boolean; replayed: number }>((resolve) => subscription.on('subscribed', resolve));
+  t.like(subscribed, { recovered: true, replayed: 3 });
+  await waitFor(() => received.length === 3, WAIT_MS);
+  t.deepEqual(received, [3, 4, 5]);
+});

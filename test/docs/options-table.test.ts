@@ -1,7 +1,8 @@
 /**
- * docs/api.md's table of `listen()` options against the code: every option the `ServerOptions`
- * type declares has a row, every row names an option that `listen()` accepts, every default in
- * `DEFAULTS` is the one the row gives, and the CLI column names the flags `wasmsocket serve` has.
+ * docs/api.md's table of `listen()` options against the table of options in the code
+ * (src/server/options.ts): the same names (and the `ServerOptions` type the package publishes
+ * declares them), the same types, defaults, bounds and allowed values, and for each option
+ * the `wasmsocket serve` flag that sets it.
  */
 import test from 'ava';
 import { readFileSync } from 'node:fs';
@@ -9,11 +10,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { listen, DEFAULTS, type Application } from '../../src/index.js';
-import { SERVE_USAGE } from '../../src/cli-args.js';
+import { CLI_ONLY_FLAGS, SERVE_USAGE } from '../../src/cli-args.js';
+import { OPTIONS, specs, type OptionSpec } from '../../src/server/options.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-interface Row { name: string; type: string; defaultCell: string; cli: string }
+interface Row { name: string; type: string; defaultCell: string; allowed: string; cli: string }
 
 /** The rows between the listen-options markers of docs/api.md, by option name. */
 function documentedOptions(): Map<string, Row> {
@@ -27,7 +29,7 @@ function documentedOptions(): Map<string, Row> {
     const name = /^`(\w+)`$/.exec(cells[0] ?? '')?.[1];
     if (name === undefined) continue; // the header and its rule
     if (rows.has(name)) throw new Error(`docs/api.md lists ${name} twice`);
-    rows.set(name, { name, type: cells[1], defaultCell: cells[2], cli: cells[5] });
+    rows.set(name, { name, type: cells[1], defaultCell: cells[2], allowed: cells[3], cli: cells[5] });
   }
   return rows;
 }
@@ -54,12 +56,35 @@ function written(value: unknown): string | undefined {
 
 const echo: Application = { message: (conn, data, isBinary) => { conn.send(data, isBinary); } };
 
-test('every option of the ServerOptions type has a row in docs/api.md, and every row is a declared option', (t) => {
+test('docs/api.md has a row for every option of the table, the table every row, and the published type declares them all', (t) => {
   const documented = [...documentedOptions().keys()].sort();
-  const declared = declaredOptions().sort();
-  t.true(declared.length > 20, `read ${declared.length} options from the type`);
-  t.deepEqual(declared.filter((name) => !documented.includes(name)), [], 'options missing from docs/api.md');
-  t.deepEqual(documented.filter((name) => !declared.includes(name)), [], 'rows of docs/api.md that the type does not declare');
+  const table = Object.keys(OPTIONS).sort();
+  t.true(table.length > 20, `read ${table.length} options from the table`);
+  t.deepEqual(table.filter((name) => !documented.includes(name)), [], 'options missing from docs/api.md');
+  t.deepEqual(documented.filter((name) => !table.includes(name)), [], 'rows of docs/api.md that the table does not declare');
+  t.deepEqual(declaredOptions().sort(), table, 'the ServerOptions type of dist/src/index.d.ts');
+});
+
+/** The type column's word for a kind of option (`value` options are described in words). */
+const TYPE_CELL: Record<OptionSpec['kind'], string | undefined> = {
+  integer: 'integer', string: 'string', enum: 'string', boolean: 'boolean', list: 'string[]', function: 'function', value: undefined,
+};
+
+test("each row's type, and its allowed values or bounds, are the table's", (t) => {
+  const rows = documentedOptions();
+  for (const [name, spec] of specs()) {
+    const row = rows.get(name);
+    if (row === undefined) continue; // reported by the test above
+    const type = TYPE_CELL[spec.kind];
+    if (type !== undefined) t.is(row.type, type, `type of ${name}`);
+    if (spec.kind === 'enum') {
+      t.deepEqual([...row.allowed.matchAll(/`'([^']*)'`/g)].map((match) => match[1]), [...spec.values!], `allowed values of ${name}`);
+    }
+    if (spec.kind === 'integer') {
+      const bounds = spec.max === undefined || spec.max === Number.MAX_SAFE_INTEGER ? `≥ ${spec.min}` : `${spec.min}-${spec.max}`;
+      t.is(row.allowed.split(';')[0], bounds, `bounds of ${name}`);
+    }
+  }
 });
 
 test('listen() accepts every documented option name and refuses an undocumented one', async (t) => {
@@ -95,13 +120,22 @@ test('every default in DEFAULTS is the one docs/api.md gives', (t) => {
   }
 });
 
-test("the table's CLI column names exactly the flags of wasmsocket serve", (t) => {
+test("each row's CLI column names the flags that set that option, and together they are the flags of wasmsocket serve", (t) => {
+  const rows = documentedOptions();
+  const documentedFlags = new Set<string>();
+  for (const [name, spec] of specs()) {
+    const row = rows.get(name);
+    if (row === undefined) continue;
+    const shown = [...row.cli.matchAll(/--[a-z][a-z-]*/g)].map((match) => match[0]);
+    const expected = [
+      ...(spec.cli === undefined ? [] : [`--${spec.cli.flag}`]),
+      ...Object.entries(CLI_ONLY_FLAGS).filter(([, flag]) => flag.option === name).map(([flag]) => `--${flag}`),
+    ];
+    t.deepEqual(shown, expected, `CLI column of ${name}`);
+    if (spec.cli?.seconds === true) t.regex(row.cli, /\(s\)/, `${name}: the flag takes seconds`);
+    for (const flag of shown) documentedFlags.add(flag);
+  }
   const usageFlags = new Set([...SERVE_USAGE.matchAll(/--[a-z][a-z-]*/g)].map((match) => match[0]));
   usageFlags.delete('--help');
-  const tableFlags = new Set<string>();
-  for (const row of documentedOptions().values()) {
-    for (const match of row.cli.matchAll(/--[a-z][a-z-]*/g)) tableFlags.add(match[0]);
-  }
-  t.deepEqual([...tableFlags].filter((flag) => !usageFlags.has(flag)), [], 'flags in the table that wasmsocket serve does not have');
-  t.deepEqual([...usageFlags].filter((flag) => !tableFlags.has(flag)), [], 'flags of wasmsocket serve missing from the table');
+  t.deepEqual([...usageFlags].filter((flag) => !documentedFlags.has(flag)).sort(), [], 'flags of wasmsocket serve missing from docs/api.md');
 });
