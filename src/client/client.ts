@@ -17,15 +17,18 @@ import type {
 
 export type * from './types.js';
 
-const DEFAULTS = {
-  minReconnectDelayMs: 500,
-  maxReconnectDelayMs: 10_000,
-  connectTimeoutMs: 10_000,
-  pingIntervalMs: 25_000,
-  pingTimeoutMs: 10_000,
-  requestTimeoutMs: 10_000,
-  maxQueued: 1000,
-};
+/** Every numeric option of `connect()`: its default and the least value it may take. */
+export const CLIENT_OPTIONS = Object.freeze({
+  minReconnectDelayMs: { default: 500, least: 1 },
+  maxReconnectDelayMs: { default: 10_000, least: 1 },
+  connectTimeoutMs: { default: 10_000, least: 1 },
+  pingIntervalMs: { default: 25_000, least: 0 },
+  pingTimeoutMs: { default: 10_000, least: 1 },
+  requestTimeoutMs: { default: 10_000, least: 1 },
+  maxQueued: { default: 1000, least: 0 },
+});
+
+type NumericOption = keyof typeof CLIENT_OPTIONS;
 
 /**
  * A rejected request: `code` is the server's error code (`forbidden`, `bad_topic`…) or the
@@ -141,12 +144,16 @@ class SubscriptionHandle implements Subscription {
   unsubscribe(): void { this.release(this); }
 }
 
-function checkMs(options: ConnectOptions, name: keyof typeof DEFAULTS, allowZero: boolean): number {
-  const value = options[name] ?? DEFAULTS[name];
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
-    throw new TypeError(`${name} must be an integer ≥ ${allowZero ? 0 : 1}, got ${String(value)}`);
+function numericOptions(options: ConnectOptions): Record<NumericOption, number> {
+  const checked = {} as Record<NumericOption, number>;
+  for (const [name, { default: fallback, least }] of Object.entries(CLIENT_OPTIONS) as [NumericOption, { default: number; least: number }][]) {
+    const value = options[name] ?? fallback;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < least) {
+      throw new TypeError(`${name} must be an integer ≥ ${least}, got ${String(value)}`);
+    }
+    checked[name] = value;
   }
-  return value;
+  return checked;
 }
 
 function checkUrls(urls: string | readonly string[]): string[] {
@@ -160,11 +167,9 @@ function checkUrls(urls: string | readonly string[]): string[] {
   return list;
 }
 
-const OPEN = 1;
-
 export class Client {
   readonly #urls: string[];
-  readonly #options: Required<Omit<ConnectOptions, 'token' | 'WebSocket'>>;
+  readonly #options: Record<NumericOption, number>;
   readonly #token: ConnectOptions['token'];
   readonly #WebSocket: WebSocketConstructor;
   readonly #events = new Emitter<ClientEvents>();
@@ -188,15 +193,7 @@ export class Client {
   constructor(urls: string | readonly string[], options: ConnectOptions = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
     this.#urls = checkUrls(urls);
-    this.#options = {
-      minReconnectDelayMs: checkMs(options, 'minReconnectDelayMs', false),
-      maxReconnectDelayMs: checkMs(options, 'maxReconnectDelayMs', false),
-      connectTimeoutMs: checkMs(options, 'connectTimeoutMs', false),
-      pingIntervalMs: checkMs(options, 'pingIntervalMs', true),
-      pingTimeoutMs: checkMs(options, 'pingTimeoutMs', false),
-      requestTimeoutMs: checkMs(options, 'requestTimeoutMs', false),
-      maxQueued: checkMs(options, 'maxQueued', true),
-    };
+    this.#options = numericOptions(options);
     if (this.#options.maxReconnectDelayMs < this.#options.minReconnectDelayMs) throw new TypeError('maxReconnectDelayMs must be ≥ minReconnectDelayMs');
     const token = options.token;
     if (token !== undefined && typeof token !== 'string' && typeof token !== 'function') throw new TypeError('token must be a string or a function');
