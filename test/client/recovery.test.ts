@@ -29,16 +29,18 @@ function subscriber(t: { teardown(fn: () => void): void }, urls: string[]): { cl
   return { client, subscription, view, subscribed };
 }
 
-test('a subscriber whose node is killed and restarted mid-stream gets every message exactly once, in order', async (t) => {
-  t.timeout(120_000);
-  const [a, b] = await startCluster(t, 2);
-  const { view, subscribed } = subscriber(t, [a!.url]);
-  await subscribed;
-  const published = await streamThroughKill(t, b!.url, view, a!, () => a!.restart());
-  await waitForCount(view, published);
-  t.deepEqual(await view.received(), sequence(published));
-  t.deepEqual(await view.unrecovered(), [], 'nothing was lost');
-});
+for (const workers of [0, 1]) {
+  test(`a subscriber whose node is killed and restarted mid-stream gets every message exactly once, in order [${workers === 0 ? 'inline' : `${workers} worker`}]`, async (t) => {
+    t.timeout(120_000);
+    const [a, b] = await startCluster(t, 2, 100_000, workers);
+    const { view, subscribed } = subscriber(t, [a!.url]);
+    await subscribed;
+    const published = await streamThroughKill(t, b!.url, view, a!, () => a!.restart());
+    await waitForCount(view, published);
+    t.deepEqual(await view.received(), sequence(published));
+    t.deepEqual(await view.unrecovered(), [], 'nothing was lost');
+  });
+}
 
 test('a subscriber whose node is killed fails over to another node and gets every message exactly once, in order', async (t) => {
   t.timeout(120_000);

@@ -22,12 +22,12 @@ export interface SubscriberView {
   unrecovered(): Promise<string[]>;
 }
 
-/** A Redis and `count` nodes on it with history (`historySize` messages per topic). */
-export async function startCluster(t: ExecutionContext, count: number, historySize = 100_000): Promise<ServerNode[]> {
+/** A Redis and `count` nodes on it with history (`historySize` messages per topic), inline or with workers. */
+export async function startCluster(t: ExecutionContext, count: number, historySize = 100_000, workers = 0): Promise<ServerNode[]> {
   const redis = await startRedisServer();
   t.teardown(() => redis.stop());
   const nodes: ServerNode[] = [];
-  for (let i = 0; i < count; i++) nodes.push(await startNode(t, ['--redis', redis.url, '--history-size', String(historySize)]));
+  for (let i = 0; i < count; i++) nodes.push(await startNode(t, ['--redis', redis.url, '--history-size', String(historySize), '--workers', String(workers)]));
   return nodes;
 }
 
