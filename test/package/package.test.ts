@@ -10,6 +10,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -116,6 +117,11 @@ test('npm pack: LICENSE and only runtime files ship, the published package.json 
 
   const repo = JSON.parse(state.repoManifest) as { engines: { node: string }; version: string };
   t.deepEqual(installed.engines, repo.engines);
+  // The client as a page gets it from /client.js: the installed file without its source map line.
+  const client = readFileSync(join(consumer, 'node_modules', 'wasmsocket', 'dist', 'src', 'client', 'client.js'), 'utf8').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');
+  const clientBytes = Buffer.byteLength(client);
+  const clientGzip = gzipSync(client, { level: 9 }).length;
+  const clientBrotli = brotliCompressSync(client).length;
   writeFileSync(join(ROOT, 'bench', 'results', 'package.md'), [
     '# Package size',
     '',
@@ -127,6 +133,14 @@ test('npm pack: LICENSE and only runtime files ship, the published package.json 
     `| packed (the .tgz) | ${kB(packed.size)} (${packed.size} B) |`,
     `| unpacked | ${kB(packed.unpackedSize)} (${packed.unpackedSize} B) |`,
     `| files | ${packed.entryCount} |`,
+    '',
+    '`wasmsocket/client` as `/client.js` serves it (tsc output, comments kept, not minified):',
+    '',
+    '| | |',
+    '|---|---|',
+    `| bytes | ${kB(clientBytes)} (${clientBytes} B) |`,
+    `| gzip -9 | ${kB(clientGzip)} (${clientGzip} B) |`,
+    `| brotli | ${kB(clientBrotli)} (${clientBrotli} B) |`,
     '',
     'Runtime dependencies, installed with it: piscina; ioredis (loaded only when `redis` is set)',
     'and hdr-histogram-js (loaded only by `wasmsocket load` and `wasmsocket/load`).',
