@@ -61,9 +61,15 @@ export function answerHttp(request: IncomingMessage, response: ServerResponse, c
     return;
   }
   if (request.method === 'GET' && path === '/client.js') {
+    try {
+      clientModule ??= readFileSync(new URL('../client/client.js', import.meta.url), 'utf8').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');
+    } catch {
+      response.writeHead(500, { 'Content-Type': 'text/plain' }).end('client module missing from this build\n');
+      return;
+    }
     // Any origin may import it: a page served elsewhere connects here with it.
     response.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'no-cache' });
-    response.end(clientModule ??= readFileSync(new URL('../client/client.js', import.meta.url), 'utf8').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n'));
+    response.end(clientModule);
     return;
   }
   response.writeHead(404, { 'Content-Type': 'text/plain' });
