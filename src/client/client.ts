@@ -46,6 +46,8 @@ export class ClientError extends Error {
 
 type Listener<T> = (value: T) => void;
 
+const ignore = () => {};
+
 /** A minimal typed event emitter; a throwing listener does not stop the others. */
 class Emitter<Events> {
   #listeners = new Map<keyof Events, Set<Listener<never>>>();
@@ -267,7 +269,7 @@ export class Client {
     if (this.#state === 'closed') return;
     const socket = this.#socket;
     this.#drop();
-    socket?.close(1000, 'client closed');
+    try { socket?.close(1000, 'client closed'); } catch { /* already closing */ }
     this.#setState('closed');
     const error = () => new ClientError('closed', 'the client is closed');
     for (const request of this.#queue.splice(0)) request.reject(error());
@@ -333,10 +335,14 @@ export class Client {
     this.#watch();
   }
 
-  /** Forgets the socket (its events no longer count) and every timer. */
+  /**
+   * Forgets the socket (its events no longer count) and every timer. Its handlers become no-ops
+   * rather than null: `ws` emits the error of a handshake cut short, and an EventEmitter with no
+   * error listener throws.
+   */
   #drop(): void {
     const socket = this.#socket;
-    if (socket !== undefined) socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+    if (socket !== undefined) socket.onopen = socket.onmessage = socket.onclose = socket.onerror = ignore;
     this.#socket = undefined;
     clearTimeout(this.#timer);
     this.#timer = undefined;

@@ -7,6 +7,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
+import net from 'node:net';
 import WebSocket from 'ws';
 import { connect, ClientError, type Client, type ClientState } from '../../src/client/client.js';
 import { listen } from '../../src/server/server.js';
@@ -212,4 +213,20 @@ test('the WebSocket option: the ws package\'s class in place of the global one',
   t.deepEqual(received, [{ via: 'ws' }]);
   t.deepEqual(await client.history('ws.t'), { offset: 1, epoch: (await client.history('ws.t')).epoch, messages: [{ offset: 1, data: { via: 'ws' } }] });
   t.is(await client.presence('ws.t'), 1);
+});
+
+test('with the ws package\'s class, an attempt given up before its handshake ends (connect timeout, close()) throws nothing', async (t) => {
+  // A port that accepts TCP and never answers the handshake.
+  const silent = net.createServer(() => {});
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  t.teardown(() => { silent.close(); });
+  const url = `ws://127.0.0.1:${(silent.address() as net.AddressInfo).port}/`;
+  const client = connect(url, { ...QUICK, WebSocket, connectTimeoutMs: 100 });
+  const attempts = new Promise<void>((resolve) => { let seen = 0; silent.on('connection', () => { if (++seen === 3) resolve(); }); });
+  await attempts;
+  client.close();
+  // An uncaught 'error' from a dropped socket would fail this test file; give it a turn to come.
+  await new Promise((resolve) => setImmediate(resolve));
+  t.is(client.state, 'closed');
 });
