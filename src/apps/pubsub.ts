@@ -9,7 +9,7 @@
  *   ← {"type":"message","topic":T,"data":D[,"offset":N]}  {"type":"published","topic":T[,"offset":N]}
  *   ← {"type":"history",…,"messages":[{"offset":N,"data":D},…]}  {"type":"presence","topic":T,"subscribers":N}
  *   ← {"type":"error","code":C,"message":M[,"topic":P]}
- *   → {"type":"ping"}  ← {"type":"pong"}   (a client's check that the server still answers)
+ *   → {"type":"ping"}  ← {"type":"pong"}   (a client's check that the server still answers; `id` echoed)
  * Compact binary messages, for high rates (live only: no offsets, ids or history):
  *   → [op u8: 1 publish, 2 subscribe, 3 unsubscribe][topic length u8][topic UTF-8][data…]
  *   ← [topic length u8][topic UTF-8][data…]   (a delivery of a binary publish)
@@ -244,7 +244,7 @@ function handleJson(conn: Connection, text: string): void {
       if (checkTopic(conn, topic, false, id)) void answerPresence(conn, topic, id);
       return;
     case 'ping':
-      conn.send(PONG);
+      conn.send(id === undefined ? PONG : JSON.stringify({ type: 'pong', id }));
       return;
     default:
       sendError(conn, 'unknown_type', `unknown message type ${typeof type === 'string' ? JSON.stringify(shortened(type)) : typeof type}`, undefined, id);
