@@ -5,7 +5,9 @@
 export { listen, WasmSocketServer, DEFAULTS } from './server/server.js';
 export type { ServerOptions, ServerStats, AuthorizeResult } from './server/server.js';
 export type { UpgradeRequest, AuthorizeVerdict, AuthorizeHook } from './server/upgrade-request.js';
-export type { Application, Connection, PubSubRefusal } from './apps/app.js';
+export type {
+  Application, Connection, PubSubRefusal, SubscribeOptions, MessagePublishOptions, JoinAnswer, StreamPosition, HistoryQuery, HistoryReply, HistoryEntry,
+} from './apps/app.js';
 export { default as pubsub } from './apps/pubsub.js';
 export { loadApplication } from './apps/app.js';
 export { CloseCode, isValidWireCloseCode } from './protocol/close-codes.js';

@@ -164,7 +164,7 @@ function historyReply(topic: string, id: RequestId, reply: HistoryReply): string
 
 async function answerHistory(conn: Connection, topic: string, id: RequestId, limit: number | undefined, since: StreamPosition | undefined): Promise<void> {
   const reply = await conn.history(topic, { limit, since });
-  if (reply === undefined) sendError(conn, 'no_history', 'this server keeps no history', topic, id);
+  if (reply === undefined) sendError(conn, 'no_history', 'no history is available (the server keeps none, or Redis is unreachable)', topic, id);
   else conn.send(historyReply(topic, id, reply));
 }
 

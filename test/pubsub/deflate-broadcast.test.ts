@@ -12,7 +12,8 @@ import { listen } from '../../src/server/server.js';
 import { RawClient, text, Op, RSV1, type ServerFrame } from '../helpers/raw-client.js';
 import { ContextInflater, inflate } from '../helpers/deflate.js';
 
-const delivery = (data: string) => `{"type":"message","topic":"news.sport","data":${JSON.stringify(data)}}`;
+/** The n-th (from 0) publish's delivery: the topic keeps history, so it carries its offset. */
+const delivery = (data: string, n: number) => `{"type":"message","topic":"news.sport","data":${JSON.stringify(data)},"offset":${n + 1}}`;
 const DATA = ['first '.repeat(400), 'second '.repeat(400), 'tiny', 'third '.repeat(400)];
 
 async function subscribe(client: RawClient): Promise<void> {

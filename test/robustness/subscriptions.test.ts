@@ -24,7 +24,11 @@ function floodPattern(n: number): string {
   return Array.from({ length: SEGMENTS }, (_, i) => (i > 0 && (n >> (i - 1)) & 1 ? '*' : 'a')).join('.');
 }
 
-/** Sends `count` subscribes at once (patterns from `first` on) and waits for as many replies. */
+/**
+ * Sends `count` subscribes at once (patterns from `first` on) and waits for as many replies. The
+ * first pattern, a.a.….a, is an exact topic: with history (the default) its reply waits for the
+ * topic's position, so it may come after the others' (each reply names its topic).
+ */
 async function flood(client: PubsubClient, count: number, first = 0): Promise<Array<Record<string, unknown>>> {
   const before = client.replies.length;
   for (let n = first; n < first + count; n++) client.send({ type: 'subscribe', topic: floodPattern(n) });
@@ -45,10 +49,11 @@ for (const { workers, codec } of modes) {
     t.teardown(() => server.close());
     const [flooder, bystander, publisher] = await Promise.all(Array.from({ length: 3 }, () => PubsubClient.connect(server.port)));
     const replies = await flood(flooder, 60);
-    t.deepEqual(replies.slice(0, 50).map((reply) => reply.type), Array(50).fill('subscribed'));
-    for (const [i, reply] of replies.slice(50).entries()) {
-      t.like(reply, { type: 'error', code: 'too_many_subscriptions', topic: floodPattern(50 + i) });
-    }
+    const patterns = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => floodPattern(from + i)).sort();
+    t.deepEqual(replies.filter((reply) => reply.type === 'subscribed').map((reply) => reply.topic).sort(), patterns(0, 50));
+    const refused = replies.filter((reply) => reply.type === 'error');
+    for (const reply of refused) t.like(reply, { type: 'error', code: 'too_many_subscriptions' });
+    t.deepEqual(refused.map((reply) => reply.topic).sort(), patterns(50, 60));
     // Subscribing again to a pattern it has is no new subscription, at the limit too.
     t.like(await flooder.request({ type: 'subscribe', topic: floodPattern(0) }), { type: 'subscribed' });
     // After an unsubscribe there is room for one more.
@@ -77,7 +82,7 @@ for (const { workers, codec } of modes) {
     const max = DEFAULTS.maxSubscriptions;
     const replies = await flood(flooder, max + 1);
     t.is(replies.filter((reply) => reply.type === 'subscribed').length, max);
-    t.like(replies[max], { type: 'error', code: 'too_many_subscriptions' });
+    t.like(replies.find((reply) => reply.type === 'error'), { type: 'error', code: 'too_many_subscriptions' });
     for (let i = 0; i < 20; i++) flooder.publish(TOPIC, i);
     // The bystander's subscribe is answered while (or after) the flooder's publishes are served.
     await bystander.subscribe('chat.room');
@@ -104,8 +109,10 @@ for (const { workers, codec } of modes) {
     const [a, b] = await Promise.all([PubsubClient.connect(server.port), PubsubClient.connect(server.port)]);
     t.true((await flood(a, 20)).every((reply) => reply.type === 'subscribed'));
     const replies = await flood(b, 20);
-    t.true(replies.slice(0, 10).every((reply) => reply.type === 'subscribed'));
-    for (const reply of replies.slice(10)) t.like(reply, { type: 'error', code: 'too_many_subscriptions' });
+    t.is(replies.filter((reply) => reply.type === 'subscribed').length, 10);
+    const refused = replies.filter((reply) => reply.type === 'error');
+    t.is(refused.length, 10);
+    for (const reply of refused) t.like(reply, { type: 'error', code: 'too_many_subscriptions' });
     const { pubsub } = await server.stats();
     t.is(pubsub.tooManyTotalSubscriptions, 10);
     t.is(pubsub.tooManySubscriptions, 0);

@@ -154,16 +154,16 @@ for (const workers of [0, 1, 2]) {
     const attached = await open(`ws://127.0.0.1:${hostPort}/live`);
     const direct = await open(`ws://127.0.0.1:${server.port}/live`);
     for (const ws of [attached, direct]) {
-      t.deepEqual(JSON.parse(await ask(ws, JSON.stringify({ type: 'subscribe', topic: 'news' }))), { type: 'subscribed', topic: 'news' });
+      t.like(JSON.parse(await ask(ws, JSON.stringify({ type: 'subscribe', topic: 'news' }))), { type: 'subscribed', topic: 'news', offset: 0 });
     }
     const toDirect = once(direct, 'message');
     const toAttached = once(attached, 'message');
     attached.send(JSON.stringify({ type: 'publish', topic: 'news', data: 'from the attached side' }));
-    t.deepEqual(JSON.parse(String((await toDirect)[0])), { type: 'message', topic: 'news', data: 'from the attached side' });
-    t.deepEqual(JSON.parse(String((await toAttached)[0])), { type: 'message', topic: 'news', data: 'from the attached side' });
+    t.deepEqual(JSON.parse(String((await toDirect)[0])), { type: 'message', topic: 'news', data: 'from the attached side', offset: 1 });
+    t.deepEqual(JSON.parse(String((await toAttached)[0])), { type: 'message', topic: 'news', data: 'from the attached side', offset: 1 });
     const back = once(attached, 'message');
     direct.send(JSON.stringify({ type: 'publish', topic: 'news', data: 'from a worker' }));
-    t.deepEqual(JSON.parse(String((await back)[0])), { type: 'message', topic: 'news', data: 'from a worker' });
+    t.deepEqual(JSON.parse(String((await back)[0])), { type: 'message', topic: 'news', data: 'from a worker', offset: 2 });
     t.is((await server.stats()).connections, 2);
     attached.close();
     direct.close();
