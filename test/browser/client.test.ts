@@ -3,10 +3,12 @@
  * real nodes sharing a real Redis with history: a node killed (SIGKILL) mid-stream and restarted,
  * or left for another node, and the page still has every message exactly once and in order; a
  * stopped node (SIGSTOP), which a browser cannot ping, noticed by the client's own check and
- * left; the demo page showing what a reconnect recovered.
+ * left; the token function at every attempt and the queue bound; the demo page showing what a
+ * reconnect recovered.
  */
 import test from 'ava';
 import type { Browser, Page } from 'playwright-core';
+import { listen } from '../../src/server/server.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { waitFor } from '../helpers/wait.js';
 import { Publisher, TOPIC, WAIT_MS, sequence, startCluster, streamThroughKill, waitForCount, type SubscriberView } from '../client/stream.js';
@@ -111,4 +113,42 @@ test('the demo page shows the state, the reconnect and what was recovered after 
   t.regex(await recovered.textContent() ?? '', /4 missed message\(s\), offsets 4-7/);
   await page.locator(`#subscriptions li[data-topic="${TOPIC}"] .position`, { hasText: 'offset 7' }).waitFor();
   t.is(await page.locator('#log li[data-kind="message"] .offset').first().textContent(), '#7');
+});
+
+test('in Chromium: the token function is called at every attempt and authorize sees each token; the queue bound holds', async (t) => {
+  t.timeout(120_000);
+  const seen: string[] = [];
+  const authorize = (request: { url: string }) => {
+    seen.push(new URL(request.url, 'http://x').searchParams.get('token') ?? '');
+    return true;
+  };
+  const first = await listen({ host: '127.0.0.1', port: 0, app: 'pubsub', authorize });
+  t.teardown(() => first.close());
+  const port = first.port;
+  const context = await (await browser(t)).newContext();
+  const page = await context.newPage();
+  await page.goto(`http://127.0.0.1:${port}/healthz`, { timeout: WAIT_MS });
+  const outcome = await page.evaluate(async (url) => {
+    const { connect } = await import('/client.js' as string) as typeof import('../../src/client/client.js');
+    const state = { calls: 0, received: [] as unknown[], client: undefined as unknown };
+    (globalThis as unknown as { subscriber: typeof state }).subscriber = state;
+    const client = connect(url, { token: async () => `token-${++state.calls}`, maxQueued: 2, minReconnectDelayMs: 20, maxReconnectDelayMs: 200 });
+    state.client = client;
+    client.subscribe('queue.t', (data) => state.received.push(data));
+    const queued = [client.publish('queue.t', 1), client.publish('queue.t', 2)];
+    const overflow = await client.publish('queue.t', 3).then(() => 'sent', (error: { code: string }) => error.code);
+    return { overflow, acks: await Promise.all(queued) };
+  }, `ws://127.0.0.1:${port}/`);
+  t.deepEqual(outcome, { overflow: 'queue_full', acks: [{ offset: 1 }, { offset: 2 }] });
+  await waitFor(async () => (await page.evaluate('globalThis.subscriber.received.length')) === 2, WAIT_MS);
+  t.deepEqual(await page.evaluate('globalThis.subscriber.received'), [1, 2]);
+
+  await first.close();
+  const second = await listen({ host: '127.0.0.1', port, app: 'pubsub', authorize });
+  t.teardown(() => second.close());
+  await waitFor(async () => (await page.evaluate('globalThis.subscriber.client.state')) === 'open', WAIT_MS);
+  const calls = await page.evaluate('globalThis.subscriber.calls') as number;
+  t.true(calls >= 2, 'called again for the reconnect');
+  t.is(seen[0], 'token-1');
+  t.is(seen.at(-1), `token-${calls}`, 'the server saw the newest token');
 });
