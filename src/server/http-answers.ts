@@ -2,13 +2,13 @@
  * Answers to plain HTTP on the WebSocket port: the pub/sub page, /healthz, a failed attempt at
  * an upgrade, and malformed requests.
  */
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { duplicateHostError, validateUpgrade, rejectionResponse, type HandshakeOptions } from '../handshake/handshake.js';
 import { HandshakeError } from '../protocol/errors.js';
 import { pubsubPage } from '../pubsub/page.js';
+import { clientScript } from '../pubsub/client-script.js';
 
 export interface HttpContext {
   handshakeOptions: HandshakeOptions;
@@ -61,23 +61,21 @@ export function answerHttp(request: IncomingMessage, response: ServerResponse, c
     return;
   }
   if (request.method === 'GET' && path === '/client.js') {
+    let body: string;
     try {
-      clientModule ??= readFileSync(new URL('../client/client.js', import.meta.url), 'utf8').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');
+      body = clientScript();
     } catch {
       response.writeHead(500, { 'Content-Type': 'text/plain' }).end('client module missing from this build\n');
       return;
     }
     // Any origin may import it: a page served elsewhere connects here with it.
     response.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'no-cache' });
-    response.end(clientModule);
+    response.end(body);
     return;
   }
   response.writeHead(404, { 'Content-Type': 'text/plain' });
   response.end('not found\n');
 }
-
-/** `wasmsocket/client`, served at /client.js; read on first request. */
-let clientModule: string | undefined;
 
 /** Malformed HTTP before the handshake: 431 for oversized headers, 400 for the rest. */
 export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
