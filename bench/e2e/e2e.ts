@@ -100,42 +100,39 @@ if (options.fromRaw === undefined && servers.some((server) => server.id === 'was
   && scenarios.some((scenario) => scenario.id === HISTORY_ROW)) {
   redis = await startBenchRedis();
 }
-try {
-  await runSuite({
-    name: 'e2e',
-    title: 'wasmsocket against ws and uWebSockets.js, end to end (issue 5)',
-    method: [
-      'Servers: `wasmsocket serve --app echo|pubsub --codec wasm|js --workers 0|1` (the real CLI, run as its `#!` line runs it, and as `npm start` does: Node with `--max-semi-space-size=1`, in an environment with `MALLOC_TRIM_THRESHOLD_=33554432`; its workers cap their young generation at 3 MiB themselves); `ws` 8 (bench/apps/ws-echo.ts, ws-pubsub.ts) plain, with `WS_NO_BUFFER_UTIL=1`, ' +
-        'and with bufferutil (`--native`), on the same Node as wasmsocket; uWebSockets.js v20.30 from `@trufflesuite/uws-js-unofficial` (native binaries for Node 16/18/20 only, so it runs on a system Node that loads them, ' +
-        'from PATH or `BENCH_UWS_NODE`; the app refuses the package\'s silent pure-JS fallback). Which Node ran which server: the "Generated" line below. ' +
-        'On Node ≥ 18.14, `ws` validates UTF-8 with `buffer.isUtf8` and never loads `utf-8-validate`, so "ws + bufferutil" is also "ws + bufferutil + utf-8-validate". No permessage-deflate except in the "compressed" rows.',
-      '**Placement: every server on core 0 (`taskset -c 0`), the load generator on core 1 (`taskset -c 1`).** The "1 worker" columns therefore put the main thread and the worker on the same single core: ' +
-        'they show what worker mode costs, not what it gains (bench:workers gives it both cores).',
-      `Echo: \`wasmsocket load --scenario echo --connections N --in-flight 1 --size S\` for ${durationS} s, ASCII text (client codec js below 64 KiB, wasm at 64 KiB); rate = round trips/s over ${STEADY_WINDOW}. ` +
-        broadcastMethod(),
-      `Idle memory and storm, one run per server: \`--scenario connect --connections ${STORM} --ramp 0\` holding for ${holdS} s. Memory = (server RSS at the end of the hold − RSS before the load) ÷ ${STORM.toLocaleString('en-US')}, ` +
-        'from /proc/PID/status (a garbage-collected server\'s RSS also holds the storm\'s garbage). Storm = time from the first connect to the last 101 response, as the client saw it (one client thread; SYN retries when the accept queue overflows are included).',
-      `Pipelined rows: \`--in-flight ${PIPELINE}\`. "server CPU-s per million" rows: the server's CPU time (all threads, /proc/PID/task/*/stat) over the steady window ÷ the messages (round trips or deliveries) in it × 10⁶, the server's own cost where the client sets the pace.`,
-      'Compressed rows (issue 11): `--deflate --payload json` (generated JSON-like records, about 2.3:1 at 1 KiB and 3.4:1 at 64 KiB with zlib level 6); servers: `wasmsocket serve --deflate` (defaults: from 1 KiB, level 6, no context takeover either way), ' +
-        '`ws` with `perMessageDeflate` set the same way (threshold 1024, level 6, memLevel 8, server and client no context takeover), uWebSockets.js with `SHARED_COMPRESSOR`; a server that declines on any connection fails the run. ' +
-        'Compressed broadcast: 1 KiB to 1,000, closed loop as above; the one client thread inflates every delivery (a fresh-context inflate each, ≈ 10-20 µs), so this row is usually client-bound: then the CPU row tells what each server pays; `ws` compresses once per subscriber, as its `send` does. Idle memory with `--deflate` as above.',
-      'History (issue 21): wasmsocket keeps 100 messages per topic in memory by default, so its columns are "history on, in memory"; the broadcast 28 B row also runs it with `--history-size 0` (no history, no offsets) and with `--redis URL` (history in Redis Streams, offsets from a Lua script per publish, every delivery coming back through Redis pub/sub), against a redis-server started by the benchmark (not pinned to a core).',
-      'wss row: the same echo over TLS (a self-signed P-256 certificate made with openssl, `--insecure` on the client): `wasmsocket serve --cert --key`, `ws` on `node:https`, uWebSockets.js `SSLApp`.',
-      `Client-bound: ${CLIENT_BOUND_METHOD}`,
-    ],
-    placement: { serverCpus: '0', loadCpus: '1', serverEnv: {} },
-    servers,
-    scenarios,
-    baseline: 'ws',
-    reference: 'uws',
-    repetitions: options.repetitions,
-    comparisons: [
-      { label: 'wasm ÷ js codec, inline', server: 'wasmsocket-wasm-inline', versus: 'wasmsocket-js-inline' },
-      { label: 'wasm ÷ js codec, 1 worker', server: 'wasmsocket-wasm-w1', versus: 'wasmsocket-js-w1' },
-    ],
-    fromRaw: options.fromRaw,
-    targets,
-  });
-} finally {
-  await redis?.stop();
-}
+// The benchmark's redis-server goes with it, whatever the outcome.
+await runSuite({
+  name: 'e2e',
+  title: 'wasmsocket against ws and uWebSockets.js, end to end (issue 5)',
+  method: [
+    'Servers: `wasmsocket serve --app echo|pubsub --codec wasm|js --workers 0|1` (the real CLI, run as its `#!` line runs it, and as `npm start` does: Node with `--max-semi-space-size=1`, in an environment with `MALLOC_TRIM_THRESHOLD_=33554432`; its workers cap their young generation at 3 MiB themselves); `ws` 8 (bench/apps/ws-echo.ts, ws-pubsub.ts) plain, with `WS_NO_BUFFER_UTIL=1`, ' +
+      'and with bufferutil (`--native`), on the same Node as wasmsocket; uWebSockets.js v20.30 from `@trufflesuite/uws-js-unofficial` (native binaries for Node 16/18/20 only, so it runs on a system Node that loads them, ' +
+      'from PATH or `BENCH_UWS_NODE`; the app refuses the package\'s silent pure-JS fallback). Which Node ran which server: the "Generated" line below. ' +
+      'On Node ≥ 18.14, `ws` validates UTF-8 with `buffer.isUtf8` and never loads `utf-8-validate`, so "ws + bufferutil" is also "ws + bufferutil + utf-8-validate". No permessage-deflate except in the "compressed" rows.',
+    '**Placement: every server on core 0 (`taskset -c 0`), the load generator on core 1 (`taskset -c 1`).** The "1 worker" columns therefore put the main thread and the worker on the same single core: ' +
+      'they show what worker mode costs, not what it gains (bench:workers gives it both cores).',
+    `Echo: \`wasmsocket load --scenario echo --connections N --in-flight 1 --size S\` for ${durationS} s, ASCII text (client codec js below 64 KiB, wasm at 64 KiB); rate = round trips/s over ${STEADY_WINDOW}. ` +
+      broadcastMethod(),
+    `Idle memory and storm, one run per server: \`--scenario connect --connections ${STORM} --ramp 0\` holding for ${holdS} s. Memory = (server RSS at the end of the hold − RSS before the load) ÷ ${STORM.toLocaleString('en-US')}, ` +
+      'from /proc/PID/status (a garbage-collected server\'s RSS also holds the storm\'s garbage). Storm = time from the first connect to the last 101 response, as the client saw it (one client thread; SYN retries when the accept queue overflows are included).',
+    `Pipelined rows: \`--in-flight ${PIPELINE}\`. "server CPU-s per million" rows: the server's CPU time (all threads, /proc/PID/task/*/stat) over the steady window ÷ the messages (round trips or deliveries) in it × 10⁶, the server's own cost where the client sets the pace.`,
+    'Compressed rows (issue 11): `--deflate --payload json` (generated JSON-like records, about 2.3:1 at 1 KiB and 3.4:1 at 64 KiB with zlib level 6); servers: `wasmsocket serve --deflate` (defaults: from 1 KiB, level 6, no context takeover either way), ' +
+      '`ws` with `perMessageDeflate` set the same way (threshold 1024, level 6, memLevel 8, server and client no context takeover), uWebSockets.js with `SHARED_COMPRESSOR`; a server that declines on any connection fails the run. ' +
+      'Compressed broadcast: 1 KiB to 1,000, closed loop as above; the one client thread inflates every delivery (a fresh-context inflate each, ≈ 10-20 µs), so this row is usually client-bound: then the CPU row tells what each server pays; `ws` compresses once per subscriber, as its `send` does. Idle memory with `--deflate` as above.',
+    'History (issue 21): wasmsocket keeps 100 messages per topic in memory by default, so its columns are "history on, in memory"; the broadcast 28 B row also runs it with `--history-size 0` (no history, no offsets) and with `--redis URL` (history in Redis Streams, offsets from a Lua script per publish, every delivery coming back through Redis pub/sub), against a redis-server started by the benchmark (not pinned to a core).',
+    'wss row: the same echo over TLS (a self-signed P-256 certificate made with openssl, `--insecure` on the client): `wasmsocket serve --cert --key`, `ws` on `node:https`, uWebSockets.js `SSLApp`.',
+    `Client-bound: ${CLIENT_BOUND_METHOD}`,
+  ],
+  placement: { serverCpus: '0', loadCpus: '1', serverEnv: {} },
+  servers,
+  scenarios,
+  baseline: 'ws',
+  reference: 'uws',
+  repetitions: options.repetitions,
+  comparisons: [
+    { label: 'wasm ÷ js codec, inline', server: 'wasmsocket-wasm-inline', versus: 'wasmsocket-js-inline' },
+    { label: 'wasm ÷ js codec, 1 worker', server: 'wasmsocket-wasm-w1', versus: 'wasmsocket-js-w1' },
+  ],
+  fromRaw: options.fromRaw,
+  targets,
+}).finally(() => redis?.stop());

@@ -257,8 +257,8 @@ export class Broker {
     this.stats.published++;
     const history = this.#history;
     if (options?.history === true && history !== undefined) {
-      history.sequence(topic, payload, ({ payload: delivery, position }) => {
-        this.#deliver(topic, delivery, false, position?.offset ?? 0, options.except);
+      history.sequence(topic, payload, ({ payload: delivery, position, skipLocal }) => {
+        if (skipLocal !== true) this.#deliver(topic, delivery, false, position?.offset ?? 0, options.except);
         options.onPublished?.(position);
       });
       return 0;
@@ -301,16 +301,15 @@ export class Broker {
     const refusal = this.subscribe(topic, subscriber);
     if (refusal !== undefined) return refusal;
     this.#joining.hold(topic, subscriber);
-    history.read(topic, recover === undefined ? {} : { since: recover }, (reply) => {
+    history.read(topic, recover === undefined ? { join: true } : { since: recover, join: true }, (reply) => {
       const through = reply?.position.offset ?? 0;
       const held = this.#joining.answered(topic, subscriber, through);
-      if (held === undefined) return; // unsubscribed or closed meanwhile
-      if (reply === undefined) {
-        answer(recover === undefined ? {} : { recovered: false });
-      } else {
-        answer(recover === undefined ? { position: reply.position } : { position: reply.position, recovered: reply.recovered === true });
-        for (const entry of reply.entries) subscriber.deliverCompressing(entry.payload, false);
-      }
+      const joined: JoinAnswer = reply === undefined ? {} : { position: reply.position };
+      if (recover !== undefined) joined.recovered = reply?.recovered === true;
+      // Unsubscribed (or closed) meanwhile: the subscribe is still answered, with nothing replayed.
+      answer(held === undefined && recover !== undefined ? { ...joined, recovered: false } : joined);
+      if (held === undefined) return;
+      for (const entry of reply?.entries ?? []) subscriber.deliverCompressing(entry.payload, false);
       for (const late of held) subscriber.deliverCompressing(late.payload, late.isBinary);
     });
     return undefined;

@@ -41,6 +41,12 @@ export interface HistoryQuery {
   since?: StreamPosition;
   /** The newest `limit` messages (`history` with `limit`); with `since`, at most that many after it. */
   limit?: number;
+  /**
+   * A subscriber joins: a topic with no history yet gets its epoch now, kept for the client to
+   * track. Without it (a `history` request), a topic with none is answered with offset 0 and a
+   * new epoch that is not kept, so a client cannot fill memory with empty topics by asking.
+   */
+  join?: boolean;
 }
 
 /** The answer: the topic's position now and, when asked, the messages. */
@@ -57,6 +63,12 @@ export interface Sequenced {
   payload: Uint8Array;
   /** Its offset and the topic's epoch; undefined when no offset could be given (Redis unreachable). */
   position?: StreamPosition;
+  /**
+   * True: not to be delivered on this node (only acknowledged). With Redis, a node delivers its
+   * own publish when it comes back, in its place among the others; one that does not come back
+   * had no subscriber here then, and a subscriber that joined meanwhile has it in its replay.
+   */
+  skipLocal?: boolean;
 }
 
 /**
@@ -76,6 +88,8 @@ export interface HistorySource {
   presence(topic: string, local: number, done: (count: number) => void): void;
 }
 
+/** Counted per topic with a log (its position, its ring), messages aside. */
+export const TOPIC_OVERHEAD_BYTES = 200;
 /** Counted per kept publish besides its bytes: the entry object, its Buffer and its slot (measured on the heap). */
 export const ENTRY_OVERHEAD_BYTES = 160;
 /** How often expired topics are looked for. */
@@ -210,7 +224,10 @@ export class MemoryHistory {
   }
 
   read(topic: string, query: HistoryQuery): HistoryReply {
-    const log = this.#log(topic, Date.now());
+    const now = Date.now();
+    const kept = this.#logs.get(topic);
+    if (kept !== undefined && now - kept.touchedAt > this.limits.ttlMs) this.#drop(topic, kept);
+    const log = query.join === true || this.#logs.has(topic) ? this.#log(topic, now) : new TopicLog(now);
     const position = { offset: log.offset, epoch: log.epoch };
     const { since, limit } = query;
     if (since !== undefined) {
@@ -236,20 +253,27 @@ export class MemoryHistory {
     if (log === undefined) {
       log = new TopicLog(now);
       this.#logs.set(topic, log);
+      this.#bytes += TOPIC_OVERHEAD_BYTES;
+      if (this.#bytes > this.limits.maxBytes) this.#shed(log);
     }
     return log;
   }
 
   #drop(topic: string, log: TopicLog): void {
-    this.#bytes -= log.clear();
+    this.#bytes -= log.clear() + TOPIC_OVERHEAD_BYTES;
     this.#logs.delete(topic);
   }
 
-  /** Over the cap: the least recently published topics lose their messages, `keep` last. */
+  /**
+   * Over the cap: the least recently published topics lose their messages, `keep` last; one with
+   * none left is forgotten (its epoch with it).
+   */
   #shed(keep: TopicLog): void {
-    for (const log of this.#logs.values()) {
+    for (const [topic, log] of this.#logs) {
       if (this.#bytes <= this.limits.maxBytes) return;
-      if (log !== keep) this.#bytes -= log.clear();
+      if (log === keep) continue;
+      if (log.count > 0) this.#bytes -= log.clear();
+      else this.#drop(topic, log);
     }
     // One topic alone over the cap keeps what fits.
     while (this.#bytes > this.limits.maxBytes && keep.count > 1) {

@@ -88,7 +88,7 @@ const VERSION_WITH_OFFSET = 2;
 const COUNT_CHANNEL = 'wasmsocket-presence-count';
 const COUNT_BYTES = Buffer.from(COUNT_CHANNEL);
 /** How long a presence count waits for the other nodes' answers. */
-const COUNT_TIMEOUT_MS = 1000;
+const COUNT_TIMEOUT_MS = 5000;
 /** How long a history publish's own delivery is waited for after Redis answered it. */
 const OWN_DELIVERY_WAIT_MS = 2000;
 const FLAG_BINARY = 1;
@@ -310,8 +310,11 @@ export class RedisBackplane {
   /**
    * A history publish: Redis gives it the topic's next offset, keeps it and publishes it to every
    * node, this one included; `done` runs with this node's delivery when it comes back (so this
-   * node delivers a topic in offset order too). While Redis is unreachable the publish gets no
-   * offset and is not kept: `done` runs at once with it as it was (delivered on this node only).
+   * node delivers a topic in offset order too). One that does not come back (this node was not
+   * subscribed to the topic when Redis ran it) is only acknowledged (`skipLocal`): a subscriber
+   * that joined meanwhile reads it from the history, which it reads after that publish. While
+   * Redis is unreachable the publish gets no offset and is not kept: `done` runs at once with it
+   * as it was (delivered on this node only).
    */
   sequence(topic: string, message: Uint8Array, done: (sequenced: Sequenced) => void): void {
     const limits = this.#options.history;
@@ -327,15 +330,15 @@ export class RedisBackplane {
       this.stats.published++;
       if (unconfirmed) this.stats.unconfirmed++;
       if (!this.#sequencing.has(seq)) return;
-      // Its own copy comes only while this node is subscribed to the topic; wait for it a while.
-      const deliver = () => {
+      const acknowledge = () => {
         const waiting = this.#sequencing.get(seq);
         if (waiting === undefined) return;
         this.#sequencing.delete(seq);
-        waiting.done({ payload: withOffset(message, position.offset), position });
+        waiting.done({ payload: withOffset(message, position.offset), position, skipLocal: true });
       };
-      if (this.#patterns.match(topic, ignore) === 0) deliver();
-      else setTimeout(deliver, OWN_DELIVERY_WAIT_MS).unref();
+      // Its own copy comes (on the other connection) while this node is subscribed to the topic.
+      if (this.#patterns.match(topic, ignore) === 0) acknowledge();
+      else setTimeout(acknowledge, OWN_DELIVERY_WAIT_MS).unref();
     }, () => {
       const waiting = this.#sequencing.get(seq);
       this.#sequencing.delete(seq);
@@ -356,7 +359,7 @@ export class RedisBackplane {
     this.#subscriptionLive(topic).then(() => readHistory(this.#publisher, limits, topic, query)).then(done, () => done(undefined));
   }
 
-  /** Subscriptions to exactly `topic` on the other nodes, as many as answer within a second. */
+  /** Subscriptions to exactly `topic` on the other nodes, as many as answer within 5 s. */
   otherNodes(topic: string): Promise<number> {
     const nodes = this.#peers.size;
     if (nodes === 0 || !this.#usable) return Promise.resolve(0);

@@ -39,17 +39,22 @@ return { offset, epoch }
 
 /**
  * KEYS: meta, stream. ARGV: since offset (-1: none), since epoch, limit (-1: none), a fresh
- * epoch, ttl ms. Returns { offset, epoch, recovered (1, 0; -1 without since), id, d, id, d, … }.
+ * epoch, ttl ms, 1 when a subscriber joins (a topic without history keeps the fresh epoch).
+ * Returns { offset, epoch, recovered (1, 0; -1 without since), id, d, id, d, … }.
  */
 const READ_SCRIPT = `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
+local offset = 0
 if not epoch then
   epoch = ARGV[4]
   redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'offset', 0)
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  if ARGV[6] == '1' then
+    redis.call('HSET', KEYS[1], 'epoch', epoch, 'offset', 0)
+    redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  end
+else
+  offset = tonumber(redis.call('HGET', KEYS[1], 'offset'))
 end
-local offset = tonumber(redis.call('HGET', KEYS[1], 'offset'))
 local since = tonumber(ARGV[1])
 local limit = tonumber(ARGV[3])
 local out = { offset, epoch, -1 }
@@ -108,7 +113,7 @@ export async function readHistory(redis: Redis, limits: HistoryLimits, topic: st
   const { since, limit } = query;
   const capped = limit === undefined ? -1 : Math.min(limit, limits.size);
   const reply = await commands.wasmsocketReadBuffer(META_PREFIX + topic, STREAM_PREFIX + topic,
-    since === undefined ? -1 : since.offset, since?.epoch ?? '', capped, newEpoch(), limits.ttlMs);
+    since === undefined ? -1 : since.offset, since?.epoch ?? '', capped, newEpoch(), limits.ttlMs, query.join === true ? 1 : 0);
   const position = { offset: Number(reply[0]), epoch: String(reply[1]) };
   const recovered = Number(reply[2]);
   const entries: HistoryEntry[] = [];

@@ -55,7 +55,7 @@ export class WorkerRelay {
       return;
     }
     history.sequence(topic, message, (sequenced) => {
-      this.#deliver(topic, sequenced.payload, false, from, sequenced.position?.offset);
+      if (sequenced.skipLocal !== true) this.#deliver(topic, sequenced.payload, false, from, sequenced.position?.offset);
       done(sequenced);
     });
   }

@@ -149,3 +149,17 @@ test('history options are checked up front', async (t) => {
   await t.throwsAsync(listen({ port: 0, historyTtlMs: 0 }), { instanceOf: TypeError, message: /historyTtlMs/ });
   await t.throwsAsync(listen({ port: 0, maxHistoryBytes: 1.5 }), { instanceOf: TypeError, message: /maxHistoryBytes/ });
 });
+
+test('[2 workers] a subscribe is answered even when an unsubscribe follows before the topic\'s position came back', async (t) => {
+  const server = await listen({ port: 0, app: 'pubsub', workers: 2 });
+  t.teardown(() => server.close());
+  const client = await StreamClient.connect(server.port);
+  client.send({ type: 'subscribe', topic: 'quick.t', id: 1, recover: { offset: 0, epoch: 'e' } });
+  client.send({ type: 'unsubscribe', topic: 'quick.t', id: 2 });
+  await client.until(() => client.received.filter((m) => m.id === 1 || m.id === 2).length === 2, 'both replies');
+  t.like(client.received.find((m) => m.id === 1), { type: 'subscribed', topic: 'quick.t', recovered: false });
+  t.like(client.received.find((m) => m.id === 2), { type: 'unsubscribed', topic: 'quick.t' });
+  await client.request({ type: 'publish', topic: 'quick.t', data: 'nobody' });
+  t.deepEqual(client.messages(), [], 'unsubscribed: nothing delivered');
+  client.close();
+});

@@ -53,3 +53,13 @@ test('a topic silent past its TTL starts again at offset 1 under a new epoch', a
   t.not(again.position.epoch, first.epoch);
   t.is(kept.bytes, 0, 'the expired history is freed');
 });
+
+test('a history request for a topic with none keeps nothing; a subscriber joining keeps its epoch', (t) => {
+  const kept = history(10);
+  t.teardown(() => kept.close());
+  for (let i = 0; i < 100; i++) t.is(kept.read(`asked.${i}`, { limit: 10 }).position.offset, 0);
+  t.is(kept.topics, 0, 'asking about topics creates nothing');
+  const joined = kept.read('joined', { join: true }).position;
+  t.is(kept.topics, 1);
+  t.deepEqual(kept.read('joined', {}).position, joined, 'the epoch a subscriber was given stays');
+});
