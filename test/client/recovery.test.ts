@@ -3,10 +3,12 @@
  * a subscriber whose node is killed (SIGKILL) mid-stream, and restarted or left for another
  * node, ends with every acknowledged publish exactly once and in order; a subscriber away for
  * longer than the history holds, or whose topic's history is lost while it is connected, is told
- * (`unrecovered`) and goes on from the current offset.
+ * (`unrecovered`) and goes on from the current offset; a delivery lost while connected is noticed
+ * from the offsets and fetched again.
  */
 import test from 'ava';
-import { connect, type Client, type Subscription } from '../../src/client/client.js';
+import WebSocket from 'ws';
+import { connect, type Client, type Subscription, type WebSocketConstructor } from '../../src/client/client.js';
 import { waitFor } from '../helpers/wait.js';
 import { startNode } from './nodes.js';
 import { Publisher, TOPIC, WAIT_MS, sequence, startCluster, streamThroughKill, waitForCount, type SubscriberView } from './stream.js';
@@ -113,4 +115,55 @@ test('position: a new client starts after a position an earlier one kept, and re
   t.like(subscribed, { recovered: true, replayed: 3 });
   await waitFor(() => received.length === 3, WAIT_MS);
   t.deepEqual(received, [3, 4, 5]);
+});
+
+/**
+ * The `ws` client with one delivery lost on the way in (the first message carrying `offset`), as a
+ * server drops deliveries to a slow subscriber: the hole the client must notice and fill.
+ */
+function losingOffset(offset: number): WebSocketConstructor {
+  return class LosingWebSocket {
+    readonly #ws: WebSocket;
+    #lost = false;
+    onopen: ((event: unknown) => void) | null = null;
+    onmessage: ((event: { data: unknown }) => void) | null = null;
+    onclose: ((event: unknown) => void) | null = null;
+    onerror: ((event: unknown) => void) | null = null;
+    constructor(url: string) {
+      this.#ws = new WebSocket(url);
+      this.#ws.onopen = (event) => this.onopen?.(event);
+      this.#ws.onclose = (event) => this.onclose?.(event);
+      this.#ws.onerror = (event) => this.onerror?.(event);
+      this.#ws.onmessage = (event) => {
+        const text = String(event.data);
+        if (!this.#lost && text.startsWith('{"type":"message"') && (JSON.parse(text) as { offset?: number }).offset === offset) {
+          this.#lost = true;
+          return;
+        }
+        this.onmessage?.({ data: text });
+      };
+    }
+    get readyState(): number { return this.#ws.readyState; }
+    send(data: string): void { this.#ws.send(data); }
+    close(code?: number, reason?: string): void { this.#ws.close(code, reason); }
+  };
+}
+
+test('a delivery lost while connected (a gap in the offsets) is fetched again: every message once, in order, nothing said lost', async (t) => {
+  const node = await startNode(t);
+  const client = connect(node.url, { ...QUICK, WebSocket: losingOffset(5) });
+  t.teardown(() => client.close());
+  const received: unknown[] = [];
+  const unrecovered: string[] = [];
+  const recovered: number[] = [];
+  const subscription = client.subscribe(TOPIC, (data) => received.push(data));
+  subscription.on('unrecovered', (event) => unrecovered.push(event.reason));
+  subscription.on('subscribed', (event) => { if (event.recovered) recovered.push(event.replayed); });
+  await new Promise((resolve) => subscription.on('subscribed', resolve));
+  const publisher = new Publisher(t, node.url);
+  await publisher.publish(10);
+  await waitFor(() => received.length === 10, WAIT_MS);
+  t.deepEqual(received, sequence(10));
+  t.deepEqual(unrecovered, []);
+  t.is(recovered.length, 1, 'one resubscription from the last offset delivered');
 });
