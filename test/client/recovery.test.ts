@@ -118,11 +118,12 @@ test('position: a new client starts after a position an earlier one kept, and re
 });
 
 /**
- * The `ws` client with one delivery lost on the way in (the first message carrying `offset`), as a
- * server drops deliveries to a slow subscriber: the hole the client must notice and fill.
+ * The `ws` client with one delivery, the first message carrying `offset`, lost on the way in (as
+ * a server drops deliveries to a slow subscriber: a hole the client must notice and fill) or
+ * passed on twice (a duplicate it must not deliver).
  */
-function losingOffset(offset: number): WebSocketConstructor {
-  return class LosingWebSocket {
+function faultAtOffset(offset: number, fault: 'lose' | 'repeat'): WebSocketConstructor {
+  return class FaultyWebSocket {
     readonly #ws: WebSocket;
     #lost = false;
     onopen: ((event: unknown) => void) | null = null;
@@ -138,7 +139,8 @@ function losingOffset(offset: number): WebSocketConstructor {
         const text = String(event.data);
         if (!this.#lost && text.startsWith('{"type":"message"') && (JSON.parse(text) as { offset?: number }).offset === offset) {
           this.#lost = true;
-          return;
+          if (fault === 'lose') return;
+          this.onmessage?.({ data: text });
         }
         this.onmessage?.({ data: text });
       };
@@ -149,21 +151,25 @@ function losingOffset(offset: number): WebSocketConstructor {
   };
 }
 
-test('a delivery lost while connected (a gap in the offsets) is fetched again: every message once, in order, nothing said lost', async (t) => {
-  const node = await startNode(t);
-  const client = connect(node.url, { ...QUICK, WebSocket: losingOffset(5) });
-  t.teardown(() => client.close());
-  const received: unknown[] = [];
-  const unrecovered: string[] = [];
-  const recovered: number[] = [];
-  const subscription = client.subscribe(TOPIC, (data) => received.push(data));
-  subscription.on('unrecovered', (event) => unrecovered.push(event.reason));
-  subscription.on('subscribed', (event) => { if (event.recovered) recovered.push(event.replayed); });
-  await new Promise((resolve) => subscription.on('subscribed', resolve));
-  const publisher = new Publisher(t, node.url);
-  await publisher.publish(10);
-  await waitFor(() => received.length === 10, WAIT_MS);
-  t.deepEqual(received, sequence(10));
-  t.deepEqual(unrecovered, []);
-  t.is(recovered.length, 1, 'one resubscription from the last offset delivered');
-});
+for (const fault of ['lose', 'repeat'] as const) {
+  test(`a delivery ${fault === 'lose' ? 'lost' : 'repeated'} while connected (offsets that ${fault === 'lose' ? 'skip' : 'go back'}) is settled with the server: every message once, in order, nothing said lost`, async (t) => {
+    const node = await startNode(t);
+    const client = connect(node.url, { ...QUICK, WebSocket: faultAtOffset(5, fault) });
+    t.teardown(() => client.close());
+    const received: unknown[] = [];
+    const unrecovered: string[] = [];
+    const recovered: number[] = [];
+    const subscription = client.subscribe(TOPIC, (data) => received.push(data));
+    subscription.on('unrecovered', (event) => unrecovered.push(event.reason));
+    subscription.on('subscribed', (event) => { if (event.recovered) recovered.push(event.replayed); });
+    await new Promise((resolve) => subscription.on('subscribed', resolve));
+    const publisher = new Publisher(t, node.url);
+    await publisher.publish(10);
+    await waitFor(() => received.length >= 10, WAIT_MS);
+    await publisher.publish(1);
+    await waitFor(() => received.length >= 11, WAIT_MS);
+    t.deepEqual(received, sequence(11));
+    t.deepEqual(unrecovered, []);
+    t.is(recovered.length, 1, 'one resubscription from the last offset delivered');
+  });
+}
