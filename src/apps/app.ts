@@ -153,6 +153,8 @@ export interface Application {
 export interface HttpPage {
   contentType: string;
   body: string | Uint8Array;
+  /** Further response headers (`Content-Type` is always the one above). */
+  headers?: Record<string, string>;
 }
 
 const BUILT_IN_APPS: Record<string, string> = {

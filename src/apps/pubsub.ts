@@ -9,6 +9,7 @@
  *   ← {"type":"message","topic":T,"data":D[,"offset":N]}  {"type":"published","topic":T[,"offset":N]}
  *   ← {"type":"history",…,"messages":[{"offset":N,"data":D},…]}  {"type":"presence","topic":T,"subscribers":N}
  *   ← {"type":"error","code":C,"message":M[,"topic":P]}
+ *   → {"type":"ping"}  ← {"type":"pong"}   (a client's check that the server still answers; `id` echoed)
  * Compact binary messages, for high rates (live only: no offsets, ids or history):
  *   → [op u8: 1 publish, 2 subscribe, 3 unsubscribe][topic length u8][topic UTF-8][data…]
  *   ← [topic length u8][topic UTF-8][data…]   (a delivery of a binary publish)
@@ -19,6 +20,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Application, Connection, PubSubRefusal, StreamPosition } from './app.js';
 import type { HistoryReply } from '../pubsub/history.js';
 import { topicError, MAX_TOPIC_BYTES } from '../pubsub/topics.js';
+import { clientScript } from '../pubsub/client-script.js';
 import { pubsubPage } from '../pubsub/page.js';
 
 /** Binary request opcodes. */
@@ -31,6 +33,8 @@ const MAX_BINARY_TOPIC_BYTES = Math.min(255, MAX_TOPIC_BYTES);
  * serializing recurses once per level (a stack overflow, deep enough).
  */
 export const MAX_DATA_DEPTH = 128;
+/** The answer to a ping: a browser cannot see WebSocket pings, so its client checks a silent server with this. */
+const PONG = '{"type":"pong"}';
 /** An invalid topic is echoed in its error reply cut to this many UTF-16 units, and an ellipsis. */
 const ECHOED_TOPIC_LENGTH = 64;
 
@@ -241,6 +245,9 @@ function handleJson(conn: Connection, text: string): void {
     case 'presence':
       if (checkTopic(conn, topic, false, id)) void answerPresence(conn, topic, id);
       return;
+    case 'ping':
+      conn.send(id === undefined ? PONG : JSON.stringify({ type: 'pong', id }));
+      return;
     default:
       sendError(conn, 'unknown_type', `unknown message type ${typeof type === 'string' ? JSON.stringify(shortened(type)) : typeof type}`, undefined, id);
   }
@@ -284,9 +291,16 @@ const pubsub: Application = {
     if (isBinary) handleBinary(conn, data);
     else handleJson(conn, data.toString('utf8'));
   },
-  /** The client page: connect, subscribe, publish, watch the messages and their rate. */
+  /** The demo page, and `wasmsocket/client` as a module any page (of any origin) may import. */
   httpGet(path) {
-    return path === '/' || path === '/index.html' ? { contentType: 'text/html; charset=utf-8', body: pubsubPage() } : undefined;
+    if (path === '/' || path === '/index.html') return { contentType: 'text/html; charset=utf-8', body: pubsubPage() };
+    if (path === '/client.js') {
+      return {
+        contentType: 'text/javascript; charset=utf-8', body: clientScript(),
+        headers: { 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'no-cache' },
+      };
+    }
+    return undefined;
   },
 };
 

@@ -1,17 +1,16 @@
 /**
- * The browser client served at GET `/`: one self-contained HTML document (inline CSS and JS, no
- * framework, no external requests) that speaks the pub/sub JSON protocol over the browser's own
- * `WebSocket`: connect, subscribe (wildcards `*` and `>`), publish, live log, rate and count.
- * It keeps the last offset and epoch of each exact topic it subscribed to, and on reconnecting
- * subscribes with `recover`: what was published while it was away is replayed, and logged.
+ * The demo page served at GET `/`: one HTML document (inline CSS and script, no framework) built on
+ * `wasmsocket/client`, which it imports from the same server's `/client.js`: connect, subscribe
+ * (wildcards `*` and `>`), publish; the connection state, reconnects, each subscription's offset,
+ * what a reconnect recovered or could not, a live log, rate and count.
  */
 
 /** Most log entries kept in the DOM; older ones are dropped so the page stays bounded. */
 export const LOG_LIMIT = 200;
 
-// The CSP forbids every request except WebSockets, so the page cannot load anything external
-// even by mistake; `img-src data:` covers the empty inline favicon (no /favicon.ico request).
-const CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src ws: wss:; img-src data:";
+// The CSP forbids every request except WebSockets and the page's own /client.js, so the page
+// cannot load anything external even by mistake; `img-src data:` covers the empty inline favicon (no /favicon.ico request).
+const CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'self' 'unsafe-inline'; connect-src ws: wss:; img-src data:";
 
 const STYLE = String.raw`
   body { font: 15px/1.4 system-ui, sans-serif; margin: 0 auto; max-width: 60rem; padding: 0 1rem 2rem; color: #1b1b1b; }
@@ -21,7 +20,8 @@ const STYLE = String.raw`
   textarea { flex: 1 1 20rem; }
   button { padding: .25rem .8rem; }
   #status[data-state=open] { color: #116611; font-weight: bold; }
-  #status[data-state=connecting] { color: #8a5a00; }
+  #status[data-state=connecting], #status[data-state=reconnecting] { color: #8a5a00; }
+  #subscriptions .position, #log .offset { color: #666; }
   #status[data-state=closed] { color: #a11; }
   #error { background: #fde8e8; border-left: 4px solid #a11; padding: .3rem .6rem; }
   #subscriptions { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .4rem; }
@@ -46,10 +46,9 @@ const BODY = String.raw`
     <input id="url" type="text" spellcheck="false" autocomplete="off">
     <button id="connect" type="submit">Connect</button>
     <button id="disconnect" type="button" disabled>Disconnect</button>
-    <label><input id="auto-reconnect" type="checkbox" checked> Reconnect automatically</label>
   </form>
   <p>State: <output id="status" data-state="closed" aria-live="polite">closed</output>
-    <span id="reconnect" aria-live="polite"></span></p>
+    <output id="server"></output> · Reconnects: <output id="reconnects">0</output></p>
   <p id="error" role="alert" hidden></p>
 </section>
 <section aria-labelledby="h-subscriptions">
@@ -82,28 +81,26 @@ const BODY = String.raw`
 `;
 
 const SCRIPT = String.raw`
-'use strict';
+import { connect } from '/client.js';
 const LOG_LIMIT = __LOG_LIMIT__;
 const $ = (id) => document.getElementById(id);
-const url = $('url'), statusEl = $('status'), reconnectEl = $('reconnect'), errorEl = $('error');
+const url = $('url'), statusEl = $('status'), serverEl = $('server'), reconnectsEl = $('reconnects'), errorEl = $('error');
 const subsEl = $('subscriptions'), logEl = $('log'), rateEl = $('rate'), countEl = $('count');
-const connectBtn = $('connect'), disconnectBtn = $('disconnect'), autoReconnect = $('auto-reconnect');
+const connectBtn = $('connect'), disconnectBtn = $('disconnect');
 
 url.value = location.host ? (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/' : 'ws://127.0.0.1:8080/';
 
-let ws = null;
-let reconnectTimer = 0, reconnectAttempts = 0;
-/** Exact topic → { offset, epoch }: the last position seen, for recovery after a reconnect. */
-const positions = new Map();
-const subscriptions = new Map(); // pattern -> <li>, data-state pending | active
+let client = null;
+const subscriptions = new Map(); // pattern -> { li, subscription }
 let total = 0, inWindow = 0;
 
-function setStatus(state, text) {
+function setStatus(state) {
   statusEl.dataset.state = state;
-  statusEl.textContent = text || state;
-  const live = state === 'open' || state === 'connecting';
-  connectBtn.disabled = live;
-  disconnectBtn.disabled = !live && !reconnectTimer;
+  statusEl.textContent = state;
+  serverEl.textContent = client && state !== 'closed' ? client.url : '';
+  reconnectsEl.textContent = client ? String(client.reconnects) : '0';
+  connectBtn.disabled = state !== 'closed';
+  disconnectBtn.disabled = state === 'closed';
 }
 
 function showError(code, message, topic) {
@@ -114,115 +111,83 @@ function showError(code, message, topic) {
   log('error', 'error', text);
 }
 
-function send(msg) {
-  if (!ws || ws.readyState !== WebSocket.OPEN) { showError('not_connected', 'connect first'); return false; }
-  ws.send(JSON.stringify(msg));
-  return true;
+function connectTo() {
+  try { client = connect(url.value.trim()); } catch (e) { showError('bad_url', e.message); return; }
+  const own = client;
+  own.on('state', (state) => { if (client === own) setStatus(state); });
+  own.on('error', (e) => { if (client === own) showError(e.code || 'error', e.message); });
+  setStatus(own.state);
+  for (const pattern of subscriptions.keys()) subscribeTo(pattern);
 }
 
-function connect() {
-  clearTimeout(reconnectTimer); reconnectTimer = 0; reconnectEl.textContent = '';
-  let socket;
-  try { socket = new WebSocket(url.value.trim()); } catch (e) { showError('bad_url', e.message); return; }
-  socket.binaryType = 'arraybuffer';
-  ws = socket;
-  setStatus('connecting');
-  socket.onopen = () => {
-    if (ws !== socket) return;
-    reconnectAttempts = 0;
-    setStatus('open');
-    // The server forgets subscriptions with the connection: ask again for every one we hold.
-    // With the last position seen of an exact topic, the missed messages are replayed first.
-    for (const [pattern, li] of subscriptions) { li.dataset.state = 'pending'; li.querySelector('.state').textContent = 'pending'; send(subscribeRequest(pattern)); }
-  };
-  socket.onmessage = (event) => { if (ws === socket) receive(event.data); };
-  socket.onclose = (event) => {
-    if (ws !== socket) return;
-    ws = null;
-    for (const li of subscriptions.values()) { li.dataset.state = 'pending'; li.querySelector('.state').textContent = 'pending'; }
-    setStatus('closed', 'closed (' + event.code + (event.reason ? ': ' + event.reason : '') + ')');
-    if (!socket.manualClose && autoReconnect.checked) scheduleReconnect();
-  };
-}
-
-function subscribeRequest(topic) {
-  const position = positions.get(topic);
-  return position ? { type: 'subscribe', topic, recover: position } : { type: 'subscribe', topic };
-}
-
-function scheduleReconnect() {
-  // Exponential backoff with jitter, 0.5 s doubling up to 10 s; reset by a successful open.
-  const delay = Math.min(10000, 500 * 2 ** reconnectAttempts++) * (0.75 + Math.random() / 2);
-  reconnectEl.textContent = '— reconnecting in ' + (delay / 1000).toFixed(1) + ' s';
-  reconnectTimer = setTimeout(connect, delay);
-  disconnectBtn.disabled = false;
-}
-
+// A position kept through Disconnect, so that Connect recovers what was published meanwhile.
 function disconnect() {
-  clearTimeout(reconnectTimer); reconnectTimer = 0; reconnectEl.textContent = '';
-  if (ws) { ws.manualClose = true; ws.close(1000, 'bye'); setStatus('closing'); disconnectBtn.disabled = true; }
-  else disconnectBtn.disabled = true; // only a pending reconnect was left to cancel
+  if (!client) return;
+  for (const entry of subscriptions.values()) {
+    entry.position = entry.subscription && entry.subscription.position;
+    markSubscription(entry.li, 'pending');
+  }
+  client.close();
 }
 
-function receive(raw) {
-  if (typeof raw !== 'string') { log('info', 'binary', raw.byteLength + ' bytes'); return; }
-  let msg;
-  try { msg = JSON.parse(raw); } catch { log('error', 'unparsed', raw); return; }
-  switch (msg && msg.type) {
-    case 'message':
-      total++; inWindow++;
-      if (typeof msg.offset === 'number' && positions.has(msg.topic)) positions.get(msg.topic).offset = msg.offset;
-      log('message', msg.topic, typeof msg.data === 'string' ? msg.data : JSON.stringify(msg.data));
-      break;
-    case 'subscribed': {
-      const li = subscriptions.get(msg.topic);
-      if (li) { li.dataset.state = 'active'; li.querySelector('.state').textContent = 'active'; }
-      if (typeof msg.epoch === 'string') {
-        const before = positions.get(msg.topic);
-        if (msg.recovered === true) log('info', 'recovered', msg.topic + ': ' + (msg.offset - before.offset) + ' missed message(s), offsets ' + (before.offset + 1) + '-' + msg.offset);
-        else if (msg.recovered === false) log('info', 'not recovered', msg.topic + ': history lost or too old; now at offset ' + msg.offset);
-        if (msg.recovered !== true) positions.set(msg.topic, { offset: msg.offset, epoch: msg.epoch });
-      }
-      if (msg.recovered === undefined) log('info', 'subscribed', msg.topic);
-      break;
-    }
-    case 'unsubscribed': log('info', 'unsubscribed', msg.topic); break;
-    case 'error': {
-      const li = msg.topic !== undefined && subscriptions.get(msg.topic);
-      if (li && li.dataset.state === 'pending') removeSubscription(msg.topic);
-      showError(String(msg.code), String(msg.message), msg.topic);
-      break;
-    }
-    default: log('info', String(msg && msg.type), raw);
-  }
+function markSubscription(li, state, text) {
+  li.dataset.state = state;
+  li.querySelector('.state').textContent = state;
+  if (text !== undefined) li.querySelector('.position').textContent = text;
+}
+
+function subscribeTo(pattern) {
+  const entry = subscriptions.get(pattern);
+  const subscription = client.subscribe(pattern, (data, info) => {
+    total++; inWindow++;
+    if (info.offset !== undefined) entry.li.querySelector('.position').textContent = 'offset ' + info.offset;
+    log('message', info.topic, typeof data === 'string' ? data : JSON.stringify(data), info.offset);
+  }, entry.position ? { position: entry.position } : {});
+  entry.subscription = subscription;
+  subscription.on('subscribed', (event) => {
+    const where = event.offset === undefined ? 'no history' : 'offset ' + event.offset;
+    markSubscription(entry.li, 'active', where);
+    if (event.recovered) log('info', 'recovered', pattern + ': ' + (event.replayed === 0 ? 'nothing missed' : event.replayed + ' missed message(s), offsets ' + (event.offset - event.replayed + 1) + '-' + event.offset));
+    else log('info', 'subscribed', pattern + (event.offset === undefined ? '' : ' at offset ' + event.offset + ', epoch ' + event.epoch));
+  });
+  subscription.on('unrecovered', (event) => {
+    entry.li.dataset.unrecovered = event.reason;
+    log('error', 'unrecovered', pattern + ': messages may have been missed (' + event.reason + ')');
+  });
+  subscription.on('error', (e) => { removeSubscription(pattern); showError(e.code, e.message, pattern); });
 }
 
 function addSubscription(pattern) {
   if (subscriptions.has(pattern)) return;
+  if (!client) { showError('not_connected', 'connect first'); return; }
   const li = document.createElement('li');
   li.dataset.topic = pattern; li.dataset.state = 'pending';
   const code = document.createElement('code'); code.textContent = pattern;
   const state = document.createElement('span'); state.className = 'state'; state.textContent = 'pending';
+  const position = document.createElement('span'); position.className = 'position';
   const button = document.createElement('button');
   button.type = 'button'; button.textContent = 'Unsubscribe'; button.className = 'unsubscribe';
   button.setAttribute('aria-label', 'Unsubscribe from ' + pattern);
-  button.onclick = () => { if (ws && ws.readyState === WebSocket.OPEN) send({ type: 'unsubscribe', topic: pattern }); removeSubscription(pattern); positions.delete(pattern); };
-  li.append(code, ' ', state, ' ', button);
+  button.onclick = () => removeSubscription(pattern);
+  li.append(code, ' ', state, ' ', position, ' ', button);
   subsEl.append(li);
-  subscriptions.set(pattern, li);
-  if (ws && ws.readyState === WebSocket.OPEN) send({ type: 'subscribe', topic: pattern });
+  subscriptions.set(pattern, { li, subscription: null });
+  if (client.state !== 'closed') subscribeTo(pattern);
 }
 
 function removeSubscription(pattern) {
-  const li = subscriptions.get(pattern);
-  if (li) { li.remove(); subscriptions.delete(pattern); }
+  const entry = subscriptions.get(pattern);
+  if (!entry) return;
+  entry.li.remove();
+  subscriptions.delete(pattern);
+  if (entry.subscription) entry.subscription.unsubscribe();
 }
 
 // Entries are queued and drawn once per frame, so a fast stream costs one DOM update per frame;
 // the queue and the list both stop at LOG_LIMIT.
 let queue = [], drawScheduled = false;
-function log(kind, label, text) {
-  queue.push({ kind, label, text: text.length > 2000 ? text.slice(0, 2000) + '…' : text, time: new Date() });
+function log(kind, label, text, offset) {
+  queue.push({ kind, label, offset, text: text.length > 2000 ? text.slice(0, 2000) + '…' : text, time: new Date() });
   if (queue.length > LOG_LIMIT) queue.splice(0, queue.length - LOG_LIMIT);
   if (!drawScheduled) { drawScheduled = true; if (document.hidden) setTimeout(draw, 100); else requestAnimationFrame(draw); }
 }
@@ -238,8 +203,13 @@ function draw() {
     time.dateTime = entry.time.toISOString();
     time.textContent = entry.time.toTimeString().slice(0, 8) + '.' + String(entry.time.getMilliseconds()).padStart(3, '0');
     const label = document.createElement('span'); label.className = entry.kind === 'message' ? 'topic' : 'label'; label.textContent = entry.label;
+    li.append(time, ' ', label, ' ');
+    if (entry.offset !== undefined) {
+      const offset = document.createElement('span'); offset.className = 'offset'; offset.textContent = '#' + entry.offset;
+      li.append(offset, ' ');
+    }
     const text = document.createElement('span'); text.className = 'data'; text.textContent = entry.text;
-    li.append(time, ' ', label, ' ', text);
+    li.append(text);
     fragment.append(li);
   }
   queue = [];
@@ -250,7 +220,7 @@ function draw() {
 
 setInterval(() => { rateEl.textContent = String(inWindow); inWindow = 0; }, 1000);
 
-$('connect-form').onsubmit = (event) => { event.preventDefault(); if (!ws) connect(); };
+$('connect-form').onsubmit = (event) => { event.preventDefault(); if (!client || client.state === 'closed') connectTo(); };
 disconnectBtn.onclick = disconnect;
 $('subscribe-form').onsubmit = (event) => {
   event.preventDefault();
@@ -259,12 +229,16 @@ $('subscribe-form').onsubmit = (event) => {
 };
 $('publish-form').onsubmit = (event) => {
   event.preventDefault();
+  if (!client || client.state === 'closed') { showError('not_connected', 'connect first'); return; }
   const raw = $('publish-data').value;
   let data = raw;
   if ($('publish-json').checked) {
     try { data = JSON.parse(raw); } catch (e) { showError('bad_json', 'data is not valid JSON: ' + e.message); return; }
   }
-  send({ type: 'publish', topic: $('publish-topic').value.trim(), data });
+  const topic = $('publish-topic').value.trim();
+  client.publish(topic, data).then(
+    (ack) => log('info', 'published', topic + (ack.offset === undefined ? '' : ' at offset ' + ack.offset)),
+    (e) => showError(e.code || 'error', e.message, topic));
 };
 $('clear-log').onclick = () => { queue = []; logEl.replaceChildren(); };
 `;
@@ -281,7 +255,7 @@ export function pubsubPage(): string {
 <link rel="icon" href="data:,">
 <style>${STYLE}</style>
 </head>
-<body>${BODY}<script>${SCRIPT.replace('__LOG_LIMIT__', String(LOG_LIMIT))}</script>
+<body>${BODY}<script type="module">${SCRIPT.replace('__LOG_LIMIT__', String(LOG_LIMIT))}</script>
 </body>
 </html>
 `;

@@ -69,7 +69,7 @@ export function answerHttp(request: IncomingMessage, response: ServerResponse, c
       return;
     }
     if (page !== undefined) {
-      response.writeHead(200, { 'Content-Type': page.contentType });
+      response.writeHead(200, { ...page.headers, 'Content-Type': page.contentType });
       response.end(page.body);
       return;
     }

@@ -5,11 +5,12 @@
  * stopped by signals as a supervisor sends them. The package's figures go to
  * bench/results/package.md.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -97,6 +98,7 @@ test('npm pack: LICENSE and only runtime files ship, the published package.json 
   t.true(paths.includes('build/wasmsocket.wasm'), 'the WASM module ships');
   t.true(paths.includes('dist/src/index.js') && paths.includes('dist/src/index.d.ts'));
   t.true(paths.includes('dist/src/load/index.js') && paths.includes('dist/src/load/index.d.ts'), 'wasmsocket/load ships');
+  t.true(paths.includes('dist/src/client/client.js') && paths.includes('dist/src/client/client.d.ts') && paths.includes('dist/src/client/types.d.ts'), 'wasmsocket/client ships');
   t.true(paths.includes('LICENSE'), 'the LICENSE file ships');
   t.deepEqual(paths.filter((path) => !/^(dist\/src\/.+\.(js|d\.ts)|build\/wasmsocket\.wasm|package\.json|README\.md|LICENSE)$/.test(path)), [],
     'nothing but the runtime files (no tests, benches, sources or build scripts)');
@@ -115,6 +117,11 @@ test('npm pack: LICENSE and only runtime files ship, the published package.json 
 
   const repo = JSON.parse(state.repoManifest) as { engines: { node: string }; version: string };
   t.deepEqual(installed.engines, repo.engines);
+  // The client as a page gets it from /client.js: the installed file without its source map line.
+  const client = readFileSync(join(consumer, 'node_modules', 'wasmsocket', 'dist', 'src', 'client', 'client.js'), 'utf8').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');
+  const clientBytes = Buffer.byteLength(client);
+  const clientGzip = gzipSync(client, { level: 9 }).length;
+  const clientBrotli = brotliCompressSync(client).length;
   writeFileSync(join(ROOT, 'bench', 'results', 'package.md'), [
     '# Package size',
     '',
@@ -126,6 +133,14 @@ test('npm pack: LICENSE and only runtime files ship, the published package.json 
     `| packed (the .tgz) | ${kB(packed.size)} (${packed.size} B) |`,
     `| unpacked | ${kB(packed.unpackedSize)} (${packed.unpackedSize} B) |`,
     `| files | ${packed.entryCount} |`,
+    '',
+    '`wasmsocket/client` as `/client.js` serves it (tsc output, comments kept, not minified):',
+    '',
+    '| | |',
+    '|---|---|',
+    `| bytes | ${kB(clientBytes)} (${clientBytes} B) |`,
+    `| gzip -9 | ${kB(clientGzip)} (${clientGzip} B) |`,
+    `| brotli | ${kB(clientBrotli)} (${clientBrotli} B) |`,
     '',
     'Runtime dependencies, installed with it: piscina; ioredis (loaded only when `redis` is set),',
     'prom-client (loaded only when metrics are served or asked for) and hdr-histogram-js (loaded',
@@ -216,6 +231,58 @@ const load = await import('wasmsocket/load');
 console.log('listening on ' + JSON.stringify({ afterServer, afterLoad: traced(), load: Object.keys(load) }));
 `;
 
+/** `wasmsocket/client`'s types, checked by the same tsc run as the README example. */
+const CLIENT_TYPES = `
+import { connect, ClientError, type Client, type ClientState, type Subscription, type UnrecoveredEvent } from 'wasmsocket/client';
+export async function follow(urls: string[]): Promise<number | undefined> {
+  const client: Client = connect(urls, { token: async () => 'secret', maxQueued: 10, pingIntervalMs: 5000 });
+  client.on('state', (state: ClientState) => void state);
+  const subscription: Subscription = client.subscribe('a.b', (data: unknown, info) => void info.offset, { recover: true });
+  subscription.on('unrecovered', (event: UnrecoveredEvent) => void event.reason);
+  try {
+    return (await client.publish('a.b', { n: 1 }, { self: false })).offset;
+  } catch (error) {
+    if (error instanceof ClientError) return error.code.length;
+    throw error;
+  }
+}
+`;
+
+/** Starts `node file` in `cwd` and resolves with its output once it has printed every one of `lines`. */
+async function outputOf(t: ExecutionContext, cwd: string, file: string, env: NodeJS.ProcessEnv, lines: string[]): Promise<string> {
+  const child = spawn(process.execPath, [file], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const collect = (text: string) => {
+      output += text;
+      if (lines.every((line) => output.includes(`${line}\n`))) resolve(output);
+    };
+    child.stdout!.setEncoding('utf8').on('data', collect);
+    child.stderr!.setEncoding('utf8').on('data', collect);
+    child.once('exit', (code) => reject(new Error(`${file} exited ${code}: ${output}`)));
+  });
+}
+
+test('wasmsocket/client: the README\'s Node example, as it stands in the README, runs from the installed package against the installed server', async (t) => {
+  const { consumer } = state;
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const example = /<!-- readme-client-example:start -->\n```js\n([\s\S]*?)```\n<!-- readme-client-example:end -->/.exec(readme);
+  if (example === null) return t.fail('README.md has no readme-client-example block');
+  writeFileSync(join(consumer, 'client-example.mjs'), example[1]!);
+  writeFileSync(join(consumer, 'client-server.mjs'), `
+import { listen } from 'wasmsocket';
+const server = await listen({ port: 0, app: 'pubsub' });
+console.log('listening on ' + JSON.stringify({ port: server.port }));
+`);
+  const server = await start(consumer, 'client-server.mjs');
+  t.teardown(() => server.child.kill('SIGKILL'));
+  const { port } = server.listening as { port: number };
+  const output = await outputOf(t, consumer, 'client-example.mjs', { WASMSOCKET_URL: `ws://127.0.0.1:${port}/` },
+    ['state: open', 'published at offset 1', 'order #1: book']);
+  t.notRegex(output, /missed/);
+});
+
 test('importing wasmsocket loads neither ioredis, hdr-histogram-js nor prom-client; wasmsocket/load loads hdr-histogram-js', async (t) => {
   const { consumer } = state;
   writeFileSync(join(consumer, 'trace-hook.mjs'), TRACE_HOOK);
@@ -251,7 +318,7 @@ console.log('listening on ' + JSON.stringify({ ok: esm.ok, received: esm.message
   t.true(result.cjs, 'require(\'wasmsocket/load\') gives the same module');
 });
 
-test('TypeScript: the README example, as it stands in the README, type-checks and runs; wasmsocket/load type-checks', async (t) => {
+test('TypeScript: the README example, as it stands in the README, type-checks and runs; wasmsocket/load and wasmsocket/client type-check', async (t) => {
   const { consumer } = state;
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const example = /<!-- readme-example:start -->\n```ts\n([\s\S]*?)```\n<!-- readme-example:end -->/.exec(readme);
@@ -261,6 +328,7 @@ test('TypeScript: the README example, as it stands in the README, type-checks an
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'ts-consumer', private: true, type: 'module' }));
   writeFileSync(join(project, 'readme-example.ts'), example[1]!);
   writeFileSync(join(project, 'load-types.ts'), LOAD_TYPES);
+  writeFileSync(join(project, 'client-types.ts'), CLIENT_TYPES);
   writeFileSync(join(project, 'tsconfig.json'), JSON.stringify(TSCONFIG));
   try {
     run(process.execPath, [TSC, '-p', 'tsconfig.json'], project);
