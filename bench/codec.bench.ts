@@ -11,7 +11,7 @@
  *     with copy in · utf-8-validate · buffer.isUtf8 (simdutf, reference) · and the fail-fast
  *     hybrid the server can use (isUtf8 on the whole characters, the streaming validator on
  *     the ≤ 3 bytes before and after).
- * Then the targets of issue 5 and a "which validator where" table, both computed from the
+ * Then the codec targets and a "which validator where" table, both computed from the
  * numbers of this run. Everything is printed and written to bench/results/codec.md.
  *
  * Rates come from the fastest `benchmark` sample over a few interleaved rounds (see run()); ±rme is
@@ -414,7 +414,7 @@ if (process.stderr.isTTY) process.stderr.write('\r'.padEnd(101) + '\r');
 
 function targets(): string {
   const lines = [
-    '### Targets (issue 5), from this run', '',
+    '### Targets, from this run', '',
     '| target | size | measured | met |',
     '|---|---:|---:|:---:|',
   ];

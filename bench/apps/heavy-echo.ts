@@ -1,5 +1,5 @@
 /**
- * A CPU-heavy echo application for the worker-pool benchmark (issue 3): every message costs
+ * A CPU-heavy echo application for the worker-pool benchmark: every message costs
  * about 0.2 ms of synchronous work, then goes back to its sender.
  *
  * The work is a fixed number of loop iterations, not a wall-clock spin: a spin would do less work

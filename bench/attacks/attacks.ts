@@ -1,5 +1,5 @@
 /**
- * The attacks of issue 13, unscaled (`--scale 1`), each bounded in time and count. An attack
+ * The attacks, unscaled (`--scale 1`), each bounded in time and count. An attack
  * drives its own raw connections against the server, closes them all before it returns, and says
  * what went over the wire and what it saw. The harness (main.ts) measures the server
  * around it.

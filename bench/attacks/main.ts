@@ -1,5 +1,5 @@
 /**
- * `npm run bench:attacks` (issue 13): the unscaled attacks against `wasmsocket serve` (a child
+ * `npm run bench:attacks`: the unscaled attacks against `wasmsocket serve` (a child
  * process, inline and `--workers 1`), each with a bystander client doing round trips throughout.
  * Per attack and mode: bytes on the wire, server RSS before / at its peak / after the attack's
  * connections closed, the bystander's p99, whether the server stayed up, and the target next to
@@ -111,7 +111,7 @@ async function measure(attack: Attack, mode: Mode): Promise<Row> {
 }
 
 function renderTable(all: Row[]): string {
-  const lines = ['', `# wasmsocket under the attacks of issue 13${scale < 1 ? ` (scale ${scale}: a smoke test, not the attacks)` : ''}`, '',
+  const lines = ['', `# wasmsocket under attack${scale < 1 ? ` (scale ${scale}: a smoke test, not the attacks)` : ''}`, '',
     `Server: \`wasmsocket serve${serveArgs.length > 0 ? ` ${serveArgs.join(' ')}` : ''}\` (the CLI; maxPayload 16 MiB by default) pinned to core ${SERVER_CPUS}; RSS from /proc every 50 ms; ` +
     `"after close": the lowest RSS over the ${SETTLE_MS / 1000} s after the attack's connections closed. ` +
     'Bystander: one `ws` client doing round trips one after another throughout (echo: 20 B; pub/sub: a publish to its own topic and its delivery), HDR histogram.', '',

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:broadcast` (issue 4): deliveries/s to 1 000 subscribers of one topic, one node:
+ * `npm run bench:broadcast`: deliveries/s to 1 000 subscribers of one topic, one node:
  * wasmsocket `--app pubsub` (inline and `--workers 1`) against a `ws` server with the usual
  * send loop (bench/apps/ws-pubsub.ts) and uWebSockets.js's own publish.
  */
@@ -26,7 +26,7 @@ const scenarios = select([
 const inline = 'wasmsocket-wasm-inline', one = 'wasmsocket-wasm-w1';
 await runSuite({
   name: 'broadcast',
-  title: 'Broadcast to 1 000 subscribers, one node (issue 4)',
+  title: 'Broadcast to 1 000 subscribers, one node',
   method: [
     'Servers, all speaking the same JSON protocol (`subscribe` → `subscribed`; `publish` → `{"type":"message","topic":T,"data":D}` to every subscriber): ' +
       '`wasmsocket serve --app pubsub --codec wasm --workers 0|1`; `ws` 8 with the usual `for (const client of subscribers) client.send(data)` loop ' +

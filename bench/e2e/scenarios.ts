@@ -149,7 +149,7 @@ function threadArgs(threads: number): string[] {
   return threads > 1 ? ['--threads', String(threads)] : [];
 }
 
-/** Closed-loop broadcast: the publisher at most this many publishes ahead of the slowest subscriber (issue 18). */
+/** Closed-loop broadcast: the publisher at most this many publishes ahead of the slowest subscriber. */
 export const BROADCAST_IN_FLIGHT = 16;
 
 /** How the method text of every suite describes its broadcast rows. */

@@ -1,5 +1,5 @@
 /**
- * Topic permissions through the pubsub application (issue 13 #5): the default public topics,
+ * Topic permissions through the pubsub application: the default public topics,
  * `topicsPublic`, and an application's canSubscribe/canPublish hooks with the `conn.data` its
  * `upgrade` gave. A refusal is a `forbidden` error reply; the connection stays open.
  */

@@ -1,5 +1,5 @@
 /**
- * Hostile input to the pubsub application (issue 13 #9): every bad request gets an error reply
+ * Hostile input to the pubsub application: every bad request gets an error reply
  * of bounded size, nothing closes the connection with 1011 or logs a stack, and no two
  * different topics can look or decode the same.
  */

@@ -1,5 +1,5 @@
 /**
- * Application errors are logged a few per kind and window, the rest counted (issue 13 #9): a
+ * Application errors are logged a few per kind and window, the rest counted: a
  * client that makes the application throw at every message must not flood the log.
  */
 import test from 'ava';

@@ -1,5 +1,5 @@
 /**
- * A full file-descriptor table (issue 13 #6): the server, run with `ulimit -n 200`, keeps a
+ * A full file-descriptor table: the server, run with `ulimit -n 200`, keeps a
  * reserve, so past its limit new upgrades get 503 while /healthz still answers and says so;
  * the episode is logged once; once clients leave, new ones are served again.
  */

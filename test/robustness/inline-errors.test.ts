@@ -1,5 +1,5 @@
 /**
- * Asynchronous application errors (issue 13 #8): inline under the CLI they are logged and
+ * Asynchronous application errors: inline under the CLI they are logged and
  * survived, connections included; with workers they cost one worker's connections (1011) and
  * the worker is replaced; a program that embeds the server keeps its own process's policy.
  */

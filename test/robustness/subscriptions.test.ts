@@ -1,5 +1,5 @@
 /**
- * Subscription flooding (issue 13 #4): one connection with very many wildcard patterns that
+ * Subscription flooding: one connection with very many wildcard patterns that
  * all match one topic made every publish of that topic cost what the client liked, and froze
  * everybody else. Subscriptions are bounded per connection and per thread, a publish visits a
  * subscriber once however many of its patterns match, and a closing flooder is cleaned up.
