@@ -1,13 +1,13 @@
 /**
  * The RFC 6455 state machine, sans-I/O: `receive(bytes)` turns bytes into events on a sink,
- * `send()` / `close()` / `ping()` turn calls into bytes on the same sink. No socket, no timer:
- * the server layer moves the bytes and owns the clocks, tests drive it byte by byte.
+ * `send()` / `close()` / `ping()` turn calls into bytes on an output. No socket, no timer: the
+ * transport moves the bytes and owns the clocks, tests drive it byte by byte.
  *
- * With permessage-deflate (RFC 7692) a large compressed message is inflated on the thread pool:
- * the machine then stops where it is (the frames after that message wait, in order), asks the
- * sink to pause input, and goes on from the same place once the message is delivered. It stops
- * the same way when the sink says this turn's work is done (shouldYield): one read can hold
- * hundreds of messages whose handlers fan out, and the connection goes on in the next turn.
+ * Processing can stop between frames, and `receive()` says so (false): when the transport asks
+ * (yieldAfterFrame: its budget for this turn is spent, or its send queue is full), and at a large
+ * compressed message (RFC 7692) inflated on the thread pool. What follows waits, in order, with
+ * the bytes received meanwhile; the transport decides when to go on (proceed()), and pauses its
+ * reads until then. The inflate's end is an event (sink.inflated) like any other.
  */
 import {
   type FrameCodec, RECORD_CAPACITY, S_CONSUMED, RF_OPCODE, RF_FIN, RF_MASKED, RF_RSV1, RF_UTF8_INVALID,
@@ -18,7 +18,7 @@ import {
   segmentStart,
 } from '../codec/record.js';
 import { validateTextSegment } from './utf8-validator.js';
-import { FrameEncoder } from './frame-encoder.js';
+import { encodeFrame, encodeSmallText, type FrameSink } from './frame-encoder.js';
 import { CloseCode, isValidWireCloseCode } from './close-codes.js';
 import { invalidUtf8, ProtocolError } from './errors.js';
 import { RSV1_BIT, type PerMessageDeflateConfig } from './compression.js';
@@ -32,30 +32,20 @@ export const Opcode = { CONTINUATION: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, 
 
 export type Role = 'server' | 'client';
 
-/** Where the state machine's output goes. */
+export type { FrameSink };
+
+/** Where the state machine's events go. */
 export interface ProtocolSink {
   /** A complete data message; `data` belongs to the receiver. */
   message(data: Buffer, isBinary: boolean): void;
-  /** Bytes for the transport, in order. A frame may come as header and payload in one call. */
-  write(first: Uint8Array, second?: Uint8Array): void;
   /** The transport should be closed now (RFC 6455 §7.1.1: the server closes TCP first). */
   closeTransport(): void;
   pong?(data: Buffer): void;
   /**
-   * Stop reading from the transport: a message is being inflated asynchronously, and what
-   * follows it waits (bytes received meanwhile are kept, in order). resumeInput() ends it.
+   * The message that processing stopped at (inflated off the event loop) has been delivered:
+   * proceed() goes on with what followed it.
    */
-  pauseInput?(): void;
-  resumeInput?(): void;
-  /**
-   * Asked after each complete frame: true when processing should stop for now (the server
-   * keeps a budget per event-loop turn, and stops while the peer is not reading its replies).
-   * The machine then stops as for an async inflate and goes on, with what was received
-   * meanwhile, when the function given to scheduleResume is called (without scheduleResume,
-   * after setImmediate).
-   */
-  shouldYield?(): boolean;
-  scheduleResume?(resume: () => void): void;
+  inflated?(): void;
 }
 
 export interface ProtocolOptions {
@@ -101,7 +91,7 @@ const EMPTY = Buffer.alloc(0);
 const spareStates: Uint32Array[] = [];
 const MAX_SPARE_STATES = 64;
 
-/** Where processing stopped while a message is inflated asynchronously. */
+/** Where processing stopped: after a frame the transport asked to yield at, or at an async inflate. */
 interface Suspension {
   /** Records of the read that brought the message, after its last frame, and the bytes they point into. */
   records: Int32Array;
@@ -122,6 +112,7 @@ export class WebSocketProtocol {
 
   readonly #codec: FrameCodec;
   readonly #sink: ProtocolSink;
+  readonly #output: FrameSink;
   readonly #role: Role;
   readonly #maxPayload: number;
   readonly #allowedRsv: number;
@@ -133,7 +124,6 @@ export class WebSocketProtocol {
   #scanState: Uint32Array | undefined;
   #restFlags: number;
   #restUtf8 = UTF8_ACCEPT;
-  readonly #encoder: FrameEncoder;
   readonly #validatesUtf8: boolean;
   readonly #inflater: MessageInflater | undefined;
   readonly #deflater: MessageDeflater | undefined;
@@ -142,10 +132,8 @@ export class WebSocketProtocol {
   /** Abandons that inflate (and gives back its share of the budget) when the connection ends. */
   #abandonInflate: (() => void) | undefined;
   readonly #inflateBudget: InflateBudget | undefined;
-  /** pauseInput() was asked for (once per stop, however many stops follow before the end). */
-  #inputPaused = false;
-  /** #resume bound once, made at the first stop: a connection that never stops has none. */
-  #resumeLater: (() => void) | undefined;
+  /** The transport asked processing to stop after the frame being handled (yieldAfterFrame). */
+  #yieldRequested = false;
   #suspension: Suspension | undefined;
   /** Streaming UTF-8 state of the text message being received (when #validatesUtf8). */
   #utf8State = UTF8_ACCEPT;
@@ -165,9 +153,13 @@ export class WebSocketProtocol {
   #control: Buffer | undefined;
   #controlFilled = 0;
 
-  constructor(codec: FrameCodec, sink: ProtocolSink, options: ProtocolOptions) {
+  /** Frames go to `output`, or to the sink itself when it has write() (a test's recorder, the load generator). */
+  constructor(codec: FrameCodec, sink: ProtocolSink & FrameSink, options: ProtocolOptions);
+  constructor(codec: FrameCodec, sink: ProtocolSink, options: ProtocolOptions, output: FrameSink);
+  constructor(codec: FrameCodec, sink: ProtocolSink, options: ProtocolOptions, output?: FrameSink) {
     this.#codec = codec;
     this.#sink = sink;
+    this.#output = output ?? sink as ProtocolSink & FrameSink;
     this.#role = options.role;
     this.#maxPayload = options.maxPayload;
     this.#allowedRsv = options.allowedRsv ?? 0;
@@ -177,7 +169,6 @@ export class WebSocketProtocol {
       this.#deflater = new MessageDeflater(options.deflate.negotiated.send, options.deflate.compressor);
       this.#allowedRsv |= RF_RSV1;
     }
-    this.#encoder = new FrameEncoder(codec, options.role, sink);
     // Compressed text can only be checked once inflated: the codec's scan must not check it.
     this.#validatesUtf8 = (options.utf8Validator ?? 'native') === 'native' || this.#inflater !== undefined;
     this.#restFlags = this.#validatesUtf8 ? SF_CALLER_VALIDATES_UTF8 : 0;
@@ -201,19 +192,45 @@ export class WebSocketProtocol {
       && this.#suspension === undefined && !this.#inflating;
   }
 
-  /** Feeds bytes received from the transport. */
-  receive(chunk: Uint8Array): void {
+  /**
+   * Processing stopped and kept what follows (see receive()); proceed() goes on with it. A
+   * transport reads nothing meanwhile (what it does read is kept too, in order).
+   */
+  get isStopped(): boolean {
+    return this.#suspension !== undefined;
+  }
+
+  /** Processing stopped at a message being inflated off the event loop: sink.inflated() follows. */
+  get isInflating(): boolean {
+    return this.#inflating;
+  }
+
+  /**
+   * Asks processing to stop after the frame being handled (or the next one, when none is): the
+   * transport's budget for this turn is spent, or its peer is not reading the replies. Holds
+   * until processing next stops or catches up.
+   */
+  yieldAfterFrame(): void {
+    this.#yieldRequested = true;
+  }
+
+  /**
+   * Feeds bytes received from the transport. Returns true when everything received so far has
+   * been handled (or the connection is closed), false when processing stopped (isStopped): the
+   * rest waits for proceed().
+   */
+  receive(chunk: Uint8Array): boolean {
     // RFC 6455 §5.5.1: after a close frame, nothing more is read.
-    if (this.#closeReceived || this.readyState === ReadyState.CLOSED || chunk.length === 0) return;
+    if (this.#closeReceived || this.readyState === ReadyState.CLOSED || chunk.length === 0) return this.#suspension === undefined;
     const limit = this.#codec.maxChunkBytes;
     if (chunk.length > limit) {
       for (let at = 0; at < chunk.length; at += limit) this.receive(chunk.subarray(at, at + limit));
-      return;
+      return this.#suspension === undefined;
     }
     if (this.#suspension !== undefined) {
       // Read before the transport paused: kept for after the inflate or the turn that stopped us.
       this.#suspension.input.push(new Uint8Array(chunk));
-      return;
+      return false;
     }
     const codec = this.#codec;
     // Allocations per read, not per message: this view of the bytes scan() works on, and (below)
@@ -226,10 +243,10 @@ export class WebSocketProtocol {
       const count = codec.scan(state, work, start);
       const records = codec.records;
       for (let i = 0; i < count; i++) {
-        if (!this.#handleRecord(records, i, work)) return;
+        if (!this.#handleRecord(records, i, work)) return true;
         if (this.#mustStop(records, i)) {
           this.#suspend(copyRecords(records, i + 1, count), work);
-          return;
+          return false;
         }
       }
       start = state[S_CONSUMED];
@@ -238,6 +255,8 @@ export class WebSocketProtocol {
     if ((state[S_FLAGS] & SF_IN_FRAME) === 0) this.#returnState(state);
     // At most a partial frame header is left over; copy it since `work` may be reused.
     if (start < work.length) this.#pending = work.slice(start);
+    this.#yieldRequested = false;
+    return true;
   }
 
   #lendState(): Uint32Array {
@@ -272,21 +291,38 @@ export class WebSocketProtocol {
     const isString = typeof data === 'string';
     const opcode = (isString ? isBinary === true : isBinary !== false) ? Opcode.BINARY : Opcode.TEXT;
     const deflater = this.#deflater;
+    let payload: Uint8Array;
+    let rsv = 0;
     if (deflater !== undefined && deflater.compresses(isString ? Buffer.byteLength(data, 'utf8') : data.length)) {
       // RFC 7692 §6: a compressed message has RSV1 set on its (first and only) frame.
-      this.#encoder.sendFrame(opcode, deflater.compress(isString ? Buffer.from(data, 'utf8') : data), RSV1_BIT);
+      payload = deflater.compress(isString ? Buffer.from(data, 'utf8') : data);
+      rsv = RSV1_BIT;
     } else if (isString) {
-      this.#encoder.sendString(opcode, data);
+      const frame = encodeSmallText(this.#role, opcode, data);
+      if (frame !== undefined) {
+        this.#output.write(frame);
+        return true;
+      }
+      payload = Buffer.from(data, 'utf8');
     } else {
-      this.#encoder.sendFrame(opcode, data);
+      payload = data;
     }
+    // Written here, not through a helper: the application's send is three calls from the socket.
+    const frame = encodeFrame(this.#codec, this.#role, opcode, payload, rsv);
+    if (frame.length > payload.length) this.#output.write(frame);
+    else this.#output.write(frame, payload);
     return true;
   }
 
   ping(data: Uint8Array = Buffer.alloc(0)): void {
     if (this.readyState !== ReadyState.OPEN) return;
     if (data.length > MAX_CONTROL_PAYLOAD) throw new RangeError('a ping payload is at most 125 bytes');
-    this.#encoder.sendFrame(Opcode.PING, data);
+    this.#sendFrame(Opcode.PING, data);
+  }
+
+  /** A control frame (whole, since its payload is at most 125 bytes). */
+  #sendFrame(opcode: number, payload: Uint8Array): void {
+    this.#output.write(encodeFrame(this.#codec, this.#role, opcode, payload));
   }
 
   /** Starts the closing handshake (RFC 6455 §7.1.2). */
@@ -452,12 +488,11 @@ export class WebSocketProtocol {
     const outcome = inflater.inflateSync(compressed, this.#maxPayload, !isBinary);
     if (outcome !== undefined) return this.#deliverInflated(outcome, isBinary);
     this.#inflating = true;
-    this.#pauseInput();
     this.#abandonInflate = inflater.inflateAsync(compressed, this.#maxPayload, !isBinary, this.#inflateBudget, (late) => {
       this.#inflating = false;
       this.#abandonInflate = undefined;
       if (this.readyState === ReadyState.CLOSED) return; // TCP closed meanwhile
-      if (this.#deliverInflated(late, isBinary)) this.#resume();
+      if (this.#deliverInflated(late, isBinary)) this.#sink.inflated?.();
     });
     return true;
   }
@@ -487,60 +522,50 @@ export class WebSocketProtocol {
     this.#suspension = { records, next: 0, work: kept, input };
   }
 
-  /**
-   * After a record: true when processing must stop here, for an async inflate or because the
-   * sink's budget for this turn is spent (then input pauses and processing goes on next turn).
-   */
+  /** After a record: true when processing must stop here, for an async inflate or at the transport's request. */
   #mustStop(records: Int32Array, i: number): boolean {
-    if (this.#inflating) return true;
-    const sink = this.#sink;
-    if (!endsFrame(records, i) || sink.shouldYield?.() !== true) return false;
-    this.#pauseInput();
-    const resume = this.#resumeLater ??= () => this.#resume();
-    if (sink.scheduleResume !== undefined) sink.scheduleResume(resume);
-    else setImmediate(resume);
+    if (this.#inflating) {
+      this.#yieldRequested = false;
+      return true;
+    }
+    if (!this.#yieldRequested || !endsFrame(records, i)) return false;
+    this.#yieldRequested = false;
     return true;
   }
 
-  #pauseInput(): void {
-    if (this.#inputPaused) return;
-    this.#inputPaused = true;
-    this.#sink.pauseInput?.();
-  }
-
-  /** Goes on where #suspend stopped, until done or the next stop (an async inflate, a spent budget). */
-  #resume(): void {
+  /**
+   * Goes on where processing stopped, until done or the next stop (an async inflate, the
+   * transport's request). Returns as receive() does; a no-op while a message is being inflated.
+   */
+  proceed(): boolean {
     const suspension = this.#suspension;
-    if (suspension === undefined) return;
+    if (suspension === undefined) return true;
+    if (this.#inflating) return false;
     this.#suspension = undefined;
     const { records, work, input } = suspension;
     const count = recordCount(records);
     for (let i = suspension.next; i < count; i++) {
-      if (!this.#handleRecord(records, i, work)) return;
+      if (!this.#handleRecord(records, i, work)) return true;
       if (this.#mustStop(records, i)) {
         this.#suspension = { ...suspension, next: i + 1 };
-        return;
+        return false;
       }
     }
     while (input.length > 0) {
-      this.receive(input.shift()!);
-      // receive() may have stopped at another message to inflate (TypeScript cannot see it).
-      const again = this.#suspension as Suspension | undefined;
-      if (again !== undefined) {
-        again.input.push(...input);
-        return;
+      // receive() may stop again, at another message to inflate or a frame to yield at.
+      if (!this.receive(input.shift()!)) {
+        this.#suspension!.input.push(...input);
+        return false;
       }
     }
-    if (this.readyState !== ReadyState.CLOSED && this.#inputPaused) {
-      this.#inputPaused = false;
-      this.#sink.resumeInput?.();
-    }
+    this.#yieldRequested = false;
+    return true;
   }
 
   #handleControlFrame(opcode: number, payload: Buffer): boolean {
     if (opcode === Opcode.PING) {
       // RFC 6455 §5.5.2: answer with a pong carrying the same payload, unless we are closing.
-      if (!this.#closeSent) this.#encoder.sendFrame(Opcode.PONG, payload);
+      if (!this.#closeSent) this.#sendFrame(Opcode.PONG, payload);
       return true;
     }
     if (opcode === Opcode.PONG) {
@@ -572,7 +597,7 @@ export class WebSocketProtocol {
     this.closeReason = reason;
     // RFC 6455 §5.5.1: reply with a close frame echoing the code (none if none was given).
     if (!this.#closeSent) {
-      if (code === CloseCode.NO_STATUS) this.#encoder.sendFrame(Opcode.CLOSE, Buffer.alloc(0));
+      if (code === CloseCode.NO_STATUS) this.#sendFrame(Opcode.CLOSE, Buffer.alloc(0));
       else this.#sendClose(code, '');
       this.#closeSent = true;
     }
@@ -603,6 +628,6 @@ export class WebSocketProtocol {
     payload.writeUInt16BE(code, 0);
     reasonBytes.copy(payload, 2);
     this.#closeSent = true;
-    this.#encoder.sendFrame(Opcode.CLOSE, payload);
+    this.#sendFrame(Opcode.CLOSE, payload);
   }
 }

@@ -10,16 +10,6 @@ import { readIntoMemory } from './wasm-reads.js';
 import type { SendBudget } from './send-budget.js';
 import { QueuedWrites } from './queued-writes.js';
 
-/** What the socket's events are delivered to. */
-export interface LinkEndpoint {
-  /** Bytes read; they may lie in memory the next read reuses (see attach). */
-  receive(chunk: Uint8Array): void;
-  /** The write queue fell back under the high-water mark; reading resumed. */
-  drain(): void;
-  /** The TCP connection is closed (either side, clean or not). */
-  finish(): void;
-}
-
 /**
  * Settings every link of a server shares (one object per server, not one per connection: an
  * idle connection's memory is what a server holding many is made of).
@@ -51,10 +41,16 @@ const SPARE_QUEUES_KEPT = 1024;
 
 /** What the link tells the connection that owns it (methods, so that no closure is kept per link). */
 export interface LinkOwner {
-  /** Called once when the TCP connection is closed, after the endpoint has been told. */
+  /** Bytes read; they may lie in memory the next read reuses (see startReading). */
+  receive(chunk: Uint8Array): void;
+  /** The write queue fell back under the high-water mark; reading resumed (unless held). */
+  drain(): void;
+  /** Called once when the TCP connection is closed (either side, clean or not). */
   linkClosed(): void;
   /** A write was refused for the send queue limit. */
   linkOverflowed(): void;
+  /** The write queue went over the high-water mark: reading stopped until drain(). */
+  linkBackpressured(): void;
 }
 
 export class SocketLink {
@@ -62,8 +58,7 @@ export class SocketLink {
   #isClosed = false;
   readonly #socket: Socket;
   readonly #options: SocketLinkOptions;
-  readonly #owner: LinkOwner | undefined;
-  #endpoint: LinkEndpoint | undefined;
+  readonly #owner: LinkOwner;
   #readArea: Uint8Array | undefined;
   /** Reading stopped for backpressure (the write queue is over the high-water mark). */
   #paused = false;
@@ -79,7 +74,7 @@ export class SocketLink {
   /** Bytes arrived since the heartbeat sweep last looked (it resets this): the peer is alive. */
   readSinceSweep = false;
 
-  constructor(socket: Socket, options: SocketLinkOptions, owner?: LinkOwner) {
+  constructor(socket: Socket, options: SocketLinkOptions, owner: LinkOwner) {
     this.#socket = socket;
     this.#options = options;
     this.#owner = owner;
@@ -100,8 +95,7 @@ export class SocketLink {
     link.#isClosed = true;
     clearTimeout(link.#closeTimer);
     link.#queue?.releaseAll();
-    link.#endpoint?.finish();
-    link.#owner?.linkClosed();
+    link.#owner.linkClosed();
   }
 
   static #onDrainEvent(this: Socket): void {
@@ -130,12 +124,11 @@ export class SocketLink {
   }
 
   /**
-   * Starts delivering the socket's bytes to `endpoint`: read straight into `readArea` (the
+   * Starts delivering the socket's bytes to the owner: read straight into `readArea` (the
    * codec's memory, shared by the thread's connections) where the socket allows it, else as
-   * 'data' chunks. Either way endpoint.receive() must be done with the bytes when it returns.
+   * 'data' chunks. Either way owner.receive() must be done with the bytes when it returns.
    */
-  attach(endpoint: LinkEndpoint, readArea?: Uint8Array): void {
-    this.#endpoint = endpoint;
+  startReading(readArea?: Uint8Array): void {
     const socket = this.#socket;
     if (readArea !== undefined && readIntoMemory(socket, readArea, SocketLink.#onMemoryRead)) {
       this.#readArea = readArea;
@@ -152,7 +145,7 @@ export class SocketLink {
     // Every reply produced while handling one read leaves in one write (writev).
     const socket = this.#socket;
     socket.cork();
-    this.#endpoint!.receive(chunk);
+    this.#owner.receive(chunk);
     socket.uncork();
     this.#settleQueue();
   }
@@ -230,7 +223,7 @@ export class SocketLink {
     if (!this.#overflowed && queued > this.#options.highWaterMark
       && queued + bytes > this.#options.sendQueueLimit + (bytes <= MAX_CONTROL_FRAME ? CONTROL_FRAME_ROOM : 0)) {
       this.#overflowed = true;
-      this.#owner?.linkOverflowed();
+      this.#owner.linkOverflowed();
       return false;
     }
     return true;
@@ -243,6 +236,7 @@ export class SocketLink {
       if (!this.#paused) {
         this.#paused = true;
         socket.pause();
+        this.#owner.linkBackpressured();
       }
     }
   }
@@ -324,7 +318,7 @@ export class SocketLink {
     if (!this.#paused) return;
     this.#paused = false;
     if (!this.#held && !this.#socket.destroyed) this.#socket.resume();
-    this.#endpoint?.drain();
+    this.#owner.drain();
   }
 }
 
