@@ -236,9 +236,26 @@ export class SocketLink {
       if (!this.#paused) {
         this.#paused = true;
         socket.pause();
+        this.#watchFlush();
         this.#owner.linkBackpressured();
       }
     }
+  }
+
+  /**
+   * The socket emits 'drain' only once its own high-water mark was reached (16 or 64 KiB,
+   * whichever way the socket was made), and ours may be lower: then an empty write's callback,
+   * which runs once everything queued before it has gone to the kernel, tells us instead.
+   */
+  #watchFlush(): void {
+    const socket = this.#socket;
+    if (!socket.writableNeedDrain && !socket.destroyed) socket.write(EMPTY_CHUNK, () => this.#onFlushed());
+  }
+
+  #onFlushed(): void {
+    if (!this.#paused || this.#socket.destroyed) return;
+    if (this.#socket.writableLength <= this.#options.highWaterMark) this.#onDrain();
+    else this.#watchFlush(); // more was queued meanwhile
   }
 
   /**
@@ -333,6 +350,8 @@ function destroySocket(this: Socket): void {
 export function destroyOnError(socket: Socket): void {
   if (!socket.listeners('error').includes(destroySocket)) socket.on('error', destroySocket);
 }
+
+const EMPTY_CHUNK = Buffer.alloc(0);
 
 /** RFC 6455 §5.5: a control frame's payload is at most 125 bytes; a server frame's header is 2. */
 const MAX_CONTROL_FRAME = 127;
