@@ -72,6 +72,21 @@ export type Utf8ValidatorChoice = 'native' | 'codec';
 
 export const enum ReadyState { OPEN = 1, CLOSING = 2, CLOSED = 3 }
 
+// WebSocketProtocol's #bits. An idle connection's memory is mostly its objects' fields.
+/** Text messages are checked here, not by the codec's scan (utf8Validator 'native', or compression). */
+const VALIDATES_UTF8 = 1;
+/** A message is being inflated asynchronously; #suspension holds what comes after it. */
+const INFLATING = 2;
+/** The transport asked processing to stop after the frame being handled (yieldAfterFrame). */
+const YIELD_REQUESTED = 4;
+const CLOSE_SENT = 8;
+const CLOSE_RECEIVED = 16;
+/** A data message (possibly fragmented) is being received; the next two bits describe it. */
+const IN_MESSAGE = 32;
+const MESSAGE_IS_BINARY = 64;
+/** RFC 7692 §6: the message's first frame had RSV1 set; its payload is DEFLATE data. */
+const MESSAGE_COMPRESSED = 128;
+
 /** RFC 6455 §5.5: a control frame's payload is at most 125 bytes, so a close reason at most 123. */
 const MAX_CONTROL_PAYLOAD = 125;
 const MAX_CLOSE_REASON_BYTES = 123;
@@ -124,28 +139,19 @@ export class WebSocketProtocol {
   #scanState: Uint32Array | undefined;
   #restFlags: number;
   #restUtf8 = UTF8_ACCEPT;
-  readonly #validatesUtf8: boolean;
   readonly #inflater: MessageInflater | undefined;
   readonly #deflater: MessageDeflater | undefined;
-  /** A message is being inflated asynchronously; #suspension holds what comes after it. */
-  #inflating = false;
-  /** Abandons that inflate (and gives back its share of the budget) when the connection ends. */
+  /** Abandons the inflate in progress (and gives back its share of the budget) when the connection ends. */
   #abandonInflate: (() => void) | undefined;
   readonly #inflateBudget: InflateBudget | undefined;
-  /** The transport asked processing to stop after the frame being handled (yieldAfterFrame). */
-  #yieldRequested = false;
   #suspension: Suspension | undefined;
-  /** Streaming UTF-8 state of the text message being received (when #validatesUtf8). */
+  /** Streaming UTF-8 state of the text message being received (when VALIDATES_UTF8). */
   #utf8State = UTF8_ACCEPT;
+  /** The machine's yes/no state as bits (VALIDATES_UTF8, INFLATING, ...): one field, not eight. */
+  #bits = 0;
   #pending: Uint8Array | null = null;
-  #closeSent = false;
-  #closeReceived = false;
 
-  // The data message being received (possibly fragmented).
-  #inMessage = false;
-  #messageIsBinary = false;
-  /** RFC 7692 §6: the message's first frame had RSV1 set; its payload is DEFLATE data. */
-  #messageCompressed = false;
+  // The data message being received (possibly fragmented), besides its IN_MESSAGE bits.
   #messageLength = 0;
   /** The payload of a message that did not arrive whole in one segment; made on first need. */
   #assembly: MessageAssembly | undefined;
@@ -170,8 +176,8 @@ export class WebSocketProtocol {
       this.#allowedRsv |= RF_RSV1;
     }
     // Compressed text can only be checked once inflated: the codec's scan must not check it.
-    this.#validatesUtf8 = (options.utf8Validator ?? 'native') === 'native' || this.#inflater !== undefined;
-    this.#restFlags = this.#validatesUtf8 ? SF_CALLER_VALIDATES_UTF8 : 0;
+    if ((options.utf8Validator ?? 'native') === 'native' || this.#inflater !== undefined) this.#bits |= VALIDATES_UTF8;
+    this.#restFlags = (this.#bits & VALIDATES_UTF8) !== 0 ? SF_CALLER_VALIDATES_UTF8 : 0;
   }
 
   /**
@@ -188,8 +194,8 @@ export class WebSocketProtocol {
    * being inflated). A transport may then read data frames on its own until the next other frame.
    */
   get isBetweenMessages(): boolean {
-    return this.#scanState === undefined && this.#pending === null && !this.#inMessage
-      && this.#suspension === undefined && !this.#inflating;
+    return this.#scanState === undefined && this.#pending === null && (this.#bits & IN_MESSAGE) === 0
+      && this.#suspension === undefined && (this.#bits & INFLATING) === 0;
   }
 
   /**
@@ -202,7 +208,7 @@ export class WebSocketProtocol {
 
   /** Processing stopped at a message being inflated off the event loop: sink.inflated() follows. */
   get isInflating(): boolean {
-    return this.#inflating;
+    return (this.#bits & INFLATING) !== 0;
   }
 
   /**
@@ -211,7 +217,7 @@ export class WebSocketProtocol {
    * until processing next stops or catches up.
    */
   yieldAfterFrame(): void {
-    this.#yieldRequested = true;
+    this.#bits |= YIELD_REQUESTED;
   }
 
   /**
@@ -221,7 +227,7 @@ export class WebSocketProtocol {
    */
   receive(chunk: Uint8Array): boolean {
     // RFC 6455 §5.5.1: after a close frame, nothing more is read.
-    if (this.#closeReceived || this.readyState === ReadyState.CLOSED || chunk.length === 0) return this.#suspension === undefined;
+    if ((this.#bits & CLOSE_RECEIVED) !== 0 || this.readyState === ReadyState.CLOSED || chunk.length === 0) return this.#suspension === undefined;
     const limit = this.#codec.maxChunkBytes;
     if (chunk.length > limit) {
       for (let at = 0; at < chunk.length; at += limit) this.receive(chunk.subarray(at, at + limit));
@@ -255,7 +261,7 @@ export class WebSocketProtocol {
     if ((state[S_FLAGS] & SF_IN_FRAME) === 0) this.#returnState(state);
     // At most a partial frame header is left over; copy it since `work` may be reused.
     if (start < work.length) this.#pending = work.slice(start);
-    this.#yieldRequested = false;
+    this.#bits &= ~YIELD_REQUESTED;
     return true;
   }
 
@@ -282,7 +288,7 @@ export class WebSocketProtocol {
     this.readyState = ReadyState.CLOSED;
     this.#suspension = undefined;
     this.#stopInflating();
-    if (!this.#closeReceived) this.closeCode = CloseCode.ABNORMAL;
+    if ((this.#bits & CLOSE_RECEIVED) === 0) this.closeCode = CloseCode.ABNORMAL;
   }
 
   /** Sends a data message: strings as text unless isBinary, bytes as binary unless isBinary is false. */
@@ -327,7 +333,7 @@ export class WebSocketProtocol {
 
   /** Starts the closing handshake (RFC 6455 §7.1.2). */
   close(code: number = CloseCode.NORMAL, reason = ''): void {
-    if (this.#closeSent || this.readyState === ReadyState.CLOSED) return;
+    if ((this.#bits & CLOSE_SENT) !== 0 || this.readyState === ReadyState.CLOSED) return;
     this.#sendClose(code, reason);
     this.readyState = ReadyState.CLOSING;
   }
@@ -348,12 +354,12 @@ export class WebSocketProtocol {
       if (frameDone) {
         // The common case: a whole frame in this read, its payload handed on without assembly.
         if (opcode >= 8) return this.#handleControlFrame(opcode, this.#own(work, start, segmentLength));
-        if ((flags & RF_FIN) !== 0 && opcode !== Opcode.CONTINUATION && !this.#messageCompressed) {
+        if ((flags & RF_FIN) !== 0 && opcode !== Opcode.CONTINUATION && (this.#bits & MESSAGE_COMPRESSED) === 0) {
           if ((flags & RF_UTF8_INVALID) !== 0) return this.#fail(invalidUtf8());
-          if (this.#validatesUtf8 && !this.#messageIsBinary
+          if ((this.#bits & (VALIDATES_UTF8 | MESSAGE_IS_BINARY)) === VALIDATES_UTF8
             && validateTextSegment(work, start, segmentLength, UTF8_ACCEPT) !== UTF8_ACCEPT) return this.#fail(invalidUtf8());
-          this.#inMessage = false;
-          if (!this.#closeSent) this.#sink.message(this.#own(work, start, segmentLength), this.#messageIsBinary);
+          this.#bits &= ~IN_MESSAGE;
+          if ((this.#bits & CLOSE_SENT) === 0) this.#sink.message(this.#own(work, start, segmentLength), (this.#bits & MESSAGE_IS_BINARY) !== 0);
           return true;
         }
       } else if (opcode >= 8) {
@@ -373,7 +379,7 @@ export class WebSocketProtocol {
       return this.#handleControlFrame(opcode, control);
     }
     if (segmentLength > 0) {
-      if (this.#validatesUtf8 && !this.#messageIsBinary && !this.#messageCompressed) {
+      if ((this.#bits & (VALIDATES_UTF8 | MESSAGE_IS_BINARY | MESSAGE_COMPRESSED)) === VALIDATES_UTF8) {
         // Fail fast: each segment is checked as it arrives, not at the end of the message.
         this.#utf8State = validateTextSegment(work, start, segmentLength, this.#utf8State);
         if (this.#utf8State === UTF8_REJECT) return this.#fail(invalidUtf8());
@@ -381,9 +387,9 @@ export class WebSocketProtocol {
       this.#assemblyOf().append(work.subarray(start, start + segmentLength));
     }
     if (!frameDone || (flags & RF_FIN) === 0) return true;
-    if (this.#messageCompressed) return this.#inflateMessage();
+    if ((this.#bits & MESSAGE_COMPRESSED) !== 0) return this.#inflateMessage();
     // A text message must end on a character boundary.
-    if (this.#validatesUtf8 && !this.#messageIsBinary && this.#utf8State !== UTF8_ACCEPT) return this.#fail(invalidUtf8());
+    if ((this.#bits & (VALIDATES_UTF8 | MESSAGE_IS_BINARY)) === VALIDATES_UTF8 && this.#utf8State !== UTF8_ACCEPT) return this.#fail(invalidUtf8());
     this.#deliverMessage();
     return true;
   }
@@ -445,16 +451,15 @@ export class WebSocketProtocol {
       return undefined;
     }
     // RFC 6455 §5.4: a continuation continues a started message; a new message waits for FIN.
-    if (opcode === Opcode.CONTINUATION && !this.#inMessage) {
+    if (opcode === Opcode.CONTINUATION && (this.#bits & IN_MESSAGE) === 0) {
       return new ProtocolError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_UNEXPECTED_CONTINUATION', 'continuation frame without a message to continue');
     }
-    if (opcode !== Opcode.CONTINUATION && this.#inMessage) {
+    if (opcode !== Opcode.CONTINUATION && (this.#bits & IN_MESSAGE) !== 0) {
       return new ProtocolError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_EXPECTED_CONTINUATION', 'new data frame inside a fragmented message');
     }
     if (opcode !== Opcode.CONTINUATION) {
-      this.#inMessage = true;
-      this.#messageIsBinary = opcode === Opcode.BINARY;
-      this.#messageCompressed = (flags & RF_RSV1) !== 0;
+      this.#bits = (this.#bits & ~(MESSAGE_IS_BINARY | MESSAGE_COMPRESSED)) | IN_MESSAGE
+        | (opcode === Opcode.BINARY ? MESSAGE_IS_BINARY : 0) | ((flags & RF_RSV1) !== 0 ? MESSAGE_COMPRESSED : 0);
       this.#messageLength = 0;
       this.#utf8State = UTF8_ACCEPT;
     }
@@ -467,29 +472,29 @@ export class WebSocketProtocol {
 
   #deliverMessage(): void {
     const data = this.#assembly?.take() ?? EMPTY; // fragments that were all empty
-    this.#inMessage = false;
+    this.#bits &= ~IN_MESSAGE;
     // After our close frame, the application has said goodbye: data is read but not delivered.
-    if (!this.#closeSent) this.#sink.message(data, this.#messageIsBinary);
+    if ((this.#bits & CLOSE_SENT) === 0) this.#sink.message(data, (this.#bits & MESSAGE_IS_BINARY) !== 0);
   }
 
   /**
    * RFC 7692 §7.2.2: the message's payload is DEFLATE data; maxPayload bounds the inflated size.
    * Returns false when the connection failed. A message too large to inflate on the spot goes
-   * to the thread pool: #inflating tells receive() to stop after this record.
+   * to the thread pool: INFLATING tells receive() to stop after this record.
    */
   #inflateMessage(): boolean {
     // RFC 7692 §7.2.2: the receiver appends 0x00 0x00 0xff 0xff before inflating.
     const assembly = this.#assemblyOf();
     assembly.append(SYNC_FLUSH_TAIL);
     const compressed = assembly.take();
-    const isBinary = this.#messageIsBinary;
-    this.#inMessage = false;
+    const isBinary = (this.#bits & MESSAGE_IS_BINARY) !== 0;
+    this.#bits &= ~IN_MESSAGE;
     const inflater = this.#inflater!;
     const outcome = inflater.inflateSync(compressed, this.#maxPayload, !isBinary);
     if (outcome !== undefined) return this.#deliverInflated(outcome, isBinary);
-    this.#inflating = true;
+    this.#bits |= INFLATING;
     this.#abandonInflate = inflater.inflateAsync(compressed, this.#maxPayload, !isBinary, this.#inflateBudget, (late) => {
-      this.#inflating = false;
+      this.#bits &= ~INFLATING;
       this.#abandonInflate = undefined;
       if (this.readyState === ReadyState.CLOSED) return; // TCP closed meanwhile
       if (this.#deliverInflated(late, isBinary)) this.#sink.inflated?.();
@@ -501,13 +506,13 @@ export class WebSocketProtocol {
     const abandon = this.#abandonInflate;
     if (abandon === undefined) return;
     this.#abandonInflate = undefined;
-    this.#inflating = false;
+    this.#bits &= ~INFLATING;
     abandon();
   }
 
   #deliverInflated(outcome: InflateOutcome, isBinary: boolean): boolean {
     if (outcome instanceof ProtocolError) return this.#fail(outcome);
-    if (!this.#closeSent) this.#sink.message(outcome, isBinary);
+    if ((this.#bits & CLOSE_SENT) === 0) this.#sink.message(outcome, isBinary);
     return true;
   }
 
@@ -524,12 +529,12 @@ export class WebSocketProtocol {
 
   /** After a record: true when processing must stop here, for an async inflate or at the transport's request. */
   #mustStop(records: Int32Array, i: number): boolean {
-    if (this.#inflating) {
-      this.#yieldRequested = false;
+    if ((this.#bits & INFLATING) !== 0) {
+      this.#bits &= ~YIELD_REQUESTED;
       return true;
     }
-    if (!this.#yieldRequested || !endsFrame(records, i)) return false;
-    this.#yieldRequested = false;
+    if ((this.#bits & YIELD_REQUESTED) === 0 || !endsFrame(records, i)) return false;
+    this.#bits &= ~YIELD_REQUESTED;
     return true;
   }
 
@@ -540,7 +545,7 @@ export class WebSocketProtocol {
   proceed(): boolean {
     const suspension = this.#suspension;
     if (suspension === undefined) return true;
-    if (this.#inflating) return false;
+    if ((this.#bits & INFLATING) !== 0) return false;
     this.#suspension = undefined;
     const { records, work, input } = suspension;
     const count = recordCount(records);
@@ -558,14 +563,14 @@ export class WebSocketProtocol {
         return false;
       }
     }
-    this.#yieldRequested = false;
+    this.#bits &= ~YIELD_REQUESTED;
     return true;
   }
 
   #handleControlFrame(opcode: number, payload: Buffer): boolean {
     if (opcode === Opcode.PING) {
       // RFC 6455 §5.5.2: answer with a pong carrying the same payload, unless we are closing.
-      if (!this.#closeSent) this.#sendFrame(Opcode.PONG, payload);
+      if ((this.#bits & CLOSE_SENT) === 0) this.#sendFrame(Opcode.PONG, payload);
       return true;
     }
     if (opcode === Opcode.PONG) {
@@ -592,14 +597,14 @@ export class WebSocketProtocol {
       }
       reason = payload.toString('utf8', 2);
     }
-    this.#closeReceived = true;
+    this.#bits |= CLOSE_RECEIVED;
     this.closeCode = code;
     this.closeReason = reason;
     // RFC 6455 §5.5.1: reply with a close frame echoing the code (none if none was given).
-    if (!this.#closeSent) {
+    if ((this.#bits & CLOSE_SENT) === 0) {
       if (code === CloseCode.NO_STATUS) this.#sendFrame(Opcode.CLOSE, Buffer.alloc(0));
       else this.#sendClose(code, '');
-      this.#closeSent = true;
+      this.#bits |= CLOSE_SENT;
     }
     this.readyState = ReadyState.CLOSED;
     if (this.#role === 'server') this.#sink.closeTransport();
@@ -609,7 +614,7 @@ export class WebSocketProtocol {
   /** RFC 6455 §7.1.7 "Fail the WebSocket Connection": a close frame with the code, then drop TCP. */
   #fail(error: ProtocolError): boolean {
     this.error = error;
-    if (!this.#closeSent) this.#sendClose(error.closeCode, '');
+    if ((this.#bits & CLOSE_SENT) === 0) this.#sendClose(error.closeCode, '');
     this.closeCode = error.closeCode;
     this.closeReason = error.message;
     this.readyState = ReadyState.CLOSED;
@@ -627,7 +632,7 @@ export class WebSocketProtocol {
     const payload = Buffer.allocUnsafe(2 + reasonBytes.length);
     payload.writeUInt16BE(code, 0);
     reasonBytes.copy(payload, 2);
-    this.#closeSent = true;
+    this.#bits |= CLOSE_SENT;
     this.#sendFrame(Opcode.CLOSE, payload);
   }
 }

@@ -63,10 +63,15 @@ export interface ConnectionStart {
   now: number;
 }
 
-/** Bits of Connection.#state. */
+// Connection's #state bits. An idle connection's memory is mostly its objects' fields.
+/** The TCP connection is closed and the application told: no handler runs any more. */
 const FINISHED = 1;
 /** The protocol stopped while the peer was not reading: processing goes on when the socket drains. */
 const PROCEED_ON_DRAIN = 2;
+/** See ConnectionStart.reportsClose. */
+const REPORTS_CLOSE = 4;
+/** A data message arrived since the heartbeat sweep last looked. */
+const RECEIVED_MESSAGE = 8;
 
 export class Connection implements ApplicationConnection, Subscriber, BudgetedConnection, LinkOwner, ProtocolSink {
   readonly id: number;
@@ -75,11 +80,8 @@ export class Connection implements ApplicationConnection, Subscriber, BudgetedCo
   readonly request: UpgradeRequest;
   data: unknown;
   readonly link: SocketLink;
-  readonly reportsClose: boolean;
   /** How the broker delivers a compressed publish to it (see Subscriber.deflate). */
   readonly deflate: SubscriberDeflate | undefined;
-  /** A data message arrived since the heartbeat sweep last looked (it resets this). */
-  receivedMessage = false;
   /** The heartbeat sweep's view, in ms since the epoch: when bytes or a data message last came. */
   heardAt: number;
   messageAt: number;
@@ -96,7 +98,7 @@ export class Connection implements ApplicationConnection, Subscriber, BudgetedCo
     this.protocol = start.subprotocol;
     this.request = start.request;
     this.data = start.data;
-    this.reportsClose = start.reportsClose;
+    if (start.reportsClose) this.#state |= REPORTS_CLOSE;
     this.heardAt = start.now;
     this.messageAt = start.now;
     this.#host = host;
@@ -113,6 +115,21 @@ export class Connection implements ApplicationConnection, Subscriber, BudgetedCo
       role: 'server', maxPayload: host.maxPayload, utf8Validator: host.utf8Validator, inflateBudget: host.inflateBudget,
       deflate: negotiated === undefined || compressor === undefined ? undefined : { negotiated, compressor },
     }, this.link);
+  }
+
+  /** See ConnectionStart.reportsClose. */
+  get reportsClose(): boolean {
+    return (this.#state & REPORTS_CLOSE) !== 0;
+  }
+
+  /** A data message arrived since the heartbeat sweep last looked (the sweep resets this). */
+  get receivedMessage(): boolean {
+    return (this.#state & RECEIVED_MESSAGE) !== 0;
+  }
+
+  set receivedMessage(received: boolean) {
+    if (received) this.#state |= RECEIVED_MESSAGE;
+    else this.#state &= ~RECEIVED_MESSAGE;
   }
 
   // What the application sees (apps/app.ts's Connection).
@@ -210,7 +227,7 @@ export class Connection implements ApplicationConnection, Subscriber, BudgetedCo
   // The protocol's events (ProtocolSink).
 
   message(data: Buffer, isBinary: boolean): void {
-    this.receivedMessage = true;
+    this.#state |= RECEIVED_MESSAGE;
     const app = this.#host.app;
     if (app.message !== undefined) {
       try {

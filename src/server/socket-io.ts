@@ -55,19 +55,12 @@ export interface LinkOwner {
 
 export class SocketLink {
   #closed: Promise<void> | undefined;
-  #isClosed = false;
   readonly #socket: Socket;
   readonly #options: SocketLinkOptions;
   readonly #owner: LinkOwner;
-  #readArea: Uint8Array | undefined;
-  /** Reading stopped for backpressure (the write queue is over the high-water mark). */
-  #paused = false;
-  /** Reading stopped by the connection (holdInput) until releaseInput. */
-  #held = false;
-  #corked = false;
+  /** CLOSED, READS_INTO_MEMORY, PAUSED, HELD, CORKED, OVERFLOWED (below the class): one field, not six. */
+  #bits = 0;
   #backlogAtCork = 0;
-  /** A write was refused for the send queue limit; the connection is closing. */
-  #overflowed = false;
   #closeTimer: NodeJS.Timeout | undefined;
   /** This socket's writes not flushed yet, as the thread's budget counts them (made at the first write). */
   #queue: QueuedWrites | undefined;
@@ -91,8 +84,8 @@ export class SocketLink {
 
   static #onClose(this: Socket): void {
     const link = links.get(this);
-    if (link === undefined || link.#isClosed) return;
-    link.#isClosed = true;
+    if (link === undefined || (link.#bits & CLOSED) !== 0) return;
+    link.#bits |= CLOSED;
     clearTimeout(link.#closeTimer);
     link.#queue?.releaseAll();
     link.#owner.linkClosed();
@@ -113,14 +106,14 @@ export class SocketLink {
 
   /** Resolves when the TCP connection is closed (made on demand, for shutdown). */
   get closed(): Promise<void> {
-    if (this.#isClosed) return Promise.resolve();
+    if ((this.#bits & CLOSED) !== 0) return Promise.resolve();
     this.#closed ??= new Promise((resolve) => this.#socket.once('close', () => resolve()));
     return this.#closed;
   }
 
   /** True when the socket reads straight into the codec's memory (src/server/wasm-reads.ts). */
   get readsIntoMemory(): boolean {
-    return this.#readArea !== undefined;
+    return (this.#bits & READS_INTO_MEMORY) !== 0;
   }
 
   /**
@@ -131,9 +124,9 @@ export class SocketLink {
   startReading(readArea?: Uint8Array): void {
     const socket = this.#socket;
     if (readArea !== undefined && readIntoMemory(socket, readArea, SocketLink.#onMemoryRead)) {
-      this.#readArea = readArea;
+      this.#bits |= READS_INTO_MEMORY;
       // Reading may have stopped with the HTTP parser; resume() restarts it (a no-op if it runs).
-      if (!this.#held && !this.#paused) socket.resume();
+      if ((this.#bits & (HELD | PAUSED)) === 0) socket.resume();
       return;
     }
     socket.on('data', SocketLink.#onData);
@@ -166,7 +159,7 @@ export class SocketLink {
 
   /** Reading stopped because the write queue is over the high-water mark; 'drain' ends it. */
   get backpressured(): boolean {
-    return this.#paused;
+    return (this.#bits & PAUSED) !== 0;
   }
 
   /**
@@ -174,7 +167,7 @@ export class SocketLink {
    * this turn sit in the corked socket until the turn ends and say nothing about the reader.
    */
   get backlog(): number {
-    return this.#corked ? this.#backlogAtCork : this.#socket.writableLength;
+    return (this.#bits & CORKED) !== 0 ? this.#backlogAtCork : this.#socket.writableLength;
   }
 
   /** The close frame is out or TCP is gone: no more data goes out, the queue only drains. */
@@ -220,9 +213,9 @@ export class SocketLink {
    */
   #admits(bytes: number): boolean {
     const queued = this.#socket.writableLength;
-    if (!this.#overflowed && queued > this.#options.highWaterMark
+    if ((this.#bits & OVERFLOWED) === 0 && queued > this.#options.highWaterMark
       && queued + bytes > this.#options.sendQueueLimit + (bytes <= MAX_CONTROL_FRAME ? CONTROL_FRAME_ROOM : 0)) {
-      this.#overflowed = true;
+      this.#bits |= OVERFLOWED;
       this.#owner.linkOverflowed();
       return false;
     }
@@ -233,8 +226,8 @@ export class SocketLink {
   #checkHighWater(): void {
     const socket = this.#socket;
     if (socket.writableLength > this.#options.highWaterMark) {
-      if (!this.#paused) {
-        this.#paused = true;
+      if ((this.#bits & PAUSED) === 0) {
+        this.#bits |= PAUSED;
         socket.pause();
         this.#watchFlush();
         this.#owner.linkBackpressured();
@@ -253,7 +246,7 @@ export class SocketLink {
   }
 
   #onFlushed(): void {
-    if (!this.#paused || this.#socket.destroyed) return;
+    if ((this.#bits & PAUSED) === 0 || this.#socket.destroyed) return;
     if (this.#socket.writableLength <= this.#options.highWaterMark) this.#onDrain();
     else this.#watchFlush(); // more was queued meanwhile
   }
@@ -266,8 +259,8 @@ export class SocketLink {
   holdForTurn(): boolean {
     const socket = this.#socket;
     if (this.#closeTimer !== undefined || socket.destroyed || !socket.writable) return false;
-    if (!this.#corked) {
-      this.#corked = true;
+    if ((this.#bits & CORKED) === 0) {
+      this.#bits |= CORKED;
       this.#backlogAtCork = socket.writableLength;
       socket.cork();
       corkedLinks.push(this);
@@ -278,7 +271,7 @@ export class SocketLink {
 
   /** @internal called once per turn for the links corked by holdForTurn(). */
   uncork(): void {
-    this.#corked = false;
+    this.#bits &= ~CORKED;
     const socket = this.#socket;
     socket.uncork();
     this.#settleQueue();
@@ -298,13 +291,13 @@ export class SocketLink {
 
   /** Stops reading until releaseInput(), whatever the write queue does. */
   holdInput(): void {
-    this.#held = true;
+    this.#bits |= HELD;
     this.#socket.pause();
   }
 
   releaseInput(): void {
-    this.#held = false;
-    if (!this.#paused && !this.#socket.destroyed) this.#socket.resume();
+    this.#bits &= ~HELD;
+    if ((this.#bits & PAUSED) === 0 && !this.#socket.destroyed) this.#socket.resume();
   }
 
   /** Drops the TCP connection at once, without a closing handshake. */
@@ -323,7 +316,7 @@ export class SocketLink {
     const queued = this.#socket.writableLength;
     queue.settle(queued);
     const spares = this.#options.spareQueues;
-    if (queued === 0 && !this.#corked && queue.isEmpty && spares !== undefined && spares.length < SPARE_QUEUES_KEPT) {
+    if (queued === 0 && (this.#bits & CORKED) === 0 && queue.isEmpty && spares !== undefined && spares.length < SPARE_QUEUES_KEPT) {
       queue.reset();
       spares.push(queue);
       this.#queue = undefined;
@@ -332,12 +325,26 @@ export class SocketLink {
 
   #onDrain(): void {
     this.#settleQueue();
-    if (!this.#paused) return;
-    this.#paused = false;
-    if (!this.#held && !this.#socket.destroyed) this.#socket.resume();
+    if ((this.#bits & PAUSED) === 0) return;
+    this.#bits &= ~PAUSED;
+    if ((this.#bits & HELD) === 0 && !this.#socket.destroyed) this.#socket.resume();
     this.#owner.drain();
   }
 }
+
+// SocketLink's #bits. An idle connection's memory is mostly its objects' fields.
+/** The TCP connection is closed; the owner has been told. */
+const CLOSED = 1;
+/** The socket reads straight into the codec's memory (startReading was given an area it could use). */
+const READS_INTO_MEMORY = 2;
+/** Reading stopped for backpressure (the write queue is over the high-water mark). */
+const PAUSED = 4;
+/** Reading stopped by the owner (holdInput) until releaseInput. */
+const HELD = 8;
+/** Corked by holdForTurn until this turn's deliveries are written. */
+const CORKED = 16;
+/** A write was refused for the send queue limit; the connection is closing. */
+const OVERFLOWED = 32;
 
 /** The link of each socket, for the shared listeners. */
 const links = new WeakMap<Socket, SocketLink>();
