@@ -21,7 +21,7 @@ import { TopicPermissions } from '../pubsub/permissions.js';
 import { destroyOnError, type SocketLinkOptions } from './socket-io.js';
 import { answerHttp, answerClientError, pathOf } from './http-answers.js';
 import { responsesWritten, trackResponse } from './pipelined-responses.js';
-import { Connection as ServerConnection, type ConnectionHost } from './connection.js';
+import { Connection as ServerConnection, sweepClock, type ConnectionHost } from './connection.js';
 import { SendBudget, type SendBudgetStats } from './send-budget.js';
 import { enforceVerdict, runAuthorizeHook, upgradeRequestOf, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
 import { idleCollectionStats, noteConnectionChurn, noteMemoryBurst, type IdleCollectionStats } from './idle-collector.js';
@@ -191,7 +191,7 @@ export class ConnectionServer {
     if (periods.length > 0) {
       // One timer per thread, none per connection: each sweep looks at every connection once,
       // and a silence is seen at most half its shortest period late.
-      this.#sweep = setInterval(() => this.#sweepConnections(Date.now()), Math.max(50, Math.min(...periods) / 2));
+      this.#sweep = setInterval(() => this.#sweepConnections(sweepClock()), Math.max(50, Math.min(...periods) / 2));
       this.#sweep.unref();
     }
   }
@@ -382,7 +382,7 @@ export class ConnectionServer {
     const reportsClose = socket.listeners('close').includes(this.#onSocketClose);
     socket.removeListener('close', reportsClose ? this.#onSocketClose : this.#onSecureClose);
     const conn = new ServerConnection(this.#host, socket, {
-      id, request, data, subprotocol: accepted.protocol, negotiated: accepted.deflate, reportsClose, now: Date.now(),
+      id, request, data, subprotocol: accepted.protocol, negotiated: accepted.deflate, reportsClose, now: sweepClock(),
     });
     this.#connections.set(id, conn);
     conn.start(head);

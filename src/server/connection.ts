@@ -59,9 +59,20 @@ export interface ConnectionStart {
    * under it reports it (TLS).
    */
   reportsClose: boolean;
-  /** ms since the epoch: the heartbeat sweep's clock starts here. */
+  /** sweepClock() now: the heartbeat sweep's view of the connection starts here. */
   now: number;
 }
+
+/**
+ * The heartbeat sweep's clock: ms since this thread loaded the module (from 1, so that 0 can
+ * mean "never"). Small integers, unlike Date.now(), fit a field without a heap number of their
+ * own (for the first 24 days; later they still work, at 16 bytes more each).
+ */
+export function sweepClock(): number {
+  return Date.now() - CLOCK_ORIGIN;
+}
+
+const CLOCK_ORIGIN = Date.now() - 1;
 
 // Connection's #state bits. An idle connection's memory is mostly its objects' fields.
 /** The TCP connection is closed and the application told: no handler runs any more. */
@@ -82,7 +93,7 @@ export class Connection implements ApplicationConnection, Subscriber, BudgetedCo
   readonly link: SocketLink;
   /** How the broker delivers a compressed publish to it (see Subscriber.deflate). */
   readonly deflate: SubscriberDeflate | undefined;
-  /** The heartbeat sweep's view, in ms since the epoch: when bytes or a data message last came. */
+  /** The heartbeat sweep's view, in sweepClock() ms: when bytes or a data message last came. */
   heardAt: number;
   messageAt: number;
   /** When the sweep pinged this silent connection; 0 while it is not waiting for an answer. */

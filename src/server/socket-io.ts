@@ -54,18 +54,15 @@ export interface LinkOwner {
 }
 
 export class SocketLink {
-  #closed: Promise<void> | undefined;
   readonly #socket: Socket;
   readonly #options: SocketLinkOptions;
   readonly #owner: LinkOwner;
-  /** CLOSED, READS_INTO_MEMORY, PAUSED, HELD, CORKED, OVERFLOWED (below the class): one field, not six. */
+  /** CLOSED, READS_INTO_MEMORY, PAUSED, HELD, CORKED, OVERFLOWED, READ_SINCE_SWEEP (below the class): one field, not seven. */
   #bits = 0;
   #backlogAtCork = 0;
   #closeTimer: NodeJS.Timeout | undefined;
   /** This socket's writes not flushed yet, as the thread's budget counts them (made at the first write). */
   #queue: QueuedWrites | undefined;
-  /** Bytes arrived since the heartbeat sweep last looked (it resets this): the peer is alive. */
-  readSinceSweep = false;
 
   constructor(socket: Socket, options: SocketLinkOptions, owner: LinkOwner) {
     this.#socket = socket;
@@ -104,11 +101,20 @@ export class SocketLink {
     links.get(this)!.#onRead(area.subarray(0, nread));
   }
 
-  /** Resolves when the TCP connection is closed (made on demand, for shutdown). */
+  /** Resolves when the TCP connection is closed (made on demand, for shutdown: a new promise each time). */
   get closed(): Promise<void> {
     if ((this.#bits & CLOSED) !== 0) return Promise.resolve();
-    this.#closed ??= new Promise((resolve) => this.#socket.once('close', () => resolve()));
-    return this.#closed;
+    return new Promise((resolve) => this.#socket.once('close', () => resolve()));
+  }
+
+  /** Bytes arrived since the heartbeat sweep last looked (the sweep resets this): the peer is alive. */
+  get readSinceSweep(): boolean {
+    return (this.#bits & READ_SINCE_SWEEP) !== 0;
+  }
+
+  set readSinceSweep(read: boolean) {
+    if (read) this.#bits |= READ_SINCE_SWEEP;
+    else this.#bits &= ~READ_SINCE_SWEEP;
   }
 
   /** True when the socket reads straight into the codec's memory (src/server/wasm-reads.ts). */
@@ -133,7 +139,7 @@ export class SocketLink {
   }
 
   #onRead(chunk: Uint8Array): void {
-    this.readSinceSweep = true;
+    this.#bits |= READ_SINCE_SWEEP;
     noteProgress();
     // Every reply produced while handling one read leaves in one write (writev).
     const socket = this.#socket;
@@ -345,6 +351,7 @@ const HELD = 8;
 const CORKED = 16;
 /** A write was refused for the send queue limit; the connection is closing. */
 const OVERFLOWED = 32;
+const READ_SINCE_SWEEP = 64;
 
 /** The link of each socket, for the shared listeners. */
 const links = new WeakMap<Socket, SocketLink>();

@@ -9,7 +9,7 @@ import test from 'ava';
 import { once } from 'node:events';
 import net, { type Socket } from 'node:net';
 import { computeAccept } from '../../src/handshake/handshake.js';
-import { Connection, type ConnectionHost } from '../../src/server/connection.js';
+import { Connection, sweepClock, type ConnectionHost } from '../../src/server/connection.js';
 import { createCodec } from '../../src/codec/select.js';
 import type { CodecKind } from '../../src/codec/codec.js';
 import { Broker } from '../../src/pubsub/broker.js';
@@ -66,7 +66,7 @@ async function serve(t: { teardown(fn: () => void): void }, app: Application, op
       const key = /sec-websocket-key: *(\S+)/i.exec(request.toString('latin1', 0, end))![1];
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${computeAccept(key)}\r\n\r\n`);
       conn = new Connection(host, socket, {
-        id: 1, subprotocol: undefined, data: undefined, negotiated: undefined, reportsClose: true, now: Date.now(),
+        id: 1, subprotocol: undefined, data: undefined, negotiated: undefined, reportsClose: true, now: sweepClock(),
         request: { method: 'GET', url: '/', headers: {}, remoteAddress: '127.0.0.1', remotePort: socket.remotePort ?? 0 },
       });
       conn.start(request.subarray(end));
