@@ -19,6 +19,8 @@ import { listen } from '../../src/server/server.js';
 import { RawClient, Op, binary, close, pattern, ping, text } from '../helpers/raw-client.js';
 import { CODEC_KINDS } from '../helpers/codecs.js';
 import { waitFor } from '../helpers/wait.js';
+import { makeCertificate } from '../helpers/certificate.js';
+import WebSocket from 'ws';
 
 interface ServeOptions {
   codec?: CodecKind;
@@ -273,3 +275,31 @@ test('subscribe and publish go to the host\'s broker: a publish reaches the subs
   const frame = await client.nextFrame();
   t.is(frame.payload.toString(), 'news on a.b');
 });
+
+for (const tls of [false, true]) {
+  for (const workers of [0, 1]) {
+    test(`[${tls ? 'wss' : 'ws'}, ${workers === 0 ? 'inline' : '1 worker'}] with a high-water mark under the socket's own, a connection stopped by a full send queue goes on once it drains`, async (t) => {
+      // A worker's socket is rebuilt from a moved handle (a 64 KiB mark of its own); a TLS socket
+      // writes through its own stream: either way the queue's flush must restart the reading.
+      const certificate = tls ? makeCertificate() : undefined;
+      t.teardown(() => certificate?.remove());
+      const server = await listen({
+        host: '127.0.0.1', port: 0, app: 'echo', workers, highWaterMark: 16 * 1024,
+        tls: certificate === undefined ? undefined : { cert: certificate.cert, key: certificate.key },
+      });
+      t.teardown(() => server.close());
+      const ws = new WebSocket(`${tls ? 'wss' : 'ws'}://127.0.0.1:${server.port}/`, { ca: certificate?.cert });
+      t.teardown(() => ws.terminate());
+      await once(ws, 'open');
+      const count = 200;
+      const received: number[] = [];
+      const all = new Promise<void>((resolve) => ws.on('message', (data: Buffer) => {
+        received.push(data[0]);
+        if (received.length === count) resolve();
+      }));
+      for (let i = 0; i < count; i++) ws.send(Buffer.alloc(4096, i));
+      await all;
+      t.deepEqual(received, Array.from({ length: count }, (_, i) => i & 0xff), 'every echo, in order');
+    });
+  }
+}
