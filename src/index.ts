@@ -12,7 +12,7 @@ export { loadApplication } from './apps/app.js';
 export { CloseCode, isValidWireCloseCode } from './protocol/close-codes.js';
 export { ProtocolError, HandshakeError } from './protocol/errors.js';
 export { WebSocketProtocol, Opcode } from './protocol/protocol.js';
-export type { ProtocolSink, ProtocolOptions, Role, Utf8ValidatorChoice } from './protocol/protocol.js';
+export type { ProtocolSink, FrameSink, ProtocolOptions, Role, Utf8ValidatorChoice } from './protocol/protocol.js';
 export { createCodec } from './codec/select.js';
 export type { CodecKind, FrameCodec } from './codec/codec.js';
 export { topicError } from './pubsub/topics.js';

@@ -192,13 +192,9 @@ export class LoadConnection implements ProtocolSink {
     this.#events.message(this, data, isBinary);
   }
 
-  /** A large compressed message is being inflated on the thread pool: read nothing meanwhile. */
-  pauseInput(): void {
-    this.#socket.pause();
-  }
-
-  resumeInput(): void {
-    this.#socket.resume();
+  /** The large compressed message the protocol stopped at (inflated on the thread pool) is delivered. */
+  inflated(): void {
+    if (this.#protocol!.proceed()) this.#socket.resume();
   }
 
   /** The protocol failed the connection (its close frame is written): end TCP from our side. */
@@ -288,7 +284,8 @@ export class LoadConnection implements ProtocolSink {
     if (isClosed(protocol)) return;
     // Replies written while handling this chunk leave in one write (cork/uncork per read).
     this.#socket.cork();
-    protocol.receive(chunk);
+    // false: stopped at a large compressed message being inflated; read nothing meanwhile.
+    if (!protocol.receive(chunk)) this.#socket.pause();
     this.uncork();
     if (!isClosed(protocol)) {
       // A ping or a fragmented message is over: the next read is the reader's again (unless we are closing).

@@ -1,9 +1,10 @@
 /**
  * Turns outgoing messages into frames (RFC 6455 §5.2): unmasked from a server, masked with a
- * fresh key per frame from a client. A small payload shares one buffer with its header; a large
- * one goes out as header and payload, uncopied. Headers are written in JS (writeHeaderJs, the
- * reference the WASM twin is tested against): 2 to 14 bytes cost less than a call into WASM
- * and a copy back out.
+ * fresh key per frame from a client. Functions that return the bytes, not an object per
+ * connection: the protocol writes what they return straight to its output (the socket link).
+ * A small payload shares one buffer with its header; a large one goes out as header and
+ * payload, uncopied. Headers are written in JS (writeHeaderJs, the reference the WASM twin is
+ * tested against): 2 to 14 bytes cost less than a call into WASM and a copy back out.
  */
 import { randomFillSync } from 'node:crypto';
 import { type FrameCodec, headerLength, writeHeaderJs } from '../codec/codec.js';
@@ -12,61 +13,54 @@ import { type FrameCodec, headerLength, writeHeaderJs } from '../codec/codec.js'
 const SMALL_FRAME_BYTES = 1024;
 
 export interface FrameSink {
+  /** Bytes for the transport, in order: a frame may come as header and payload in one call. */
   write(first: Uint8Array, second?: Uint8Array): void;
 }
 
-export class FrameEncoder {
-  readonly #codec: FrameCodec;
-  readonly #role: 'server' | 'client';
-  readonly #sink: FrameSink;
-
-  constructor(codec: FrameCodec, role: 'server' | 'client', sink: FrameSink) {
-    this.#codec = codec;
-    this.#role = role;
-    this.#sink = sink;
+/**
+ * The frame of one whole message or control frame; `rsv` is OR-ed into the first header byte
+ * (RFC 6455 §5.2). Returns the whole frame, or, for a large payload from a server, its header
+ * alone: the payload then goes out after it, uncopied. The caller tells them apart by length
+ * (a header alone is shorter than its payload).
+ */
+export function encodeFrame(codec: FrameCodec, role: 'server' | 'client', opcode: number, payload: Uint8Array, rsv = 0): Buffer {
+  const length = payload.length;
+  if (role === 'client') {
+    // RFC 6455 §5.3: a fresh unpredictable mask key per frame; the caller's bytes stay intact.
+    const maskKey = nextMaskKey();
+    const frame = Buffer.allocUnsafe(headerLength(length, true) + length);
+    const size = writeHeaderJs(frame, 0, opcode, true, length, maskKey);
+    frame[0] |= rsv;
+    frame.set(payload, size);
+    codec.mask(frame, size, length, maskKey, 0);
+    return frame;
   }
-
-  /** Text sent from a string is encoded straight into the frame buffer: one allocation. */
-  sendString(opcode: number, text: string): void {
-    const length = Buffer.byteLength(text, 'utf8');
-    if (this.#role === 'client' || length >= SMALL_FRAME_BYTES) {
-      this.sendFrame(opcode, Buffer.from(text, 'utf8'));
-      return;
-    }
+  if (length < SMALL_FRAME_BYTES) {
+    // The one allocation per small frame: header and payload in one buffer, one socket write.
     const frame = Buffer.allocUnsafe(headerLength(length, false) + length);
     const size = writeHeaderJs(frame, 0, opcode, true, length);
-    frame.write(text, size, 'utf8');
-    this.#sink.write(frame);
+    frame[0] |= rsv;
+    frame.set(payload, size);
+    return frame;
   }
+  const header = Buffer.allocUnsafe(headerLength(length, false));
+  writeHeaderJs(header, 0, opcode, true, length);
+  header[0] |= rsv;
+  return header;
+}
 
-  /** Sends one whole message or control frame; `rsv` is OR-ed into the first header byte (RFC 6455 §5.2). */
-  sendFrame(opcode: number, payload: Uint8Array, rsv = 0): void {
-    const length = payload.length;
-    if (this.#role === 'client') {
-      // RFC 6455 §5.3: a fresh unpredictable mask key per frame; the caller's bytes stay intact.
-      const maskKey = nextMaskKey();
-      const frame = Buffer.allocUnsafe(headerLength(length, true) + length);
-      const size = writeHeaderJs(frame, 0, opcode, true, length, maskKey);
-      frame[0] |= rsv;
-      frame.set(payload, size);
-      this.#codec.mask(frame, size, length, maskKey, 0);
-      this.#sink.write(frame);
-      return;
-    }
-    if (length < SMALL_FRAME_BYTES) {
-      // The one allocation per small frame: header and payload in one buffer, one socket write.
-      const frame = Buffer.allocUnsafe(headerLength(length, false) + length);
-      const size = writeHeaderJs(frame, 0, opcode, true, length);
-      frame[0] |= rsv;
-      frame.set(payload, size);
-      this.#sink.write(frame);
-      return;
-    }
-    const header = Buffer.allocUnsafe(headerLength(length, false));
-    writeHeaderJs(header, 0, opcode, true, length);
-    header[0] |= rsv;
-    this.#sink.write(header, payload);
-  }
+/**
+ * A small text frame from a server, the string encoded straight into the frame buffer (one
+ * allocation); undefined when `text` needs encodeFrame (a client's masked frame, a large payload).
+ */
+export function encodeSmallText(role: 'server' | 'client', opcode: number, text: string): Buffer | undefined {
+  if (role === 'client' || text.length >= SMALL_FRAME_BYTES) return undefined;
+  const length = Buffer.byteLength(text, 'utf8');
+  if (length >= SMALL_FRAME_BYTES) return undefined;
+  const frame = Buffer.allocUnsafe(headerLength(length, false) + length);
+  const size = writeHeaderJs(frame, 0, opcode, true, length);
+  frame.write(text, size, 'utf8');
+  return frame;
 }
 
 /**

@@ -1,13 +1,13 @@
 /**
  * The RFC 6455 state machine, sans-I/O: `receive(bytes)` turns bytes into events on a sink,
- * `send()` / `close()` / `ping()` turn calls into bytes on the same sink. No socket, no timer:
- * the server layer moves the bytes and owns the clocks, tests drive it byte by byte.
+ * `send()` / `close()` / `ping()` turn calls into bytes on an output. No socket, no timer: the
+ * transport moves the bytes and owns the clocks, tests drive it byte by byte.
  *
- * With permessage-deflate (RFC 7692) a large compressed message is inflated on the thread pool:
- * the machine then stops where it is (the frames after that message wait, in order), asks the
- * sink to pause input, and goes on from the same place once the message is delivered. It stops
- * the same way when the sink says this turn's work is done (shouldYield): one read can hold
- * hundreds of messages whose handlers fan out, and the connection goes on in the next turn.
+ * Processing can stop between frames, and `receive()` says so (false): when the transport asks
+ * (yieldAfterFrame: its budget for this turn is spent, or its send queue is full), and at a large
+ * compressed message (RFC 7692) inflated on the thread pool. What follows waits, in order, with
+ * the bytes received meanwhile; the transport decides when to go on (proceed()), and pauses its
+ * reads until then. The inflate's end is an event (sink.inflated) like any other.
  */
 import {
   type FrameCodec, RECORD_CAPACITY, S_CONSUMED, RF_OPCODE, RF_FIN, RF_MASKED, RF_RSV1, RF_UTF8_INVALID,
@@ -18,7 +18,7 @@ import {
   segmentStart,
 } from '../codec/record.js';
 import { validateTextSegment } from './utf8-validator.js';
-import { FrameEncoder } from './frame-encoder.js';
+import { encodeFrame, encodeSmallText, type FrameSink } from './frame-encoder.js';
 import { CloseCode, isValidWireCloseCode } from './close-codes.js';
 import { invalidUtf8, ProtocolError } from './errors.js';
 import { RSV1_BIT, type PerMessageDeflateConfig } from './compression.js';
@@ -32,30 +32,20 @@ export const Opcode = { CONTINUATION: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, 
 
 export type Role = 'server' | 'client';
 
-/** Where the state machine's output goes. */
+export type { FrameSink };
+
+/** Where the state machine's events go. */
 export interface ProtocolSink {
   /** A complete data message; `data` belongs to the receiver. */
   message(data: Buffer, isBinary: boolean): void;
-  /** Bytes for the transport, in order. A frame may come as header and payload in one call. */
-  write(first: Uint8Array, second?: Uint8Array): void;
   /** The transport should be closed now (RFC 6455 §7.1.1: the server closes TCP first). */
   closeTransport(): void;
   pong?(data: Buffer): void;
   /**
-   * Stop reading from the transport: a message is being inflated asynchronously, and what
-   * follows it waits (bytes received meanwhile are kept, in order). resumeInput() ends it.
+   * The message that processing stopped at (inflated off the event loop) has been delivered:
+   * proceed() goes on with what followed it.
    */
-  pauseInput?(): void;
-  resumeInput?(): void;
-  /**
-   * Asked after each complete frame: true when processing should stop for now (the server
-   * keeps a budget per event-loop turn, and stops while the peer is not reading its replies).
-   * The machine then stops as for an async inflate and goes on, with what was received
-   * meanwhile, when the function given to scheduleResume is called (without scheduleResume,
-   * after setImmediate).
-   */
-  shouldYield?(): boolean;
-  scheduleResume?(resume: () => void): void;
+  inflated?(): void;
 }
 
 export interface ProtocolOptions {
@@ -82,6 +72,21 @@ export type Utf8ValidatorChoice = 'native' | 'codec';
 
 export const enum ReadyState { OPEN = 1, CLOSING = 2, CLOSED = 3 }
 
+// WebSocketProtocol's #bits. An idle connection's memory is mostly its objects' fields.
+/** Text messages are checked here, not by the codec's scan (utf8Validator 'native', or compression). */
+const VALIDATES_UTF8 = 1;
+/** A message is being inflated asynchronously; #suspension holds what comes after it. */
+const INFLATING = 2;
+/** The transport asked processing to stop after the frame being handled (yieldAfterFrame). */
+const YIELD_REQUESTED = 4;
+const CLOSE_SENT = 8;
+const CLOSE_RECEIVED = 16;
+/** A data message (possibly fragmented) is being received; the next two bits describe it. */
+const IN_MESSAGE = 32;
+const MESSAGE_IS_BINARY = 64;
+/** RFC 7692 §6: the message's first frame had RSV1 set; its payload is DEFLATE data. */
+const MESSAGE_COMPRESSED = 128;
+
 /** RFC 6455 §5.5: a control frame's payload is at most 125 bytes, so a close reason at most 123. */
 const MAX_CONTROL_PAYLOAD = 125;
 const MAX_CLOSE_REASON_BYTES = 123;
@@ -101,7 +106,7 @@ const EMPTY = Buffer.alloc(0);
 const spareStates: Uint32Array[] = [];
 const MAX_SPARE_STATES = 64;
 
-/** Where processing stopped while a message is inflated asynchronously. */
+/** Where processing stopped: after a frame the transport asked to yield at, or at an async inflate. */
 interface Suspension {
   /** Records of the read that brought the message, after its last frame, and the bytes they point into. */
   records: Int32Array;
@@ -122,6 +127,7 @@ export class WebSocketProtocol {
 
   readonly #codec: FrameCodec;
   readonly #sink: ProtocolSink;
+  readonly #output: FrameSink;
   readonly #role: Role;
   readonly #maxPayload: number;
   readonly #allowedRsv: number;
@@ -133,31 +139,19 @@ export class WebSocketProtocol {
   #scanState: Uint32Array | undefined;
   #restFlags: number;
   #restUtf8 = UTF8_ACCEPT;
-  readonly #encoder: FrameEncoder;
-  readonly #validatesUtf8: boolean;
   readonly #inflater: MessageInflater | undefined;
   readonly #deflater: MessageDeflater | undefined;
-  /** A message is being inflated asynchronously; #suspension holds what comes after it. */
-  #inflating = false;
-  /** Abandons that inflate (and gives back its share of the budget) when the connection ends. */
+  /** Abandons the inflate in progress (and gives back its share of the budget) when the connection ends. */
   #abandonInflate: (() => void) | undefined;
   readonly #inflateBudget: InflateBudget | undefined;
-  /** pauseInput() was asked for (once per stop, however many stops follow before the end). */
-  #inputPaused = false;
-  /** #resume bound once, made at the first stop: a connection that never stops has none. */
-  #resumeLater: (() => void) | undefined;
   #suspension: Suspension | undefined;
-  /** Streaming UTF-8 state of the text message being received (when #validatesUtf8). */
+  /** Streaming UTF-8 state of the text message being received (when VALIDATES_UTF8). */
   #utf8State = UTF8_ACCEPT;
+  /** The machine's yes/no state as bits (VALIDATES_UTF8, INFLATING, ...): one field, not eight. */
+  #bits = 0;
   #pending: Uint8Array | null = null;
-  #closeSent = false;
-  #closeReceived = false;
 
-  // The data message being received (possibly fragmented).
-  #inMessage = false;
-  #messageIsBinary = false;
-  /** RFC 7692 §6: the message's first frame had RSV1 set; its payload is DEFLATE data. */
-  #messageCompressed = false;
+  // The data message being received (possibly fragmented), besides its IN_MESSAGE bits.
   #messageLength = 0;
   /** The payload of a message that did not arrive whole in one segment; made on first need. */
   #assembly: MessageAssembly | undefined;
@@ -165,9 +159,13 @@ export class WebSocketProtocol {
   #control: Buffer | undefined;
   #controlFilled = 0;
 
-  constructor(codec: FrameCodec, sink: ProtocolSink, options: ProtocolOptions) {
+  /** Frames go to `output`, or to the sink itself when it has write() (a test's recorder, the load generator). */
+  constructor(codec: FrameCodec, sink: ProtocolSink & FrameSink, options: ProtocolOptions);
+  constructor(codec: FrameCodec, sink: ProtocolSink, options: ProtocolOptions, output: FrameSink);
+  constructor(codec: FrameCodec, sink: ProtocolSink, options: ProtocolOptions, output?: FrameSink) {
     this.#codec = codec;
     this.#sink = sink;
+    this.#output = output ?? sink as ProtocolSink & FrameSink;
     this.#role = options.role;
     this.#maxPayload = options.maxPayload;
     this.#allowedRsv = options.allowedRsv ?? 0;
@@ -177,10 +175,9 @@ export class WebSocketProtocol {
       this.#deflater = new MessageDeflater(options.deflate.negotiated.send, options.deflate.compressor);
       this.#allowedRsv |= RF_RSV1;
     }
-    this.#encoder = new FrameEncoder(codec, options.role, sink);
     // Compressed text can only be checked once inflated: the codec's scan must not check it.
-    this.#validatesUtf8 = (options.utf8Validator ?? 'native') === 'native' || this.#inflater !== undefined;
-    this.#restFlags = this.#validatesUtf8 ? SF_CALLER_VALIDATES_UTF8 : 0;
+    if ((options.utf8Validator ?? 'native') === 'native' || this.#inflater !== undefined) this.#bits |= VALIDATES_UTF8;
+    this.#restFlags = (this.#bits & VALIDATES_UTF8) !== 0 ? SF_CALLER_VALIDATES_UTF8 : 0;
   }
 
   /**
@@ -197,23 +194,49 @@ export class WebSocketProtocol {
    * being inflated). A transport may then read data frames on its own until the next other frame.
    */
   get isBetweenMessages(): boolean {
-    return this.#scanState === undefined && this.#pending === null && !this.#inMessage
-      && this.#suspension === undefined && !this.#inflating;
+    return this.#scanState === undefined && this.#pending === null && (this.#bits & IN_MESSAGE) === 0
+      && this.#suspension === undefined && (this.#bits & INFLATING) === 0;
   }
 
-  /** Feeds bytes received from the transport. */
-  receive(chunk: Uint8Array): void {
+  /**
+   * Processing stopped and kept what follows (see receive()); proceed() goes on with it. A
+   * transport reads nothing meanwhile (what it does read is kept too, in order).
+   */
+  get isStopped(): boolean {
+    return this.#suspension !== undefined;
+  }
+
+  /** Processing stopped at a message being inflated off the event loop: sink.inflated() follows. */
+  get isInflating(): boolean {
+    return (this.#bits & INFLATING) !== 0;
+  }
+
+  /**
+   * Asks processing to stop after the frame being handled (or the next one, when none is): the
+   * transport's budget for this turn is spent, or its peer is not reading the replies. Holds
+   * until processing next stops or catches up.
+   */
+  yieldAfterFrame(): void {
+    this.#bits |= YIELD_REQUESTED;
+  }
+
+  /**
+   * Feeds bytes received from the transport. Returns true when everything received so far has
+   * been handled (or the connection is closed), false when processing stopped (isStopped): the
+   * rest waits for proceed().
+   */
+  receive(chunk: Uint8Array): boolean {
     // RFC 6455 §5.5.1: after a close frame, nothing more is read.
-    if (this.#closeReceived || this.readyState === ReadyState.CLOSED || chunk.length === 0) return;
+    if ((this.#bits & CLOSE_RECEIVED) !== 0 || this.readyState === ReadyState.CLOSED || chunk.length === 0) return this.#suspension === undefined;
     const limit = this.#codec.maxChunkBytes;
     if (chunk.length > limit) {
       for (let at = 0; at < chunk.length; at += limit) this.receive(chunk.subarray(at, at + limit));
-      return;
+      return this.#suspension === undefined;
     }
     if (this.#suspension !== undefined) {
       // Read before the transport paused: kept for after the inflate or the turn that stopped us.
       this.#suspension.input.push(new Uint8Array(chunk));
-      return;
+      return false;
     }
     const codec = this.#codec;
     // Allocations per read, not per message: this view of the bytes scan() works on, and (below)
@@ -226,10 +249,10 @@ export class WebSocketProtocol {
       const count = codec.scan(state, work, start);
       const records = codec.records;
       for (let i = 0; i < count; i++) {
-        if (!this.#handleRecord(records, i, work)) return;
+        if (!this.#handleRecord(records, i, work)) return true;
         if (this.#mustStop(records, i)) {
           this.#suspend(copyRecords(records, i + 1, count), work);
-          return;
+          return false;
         }
       }
       start = state[S_CONSUMED];
@@ -238,6 +261,8 @@ export class WebSocketProtocol {
     if ((state[S_FLAGS] & SF_IN_FRAME) === 0) this.#returnState(state);
     // At most a partial frame header is left over; copy it since `work` may be reused.
     if (start < work.length) this.#pending = work.slice(start);
+    this.#bits &= ~YIELD_REQUESTED;
+    return true;
   }
 
   #lendState(): Uint32Array {
@@ -263,7 +288,7 @@ export class WebSocketProtocol {
     this.readyState = ReadyState.CLOSED;
     this.#suspension = undefined;
     this.#stopInflating();
-    if (!this.#closeReceived) this.closeCode = CloseCode.ABNORMAL;
+    if ((this.#bits & CLOSE_RECEIVED) === 0) this.closeCode = CloseCode.ABNORMAL;
   }
 
   /** Sends a data message: strings as text unless isBinary, bytes as binary unless isBinary is false. */
@@ -272,26 +297,43 @@ export class WebSocketProtocol {
     const isString = typeof data === 'string';
     const opcode = (isString ? isBinary === true : isBinary !== false) ? Opcode.BINARY : Opcode.TEXT;
     const deflater = this.#deflater;
+    let payload: Uint8Array;
+    let rsv = 0;
     if (deflater !== undefined && deflater.compresses(isString ? Buffer.byteLength(data, 'utf8') : data.length)) {
       // RFC 7692 §6: a compressed message has RSV1 set on its (first and only) frame.
-      this.#encoder.sendFrame(opcode, deflater.compress(isString ? Buffer.from(data, 'utf8') : data), RSV1_BIT);
+      payload = deflater.compress(isString ? Buffer.from(data, 'utf8') : data);
+      rsv = RSV1_BIT;
     } else if (isString) {
-      this.#encoder.sendString(opcode, data);
+      const frame = encodeSmallText(this.#role, opcode, data);
+      if (frame !== undefined) {
+        this.#output.write(frame);
+        return true;
+      }
+      payload = Buffer.from(data, 'utf8');
     } else {
-      this.#encoder.sendFrame(opcode, data);
+      payload = data;
     }
+    // Written here, not through a helper: the application's send is three calls from the socket.
+    const frame = encodeFrame(this.#codec, this.#role, opcode, payload, rsv);
+    if (frame.length > payload.length) this.#output.write(frame);
+    else this.#output.write(frame, payload);
     return true;
   }
 
   ping(data: Uint8Array = Buffer.alloc(0)): void {
     if (this.readyState !== ReadyState.OPEN) return;
     if (data.length > MAX_CONTROL_PAYLOAD) throw new RangeError('a ping payload is at most 125 bytes');
-    this.#encoder.sendFrame(Opcode.PING, data);
+    this.#sendFrame(Opcode.PING, data);
+  }
+
+  /** A control frame (whole, since its payload is at most 125 bytes). */
+  #sendFrame(opcode: number, payload: Uint8Array): void {
+    this.#output.write(encodeFrame(this.#codec, this.#role, opcode, payload));
   }
 
   /** Starts the closing handshake (RFC 6455 §7.1.2). */
   close(code: number = CloseCode.NORMAL, reason = ''): void {
-    if (this.#closeSent || this.readyState === ReadyState.CLOSED) return;
+    if ((this.#bits & CLOSE_SENT) !== 0 || this.readyState === ReadyState.CLOSED) return;
     this.#sendClose(code, reason);
     this.readyState = ReadyState.CLOSING;
   }
@@ -312,12 +354,12 @@ export class WebSocketProtocol {
       if (frameDone) {
         // The common case: a whole frame in this read, its payload handed on without assembly.
         if (opcode >= 8) return this.#handleControlFrame(opcode, this.#own(work, start, segmentLength));
-        if ((flags & RF_FIN) !== 0 && opcode !== Opcode.CONTINUATION && !this.#messageCompressed) {
+        if ((flags & RF_FIN) !== 0 && opcode !== Opcode.CONTINUATION && (this.#bits & MESSAGE_COMPRESSED) === 0) {
           if ((flags & RF_UTF8_INVALID) !== 0) return this.#fail(invalidUtf8());
-          if (this.#validatesUtf8 && !this.#messageIsBinary
+          if ((this.#bits & (VALIDATES_UTF8 | MESSAGE_IS_BINARY)) === VALIDATES_UTF8
             && validateTextSegment(work, start, segmentLength, UTF8_ACCEPT) !== UTF8_ACCEPT) return this.#fail(invalidUtf8());
-          this.#inMessage = false;
-          if (!this.#closeSent) this.#sink.message(this.#own(work, start, segmentLength), this.#messageIsBinary);
+          this.#bits &= ~IN_MESSAGE;
+          if ((this.#bits & CLOSE_SENT) === 0) this.#sink.message(this.#own(work, start, segmentLength), (this.#bits & MESSAGE_IS_BINARY) !== 0);
           return true;
         }
       } else if (opcode >= 8) {
@@ -337,7 +379,7 @@ export class WebSocketProtocol {
       return this.#handleControlFrame(opcode, control);
     }
     if (segmentLength > 0) {
-      if (this.#validatesUtf8 && !this.#messageIsBinary && !this.#messageCompressed) {
+      if ((this.#bits & (VALIDATES_UTF8 | MESSAGE_IS_BINARY | MESSAGE_COMPRESSED)) === VALIDATES_UTF8) {
         // Fail fast: each segment is checked as it arrives, not at the end of the message.
         this.#utf8State = validateTextSegment(work, start, segmentLength, this.#utf8State);
         if (this.#utf8State === UTF8_REJECT) return this.#fail(invalidUtf8());
@@ -345,9 +387,9 @@ export class WebSocketProtocol {
       this.#assemblyOf().append(work.subarray(start, start + segmentLength));
     }
     if (!frameDone || (flags & RF_FIN) === 0) return true;
-    if (this.#messageCompressed) return this.#inflateMessage();
+    if ((this.#bits & MESSAGE_COMPRESSED) !== 0) return this.#inflateMessage();
     // A text message must end on a character boundary.
-    if (this.#validatesUtf8 && !this.#messageIsBinary && this.#utf8State !== UTF8_ACCEPT) return this.#fail(invalidUtf8());
+    if ((this.#bits & (VALIDATES_UTF8 | MESSAGE_IS_BINARY)) === VALIDATES_UTF8 && this.#utf8State !== UTF8_ACCEPT) return this.#fail(invalidUtf8());
     this.#deliverMessage();
     return true;
   }
@@ -409,16 +451,15 @@ export class WebSocketProtocol {
       return undefined;
     }
     // RFC 6455 §5.4: a continuation continues a started message; a new message waits for FIN.
-    if (opcode === Opcode.CONTINUATION && !this.#inMessage) {
+    if (opcode === Opcode.CONTINUATION && (this.#bits & IN_MESSAGE) === 0) {
       return new ProtocolError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_UNEXPECTED_CONTINUATION', 'continuation frame without a message to continue');
     }
-    if (opcode !== Opcode.CONTINUATION && this.#inMessage) {
+    if (opcode !== Opcode.CONTINUATION && (this.#bits & IN_MESSAGE) !== 0) {
       return new ProtocolError(CloseCode.PROTOCOL_ERROR, 'WS_ERR_EXPECTED_CONTINUATION', 'new data frame inside a fragmented message');
     }
     if (opcode !== Opcode.CONTINUATION) {
-      this.#inMessage = true;
-      this.#messageIsBinary = opcode === Opcode.BINARY;
-      this.#messageCompressed = (flags & RF_RSV1) !== 0;
+      this.#bits = (this.#bits & ~(MESSAGE_IS_BINARY | MESSAGE_COMPRESSED)) | IN_MESSAGE
+        | (opcode === Opcode.BINARY ? MESSAGE_IS_BINARY : 0) | ((flags & RF_RSV1) !== 0 ? MESSAGE_COMPRESSED : 0);
       this.#messageLength = 0;
       this.#utf8State = UTF8_ACCEPT;
     }
@@ -431,33 +472,32 @@ export class WebSocketProtocol {
 
   #deliverMessage(): void {
     const data = this.#assembly?.take() ?? EMPTY; // fragments that were all empty
-    this.#inMessage = false;
+    this.#bits &= ~IN_MESSAGE;
     // After our close frame, the application has said goodbye: data is read but not delivered.
-    if (!this.#closeSent) this.#sink.message(data, this.#messageIsBinary);
+    if ((this.#bits & CLOSE_SENT) === 0) this.#sink.message(data, (this.#bits & MESSAGE_IS_BINARY) !== 0);
   }
 
   /**
    * RFC 7692 §7.2.2: the message's payload is DEFLATE data; maxPayload bounds the inflated size.
    * Returns false when the connection failed. A message too large to inflate on the spot goes
-   * to the thread pool: #inflating tells receive() to stop after this record.
+   * to the thread pool: INFLATING tells receive() to stop after this record.
    */
   #inflateMessage(): boolean {
     // RFC 7692 §7.2.2: the receiver appends 0x00 0x00 0xff 0xff before inflating.
     const assembly = this.#assemblyOf();
     assembly.append(SYNC_FLUSH_TAIL);
     const compressed = assembly.take();
-    const isBinary = this.#messageIsBinary;
-    this.#inMessage = false;
+    const isBinary = (this.#bits & MESSAGE_IS_BINARY) !== 0;
+    this.#bits &= ~IN_MESSAGE;
     const inflater = this.#inflater!;
     const outcome = inflater.inflateSync(compressed, this.#maxPayload, !isBinary);
     if (outcome !== undefined) return this.#deliverInflated(outcome, isBinary);
-    this.#inflating = true;
-    this.#pauseInput();
+    this.#bits |= INFLATING;
     this.#abandonInflate = inflater.inflateAsync(compressed, this.#maxPayload, !isBinary, this.#inflateBudget, (late) => {
-      this.#inflating = false;
+      this.#bits &= ~INFLATING;
       this.#abandonInflate = undefined;
       if (this.readyState === ReadyState.CLOSED) return; // TCP closed meanwhile
-      if (this.#deliverInflated(late, isBinary)) this.#resume();
+      if (this.#deliverInflated(late, isBinary)) this.#sink.inflated?.();
     });
     return true;
   }
@@ -466,13 +506,13 @@ export class WebSocketProtocol {
     const abandon = this.#abandonInflate;
     if (abandon === undefined) return;
     this.#abandonInflate = undefined;
-    this.#inflating = false;
+    this.#bits &= ~INFLATING;
     abandon();
   }
 
   #deliverInflated(outcome: InflateOutcome, isBinary: boolean): boolean {
     if (outcome instanceof ProtocolError) return this.#fail(outcome);
-    if (!this.#closeSent) this.#sink.message(outcome, isBinary);
+    if ((this.#bits & CLOSE_SENT) === 0) this.#sink.message(outcome, isBinary);
     return true;
   }
 
@@ -487,60 +527,50 @@ export class WebSocketProtocol {
     this.#suspension = { records, next: 0, work: kept, input };
   }
 
-  /**
-   * After a record: true when processing must stop here, for an async inflate or because the
-   * sink's budget for this turn is spent (then input pauses and processing goes on next turn).
-   */
+  /** After a record: true when processing must stop here, for an async inflate or at the transport's request. */
   #mustStop(records: Int32Array, i: number): boolean {
-    if (this.#inflating) return true;
-    const sink = this.#sink;
-    if (!endsFrame(records, i) || sink.shouldYield?.() !== true) return false;
-    this.#pauseInput();
-    const resume = this.#resumeLater ??= () => this.#resume();
-    if (sink.scheduleResume !== undefined) sink.scheduleResume(resume);
-    else setImmediate(resume);
+    if ((this.#bits & INFLATING) !== 0) {
+      this.#bits &= ~YIELD_REQUESTED;
+      return true;
+    }
+    if ((this.#bits & YIELD_REQUESTED) === 0 || !endsFrame(records, i)) return false;
+    this.#bits &= ~YIELD_REQUESTED;
     return true;
   }
 
-  #pauseInput(): void {
-    if (this.#inputPaused) return;
-    this.#inputPaused = true;
-    this.#sink.pauseInput?.();
-  }
-
-  /** Goes on where #suspend stopped, until done or the next stop (an async inflate, a spent budget). */
-  #resume(): void {
+  /**
+   * Goes on where processing stopped, until done or the next stop (an async inflate, the
+   * transport's request). Returns as receive() does; a no-op while a message is being inflated.
+   */
+  proceed(): boolean {
     const suspension = this.#suspension;
-    if (suspension === undefined) return;
+    if (suspension === undefined) return true;
+    if ((this.#bits & INFLATING) !== 0) return false;
     this.#suspension = undefined;
     const { records, work, input } = suspension;
     const count = recordCount(records);
     for (let i = suspension.next; i < count; i++) {
-      if (!this.#handleRecord(records, i, work)) return;
+      if (!this.#handleRecord(records, i, work)) return true;
       if (this.#mustStop(records, i)) {
         this.#suspension = { ...suspension, next: i + 1 };
-        return;
+        return false;
       }
     }
     while (input.length > 0) {
-      this.receive(input.shift()!);
-      // receive() may have stopped at another message to inflate (TypeScript cannot see it).
-      const again = this.#suspension as Suspension | undefined;
-      if (again !== undefined) {
-        again.input.push(...input);
-        return;
+      // receive() may stop again, at another message to inflate or a frame to yield at.
+      if (!this.receive(input.shift()!)) {
+        this.#suspension!.input.push(...input);
+        return false;
       }
     }
-    if (this.readyState !== ReadyState.CLOSED && this.#inputPaused) {
-      this.#inputPaused = false;
-      this.#sink.resumeInput?.();
-    }
+    this.#bits &= ~YIELD_REQUESTED;
+    return true;
   }
 
   #handleControlFrame(opcode: number, payload: Buffer): boolean {
     if (opcode === Opcode.PING) {
       // RFC 6455 §5.5.2: answer with a pong carrying the same payload, unless we are closing.
-      if (!this.#closeSent) this.#encoder.sendFrame(Opcode.PONG, payload);
+      if ((this.#bits & CLOSE_SENT) === 0) this.#sendFrame(Opcode.PONG, payload);
       return true;
     }
     if (opcode === Opcode.PONG) {
@@ -567,14 +597,14 @@ export class WebSocketProtocol {
       }
       reason = payload.toString('utf8', 2);
     }
-    this.#closeReceived = true;
+    this.#bits |= CLOSE_RECEIVED;
     this.closeCode = code;
     this.closeReason = reason;
     // RFC 6455 §5.5.1: reply with a close frame echoing the code (none if none was given).
-    if (!this.#closeSent) {
-      if (code === CloseCode.NO_STATUS) this.#encoder.sendFrame(Opcode.CLOSE, Buffer.alloc(0));
+    if ((this.#bits & CLOSE_SENT) === 0) {
+      if (code === CloseCode.NO_STATUS) this.#sendFrame(Opcode.CLOSE, Buffer.alloc(0));
       else this.#sendClose(code, '');
-      this.#closeSent = true;
+      this.#bits |= CLOSE_SENT;
     }
     this.readyState = ReadyState.CLOSED;
     if (this.#role === 'server') this.#sink.closeTransport();
@@ -584,7 +614,7 @@ export class WebSocketProtocol {
   /** RFC 6455 §7.1.7 "Fail the WebSocket Connection": a close frame with the code, then drop TCP. */
   #fail(error: ProtocolError): boolean {
     this.error = error;
-    if (!this.#closeSent) this.#sendClose(error.closeCode, '');
+    if ((this.#bits & CLOSE_SENT) === 0) this.#sendClose(error.closeCode, '');
     this.closeCode = error.closeCode;
     this.closeReason = error.message;
     this.readyState = ReadyState.CLOSED;
@@ -602,7 +632,7 @@ export class WebSocketProtocol {
     const payload = Buffer.allocUnsafe(2 + reasonBytes.length);
     payload.writeUInt16BE(code, 0);
     reasonBytes.copy(payload, 2);
-    this.#closeSent = true;
-    this.#encoder.sendFrame(Opcode.CLOSE, payload);
+    this.#bits |= CLOSE_SENT;
+    this.#sendFrame(Opcode.CLOSE, payload);
   }
 }

@@ -100,6 +100,11 @@ export function newEpoch(): string {
   return randomBytes(8).toString('base64url');
 }
 
+/** The pub/sub delivery of `data` on `topic`: serialized once, framed once per thread. */
+export function messageEnvelope(topic: string, data: unknown): string {
+  return `{"type":"message","topic":${JSON.stringify(topic)},"data":${JSON.stringify(data)}}`;
+}
+
 const OFFSET_KEY = Buffer.from(',"offset":');
 
 /**

@@ -14,14 +14,12 @@ import { validateUpgrade, rejectionResponse, type HandshakeAccept } from '../han
 import { HandshakeError } from '../protocol/errors.js';
 import type { Application, Connection } from '../apps/app.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { AppConnection } from '../apps/app-connection.js';
-import { Broker, type Backplane, type BrokerStats } from '../pubsub/broker.js';
+import { Broker, type Backplane, type BrokerStats, type SlowSubscriberPolicy } from '../pubsub/broker.js';
 import { TopicPermissions } from '../pubsub/permissions.js';
 import { destroyOnError, type SocketLinkOptions } from './socket-io.js';
-import { turnBudgetSpent } from './turn-budget.js';
 import { answerHttp, answerClientError, pathOf } from './http-answers.js';
 import { responsesWritten, trackResponse } from './pipelined-responses.js';
-import { Session, SessionTransport, type SessionHost } from './session.js';
+import { Connection as ServerConnection, sweepClock, type ConnectionHost } from './connection.js';
 import { SendBudget, type SendBudgetStats } from './send-budget.js';
 import { enforceVerdict, runAuthorizeHook, upgradeRequestOf, type AuthorizeVerdict, type UpgradeRequest } from './upgrade-request.js';
 import { idleCollectionStats, noteConnectionChurn, noteMemoryBurst, type IdleCollectionStats } from './idle-collector.js';
@@ -82,25 +80,22 @@ export interface ThreadStats {
 
 export class ConnectionServer {
   readonly broker: Broker;
-  readonly #permissions: TopicPermissions<Connection>;
   readonly #settings: ConnectionSettings;
   readonly #app: Application;
-  readonly #codec: FrameCodec;
   readonly #services: NodeServices;
   readonly #http: Server;
-  readonly #sessions = new Map<number, Session>();
+  readonly #connections = new Map<number, ServerConnection>();
   /** Sockets not upgraded (yet), with their handshake deadline. */
   readonly #handshaking = new Map<Socket, NodeJS.Timeout>();
   #closing = false;
   readonly #sweep: NodeJS.Timeout | undefined;
   #secureContext: SecureContext | undefined;
   readonly #budget: SendBudget;
-  /** What every session of this server shares (no closure or options object per connection). */
-  readonly #host: SessionHost;
+  /** What every connection of this server shares (no closure or options object per connection). */
+  readonly #host: ConnectionHost;
   /** Listeners made once per server; a socket's events call them with `this` = the socket. */
   readonly #onSocketClose: (this: Socket) => void;
   readonly #onSecureClose: (this: Socket) => void;
-  readonly #onConnectionError: (error: Error, conn: Connection) => void;
   #applicationErrors = 0;
   readonly #inflateBudget: InflateBudget;
   /** Connections shed for the thread's send queues and not logged yet, and when a line last went out. */
@@ -111,10 +106,9 @@ export class ConnectionServer {
   constructor(settings: ConnectionSettings, app: Application, codec: FrameCodec, services: NodeServices, backplane?: Backplane) {
     this.#settings = settings;
     this.#app = app;
-    this.#codec = codec;
     this.#services = services;
     if (settings.tls !== undefined) this.setCertificate(settings.tls);
-    this.#budget = new SendBudget(settings.maxBufferedBytes, () => this.#sessions.values(), () => this.#sessions.size,
+    this.#budget = new SendBudget(settings.maxBufferedBytes, () => this.#connections.values(), () => this.#connections.size,
       (connections) => this.#connectionsShed(connections));
     this.#inflateBudget = new InflateBudget(settings.maxInflateBytes, () => noteMemoryBurst(settings.idleCollectAfter));
     this.broker = new Broker({
@@ -122,25 +116,32 @@ export class ConnectionServer {
       maxSubscriptions: settings.maxSubscriptions, maxTotalSubscriptions: settings.maxTotalSubscriptions,
       maxSubscriptionsPerIp: settings.maxSubscriptionsPerIp,
     }, settings.maxBufferedBytes > 0 ? this.#budget : undefined);
-    this.#permissions = new TopicPermissions(settings.topicsPublic, app, this.broker.stats);
     const { highWaterMark, maxPayload, closeTimeoutMs } = settings;
     const linkOptions: SocketLinkOptions = { highWaterMark, sendQueueLimit: highWaterMark + maxPayload + FRAMING_SLACK, closeTimeoutMs, budget: this.#budget, spareQueues: [] };
-    const sessions = this.#sessions, broker = this.broker, { idleCollectAfter } = settings;
+    const connections = this.#connections, broker = this.broker, { idleCollectAfter } = settings;
     // Every connection's TCP close is reported here once, whichever listener saw it.
     const socketClosed = (id: number): void => {
       noteConnectionChurn(idleCollectAfter);
       services.socketClosed(id);
     };
+    const server = this;
     this.#host = {
-      linkOptions,
+      app, codec, broker, linkOptions, maxPayload,
+      permissions: new TopicPermissions<Connection>(settings.topicsPublic, app, broker.stats),
       budget: this.#budget,
-      sessionClosed(session) {
-        sessions.delete(session.id);
-        broker.removeSubscriber(session);
-        if (session.reportsClose) socketClosed(session.id);
+      utf8Validator: settings.utf8Validator,
+      compressor: settings.deflate,
+      inflateBudget: this.#inflateBudget,
+      handlerFailed(error, conn) {
+        server.#applicationErrors++;
+        services.onError(error, conn.id);
+      },
+      connectionClosed(conn) {
+        connections.delete(conn.id);
+        broker.removeSubscriber(conn);
+        if (conn.reportsClose) socketClosed(conn.id);
       },
     };
-    const server = this;
     this.#onSocketClose = function () {
       server.#clearDeadline(this);
       const id = connectionIds.get(this);
@@ -148,10 +149,6 @@ export class ConnectionServer {
     };
     this.#onSecureClose = function () {
       server.#clearDeadline(this);
-    };
-    this.#onConnectionError = (error, conn) => {
-      this.#applicationErrors++;
-      services.onError(error, conn.id);
     };
     if (backplane !== undefined) this.broker.attachBackplane(backplane);
     // Never listening: sockets come from adopt(). Node's own HTTP parser reads the request.
@@ -170,7 +167,7 @@ export class ConnectionServer {
     if (periods.length > 0) {
       // One timer per thread, none per connection: each sweep looks at every connection once,
       // and a silence is seen at most half its shortest period late.
-      this.#sweep = setInterval(() => this.#sweepConnections(Date.now()), Math.max(50, Math.min(...periods) / 2));
+      this.#sweep = setInterval(() => this.#sweepConnections(sweepClock()), Math.max(50, Math.min(...periods) / 2));
       this.#sweep.unref();
     }
   }
@@ -244,7 +241,7 @@ export class ConnectionServer {
   stats(): ThreadStats {
     this.#budget.settleAll();
     return {
-      connections: this.#sessions.size,
+      connections: this.#connections.size,
       bufferedAmount: this.#budget.queued,
       subscriptions: this.broker.subscriptionCount,
       pubsub: { ...this.broker.stats },
@@ -295,8 +292,8 @@ export class ConnectionServer {
     this.#closing = true;
     clearInterval(this.#sweep);
     for (const socket of [...this.#handshaking.keys()]) socket.destroy();
-    const finished = [...this.#sessions.values()].map((session) => { session.close(code, reason); return session.link.closed; });
-    const deadline = setTimeout(() => { for (const session of this.#sessions.values()) session.link.terminate(); }, timeoutMs);
+    const finished = [...this.#connections.values()].map((conn) => { conn.close(code, reason); return conn.link.closed; });
+    const deadline = setTimeout(() => { for (const conn of this.#connections.values()) conn.link.terminate(); }, timeoutMs);
     await Promise.all(finished);
     clearTimeout(deadline);
   }
@@ -309,26 +306,26 @@ export class ConnectionServer {
    */
   #sweepConnections(now: number): void {
     const { pingIntervalMs, pingTimeoutMs, idleTimeoutMs } = this.#settings;
-    for (const session of this.#sessions.values()) {
-      const { link, conn } = session;
+    for (const conn of this.#connections.values()) {
+      const { link } = conn;
       if (link.readSinceSweep) {
         link.readSinceSweep = false;
-        session.heardAt = now;
-        session.pingedAt = 0;
+        conn.heardAt = now;
+        conn.pingedAt = 0;
       }
       if (conn.receivedMessage) {
         conn.receivedMessage = false;
-        session.messageAt = now;
+        conn.messageAt = now;
       }
-      if (idleTimeoutMs > 0 && now - session.messageAt >= idleTimeoutMs) {
+      if (idleTimeoutMs > 0 && now - conn.messageAt >= idleTimeoutMs) {
         conn.close(CloseCode.GOING_AWAY, 'idle timeout');
       } else if (pingIntervalMs > 0) {
-        if (session.pingedAt === 0) {
-          if (now - session.heardAt >= pingIntervalMs) {
+        if (conn.pingedAt === 0) {
+          if (now - conn.heardAt >= pingIntervalMs) {
             conn.ping();
-            session.pingedAt = now;
+            conn.pingedAt = now;
           }
-        } else if (now - session.pingedAt >= pingTimeoutMs) {
+        } else if (now - conn.pingedAt >= pingTimeoutMs) {
           conn.close(CloseCode.GOING_AWAY, 'ping timeout');
           link.end();
         }
@@ -377,7 +374,7 @@ export class ConnectionServer {
       socket.write(accepted.response);
       const arrived = arrivedAt.get(socket);
       if (arrived !== undefined) noteHandshake((performance.now() - arrived) / 1000);
-      this.#startSession(socket, accepted, head, upgrade, data);
+      this.#startConnection(socket, accepted, head, upgrade, data);
     } catch (error) {
       const refusal = error instanceof HandshakeError ? error : new HandshakeError(500, 'handshake failed');
       noteHandshakeRefused(refusal.status);
@@ -390,27 +387,16 @@ export class ConnectionServer {
     this.#services.onError(error, connectionIds.get(socket) ?? 0);
   }
 
-  #startSession(socket: Socket, accepted: HandshakeAccept, head: Buffer, request: UpgradeRequest, data: unknown): void {
+  #startConnection(socket: Socket, accepted: HandshakeAccept, head: Buffer, request: UpgradeRequest, data: unknown): void {
     const id = connectionIds.get(socket) ?? 0;
-    const { deflate: negotiated } = accepted;
     // One 'close' listener per socket (an array of two costs more than the listeners): from here
     // the link's reports a plain socket's close; a TLS connection's, the socket under it.
     const reportsClose = socket.listeners('close').includes(this.#onSocketClose);
     socket.removeListener('close', reportsClose ? this.#onSocketClose : this.#onSecureClose);
-    const session = new Session(id, socket, reportsClose, this.#host, Date.now(), negotiated);
-    this.#sessions.set(id, session);
-    const compressor = this.#settings.deflate;
-    const conn = new AppConnection(this.#codec, this.#app, new SessionTransport(session, this.broker), {
-      id, subprotocol: accepted.protocol, request, data, maxPayload: this.#settings.maxPayload, utf8Validator: this.#settings.utf8Validator,
-      deflate: negotiated === undefined || compressor === undefined ? undefined : { negotiated, compressor },
-      onError: this.#onConnectionError,
-      permissions: this.#permissions,
-      shouldYield: turnBudgetSpent,
-      inflateBudget: this.#inflateBudget,
+    const conn = new ServerConnection(this.#host, socket, {
+      id, request, data, subprotocol: accepted.protocol, negotiated: accepted.deflate, reportsClose, now: sweepClock(),
     });
-    session.link.attach(conn, this.#codec.readArea());
-    session.attach(conn);
-    // Bytes that came in the same packet as the request are the connection's first input.
+    this.#connections.set(id, conn);
     conn.start(head);
   }
 }

@@ -11,16 +11,6 @@ import type { SendBudget } from './send-budget.js';
 import { QueuedWrites } from './queued-writes.js';
 import { traffic } from '../metrics/thread-traffic.js';
 
-/** What the socket's events are delivered to. */
-export interface LinkEndpoint {
-  /** Bytes read; they may lie in memory the next read reuses (see attach). */
-  receive(chunk: Uint8Array): void;
-  /** The write queue fell back under the high-water mark; reading resumed. */
-  drain(): void;
-  /** The TCP connection is closed (either side, clean or not). */
-  finish(): void;
-}
-
 /**
  * Settings every link of a server shares (one object per server, not one per connection: an
  * idle connection's memory is what a server holding many is made of).
@@ -52,35 +42,30 @@ const SPARE_QUEUES_KEPT = 1024;
 
 /** What the link tells the connection that owns it (methods, so that no closure is kept per link). */
 export interface LinkOwner {
-  /** Called once when the TCP connection is closed, after the endpoint has been told. */
+  /** Bytes read; they may lie in memory the next read reuses (see startReading). */
+  receive(chunk: Uint8Array): void;
+  /** The write queue fell back under the high-water mark; reading resumed (unless held). */
+  drain(): void;
+  /** Called once when the TCP connection is closed (either side, clean or not). */
   linkClosed(): void;
   /** A write was refused for the send queue limit. */
   linkOverflowed(): void;
+  /** The write queue went over the high-water mark: reading stopped until drain(). */
+  linkBackpressured(): void;
 }
 
 export class SocketLink {
-  #closed: Promise<void> | undefined;
-  #isClosed = false;
   readonly #socket: Socket;
   readonly #options: SocketLinkOptions;
-  readonly #owner: LinkOwner | undefined;
-  #endpoint: LinkEndpoint | undefined;
-  #readArea: Uint8Array | undefined;
-  /** Reading stopped for backpressure (the write queue is over the high-water mark). */
-  #paused = false;
-  /** Reading stopped by the connection (holdInput) until releaseInput. */
-  #held = false;
-  #corked = false;
+  readonly #owner: LinkOwner;
+  /** CLOSED, READS_INTO_MEMORY, PAUSED, HELD, CORKED, OVERFLOWED, READ_SINCE_SWEEP (below the class): one field, not seven. */
+  #bits = 0;
   #backlogAtCork = 0;
-  /** A write was refused for the send queue limit; the connection is closing. */
-  #overflowed = false;
   #closeTimer: NodeJS.Timeout | undefined;
   /** This socket's writes not flushed yet, as the thread's budget counts them (made at the first write). */
   #queue: QueuedWrites | undefined;
-  /** Bytes arrived since the heartbeat sweep last looked (it resets this): the peer is alive. */
-  readSinceSweep = false;
 
-  constructor(socket: Socket, options: SocketLinkOptions, owner?: LinkOwner) {
+  constructor(socket: Socket, options: SocketLinkOptions, owner: LinkOwner) {
     this.#socket = socket;
     this.#options = options;
     this.#owner = owner;
@@ -97,12 +82,11 @@ export class SocketLink {
 
   static #onClose(this: Socket): void {
     const link = links.get(this);
-    if (link === undefined || link.#isClosed) return;
-    link.#isClosed = true;
+    if (link === undefined || (link.#bits & CLOSED) !== 0) return;
+    link.#bits |= CLOSED;
     clearTimeout(link.#closeTimer);
     link.#queue?.releaseAll();
-    link.#endpoint?.finish();
-    link.#owner?.linkClosed();
+    link.#owner.linkClosed();
   }
 
   static #onDrainEvent(this: Socket): void {
@@ -118,43 +102,51 @@ export class SocketLink {
     links.get(this)!.#onRead(area.subarray(0, nread));
   }
 
-  /** Resolves when the TCP connection is closed (made on demand, for shutdown). */
+  /** Resolves when the TCP connection is closed (made on demand, for shutdown: a new promise each time). */
   get closed(): Promise<void> {
-    if (this.#isClosed) return Promise.resolve();
-    this.#closed ??= new Promise((resolve) => this.#socket.once('close', () => resolve()));
-    return this.#closed;
+    if ((this.#bits & CLOSED) !== 0) return Promise.resolve();
+    return new Promise((resolve) => this.#socket.once('close', () => resolve()));
+  }
+
+  /** Bytes arrived since the heartbeat sweep last looked (the sweep resets this): the peer is alive. */
+  get readSinceSweep(): boolean {
+    return (this.#bits & READ_SINCE_SWEEP) !== 0;
+  }
+
+  set readSinceSweep(read: boolean) {
+    if (read) this.#bits |= READ_SINCE_SWEEP;
+    else this.#bits &= ~READ_SINCE_SWEEP;
   }
 
   /** True when the socket reads straight into the codec's memory (src/server/wasm-reads.ts). */
   get readsIntoMemory(): boolean {
-    return this.#readArea !== undefined;
+    return (this.#bits & READS_INTO_MEMORY) !== 0;
   }
 
   /**
-   * Starts delivering the socket's bytes to `endpoint`: read straight into `readArea` (the
+   * Starts delivering the socket's bytes to the owner: read straight into `readArea` (the
    * codec's memory, shared by the thread's connections) where the socket allows it, else as
-   * 'data' chunks. Either way endpoint.receive() must be done with the bytes when it returns.
+   * 'data' chunks. Either way owner.receive() must be done with the bytes when it returns.
    */
-  attach(endpoint: LinkEndpoint, readArea?: Uint8Array): void {
-    this.#endpoint = endpoint;
+  startReading(readArea?: Uint8Array): void {
     const socket = this.#socket;
     if (readArea !== undefined && readIntoMemory(socket, readArea, SocketLink.#onMemoryRead)) {
-      this.#readArea = readArea;
+      this.#bits |= READS_INTO_MEMORY;
       // Reading may have stopped with the HTTP parser; resume() restarts it (a no-op if it runs).
-      if (!this.#held && !this.#paused) socket.resume();
+      if ((this.#bits & (HELD | PAUSED)) === 0) socket.resume();
       return;
     }
     socket.on('data', SocketLink.#onData);
   }
 
   #onRead(chunk: Uint8Array): void {
-    this.readSinceSweep = true;
+    this.#bits |= READ_SINCE_SWEEP;
     noteProgress();
     traffic.bytesIn += chunk.length;
     // Every reply produced while handling one read leaves in one write (writev).
     const socket = this.#socket;
     socket.cork();
-    this.#endpoint!.receive(chunk);
+    this.#owner.receive(chunk);
     socket.uncork();
     this.#settleQueue();
   }
@@ -175,7 +167,7 @@ export class SocketLink {
 
   /** Reading stopped because the write queue is over the high-water mark; 'drain' ends it. */
   get backpressured(): boolean {
-    return this.#paused;
+    return (this.#bits & PAUSED) !== 0;
   }
 
   /**
@@ -183,7 +175,7 @@ export class SocketLink {
    * this turn sit in the corked socket until the turn ends and say nothing about the reader.
    */
   get backlog(): number {
-    return this.#corked ? this.#backlogAtCork : this.#socket.writableLength;
+    return (this.#bits & CORKED) !== 0 ? this.#backlogAtCork : this.#socket.writableLength;
   }
 
   /** The close frame is out or TCP is gone: no more data goes out, the queue only drains. */
@@ -231,10 +223,10 @@ export class SocketLink {
    */
   #admits(bytes: number): boolean {
     const queued = this.#socket.writableLength;
-    if (!this.#overflowed && queued > this.#options.highWaterMark
+    if ((this.#bits & OVERFLOWED) === 0 && queued > this.#options.highWaterMark
       && queued + bytes > this.#options.sendQueueLimit + (bytes <= MAX_CONTROL_FRAME ? CONTROL_FRAME_ROOM : 0)) {
-      this.#overflowed = true;
-      this.#owner?.linkOverflowed();
+      this.#bits |= OVERFLOWED;
+      this.#owner.linkOverflowed();
       return false;
     }
     return true;
@@ -244,11 +236,29 @@ export class SocketLink {
   #checkHighWater(): void {
     const socket = this.#socket;
     if (socket.writableLength > this.#options.highWaterMark) {
-      if (!this.#paused) {
-        this.#paused = true;
+      if ((this.#bits & PAUSED) === 0) {
+        this.#bits |= PAUSED;
         socket.pause();
+        this.#watchFlush();
+        this.#owner.linkBackpressured();
       }
     }
+  }
+
+  /**
+   * The socket emits 'drain' only once its own high-water mark was reached (16 or 64 KiB,
+   * whichever way the socket was made), and ours may be lower: then an empty write's callback,
+   * which runs once everything queued before it has gone to the kernel, tells us instead.
+   */
+  #watchFlush(): void {
+    const socket = this.#socket;
+    if (!socket.writableNeedDrain && !socket.destroyed) socket.write(EMPTY_CHUNK, () => this.#onFlushed());
+  }
+
+  #onFlushed(): void {
+    if ((this.#bits & PAUSED) === 0 || this.#socket.destroyed) return;
+    if (this.#socket.writableLength <= this.#options.highWaterMark) this.#onDrain();
+    else this.#watchFlush(); // more was queued meanwhile
   }
 
   /**
@@ -259,8 +269,8 @@ export class SocketLink {
   holdForTurn(): boolean {
     const socket = this.#socket;
     if (this.#closeTimer !== undefined || socket.destroyed || !socket.writable) return false;
-    if (!this.#corked) {
-      this.#corked = true;
+    if ((this.#bits & CORKED) === 0) {
+      this.#bits |= CORKED;
       this.#backlogAtCork = socket.writableLength;
       socket.cork();
       corkedLinks.push(this);
@@ -271,7 +281,7 @@ export class SocketLink {
 
   /** @internal called once per turn for the links corked by holdForTurn(). */
   uncork(): void {
-    this.#corked = false;
+    this.#bits &= ~CORKED;
     const socket = this.#socket;
     socket.uncork();
     this.#settleQueue();
@@ -291,13 +301,13 @@ export class SocketLink {
 
   /** Stops reading until releaseInput(), whatever the write queue does. */
   holdInput(): void {
-    this.#held = true;
+    this.#bits |= HELD;
     this.#socket.pause();
   }
 
   releaseInput(): void {
-    this.#held = false;
-    if (!this.#paused && !this.#socket.destroyed) this.#socket.resume();
+    this.#bits &= ~HELD;
+    if ((this.#bits & PAUSED) === 0 && !this.#socket.destroyed) this.#socket.resume();
   }
 
   /** Drops the TCP connection at once, without a closing handshake. */
@@ -316,7 +326,7 @@ export class SocketLink {
     const queued = this.#socket.writableLength;
     queue.settle(queued);
     const spares = this.#options.spareQueues;
-    if (queued === 0 && !this.#corked && queue.isEmpty && spares !== undefined && spares.length < SPARE_QUEUES_KEPT) {
+    if (queued === 0 && (this.#bits & CORKED) === 0 && queue.isEmpty && spares !== undefined && spares.length < SPARE_QUEUES_KEPT) {
       queue.reset();
       spares.push(queue);
       this.#queue = undefined;
@@ -325,12 +335,27 @@ export class SocketLink {
 
   #onDrain(): void {
     this.#settleQueue();
-    if (!this.#paused) return;
-    this.#paused = false;
-    if (!this.#held && !this.#socket.destroyed) this.#socket.resume();
-    this.#endpoint?.drain();
+    if ((this.#bits & PAUSED) === 0) return;
+    this.#bits &= ~PAUSED;
+    if ((this.#bits & HELD) === 0 && !this.#socket.destroyed) this.#socket.resume();
+    this.#owner.drain();
   }
 }
+
+// SocketLink's #bits. An idle connection's memory is mostly its objects' fields.
+/** The TCP connection is closed; the owner has been told. */
+const CLOSED = 1;
+/** The socket reads straight into the codec's memory (startReading was given an area it could use). */
+const READS_INTO_MEMORY = 2;
+/** Reading stopped for backpressure (the write queue is over the high-water mark). */
+const PAUSED = 4;
+/** Reading stopped by the owner (holdInput) until releaseInput. */
+const HELD = 8;
+/** Corked by holdForTurn until this turn's deliveries are written. */
+const CORKED = 16;
+/** A write was refused for the send queue limit; the connection is closing. */
+const OVERFLOWED = 32;
+const READ_SINCE_SWEEP = 64;
 
 /** The link of each socket, for the shared listeners. */
 const links = new WeakMap<Socket, SocketLink>();
@@ -343,6 +368,8 @@ function destroySocket(this: Socket): void {
 export function destroyOnError(socket: Socket): void {
   if (!socket.listeners('error').includes(destroySocket)) socket.on('error', destroySocket);
 }
+
+const EMPTY_CHUNK = Buffer.alloc(0);
 
 /** RFC 6455 §5.5: a control frame's payload is at most 125 bytes; a server frame's header is 2. */
 const MAX_CONTROL_FRAME = 127;

@@ -1,12 +1,12 @@
 /**
- * The protocol stops when its sink's turn budget is spent (ProtocolSink.shouldYield) and goes
- * on in a later turn, in order, with input that arrived meanwhile: driven without sockets.
+ * The protocol stops after a frame when its transport asks (yieldAfterFrame: the turn budget is
+ * spent, or the send queue is full), says so (receive() returns false), and goes on when the
+ * transport calls proceed(), in order, with input that arrived meanwhile: driven without sockets.
  */
 import test from 'ava';
 import { createCodec } from '../../src/codec/select.js';
 import { WebSocketProtocol } from '../../src/protocol/protocol.js';
 import { CODEC_KINDS } from '../helpers/codecs.js';
-import { waitFor } from '../helpers/wait.js';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -22,57 +22,71 @@ function clientFrames(count: number, fragmentEvery = 0): Buffer {
 }
 
 for (const kind of CODEC_KINDS) {
-  test(`[${kind}] a spent budget stops after the frame, pauses input, and goes on next turn in order`, async (t) => {
+  test(`[${kind}] yieldAfterFrame stops after the frame being handled; proceed() goes on next turn, in order, with input received meanwhile`, async (t) => {
     const received: string[] = [];
-    const events: string[] = [];
-    let framesThisTurn = 0;
     const codec = createCodec(kind);
-    const server = new WebSocketProtocol(codec, {
-      message: (data) => received.push(data.toString()),
+    const server: WebSocketProtocol = new WebSocketProtocol(codec, {
+      // Five messages per turn, as a transport's budget would allow.
+      message: (data) => { if (received.push(data.toString()) % 5 === 0) server.yieldAfterFrame(); },
       write: () => undefined,
       closeTransport: () => t.fail('closed'),
-      pauseInput: () => events.push('pause'),
-      resumeInput: () => events.push('resume'),
-      // Five frames per turn.
-      shouldYield: () => ++framesThisTurn % 5 === 0,
     }, { role: 'server', maxPayload: 1 << 20 });
     const wire = clientFrames(600, 7);
     // As a socket reading into memory would leave it: in the read area when the codec has one.
     const area = codec.readArea();
     const first = wire.subarray(0, 40_000);
     const input = area === undefined ? first : (area.set(first), area.subarray(0, first.length));
-    server.receive(input);
-    t.is(received.length, 5, 'stopped after the budget');
-    t.deepEqual(events, ['pause']);
+    t.false(server.receive(input), 'stopped, and says so');
+    t.is(received.length, 5, 'after the fifth message');
+    t.true(server.isStopped);
     if (area !== undefined) area.fill(0, 0, first.length); // the next read reuses the area
-    server.receive(wire.subarray(40_000)); // read before the pause took effect: kept, in order
-    await waitFor(async () => { await nextTurn(); return received.length === 600 && events.at(-1) === 'resume'; }, 30_000, 0);
+    t.false(server.receive(wire.subarray(40_000)), 'read before the transport paused: kept, in order');
+    t.is(received.length, 5);
+    let stops = 1;
+    while (!server.proceed()) {
+      stops++;
+      await nextTurn();
+    }
     t.deepEqual(received.map((m) => m.replace(/\.+$/, '')), Array.from({ length: 600 }, (_, i) => `m${i}`));
-    t.is(events.filter((e) => e === 'pause').length, events.filter((e) => e === 'resume').length);
-    t.is(events.at(-1), 'resume');
+    t.is(stops, 600 / 5, 'one stop per five messages, the last one included');
+    t.false(server.isStopped);
   });
 }
 
 for (const kind of CODEC_KINDS) {
-  test(`[${kind}] a sink with scheduleResume decides when processing goes on (the server waits for its send queue to drain)`, (t) => {
+  test(`[${kind}] a transport that asks again at each proceed() gets one frame at a time (the server while its send queue is full)`, (t) => {
     const received: string[] = [];
-    const resumes: Array<() => void> = [];
-    let backpressured = true;
     const server = new WebSocketProtocol(createCodec(kind), {
       message: (data) => received.push(data.toString()),
       write: () => undefined,
       closeTransport: () => t.fail('closed'),
-      shouldYield: () => backpressured,
-      scheduleResume: (resume) => resumes.push(resume),
     }, { role: 'server', maxPayload: 1 << 20 });
-    server.receive(clientFrames(10));
+    // Asked before the read (the queue was already full): the first frame is handled, then it stops.
+    server.yieldAfterFrame();
+    t.false(server.receive(clientFrames(10)));
     t.deepEqual(received, ['m0'], 'stopped after the first frame');
-    t.is(resumes.length, 1);
-    resumes.shift()!(); // still backpressured: one more frame, then it stops again
+    server.yieldAfterFrame(); // still full: one more frame, then it stops again
+    t.false(server.proceed());
     t.deepEqual(received, ['m0', 'm1']);
-    backpressured = false;
-    resumes.shift()!();
-    t.deepEqual(received, Array.from({ length: 10 }, (_, i) => `m${i}`), 'the rest, in order, once drained');
-    t.is(resumes.length, 0);
+    t.true(server.proceed(), 'drained: the rest, and caught up');
+    t.deepEqual(received, Array.from({ length: 10 }, (_, i) => `m${i}`), 'in order');
+    t.true(server.receive(clientFrames(3)), 'the request lapsed once it was served');
+    t.is(received.length, 13);
+  });
+
+  test(`[${kind}] a request made during a frame split over reads stops at that frame's end, not before`, (t) => {
+    const received: string[] = [];
+    const server = new WebSocketProtocol(createCodec(kind), {
+      message: (data) => received.push(data.toString()),
+      write: () => undefined,
+      closeTransport: () => t.fail('closed'),
+    }, { role: 'server', maxPayload: 1 << 20 });
+    const wire = clientFrames(3, 1); // three 200-byte messages
+    t.true(server.receive(wire.subarray(0, 100)), 'half a frame: nothing to stop at');
+    server.yieldAfterFrame();
+    t.false(server.receive(wire.subarray(100)));
+    t.is(received.length, 1, 'the split frame finished, then it stopped');
+    t.true(server.proceed());
+    t.is(received.length, 3);
   });
 }

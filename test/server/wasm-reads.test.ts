@@ -11,7 +11,7 @@ import tls from 'node:tls';
 import { createWasmCodec, READ_AREA_BYTES } from '../../src/codec/wasm-codec.js';
 import { JsCodec } from '../../src/codec/js-codec.js';
 import { readIntoMemory, memoryReadsSupported } from '../../src/server/wasm-reads.js';
-import { SocketLink } from '../../src/server/socket-io.js';
+import { SocketLink, type LinkOwner } from '../../src/server/socket-io.js';
 import { SendBudget } from '../../src/server/send-budget.js';
 import { listen } from '../../src/main-thread/server.js';
 import { makeCertificate } from '../helpers/certificate.js';
@@ -121,14 +121,20 @@ test('sockets that must keep the data path are refused, unchanged: TLS, bytes al
   t.deepEqual(verdicts, { empty: false, buffered: false, first: true, twice: false, tls: false });
 });
 
+/** An owner for a link under test: its reads go to `receive`, its other events are ignored. */
+function linkOwner(receive: (chunk: Uint8Array) => void): LinkOwner {
+  return { receive, drain: () => undefined, linkClosed: () => undefined, linkOverflowed: () => undefined, linkBackpressured: () => undefined };
+}
+
 test('SocketLink reads into memory when given an area, and through data events without one; both deliver every byte', async (t) => {
   for (const withArea of [true, false]) {
     const area = withArea ? createWasmCodec().readArea() : undefined;
     const received: Buffer[] = [];
     let link!: SocketLink;
     const { client, close } = await socketPair((socket) => {
-      link = new SocketLink(socket, { highWaterMark: 1 << 20, sendQueueLimit: 2 << 20, closeTimeoutMs: 1000, budget: new SendBudget(0, () => []) });
-      link.attach({ receive: (chunk) => received.push(Buffer.from(chunk)), drain: () => undefined, finish: () => undefined }, area);
+      link = new SocketLink(socket, { highWaterMark: 1 << 20, sendQueueLimit: 2 << 20, closeTimeoutMs: 1000, budget: new SendBudget(0, () => []) },
+        linkOwner((chunk) => received.push(Buffer.from(chunk))));
+      link.startReading(area);
       socket.resume(); // accepted paused, as the server's sockets are; the server resumes them too
     });
     t.teardown(close);
@@ -187,15 +193,12 @@ test('every write made while handling one read leaves in one writev, on both rea
       const write = internals._write.bind(socket);
       internals._writev = (chunks, cb) => { calls.push(chunks.length); writev(chunks, cb); };
       internals._write = (chunk, encoding, cb) => { calls.push(1); write(chunk, encoding, cb); };
-      const link = new SocketLink(socket, { highWaterMark: 1 << 20, sendQueueLimit: 2 << 20, closeTimeoutMs: 1000, budget: new SendBudget(0, () => []) });
-      link.attach({
-        receive: () => {
+      const link: SocketLink = new SocketLink(socket, { highWaterMark: 1 << 20, sendQueueLimit: 2 << 20, closeTimeoutMs: 1000, budget: new SendBudget(0, () => []) },
+        linkOwner(() => {
           reads++;
           for (let i = 0; i < 3; i++) link.write(Buffer.from(`reply ${i} `));
-        },
-        drain: () => undefined,
-        finish: () => undefined,
-      }, area);
+        }));
+      link.startReading(area);
       socket.resume();
     });
     t.teardown(close);
