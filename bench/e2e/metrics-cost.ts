@@ -1,5 +1,5 @@
 /**
- * `npm run bench:metrics`: what serving Prometheus metrics costs. `wasmsocket serve` without
+ * `npm run bench:metrics-cost`: what serving Prometheus metrics costs. `wasmsocket serve` without
  * metrics against the same server with `--metrics-port`, scraped every second during the run
  * the way Prometheus would (GET /metrics, the whole text read), inline and with one worker, on
  * the rows the cost target names: echo 20 B (1 and 4 in flight) and broadcast 28 B to 1 000.

@@ -6,7 +6,6 @@
  * hooks given to `listen()`, sums the node's state for /healthz, and joins other nodes through Redis.
  */
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { CloseCode } from '../protocol/close-codes.js';
@@ -15,9 +14,9 @@ import { ErrorLog } from '../apps/error-log.js';
 import { PoolPlacement } from '../pool/pool-placement.js';
 import { rejectionResponse } from '../handshake/handshake.js';
 import { HandshakeError } from '../protocol/errors.js';
-import { RedisBackplane } from '../pubsub/redis-backplane.js';
-import type { NodeHistory } from '../pubsub/relay.js';
-import { LocalHistory, MemoryHistory, messageEnvelope, type HistoryQuery, type HistoryReply, type StreamPosition } from '../pubsub/history.js';
+import type { RedisBackplane } from '../pubsub/redis-backplane.js';
+import { nodePubSub } from './node-pubsub.js';
+import { messageEnvelope, type MemoryHistory, type HistoryQuery, type HistoryReply, type StreamPosition } from '../pubsub/history.js';
 import { topicError } from '../pubsub/topics.js';
 import type { ConnectionSettings, NodeServices } from '../server/connection-server.js';
 import { runAuthorizeHook, type AuthorizeVerdict, type UpgradeRequest } from '../server/upgrade-request.js';
@@ -65,29 +64,13 @@ export class WasmSocketServer {
     const onError = resolved.onError ?? ((error) => errorLog.report(error));
     this.#settings = connectionSettings(resolved);
     this.#acceptor = new Acceptor(resolved, log, () => this.health(), () => this.#settings.tls);
-    const historyLimits = { size: resolved.historySize, ttlMs: resolved.historyTtlMs, maxBytes: resolved.maxHistoryBytes };
-    const keepsHistory = historyLimits.size > 0;
-    let history: NodeHistory | undefined;
-    if (resolved.redis !== undefined) {
-      const backplane = new RedisBackplane({
-        url: resolved.redis, nodeId: randomUUID(), log,
-        pingIntervalMs: resolved.redisPingIntervalMs, pingTimeoutMs: resolved.redisPingTimeoutMs,
-        history: keepsHistory ? historyLimits : undefined,
-        onMessage: (topic, payload, isBinary, offset) => this.#placement.fromBackplane(topic, payload, isBinary, offset),
-        countSubscribers: (topic) => this.#placement.presence(topic, false),
-      });
-      this.#backplane = backplane;
-      if (keepsHistory) {
-        history = {
-          sequence: (topic, message, done) => backplane.sequence(topic, message, done),
-          read: (topic, query, done) => backplane.read(topic, query, done),
-          otherNodes: (topic) => backplane.otherNodes(topic),
-        };
-      }
-    } else if (keepsHistory) {
-      this.#history = new MemoryHistory(historyLimits);
-      history = new LocalHistory(this.#history);
-    }
+    const pubsub = nodePubSub(resolved, log, {
+      onMessage: (topic, payload, isBinary, offset) => this.#placement.fromBackplane(topic, payload, isBinary, offset),
+      countSubscribers: (topic) => this.#placement.presence(topic, false),
+    });
+    this.#backplane = pubsub.backplane;
+    this.#history = pubsub.memory;
+    const { history } = pubsub;
     const authorize = resolved.authorize;
     const services: NodeServices = {
       authorize: authorize === undefined ? undefined : (request: UpgradeRequest) => runAuthorizeHook(authorize, request, onError),
