@@ -60,12 +60,13 @@ function withMetrics(spec: ServerSpec, colour: string): ServerSpec {
   };
 }
 
-/** The server built from another checkout (BENCH_BASELINE_CLI), inline. */
-function baselineBuild(cli: string): ServerSpec {
-  const spec = wasmsocket('wasm', 0, '#7f7f7f', 'wasmsocket wasm, inline, build without metrics (BENCH_BASELINE_CLI)');
+/** The server built from another checkout (BENCH_BASELINE_CLI), inline or with one worker. */
+function baselineBuild(cli: string, workers: 0 | 1): ServerSpec {
+  const mode = workers === 0 ? 'inline' : '1 worker';
+  const spec = wasmsocket('wasm', workers, workers === 0 ? '#7f7f7f' : '#b0b0b0', `wasmsocket wasm, ${mode}, build without metrics (BENCH_BASELINE_CLI)`);
   return {
     ...spec,
-    id: 'baseline-build-inline',
+    id: `baseline-build-${workers === 0 ? 'inline' : 'w1'}`,
     unavailable: existsSync(cli) ? undefined : `BENCH_BASELINE_CLI=${cli}: no such file`,
     args: (app, host, port, variant) => spec.args(app, host, port, variant)?.map((arg) => (arg === CLI ? cli : arg)),
   };
@@ -79,7 +80,7 @@ const servers = select([
   withMetrics(inlineOff, COLOURS.wasmJsInline),
   workerOff,
   withMetrics(workerOff, COLOURS.wasmJsWorker),
-  ...(baselineCli === undefined || baselineCli === '' ? [] : [baselineBuild(baselineCli)]),
+  ...(baselineCli === undefined || baselineCli === '' ? [] : [baselineBuild(baselineCli, 0), baselineBuild(baselineCli, 1)]),
 ], options.servers, 'server');
 const scenarios = select([
   echo(20, 100, durationS),
@@ -106,7 +107,7 @@ await runSuite({
   method: [
     'Servers: `wasmsocket serve --app echo|pubsub --codec wasm --workers 0|1`, and the same with `--metrics-port 0`, ' +
       `whose /metrics the harness GETs every ${SCRAPE_EVERY_MS / 1000} s during the run (each worker then also samples its event-loop delay every 20 ms). ` +
-      'The counters metrics read (messages, bytes, handshakes) are kept in every build, served or not: `BENCH_BASELINE_CLI=/path/to/dist/src/cli.js` adds the server of a build without them.',
+      'The counters metrics read (messages, bytes, handshakes) are kept in every build, served or not: `BENCH_BASELINE_CLI=/path/to/dist/src/cli.js` adds the servers (inline and 1 worker) of a build without them.',
     '**Placement: every server on core 0 (`taskset -c 0`), the load generator on core 1 (`taskset -c 1`); the scraper runs in the harness.**',
     `Echo: \`wasmsocket load --scenario echo --connections 100 --in-flight 1|4 --size 20\` for ${durationS} s. ${broadcastMethod()} Rate over ${STEADY_WINDOW}.`,
     `Ratio: each server ÷ the same mode without metrics. ${CLIENT_BOUND_METHOD}`,
