@@ -138,17 +138,25 @@ export interface BrokerStats {
   tooManySubscriptionsPerIp: number;
   /** Subscribes and publishes refused by the topic permissions. */
   forbidden: number;
+  /** Subscribes with `recover` whose missed messages were all still kept, and those told `recovered: false`. */
+  recovered: number;
+  notRecovered: number;
+  /** Messages sent from history to recovering subscribers. */
+  replayed: number;
 }
 
 /** The counters of BrokerStats, for summing them over threads. */
 export const BROKER_COUNTERS = [
   'published', 'received', 'deliveries', 'dropped', 'droppedBufferLimit', 'closedSlow', 'tooManySubscriptions', 'tooManyTotalSubscriptions', 'tooManySubscriptionsPerIp',
-  'forbidden',
+  'forbidden', 'recovered', 'notRecovered', 'replayed',
 ] as const satisfies readonly (keyof BrokerStats)[];
 
 export function emptyBrokerStats(): BrokerStats {
-  return { published: 0, received: 0, deliveries: 0, dropped: 0, droppedBufferLimit: 0, closedSlow: 0, tooManySubscriptions: 0, tooManyTotalSubscriptions: 0, tooManySubscriptionsPerIp: 0, forbidden: 0 };
+  return { published: 0, received: 0, deliveries: 0, dropped: 0, droppedBufferLimit: 0, closedSlow: 0, tooManySubscriptions: 0, tooManyTotalSubscriptions: 0, tooManySubscriptionsPerIp: 0, forbidden: 0, recovered: 0, notRecovered: 0, replayed: 0 };
 }
+
+/** History publishes one thread may have waiting for their offsets before its publishers wait. */
+const MAX_AWAITING_OFFSETS = 256;
 
 const OPCODE_TEXT = 1;
 const OPCODE_BINARY = 2;
@@ -166,6 +174,8 @@ export class Broker {
   readonly #closingSlow = new WeakSet<Subscriber>();
   /** Offsets and history, when the server keeps history. */
   #history: HistorySource | undefined;
+  /** History publishes of this thread sent for their offset and not back yet. */
+  #awaitingOffsets = 0;
   /** Subscribers between their subscribe to a history topic and its answer. */
   readonly #joining = new RecoveringSubscribers<Subscriber>();
 
@@ -257,7 +267,9 @@ export class Broker {
     this.stats.published++;
     const history = this.#history;
     if (options?.history === true && history !== undefined) {
+      this.#awaitingOffsets++;
       history.sequence(topic, payload, ({ payload: delivery, position, skipLocal }) => {
+        this.#awaitingOffsets--;
         if (skipLocal !== true) this.#deliver(topic, delivery, false, position?.offset ?? 0, options.except);
         options.onPublished?.(position);
       });
@@ -267,6 +279,16 @@ export class Broker {
     const delivered = this.#deliver(topic, payload, isBinary, 0, options?.except);
     options?.onPublished?.(undefined);
     return delivered;
+  }
+
+  /**
+   * This thread's history publishes are waiting for their offsets (from the main thread or Redis)
+   * in such numbers that their publishers should wait. Their fan-out happens when the offset
+   * comes back, not while the publisher is read; without this a fast publisher would be read far
+   * ahead of the deliveries, and the publishes in flight between threads would grow without bound.
+   */
+  get offsetsBacklogged(): boolean {
+    return this.#awaitingOffsets >= MAX_AWAITING_OFFSETS;
   }
 
   /** A publish from another node: delivered here only; `offset` when it has one. */
@@ -293,7 +315,10 @@ export class Broker {
     if (history === undefined) {
       const refusal = this.subscribe(topic, subscriber);
       // Nothing is kept, so nothing can be recovered: the client is told.
-      if (refusal === undefined) answer(recover === undefined ? {} : { recovered: false });
+      if (refusal === undefined) {
+        if (recover !== undefined) this.stats.notRecovered++;
+        answer(recover === undefined ? {} : { recovered: false });
+      }
       return refusal;
     }
     // Already joining: the first answer stands (its replay is on its way).
@@ -307,9 +332,14 @@ export class Broker {
       const joined: JoinAnswer = reply === undefined ? {} : { position: reply.position };
       if (recover !== undefined) joined.recovered = reply?.recovered === true;
       // Unsubscribed (or closed) meanwhile: the subscribe is still answered, with nothing replayed.
-      answer(held === undefined && recover !== undefined ? { ...joined, recovered: false } : joined);
+      if (held === undefined && recover !== undefined) joined.recovered = false;
+      if (joined.recovered === true) this.stats.recovered++;
+      else if (joined.recovered === false) this.stats.notRecovered++;
+      answer(joined);
       if (held === undefined) return;
-      for (const entry of reply?.entries ?? []) subscriber.deliverCompressing(entry.payload, false);
+      const entries = reply?.entries ?? [];
+      this.stats.replayed += entries.length;
+      for (const entry of entries) subscriber.deliverCompressing(entry.payload, false);
       for (const late of held) subscriber.deliverCompressing(late.payload, late.isBinary);
     });
     return undefined;

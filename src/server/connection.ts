@@ -295,8 +295,9 @@ export class Connection implements ApplicationConnection, Subscriber, BudgetedCo
         this.#handlerFailed(asError(error));
       }
     }
-    // The thread's budget for this turn: what a message's handler fans out is what it bounds.
-    if (turnBudgetSpent()) this.#machine.yieldAfterFrame();
+    // What a message's handler fans out is bounded per turn (the thread's budget), and for history
+    // publishes, whose fan-out waits for their offsets, by how many wait.
+    if (turnBudgetSpent() || this.#host.broker.offsetsBacklogged) this.#machine.yieldAfterFrame();
   }
 
   inflated(): void {
