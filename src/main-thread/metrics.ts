@@ -85,7 +85,11 @@ const COUNTERS: [name: string, help: string, labelNames: string[], read: Read][]
     [{ reason: 'max_subscriptions_per_ip' }, s.stats.pubsub.tooManySubscriptionsPerIp],
     [{ reason: 'forbidden' }, s.stats.pubsub.forbidden],
   ]],
-  // History and recovery (offsets, recovered and not recovered subscriptions) join here.
+  ['wasmsocket_pubsub_recoveries_total', 'Subscribes with recover, by result: every missed message replayed, or told recovered:false.', ['result'], (s) => [
+    [{ result: 'recovered' }, s.stats.pubsub.recovered],
+    [{ result: 'not_recovered' }, s.stats.pubsub.notRecovered],
+  ]],
+  ['wasmsocket_pubsub_replayed_total', 'Messages replayed from history to recovering subscribers.', [], (s) => one(s.stats.pubsub.replayed)],
   ['wasmsocket_connections_dropped_total', 'Connections closed or dropped for their send queues, by reason.', ['reason'], (s) => [
     [{ reason: 'send_queue_full' }, s.stats.buffers.closedSendQueueFull],
     [{ reason: 'buffer_limit' }, s.stats.buffers.closedBufferLimit],

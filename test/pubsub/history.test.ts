@@ -39,6 +39,8 @@ for (const workers of [0, 2]) {
       await c.until(() => c.messages().length > 0, 'the live delivery');
       t.deepEqual(c.messages(), [{ type: 'message', topic: 'room.a', data: 11, offset: 11 }]);
     }
+    // What /healthz and /metrics count: one recovery (5 replayed), two answered recovered:false.
+    t.like((await server.stats()).pubsub, { recovered: 1, notRecovered: 2, replayed: 5 });
     for (const c of [client, late, inWindow, otherEpoch]) c.close();
   });
 
