@@ -8,6 +8,12 @@
  * write callback makes Node take its slow writev path (a closure and a copy of the queue per
  * writev, a call per chunk) on broadcast's hottest path. And numbers, not frames, in the list: a
  * pointer to a new object stored in a long-lived array costs a write barrier per delivery.
+ *
+ * Small broadcast frames of one turn are not written one by one: they wait here (`batch`) and
+ * leave copied into one buffer, one write, when the turn's deliveries are written (`takeBatch`).
+ * A subscriber's writes of a turn through Node's Writable each cost a buffered-write record and a
+ * chunk in the writev; one copy of a hundred bytes costs less. Their bytes count as the socket's
+ * own from the delivery on (the copy is the socket's, not the shared frame).
  */
 import type { SharedFrame } from '../protocol/shared-frame.js';
 import { QUEUED_WRITE_OVERHEAD, type SendBudget } from './send-budget.js';
@@ -29,6 +35,10 @@ export class QueuedWrites {
   /** Bytes passed to the socket so far, and the end of the last settled write. */
   #written = 0;
   #settledTo = 0;
+  /** This turn's small frames, not yet passed to the socket; slots from #batchCount on are empty. */
+  #batch: (Uint8Array | undefined)[] = [];
+  #batchCount = 0;
+  #batchBytes = 0;
 
   constructor(budget: SendBudget) {
     this.#budget = budget;
@@ -45,14 +55,57 @@ export class QueuedWrites {
     this.#push(-1 - this.#budget.addShared(frame), frame.bytes.length);
   }
 
+  /** A small frame that leaves with the rest of this turn's (takeBatch); counted now. */
+  batch(frame: Uint8Array): void {
+    const count = this.#batchCount++;
+    if (count < this.#batch.length) this.#batch[count] = frame;
+    else this.#batch.push(frame);
+    this.#batchBytes += frame.length;
+    this.#budget.add(frame.length);
+  }
+
+  /** Bytes batched and not yet taken: queued for the socket, not yet in its `writableLength`. */
+  get batchedBytes(): number {
+    return this.#batchBytes;
+  }
+
+  /**
+   * This turn's batched frames as one buffer to write now (the frame itself when there is one),
+   * entered as one write; undefined when none is batched.
+   */
+  takeBatch(): Uint8Array | undefined {
+    const count = this.#batchCount, bytes = this.#batchBytes, frames = this.#batch;
+    if (count === 0) return undefined;
+    let out: Uint8Array;
+    if (count === 1) {
+      out = frames[0]!;
+      frames[0] = undefined;
+    } else {
+      out = Buffer.allocUnsafe(bytes);
+      let at = 0;
+      for (let i = 0; i < count; i++) {
+        const frame = frames[i]!;
+        out.set(frame, at);
+        at += frame.length;
+        frames[i] = undefined;
+      }
+    }
+    if (count > ROOM_KEPT) this.#batch = [];
+    this.#batchCount = 0;
+    this.#batchBytes = 0;
+    this.#push(bytes, bytes);
+    this.#budget.add(QUEUED_WRITE_OVERHEAD);
+    return out;
+  }
+
   /** Settles the writes the kernel has taken, given the socket's queue now (`writableLength`). */
   settle(stillQueued: number): void {
     if (this.#head < this.#tail) this.#settleTo(this.#written - stillQueued);
   }
 
-  /** No write is waiting to be settled. */
+  /** No write is waiting to be settled, and none to be taken. */
   get isEmpty(): boolean {
-    return this.#head === this.#tail;
+    return this.#head === this.#tail && this.#batchCount === 0;
   }
 
   /** Ready for another socket's stream (only when empty: nothing is left to settle). */
@@ -64,6 +117,11 @@ export class QueuedWrites {
   /** The socket is gone: what never left is released now. */
   releaseAll(): void {
     this.#settleTo(Infinity);
+    if (this.#batchCount === 0) return;
+    this.#budget.remove(this.#batchBytes);
+    this.#batch = [];
+    this.#batchCount = 0;
+    this.#batchBytes = 0;
   }
 
   #push(entry: number, bytes: number): void {

@@ -37,6 +37,12 @@ export interface SocketLinkOptions {
   spareQueues?: QueuedWrites[];
 }
 
+/**
+ * Broadcast frames up to this size are batched per socket and turn and copied into one write
+ * (QueuedWrites.batch); larger ones are written as they are, one buffer for every subscriber.
+ */
+const BATCHED_FRAME_MAX = 512;
+
 /** Spare queue records a server keeps: enough for the busy links of a turn, a bounded cost idle. */
 const SPARE_QUEUES_KEPT = 1024;
 
@@ -156,8 +162,9 @@ export class SocketLink {
     return this.#socket.remoteAddress ?? '';
   }
 
+  /** Bytes queued for the peer: in the socket's queue, and batched for the end of this turn. */
   get bufferedAmount(): number {
-    return this.#socket.writableLength;
+    return this.#socket.writableLength + (this.#queue?.batchedBytes ?? 0);
   }
 
   /** Tells the thread's budget of the writes the kernel has taken since it last looked. */
@@ -189,6 +196,7 @@ export class SocketLink {
     if (!this.#admits(first.length + (second?.length ?? 0))) return;
     traffic.bytesOut += first.length + (second?.length ?? 0);
     const queue = this.#queue ??= this.#takeQueue();
+    this.#writeBatch(queue); // what was delivered before goes first
     queue.settle(socket.writableLength);
     queue.queued(first.length);
     if (second === undefined) {
@@ -209,10 +217,22 @@ export class SocketLink {
     if (socket.destroyed || !socket.writable) return;
     if (!this.#admits(frame.bytes.length)) return;
     traffic.bytesOut += frame.bytes.length;
+    const queue = this.#queue ??= this.#takeQueue();
     // Settled when the turn's deliveries have been written (uncork), not at each one.
-    (this.#queue ??= this.#takeQueue()).queuedShared(frame);
-    socket.write(frame.bytes);
+    if ((this.#bits & CORKED) !== 0 && frame.bytes.length <= BATCHED_FRAME_MAX) {
+      queue.batch(frame.bytes);
+    } else {
+      this.#writeBatch(queue);
+      queue.queuedShared(frame);
+      socket.write(frame.bytes);
+    }
     this.#checkHighWater();
+  }
+
+  /** Writes the frames batched this turn (see QueuedWrites.batch), before anything written after them. */
+  #writeBatch(queue: QueuedWrites): void {
+    const batch = queue.takeBatch();
+    if (batch !== undefined) this.#socket.write(batch);
   }
 
   /**
@@ -222,7 +242,7 @@ export class SocketLink {
    * not what the application sends).
    */
   #admits(bytes: number): boolean {
-    const queued = this.#socket.writableLength;
+    const queued = this.bufferedAmount;
     if ((this.#bits & OVERFLOWED) === 0 && queued > this.#options.highWaterMark
       && queued + bytes > this.#options.sendQueueLimit + (bytes <= MAX_CONTROL_FRAME ? CONTROL_FRAME_ROOM : 0)) {
       this.#bits |= OVERFLOWED;
@@ -235,7 +255,7 @@ export class SocketLink {
   /** Backpressure: a peer that does not read stops being read from, so memory stays bounded. */
   #checkHighWater(): void {
     const socket = this.#socket;
-    if (socket.writableLength > this.#options.highWaterMark) {
+    if (this.bufferedAmount > this.#options.highWaterMark) {
       if ((this.#bits & PAUSED) === 0) {
         this.#bits |= PAUSED;
         socket.pause();
@@ -257,7 +277,7 @@ export class SocketLink {
 
   #onFlushed(): void {
     if ((this.#bits & PAUSED) === 0 || this.#socket.destroyed) return;
-    if (this.#socket.writableLength <= this.#options.highWaterMark) this.#onDrain();
+    if (this.bufferedAmount <= this.#options.highWaterMark) this.#onDrain();
     else this.#watchFlush(); // more was queued meanwhile
   }
 
@@ -283,12 +303,14 @@ export class SocketLink {
   uncork(): void {
     this.#bits &= ~CORKED;
     const socket = this.#socket;
+    if (this.#queue !== undefined && socket.writable) this.#writeBatch(this.#queue);
     socket.uncork();
     this.#settleQueue();
   }
 
   end(): void {
     // The server closes TCP first; a peer that never answers our FIN is dropped after the timeout.
+    if (this.#queue !== undefined && this.#socket.writable) this.#writeBatch(this.#queue);
     this.#socket.end();
     this.closing();
   }

@@ -276,6 +276,33 @@ test('subscribe and publish go to the host\'s broker: a publish reaches the subs
   t.is(frame.payload.toString(), 'news on a.b');
 });
 
+test('a turn\'s small deliveries leave copied into one buffer, in order with a reply sent between them, and count in bufferedAmount until written', async (t) => {
+  let counted = -1;
+  const app: Application = {
+    message: (conn, data) => {
+      if (data.toString() === 'sub') {
+        conn.send(conn.subscribe('news') === undefined ? 'subscribed' : 'refused');
+        return;
+      }
+      const before = conn.bufferedAmount;
+      conn.publish('news', 'first');
+      conn.publish('news', 'second');
+      counted = conn.bufferedAmount - before;
+      conn.send('reply');
+      conn.publish('news', 'third');
+    },
+  };
+  const { client, writes } = await serve(t, app);
+  await client.send(text('sub'));
+  t.is((await client.nextFrame()).payload.toString(), 'subscribed');
+  writes.length = 0;
+  await client.send(text('go'));
+  const frames = await client.nextFrames(4);
+  t.deepEqual(frames.map((f) => [f.opcode, f.payload.toString()]), [[Op.TEXT, 'first'], [Op.TEXT, 'second'], [Op.TEXT, 'reply'], [Op.TEXT, 'third']]);
+  t.is(counted, (2 + 5) + (2 + 6), 'the two deliveries, each a 2-byte header and its payload, are queued bytes at once');
+  t.deepEqual(writes, [3], 'one writev: the first two deliveries as one buffer, the reply, the third delivery');
+});
+
 for (const tls of [false, true]) {
   for (const workers of [0, 1]) {
     test(`[${tls ? 'wss' : 'ws'}, ${workers === 0 ? 'inline' : '1 worker'}] with a high-water mark under the socket's own, a connection stopped by a full send queue goes on once it drains`, async (t) => {
