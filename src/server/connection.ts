@@ -252,7 +252,9 @@ export class Connection implements ApplicationConnection, Subscriber, BudgetedCo
   receive(chunk: Uint8Array): void {
     if ((this.#state & FINISHED) !== 0) return;
     const machine = this.#machine;
-    if (this.link.backpressured) machine.yieldAfterFrame();
+    // A read that starts past the turn's budget handles one frame and waits for the next turn:
+    // a message of millions of frames is otherwise read without a pause (no message ends).
+    if (this.link.backpressured || turnBudgetSpent()) machine.yieldAfterFrame();
     if (!machine.receive(chunk)) this.#stopped();
   }
 
