@@ -7,7 +7,8 @@
  * worker that does not answer is counted at its last answer.
  */
 import { BROKER_COUNTERS } from '../pubsub/broker.js';
-import { addBucketCounts, copyBucketCounts } from '../metrics/bucket-counts.js';
+import { copyBucketCounts } from '../metrics/bucket-counts.js';
+import { addTrafficStats } from '../metrics/thread-traffic.js';
 import type { ServerStats } from './node-stats.js';
 import type { ThreadStats } from '../server/connection-server.js';
 
@@ -15,15 +16,7 @@ import type { ThreadStats } from '../server/connection-server.js';
 type Counters = Pick<ThreadStats, 'traffic' | 'pubsub' | 'buffers' | 'applicationErrors' | 'inflate' | 'idleCollections'>;
 
 function addCounters(into: Counters, from: Counters): void {
-  const traffic = into.traffic;
-  traffic.messagesIn += from.traffic.messagesIn;
-  traffic.messagesOut += from.traffic.messagesOut;
-  traffic.bytesIn += from.traffic.bytesIn;
-  traffic.bytesOut += from.traffic.bytesOut;
-  addBucketCounts(traffic.handshakeSeconds, from.traffic.handshakeSeconds);
-  for (const [status, count] of Object.entries(from.traffic.handshakeRefusals)) {
-    traffic.handshakeRefusals[status] = (traffic.handshakeRefusals[status] ?? 0) + count;
-  }
+  addTrafficStats(into.traffic, from.traffic);
   for (const key of BROKER_COUNTERS) into.pubsub[key] += from.pubsub[key];
   into.buffers.closedSendQueueFull += from.buffers.closedSendQueueFull;
   into.buffers.closedBufferLimit += from.buffers.closedBufferLimit;

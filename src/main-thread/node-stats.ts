@@ -4,8 +4,7 @@ import type { ThreadStats } from '../server/connection-server.js';
 import { idleCollectionStats, type IdleCollectionStats } from '../server/idle-collector.js';
 import { threadMemory, type ThreadMemory } from '../server/thread-memory.js';
 import type { PlacementStats } from '../server/placement.js';
-import { addBucketCounts, createBucketCounts } from '../metrics/bucket-counts.js';
-import { HANDSHAKE_SECONDS_BOUNDS, type TrafficStats } from '../metrics/thread-traffic.js';
+import { addTrafficStats, emptyTrafficStats, type TrafficStats } from '../metrics/thread-traffic.js';
 
 /** The node's counters: every thread's, summed. */
 export interface ServerStats {
@@ -37,19 +36,10 @@ export function nodeStats({ local, workers, relayed, pool }: PlacementStats): Se
   let bufferedAmount = 0;
   let applicationErrors = 0;
   const inflate = { inUseBytes: 0, peakBytes: 0, granted: 0, waited: 0, waiting: 0 };
-  const traffic: TrafficStats = {
-    messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, handshakeSeconds: createBucketCounts(HANDSHAKE_SECONDS_BOUNDS), handshakeRefusals: {},
-  };
+  const traffic = emptyTrafficStats();
   for (const thread of threads) {
     if (thread === undefined) continue;
-    traffic.messagesIn += thread.traffic.messagesIn;
-    traffic.messagesOut += thread.traffic.messagesOut;
-    traffic.bytesIn += thread.traffic.bytesIn;
-    traffic.bytesOut += thread.traffic.bytesOut;
-    addBucketCounts(traffic.handshakeSeconds, thread.traffic.handshakeSeconds);
-    for (const [status, count] of Object.entries(thread.traffic.handshakeRefusals)) {
-      traffic.handshakeRefusals[status] = (traffic.handshakeRefusals[status] ?? 0) + count;
-    }
+    addTrafficStats(traffic, thread.traffic);
     connections += thread.connections;
     applicationErrors += thread.applicationErrors;
     inflate.inUseBytes += thread.inflate.inUseBytes;

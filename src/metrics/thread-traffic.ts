@@ -4,7 +4,7 @@
  * of this module): the hot path adds to a number and does nothing else; the counts are read
  * when the node is scraped (ConnectionServer.stats()).
  */
-import { copyBucketCounts, createBucketCounts, observe, type BucketCounts } from './bucket-counts.js';
+import { addBucketCounts, copyBucketCounts, createBucketCounts, observe, type BucketCounts } from './bucket-counts.js';
 
 /** Upper bounds of the handshake-duration buckets, seconds. */
 export const HANDSHAKE_SECONDS_BOUNDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
@@ -43,6 +43,23 @@ export function noteHandshake(seconds: number): void {
 
 export function noteHandshakeRefused(status: number): void {
   handshakeRefusals[status] = (handshakeRefusals[status] ?? 0) + 1;
+}
+
+/** No traffic yet: what threads' stats are summed into. */
+export function emptyTrafficStats(): TrafficStats {
+  return { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, handshakeSeconds: createBucketCounts(HANDSHAKE_SECONDS_BOUNDS), handshakeRefusals: {} };
+}
+
+/** Adds one thread's traffic to a sum. */
+export function addTrafficStats(into: TrafficStats, from: TrafficStats): void {
+  into.messagesIn += from.messagesIn;
+  into.messagesOut += from.messagesOut;
+  into.bytesIn += from.bytesIn;
+  into.bytesOut += from.bytesOut;
+  addBucketCounts(into.handshakeSeconds, from.handshakeSeconds);
+  for (const [status, count] of Object.entries(from.handshakeRefusals)) {
+    into.handshakeRefusals[status] = (into.handshakeRefusals[status] ?? 0) + count;
+  }
 }
 
 export function trafficStats(): TrafficStats {
