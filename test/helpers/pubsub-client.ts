@@ -1,6 +1,7 @@
 /** A `ws` client speaking the pubsub app's JSON protocol, with awaitable replies. */
 import { once } from 'node:events';
 import WebSocket from 'ws';
+import { MessageWaits } from './message-waits.js';
 
 export interface Delivery { topic: string; data: unknown }
 
@@ -9,7 +10,7 @@ export class PubsubClient {
   readonly deliveries: Delivery[] = [];
   readonly replies: Array<Record<string, unknown>> = [];
   readonly binary: Buffer[] = [];
-  #waiters: Array<() => void> = [];
+  readonly #waits = new MessageWaits();
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
@@ -21,9 +22,7 @@ export class PubsubClient {
         if (message.type === 'message') this.deliveries.push({ topic: message.topic as string, data: message.data });
         else this.replies.push(message);
       }
-      const waiters = this.#waiters;
-      this.#waiters = [];
-      for (const wake of waiters) wake();
+      this.#waits.wake();
     });
   }
 
@@ -36,19 +35,7 @@ export class PubsubClient {
 
   /** Resolves once `condition` holds, re-checked after every message; rejects after `timeoutMs`. */
   until(condition: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-    if (condition()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
-      const check = () => {
-        if (condition()) {
-          clearTimeout(timer);
-          resolve();
-        } else {
-          this.#waiters.push(check);
-        }
-      };
-      this.#waiters.push(check);
-    });
+    return this.#waits.until(condition, what, timeoutMs);
   }
 
   send(message: unknown): void {

@@ -4,6 +4,7 @@
  */
 import { once } from 'node:events';
 import WebSocket from 'ws';
+import { MessageWaits } from './message-waits.js';
 
 export type Reply = Record<string, unknown>;
 
@@ -12,15 +13,13 @@ export class StreamClient {
   /** Every message received, in order. */
   readonly received: Reply[] = [];
   #nextId = 1;
-  #waiters: Array<() => void> = [];
+  readonly #waits = new MessageWaits();
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
     ws.on('message', (data) => {
       this.received.push(JSON.parse(String(data)) as Reply);
-      const waiters = this.#waiters;
-      this.#waiters = [];
-      for (const wake of waiters) wake();
+      this.#waits.wake();
     });
   }
 
@@ -41,19 +40,7 @@ export class StreamClient {
   }
 
   until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-    if (condition()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
-      const check = (): void => {
-        if (condition()) {
-          clearTimeout(timer);
-          resolve();
-        } else {
-          this.#waiters.push(check);
-        }
-      };
-      this.#waiters.push(check);
-    });
+    return this.#waits.until(condition, what, timeoutMs);
   }
 
   send(message: unknown): void {
