@@ -7,6 +7,7 @@ import test from 'ava';
 import { createCodec } from '../../src/codec/select.js';
 import { WebSocketProtocol } from '../../src/protocol/protocol.js';
 import { CODEC_KINDS } from '../helpers/codecs.js';
+import type { CodecKind } from '../../src/codec/codec.js';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -19,6 +20,17 @@ function clientFrames(count: number, fragmentEvery = 0): Buffer {
   }, { role: 'client', maxPayload: 1 << 20 });
   for (let i = 0; i < count; i++) client.send(fragmentEvery > 0 && i % fragmentEvery === 0 ? `m${i}`.padEnd(200, '.') : `m${i}`);
   return Buffer.concat(bytes);
+}
+
+/** A server-role protocol that keeps the text of each message it hands on. */
+function collectingServer(kind: CodecKind, closed: () => void): { server: WebSocketProtocol; received: string[] } {
+  const received: string[] = [];
+  const server = new WebSocketProtocol(createCodec(kind), {
+    message: (data) => received.push(data.toString()),
+    write: () => undefined,
+    closeTransport: closed,
+  }, { role: 'server', maxPayload: 1 << 20 });
+  return { server, received };
 }
 
 for (const kind of CODEC_KINDS) {
@@ -55,12 +67,7 @@ for (const kind of CODEC_KINDS) {
 
 for (const kind of CODEC_KINDS) {
   test(`[${kind}] a transport that asks again at each proceed() gets one frame at a time (the server while its send queue is full)`, (t) => {
-    const received: string[] = [];
-    const server = new WebSocketProtocol(createCodec(kind), {
-      message: (data) => received.push(data.toString()),
-      write: () => undefined,
-      closeTransport: () => t.fail('closed'),
-    }, { role: 'server', maxPayload: 1 << 20 });
+    const { server, received } = collectingServer(kind, () => t.fail('closed'));
     // Asked before the read (the queue was already full): the first frame is handled, then it stops.
     server.yieldAfterFrame();
     t.false(server.receive(clientFrames(10)));
@@ -75,12 +82,7 @@ for (const kind of CODEC_KINDS) {
   });
 
   test(`[${kind}] a request made during a frame split over reads stops at that frame's end, not before`, (t) => {
-    const received: string[] = [];
-    const server = new WebSocketProtocol(createCodec(kind), {
-      message: (data) => received.push(data.toString()),
-      write: () => undefined,
-      closeTransport: () => t.fail('closed'),
-    }, { role: 'server', maxPayload: 1 << 20 });
+    const { server, received } = collectingServer(kind, () => t.fail('closed'));
     const wire = clientFrames(3, 1); // three 200-byte messages
     t.true(server.receive(wire.subarray(0, 100)), 'half a frame: nothing to stop at');
     server.yieldAfterFrame();
