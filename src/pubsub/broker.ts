@@ -21,6 +21,7 @@ import { SharedFrame } from '../protocol/shared-frame.js';
 import { SubscriptionIndex } from './topics.js';
 import type { HistoryQuery, HistoryReply, HistorySource, StreamPosition } from './history.js';
 import { RecoveringSubscribers } from './recovery.js';
+import { awaitTurnEnd, BATCHED_PUBLISH_MAX, TurnBatch, type BatchHolder } from './turn-batch.js';
 
 /** A connection as the broker sees it. */
 export interface Subscriber {
@@ -36,7 +37,10 @@ export interface Subscriber {
    * takeover); `own`, through its own compressor (context takeover).
    */
   readonly deflate: SubscriberDeflate | undefined;
-  /** Queues a ready frame (the same one for every subscriber); frames written in the same turn leave in one syscall. */
+  /**
+   * Queues ready frames (the same bytes for every subscriber: one message's frame, or a turn's
+   * frames of one topic); frames written in the same turn leave in one syscall.
+   */
   deliver(frame: SharedFrame): void;
   /** Compresses a publish with its own compressor and queues it like deliver(). */
   deliverCompressing(payload: Uint8Array, isBinary: boolean): void;
@@ -161,7 +165,7 @@ const MAX_AWAITING_OFFSETS = 256;
 const OPCODE_TEXT = 1;
 const OPCODE_BINARY = 2;
 
-export class Broker {
+export class Broker implements BatchHolder {
   readonly stats: BrokerStats = emptyBrokerStats();
   readonly #index = new SubscriptionIndex<Subscriber>();
   readonly #options: BrokerOptions;
@@ -178,10 +182,13 @@ export class Broker {
   #awaitingOffsets = 0;
   /** Subscribers between their subscribe to a history topic and its answer. */
   readonly #joining = new RecoveringSubscribers<Subscriber>();
+  /** This turn's plain publishes to one topic, fanned out together (turn-batch.ts). */
+  readonly #batch: TurnBatch;
 
   constructor(options: BrokerOptions, pressure?: SendPressure) {
     this.#options = options;
     this.#pressure = pressure;
+    this.#batch = new TurnBatch(options.codec);
   }
 
   /** Connects the broker to other nodes; patterns subscribed so far are announced to it. */
@@ -213,6 +220,8 @@ export class Broker {
   /** Subscribes, unless a limit says no (counted); subscribing again to a pattern is no change. */
   subscribe(pattern: string, subscriber: Subscriber): PubSubRefusal | undefined {
     if (this.#index.has(pattern, subscriber)) return undefined;
+    // What was published before the subscribe is not for it.
+    this.fanOut();
     const { maxSubscriptions, maxTotalSubscriptions } = this.#options;
     if (this.#index.patternCount(subscriber) >= maxSubscriptions) {
       this.stats.tooManySubscriptions++;
@@ -235,6 +244,8 @@ export class Broker {
   }
 
   unsubscribe(pattern: string, subscriber: Subscriber): void {
+    // What was published before the unsubscribe still is.
+    this.fanOut();
     if (!this.#index.remove(pattern, subscriber)) return;
     if (this.#joining.size !== 0) this.#joining.cancel(pattern, subscriber);
     this.#released(subscriber, 1);
@@ -243,6 +254,7 @@ export class Broker {
 
   /** Forgets a connection that closed. */
   removeSubscriber(subscriber: Subscriber): void {
+    this.fanOut();
     const patterns = this.#index.removeAll(subscriber);
     if (this.#joining.size !== 0) this.#joining.cancelAll(subscriber);
     this.#released(subscriber, patterns.length);
@@ -260,10 +272,11 @@ export class Broker {
   }
 
   /**
-   * A publish from this node: delivered here, and sent to the other threads and nodes. Returns
-   * this thread's deliveries (0 for a history publish: it is delivered once it has its offset).
+   * A publish from this node: delivered here (at the end of the turn, with the turn's other
+   * publishes to the topic, or at once when it cannot wait: see #deliver), and sent to the other
+   * threads and nodes. A history publish is delivered once it has its offset.
    */
-  publish(topic: string, payload: Uint8Array, isBinary: boolean, options?: PublishOptions): number {
+  publish(topic: string, payload: Uint8Array, isBinary: boolean, options?: PublishOptions): void {
     this.stats.published++;
     const history = this.#history;
     if (options?.history === true && history !== undefined) {
@@ -273,12 +286,11 @@ export class Broker {
         if (skipLocal !== true) this.#deliver(topic, delivery, false, position?.offset ?? 0, options.except);
         options.onPublished?.(position);
       });
-      return 0;
+      return;
     }
     this.#backplane?.publish(topic, payload, isBinary);
-    const delivered = this.#deliver(topic, payload, isBinary, 0, options?.except);
+    this.#deliver(topic, payload, isBinary, 0, options?.except);
     options?.onPublished?.(undefined);
-    return delivered;
   }
 
   /**
@@ -292,14 +304,28 @@ export class Broker {
   }
 
   /** A publish from another node: delivered here only; `offset` when it has one. */
-  publishFromBackplane(topic: string, payload: Uint8Array, isBinary: boolean, offset = 0): number {
+  publishFromBackplane(topic: string, payload: Uint8Array, isBinary: boolean, offset = 0): void {
     this.stats.received++;
-    return this.#deliver(topic, payload, isBinary, offset);
+    this.#deliver(topic, payload, isBinary, offset);
   }
 
   /** A publish relayed from another thread of this node (counted where it entered the node). */
-  deliver(topic: string, payload: Uint8Array, isBinary: boolean, offset = 0): number {
-    return this.#deliver(topic, payload, isBinary, offset);
+  deliver(topic: string, payload: Uint8Array, isBinary: boolean, offset = 0): void {
+    this.#deliver(topic, payload, isBinary, offset);
+  }
+
+  /** Delivers the publishes batched this turn now (turn-batch.ts). */
+  fanOut(): void {
+    const batch = this.#batch;
+    if (batch.count === 0) return;
+    const count = batch.count;
+    const topic = batch.topic;
+    const frames = batch.take();
+    this.#index.match(topic, (subscriber) => {
+      if (!this.#admits(subscriber, count)) return;
+      this.stats.deliveries += count;
+      subscriber.deliver(frames);
+    });
   }
 
   /**
@@ -358,43 +384,26 @@ export class Broker {
     else this.#history.presence(topic, local, done);
   }
 
-  #deliver(topic: string, payload: Uint8Array, isBinary: boolean, offset: number, except?: Subscriber): number {
+  #deliver(topic: string, payload: Uint8Array, isBinary: boolean, offset: number, except?: Subscriber): void {
+    const compressor = this.#options.compressor;
+    const compressed = compressor !== undefined && compresses(compressor, payload.length);
+    const joining = offset !== 0 && this.#joining.size !== 0 ? this.#joining.joining(topic) : undefined;
+    if (!compressed && except === undefined && joining === undefined && payload.length <= BATCHED_PUBLISH_MAX) {
+      const batch = this.#batch;
+      if (!batch.takes(topic, payload.length)) this.fanOut();
+      if (batch.count === 0) awaitTurnEnd(this);
+      batch.add(topic, payload, isBinary ? OPCODE_BINARY : OPCODE_TEXT);
+      return;
+    }
+    // Delivered one by one, now: what was batched before goes first.
+    this.fanOut();
     let frame: SharedFrame | undefined;
     /** Compressed frames of this publish by window size, built on first use. */
     let compressedFrames: Map<number, SharedFrame> | undefined;
-    const { slowSubscriberBytes, slowPolicy, compressor } = this.#options;
-    const compressed = compressor !== undefined && compresses(compressor, payload.length);
-    const pressure = this.#pressure;
-    /** The fair share, read once per publish when first needed. */
-    let share = -1;
-    const joining = offset !== 0 && this.#joining.size !== 0 ? this.#joining.joining(topic) : undefined;
-    return this.#index.match(topic, (subscriber) => {
+    this.#index.match(topic, (subscriber) => {
       if (subscriber === except) return;
       if (joining !== undefined && this.#joining.intercept(joining, topic, subscriber, offset, payload, isBinary)) return;
-      if (subscriber.backlog > slowSubscriberBytes) {
-        if (slowPolicy === 'drop') {
-          this.stats.dropped++;
-        } else if (!this.#closingSlow.has(subscriber)) {
-          this.#closingSlow.add(subscriber);
-          this.stats.closedSlow++;
-          subscriber.closeAsTooSlow();
-        }
-        return;
-      }
-      // Checked at every delivery: the total moves with each one.
-      if (pressure !== undefined && pressure.shedding) {
-        if (share < 0) share = pressure.fairShare();
-        if (subscriber.queued >= share || (slowPolicy === 'drop' && pressure.full)) {
-          if (slowPolicy === 'drop') {
-            this.stats.droppedBufferLimit++;
-          } else if (!this.#closingSlow.has(subscriber)) {
-            this.#closingSlow.add(subscriber);
-            this.stats.closedSlow++;
-            subscriber.drop();
-          }
-          return;
-        }
-      }
+      if (!this.#admits(subscriber, 1)) return;
       this.stats.deliveries++;
       const deflate = compressed ? subscriber.deflate : undefined;
       if (deflate === undefined) {
@@ -413,6 +422,36 @@ export class Broker {
         subscriber.deliver(shared);
       }
     });
+  }
+
+  /**
+   * Whether `subscriber` takes `count` more deliveries now, checked at every delivery (the
+   * thread's total moves with each one); those it does not take are counted, and the
+   * slow-subscriber policy applied.
+   */
+  #admits(subscriber: Subscriber, count: number): boolean {
+    const { slowSubscriberBytes, slowPolicy } = this.#options;
+    if (subscriber.backlog > slowSubscriberBytes) {
+      if (slowPolicy === 'drop') {
+        this.stats.dropped += count;
+      } else if (!this.#closingSlow.has(subscriber)) {
+        this.#closingSlow.add(subscriber);
+        this.stats.closedSlow++;
+        subscriber.closeAsTooSlow();
+      }
+      return false;
+    }
+    const pressure = this.#pressure;
+    if (pressure === undefined || !pressure.shedding) return true;
+    if (subscriber.queued < pressure.fairShare() && !(slowPolicy === 'drop' && pressure.full)) return true;
+    if (slowPolicy === 'drop') {
+      this.stats.droppedBufferLimit += count;
+    } else if (!this.#closingSlow.has(subscriber)) {
+      this.#closingSlow.add(subscriber);
+      this.stats.closedSlow++;
+      subscriber.drop();
+    }
+    return false;
   }
 
   /** One unmasked frame holding the whole message; `compressed` sets RSV1. */

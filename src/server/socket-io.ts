@@ -10,6 +10,7 @@ import { readIntoMemory } from './wasm-reads.js';
 import type { SendBudget } from './send-budget.js';
 import { QueuedWrites } from './queued-writes.js';
 import { traffic } from '../metrics/thread-traffic.js';
+import { fanOutBatchedBroadcasts, onTurnEnd, scheduleTurnEnd } from '../pubsub/turn-batch.js';
 
 /**
  * Settings every link of a server shares (one object per server, not one per connection: an
@@ -191,6 +192,8 @@ export class SocketLink {
   }
 
   write(first: Uint8Array, second?: Uint8Array): void {
+    // The thread's broadcasts batched for this turn were published before this write.
+    fanOutBatchedBroadcasts();
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable) return;
     if (!this.#admits(first.length + (second?.length ?? 0))) return;
@@ -294,7 +297,7 @@ export class SocketLink {
       this.#backlogAtCork = socket.writableLength;
       socket.cork();
       corkedLinks.push(this);
-      if (corkedLinks.length === 1) setImmediate(uncorkAll);
+      scheduleTurnEnd();
     }
     return true;
   }
@@ -309,6 +312,7 @@ export class SocketLink {
   }
 
   end(): void {
+    fanOutBatchedBroadcasts();
     // The server closes TCP first; a peer that never answers our FIN is dropped after the timeout.
     if (this.#queue !== undefined && this.#socket.writable) this.#writeBatch(this.#queue);
     this.#socket.end();
@@ -403,6 +407,8 @@ const CONTROL_FRAME_ROOM = 4096;
 
 /** Links corked by deliver() during this turn. */
 let corkedLinks: SocketLink[] = [];
+
+onTurnEnd(uncorkAll);
 
 function uncorkAll(): void {
   // Writing out a turn's deliveries is progress, even for a worker none of whose sockets sends

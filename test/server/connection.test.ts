@@ -276,7 +276,7 @@ test('subscribe and publish go to the host\'s broker: a publish reaches the subs
   t.is(frame.payload.toString(), 'news on a.b');
 });
 
-test('a turn\'s small deliveries leave copied into one buffer, in order with a reply sent between them, and count in bufferedAmount until written', async (t) => {
+test('a turn\'s small deliveries leave copied into one buffer, in order with a reply sent between them, and count in bufferedAmount from the reply on until written', async (t) => {
   let counted = -1;
   const app: Application = {
     message: (conn, data) => {
@@ -287,8 +287,8 @@ test('a turn\'s small deliveries leave copied into one buffer, in order with a r
       const before = conn.bufferedAmount;
       conn.publish('news', 'first');
       conn.publish('news', 'second');
-      counted = conn.bufferedAmount - before;
       conn.send('reply');
+      counted = conn.bufferedAmount - before;
       conn.publish('news', 'third');
     },
   };
@@ -299,7 +299,7 @@ test('a turn\'s small deliveries leave copied into one buffer, in order with a r
   await client.send(text('go'));
   const frames = await client.nextFrames(4);
   t.deepEqual(frames.map((f) => [f.opcode, f.payload.toString()]), [[Op.TEXT, 'first'], [Op.TEXT, 'second'], [Op.TEXT, 'reply'], [Op.TEXT, 'third']]);
-  t.is(counted, (2 + 5) + (2 + 6), 'the two deliveries, each a 2-byte header and its payload, are queued bytes at once');
+  t.is(counted, (2 + 5) + (2 + 6) + (2 + 5), 'the two deliveries (fanned out before the reply) and the reply, each a 2-byte header and its payload, are queued bytes until the turn ends');
   t.deepEqual(writes, [3], 'one writev: the first two deliveries as one buffer, the reply, the third delivery');
 });
 
