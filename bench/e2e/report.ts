@@ -116,7 +116,8 @@ function matrixCell(row: Row, id: string, baseline: string, reference: string | 
   return parts.join('<br>') + failed;
 }
 
-function verdict(target: TargetResult): string {
+/** "met (goal ≥ 0.80×, 12% margin)" or "**missed** (goal ≥ 0.80×: 5% short)"; "not measured" without a ratio. */
+export function verdict(target: TargetResult): string {
   if (target.met === undefined) return 'not measured (a run failed)';
   const goal = target.atLeast !== undefined ? target.atLeast : target.atMost!;
   const sign = target.atLeast !== undefined ? '≥' : '≤';

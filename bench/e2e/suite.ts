@@ -189,7 +189,8 @@ function evaluateTargets(config: SuiteConfig, rows: Row[]): TargetResult[] {
   });
 }
 
-function describeEnvironment(servers: readonly ServerSpec[]): Record<string, string> {
+/** The harness's Node, which Node ran which server, the CPU, the load average and the commit, for a report's header. */
+export function describeEnvironment(servers: readonly ServerSpec[]): Record<string, string> {
   const git = (args: string[]) => {
     try {
       // stderr ignored: a copy of the repo without .git (a benchmark box) reports '?'.

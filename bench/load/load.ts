@@ -17,18 +17,14 @@ import type { LoadResult, Progress } from '../../src/load/run.js';
 import { count, median, percent, ratio } from '../e2e/format.js';
 import { steadyWindow } from '../e2e/measure.js';
 import { describeNode, shownPath } from '../e2e/node-binaries.js';
-import { freePort, installCleanup, spawnPinned, stopProcess, waitForPort, type Pinned } from '../e2e/processes.js';
-import { ProcSampler } from '../e2e/sampler.js';
+import { installCleanup, spawnPinned, stopProcess } from '../e2e/processes.js';
+import type { ProcSampler } from '../e2e/sampler.js';
 import { COLOURS, ROOT, uwsServer, wasmsocket, type AppKind, type ServerSpec } from '../e2e/servers.js';
-import { buildWsgen, parseWsgenOutput, wsgenArgs, type WsgenRun } from '../reference/wsgen.js';
+import { failedSample, GENERATOR_CPU, HOST, SERVER_CPU, startPinnedServer, type GeneratorSample } from '../reference/pinned-server.js';
+import { buildWsgen, runWsgen, WSGEN_WARMUP_S, type WsgenRun } from '../reference/wsgen.js';
 
-const HOST = '127.0.0.1';
-const SERVER_CPU = '0';
-const GENERATOR_CPU = '1';
 const LOAD_DRIVER = join(ROOT, 'dist', 'bench', 'e2e', 'load-driver.js');
 const RESULTS = join(ROOT, 'bench', 'results', 'load.md');
-/** The reference's warm-up before its measured window, like the load tool's ramp and go delay. */
-const WARMUP_S = 1;
 /** Past the duration: connecting, draining and closing, generously. */
 const GRACE_S = 30;
 
@@ -39,7 +35,7 @@ interface Row {
   /** What the row's ratio should reach (the issue's targets). */
   target: number;
   unit: string;
-  reference: Omit<WsgenRun, 'port' | 'seconds'>;
+  reference: Omit<WsgenRun, 'port' | 'seconds' | 'warmupS'>;
   loadArgs: string[];
 }
 
@@ -62,15 +58,6 @@ const ROWS: Row[] = [
 ];
 
 const SERVERS: ServerSpec[] = [uwsServer(COLOURS.uws), wasmsocket('wasm', 0, COLOURS.wasmWasmInline, 'wasmsocket, inline')];
-
-/** One generator's run against one server: its rate, its CPU, the server's CPU meanwhile. */
-interface GeneratorSample {
-  rate: number;
-  /** The generator's busiest thread (the load tool runs one; the reference is one). */
-  cpuPercent: number;
-  serverCpuPercent: number;
-  error?: string;
-}
 
 interface RowResult {
   row: Row;
@@ -114,17 +101,6 @@ function unsupported(row: Row): string | undefined {
   }
 }
 
-async function startServer(server: ServerSpec, app: AppKind): Promise<{ proc: Pinned; port: number; sampler: ProcSampler }> {
-  if (server.unavailable !== undefined) throw new Error(server.unavailable);
-  const port = await freePort();
-  const args = server.args(app, HOST, port);
-  if (args === undefined) throw new Error(`${server.label} has no ${app} app`);
-  const proc = spawnPinned(SERVER_CPU, server.node, args, server.env ?? {}, ROOT);
-  await waitForPort(proc, HOST, port);
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  return { proc, port, sampler: new ProcSampler(proc.pid) };
-}
-
 async function runTool(row: Row, port: number, seconds: number, server: ProcSampler): Promise<GeneratorSample> {
   const args = [`ws://${HOST}:${port}/`, ...row.loadArgs, '--ramp', '0', '--threads', '1', '--duration', String(seconds)];
   const proc = spawnPinned(GENERATOR_CPU, process.execPath, [LOAD_DRIVER, ...args], {}, ROOT);
@@ -132,7 +108,7 @@ async function runTool(row: Row, port: number, seconds: number, server: ProcSamp
   const { code, signal } = await proc.exited;
   clearTimeout(timer);
   const line = proc.stdout().trim().split('\n').reverse().find((text) => text.startsWith('{'));
-  if (line === undefined) return failed(`load exit ${signal ?? code}: ${proc.stderrTail()}`);
+  if (line === undefined) return failedSample(`load exit ${signal ?? code}: ${proc.stderrTail()}`);
   const { result, progress, originMs } = JSON.parse(line) as { result: LoadResult; progress: Progress[]; originMs: number };
   const steady = steadyWindow(progress, seconds, result.connect.rampS);
   const onOurClock = (elapsedS: number) => originMs - performance.timeOrigin + elapsedS * 1000;
@@ -145,30 +121,13 @@ async function runTool(row: Row, port: number, seconds: number, server: ProcSamp
   };
 }
 
-async function runReference(binary: string, row: Row, port: number, seconds: number, server: ProcSampler): Promise<GeneratorSample> {
-  const startedAt = performance.now();
-  const proc = spawnPinned(GENERATOR_CPU, binary, wsgenArgs({ ...row.reference, port, seconds, warmupS: WARMUP_S }), {}, ROOT);
-  const timer = setTimeout(() => proc.child.kill('SIGKILL'), (seconds + WARMUP_S + GRACE_S) * 1000);
-  const { code, signal } = await proc.exited;
-  clearTimeout(timer);
-  const result = parseWsgenOutput(proc.stdout());
-  if (result === undefined || code !== 0) return failed(`wsgen exit ${signal ?? code}: ${proc.stderrTail()}`);
-  // Its window is the last `seconds` before it printed (connecting and warm-up come first).
-  const endedAt = performance.now();
-  return { rate: result.perSecond, cpuPercent: result.cpuPercent, serverCpuPercent: server.cpuPercent(Math.max(startedAt, endedAt - result.seconds * 1000), endedAt) };
-}
-
-function failed(error: string): GeneratorSample {
-  return { rate: NaN, cpuPercent: NaN, serverCpuPercent: NaN, error: error.replace(/\s+/g, ' ').slice(0, 240) };
-}
-
 async function measureRound(binary: string, entry: RowResult, seconds: number, toolFirst: boolean): Promise<void> {
-  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  let server: Awaited<ReturnType<typeof startPinnedServer>> | undefined;
   try {
-    server = await startServer(entry.server, entry.row.app);
+    server = await startPinnedServer(entry.server, entry.row.app);
     const { port, sampler } = server;
     const tool = () => runTool(entry.row, port, seconds, sampler).then((sample) => { entry.tool.push(sample); });
-    const reference = () => runReference(binary, entry.row, port, seconds, sampler).then((sample) => { entry.reference.push(sample); });
+    const reference = () => runWsgen(binary, { ...entry.row.reference, port, seconds }, sampler).then((sample) => { entry.reference.push(sample); });
     if (toolFirst) {
       await tool();
       await reference();
@@ -177,7 +136,7 @@ async function measureRound(binary: string, entry: RowResult, seconds: number, t
       await tool();
     }
   } catch (error) {
-    const sample = failed(`server: ${(error as Error).message}`);
+    const sample = failedSample(`server: ${(error as Error).message}`);
     entry.tool.push(sample);
     entry.reference.push(sample);
   } finally {
@@ -225,7 +184,7 @@ ${startLoad.map((n) => n.toFixed(2)).join(' / ')} (1/5/15 min).
 
 Each row: one server process per round on core ${SERVER_CPU}; on core ${GENERATOR_CPU}, one thread of \`wasmsocket load\`
 (\`--threads 1 --ramp 0\`, rate over its steady window) and \`bench/reference/wsgen\` (a minimal epoll client in C,
-${gcc}, \`-O2\`; ${WARMUP_S} s warm-up, then its window) take turns against it, in alternating order per round.
+${gcc}, \`-O2\`; ${WSGEN_WARMUP_S} s warm-up, then its window) take turns against it, in alternating order per round.
 ${options.rounds} round${options.rounds === 1 ? '' : 's'} of ${options.seconds} s; medians. **load/C** is the median over rounds of
 the two generators' rates against the same server process; the target is the ratio one thread of the load tool
 must reach. **CPU** is each generator's own CPU time per second of wall time (the load tool's busiest thread, from

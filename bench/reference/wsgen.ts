@@ -1,15 +1,22 @@
 /**
  * The reference load generator (wsgen.c, a minimal epoll WebSocket client in C): compiled with gcc
- * on demand into dist/bench/reference/ (no binary is committed), and its command line built and
- * its one JSON line read here, so every benchmark runs it the same way.
+ * on demand into dist/bench/reference/ (no binary is committed), and its command line built, its
+ * one JSON line read and its run on the generator's core made here, so every benchmark runs it the same way.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnPinned } from '../e2e/processes.js';
+import type { ProcSampler } from '../e2e/sampler.js';
 import { ROOT } from '../e2e/servers.js';
+import { failedSample, GENERATOR_CPU, type GeneratorSample } from './pinned-server.js';
 
 export const WSGEN_SOURCE = join(ROOT, 'bench', 'reference', 'wsgen.c');
 export const WSGEN_BINARY = join(ROOT, 'dist', 'bench', 'reference', 'wsgen');
+/** Its warm-up before its measured window, like the load tool's ramp and go delay. */
+export const WSGEN_WARMUP_S = 1;
+/** Past the warm-up and the window: connecting, subscribing and closing, generously. */
+const GRACE_S = 30;
 
 export interface WsgenRun {
   mode: 'echo' | 'broadcast';
@@ -67,4 +74,25 @@ export function parseWsgenOutput(stdout: string): WsgenResult | undefined {
   const line = stdout.trim().split('\n').pop();
   if (line === undefined || !line.startsWith('{')) return undefined;
   return JSON.parse(line) as WsgenResult;
+}
+
+/**
+ * Runs wsgen on GENERATOR_CPU against a server whose process `server` samples: its rate and CPU
+ * over its measured window, and the server's CPU (and wait for a core) over the same window.
+ */
+export async function runWsgen(binary: string, run: Omit<WsgenRun, 'warmupS'>, server: ProcSampler): Promise<GeneratorSample> {
+  const startedAt = performance.now();
+  const proc = spawnPinned(GENERATOR_CPU, binary, wsgenArgs({ ...run, warmupS: WSGEN_WARMUP_S }), {}, ROOT);
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), (run.seconds + WSGEN_WARMUP_S + GRACE_S) * 1000);
+  const { code, signal } = await proc.exited;
+  clearTimeout(timer);
+  const result = parseWsgenOutput(proc.stdout());
+  if (result === undefined || code !== 0) return failedSample(`wsgen exit ${signal ?? code}: ${proc.stderrTail()}`);
+  // Its window is the last `seconds` before it printed (connecting and warm-up come first).
+  const endedAt = performance.now();
+  const from = Math.max(startedAt, endedAt - result.seconds * 1000);
+  return {
+    rate: result.perSecond, cpuPercent: result.cpuPercent,
+    serverCpuPercent: server.cpuPercent(from, endedAt), serverWaitPercent: server.waitPercent(from, endedAt),
+  };
 }
