@@ -21,16 +21,15 @@ import { SharedFrame } from '../protocol/shared-frame.js';
 import { SubscriptionIndex } from './topics.js';
 import type { HistoryQuery, HistoryReply, HistorySource, StreamPosition } from './history.js';
 import { RecoveringSubscribers } from './recovery.js';
+import { DeliveryAdmission, type AdmissionOptions, type AdmissionStats, type AdmittedSubscriber, type SendPressure, type SlowSubscriberPolicy } from './delivery-admission.js';
+
+export type { SendPressure, SlowSubscriberPolicy };
 import { awaitTurnEnd, BATCHED_PUBLISH_MAX, TurnBatch, type BatchHolder } from './turn-batch.js';
 
 /** A connection as the broker sees it. */
-export interface Subscriber {
+export interface Subscriber extends AdmittedSubscriber {
   /** The remote address its subscriptions count against (maxSubscriptionsPerIp); none: not counted. */
   readonly address?: string;
-  /** Bytes queued on its socket in earlier turns and not yet written. */
-  readonly backlog: number;
-  /** Bytes queued on its socket now, this turn's deliveries included. */
-  readonly queued: number;
   /**
    * How it takes a publish that is compressed: undefined, never (no permessage-deflate);
    * `shared`, the publish's one compressed frame for its window size (no server context
@@ -44,29 +43,9 @@ export interface Subscriber {
   deliver(frame: SharedFrame): void;
   /** Compresses a publish with its own compressor and queues it like deliver(). */
   deliverCompressing(payload: Uint8Array, isBinary: boolean): void;
-  /** Asks the connection to close with 1013 (the 'close' slow-subscriber policy). */
-  closeAsTooSlow(): void;
-  /**
-   * Drops the connection at once, releasing its queue (the 'close' policy when the thread's send
-   * queues are shedding: a close frame would wait behind the very backlog being shed).
-   */
-  drop(): void;
-}
-
-/** The thread's send queues as the broker sees them: whether deliveries are being shed, and to whom. */
-export interface SendPressure {
-  /** The thread's queues together are near their limit: deliveries to the fullest queues are shed. */
-  readonly shedding: boolean;
-  /** The queues are at their limit, less a margin: under 'drop', no delivery is made. */
-  readonly full: boolean;
-  /** Queued bytes past which a subscriber's deliveries are shed while `shedding`. */
-  fairShare(): number;
 }
 
 export type SubscriberDeflate = { kind: 'shared'; windowBits: number } | { kind: 'own' };
-
-/** What happens to deliveries for a subscriber whose socket queue is over the limit. */
-export type SlowSubscriberPolicy = 'drop' | 'close';
 
 /**
  * Everyone beyond this thread: RedisBackplane (other nodes) when the broker runs inline, the
@@ -95,11 +74,8 @@ export interface JoinAnswer {
   recovered?: boolean;
 }
 
-export interface BrokerOptions {
+export interface BrokerOptions extends AdmissionOptions {
   codec: FrameCodec;
-  /** Socket queue, in bytes, above which a subscriber counts as slow. */
-  slowSubscriberBytes: number;
-  slowPolicy: SlowSubscriberPolicy;
   /** The thread's permessage-deflate compressor settings, when the server compresses. */
   compressor?: CompressorSettings;
   /** Patterns one subscriber may hold. */
@@ -120,20 +96,11 @@ export interface PubSubRefusal {
   message: string;
 }
 
-export interface BrokerStats {
+export interface BrokerStats extends AdmissionStats {
   published: number;
   /** Publishes that came from other nodes. */
   received: number;
   deliveries: number;
-  /** Deliveries not made because the subscriber was slow ('drop' policy). */
-  dropped: number;
-  /**
-   * Deliveries not made because the thread's send queues were near maxBufferedBytes and this
-   * subscriber's queue was past its share ('drop' policy).
-   */
-  droppedBufferLimit: number;
-  /** Subscribers closed with 1013, or dropped while the thread's queues were shedding ('close' policy). */
-  closedSlow: number;
   /** Subscribes refused: the connection had maxSubscriptions patterns. */
   tooManySubscriptions: number;
   /** Subscribes refused: the thread had maxTotalSubscriptions. */
@@ -170,12 +137,10 @@ export class Broker implements BatchHolder {
   readonly #index = new SubscriptionIndex<Subscriber>();
   readonly #options: BrokerOptions;
   #backplane: Backplane | undefined;
-  /** The thread's send queues, when they have a limit. */
-  readonly #pressure: SendPressure | undefined;
+  /** Who takes a delivery now: the slow-subscriber policy against each queue and the thread's. */
+  readonly #admission: DeliveryAdmission;
   /** Subscriptions held per remote address (only addresses holding some). */
   readonly #perAddress = new Map<string, number>();
-  /** Subscribers already asked to close for slowness (asked once). */
-  readonly #closingSlow = new WeakSet<Subscriber>();
   /** Offsets and history, when the server keeps history. */
   #history: HistorySource | undefined;
   /** History publishes of this thread sent for their offset and not back yet. */
@@ -187,7 +152,7 @@ export class Broker implements BatchHolder {
 
   constructor(options: BrokerOptions, pressure?: SendPressure) {
     this.#options = options;
-    this.#pressure = pressure;
+    this.#admission = new DeliveryAdmission(options, pressure, this.stats);
     this.#batch = new TurnBatch(options.codec);
   }
 
@@ -322,7 +287,7 @@ export class Broker implements BatchHolder {
     const topic = batch.topic;
     const frames = batch.take();
     this.#index.match(topic, (subscriber) => {
-      if (!this.#admits(subscriber, count)) return;
+      if (!this.#admission.admits(subscriber, count)) return;
       this.stats.deliveries += count;
       subscriber.deliver(frames);
     });
@@ -403,7 +368,7 @@ export class Broker implements BatchHolder {
     this.#index.match(topic, (subscriber) => {
       if (subscriber === except) return;
       if (joining !== undefined && this.#joining.intercept(joining, topic, subscriber, offset, payload, isBinary)) return;
-      if (!this.#admits(subscriber, 1)) return;
+      if (!this.#admission.admits(subscriber, 1)) return;
       this.stats.deliveries++;
       const deflate = compressed ? subscriber.deflate : undefined;
       if (deflate === undefined) {
@@ -422,36 +387,6 @@ export class Broker implements BatchHolder {
         subscriber.deliver(shared);
       }
     });
-  }
-
-  /**
-   * Whether `subscriber` takes `count` more deliveries now, checked at every delivery (the
-   * thread's total moves with each one); those it does not take are counted, and the
-   * slow-subscriber policy applied.
-   */
-  #admits(subscriber: Subscriber, count: number): boolean {
-    const { slowSubscriberBytes, slowPolicy } = this.#options;
-    if (subscriber.backlog > slowSubscriberBytes) {
-      if (slowPolicy === 'drop') {
-        this.stats.dropped += count;
-      } else if (!this.#closingSlow.has(subscriber)) {
-        this.#closingSlow.add(subscriber);
-        this.stats.closedSlow++;
-        subscriber.closeAsTooSlow();
-      }
-      return false;
-    }
-    const pressure = this.#pressure;
-    if (pressure === undefined || !pressure.shedding) return true;
-    if (subscriber.queued < pressure.fairShare() && !(slowPolicy === 'drop' && pressure.full)) return true;
-    if (slowPolicy === 'drop') {
-      this.stats.droppedBufferLimit += count;
-    } else if (!this.#closingSlow.has(subscriber)) {
-      this.#closingSlow.add(subscriber);
-      this.stats.closedSlow++;
-      subscriber.drop();
-    }
-    return false;
   }
 
   /** One unmasked frame holding the whole message; `compressed` sets RSV1. */
