@@ -24,8 +24,12 @@ const COPY_SCRATCH_BYTES = 32 * 1024;
 const TWO_POW_32 = 0x1_0000_0000;
 /** Room for the pending bytes before a read: the protocol keeps at most a partial header (13 bytes). */
 const PENDING_HEADROOM_BYTES = 16;
-/** One socket read: libuv's suggested read size, and the largest chunk load() takes once pinned. */
-export const READ_AREA_BYTES = 64 * 1024;
+/**
+ * One socket read, and the largest chunk load() takes once pinned. Memory of the thread, not of
+ * a connection: room for a few 64 KiB messages with their headers, so that such a message
+ * arrives in one read (handed on without assembly, or lent as a view) rather than in two.
+ */
+export const READ_AREA_BYTES = 256 * 1024;
 
 /** The exports of assembly/index.ts (pointers and u32 values are i32 on the JS side). */
 interface CodecExports {
