@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import type { FrameCodec } from './codec.js';
 import * as layout from './layout.js';
 import { RECORD_CAPACITY, RECORD_WORDS, SCAN_STATE_WORDS } from './layout.js';
+import { noteReusedMemory } from './lent-memory.js';
 
 /** The compiled module, relative to dist/src/codec/wasm-codec.js. */
 const WASM_URL = new URL('../../../build/wasmsocket.wasm', import.meta.url);
@@ -238,6 +239,7 @@ export class WasmCodec implements FrameCodec {
 
   #refreshViews(): void {
     const buffer = this.#memory.buffer;
+    noteReusedMemory(buffer);
     this.#buffer = buffer;
     this.#bytes = new Uint8Array(buffer);
     this.#state = new Uint32Array(buffer, this.#stateOffset, SCAN_STATE_WORDS);

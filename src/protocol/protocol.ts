@@ -27,6 +27,7 @@ import { MessageInflater, type InflateOutcome } from './message-inflater.js';
 import { MessageAssembly } from './message-assembly.js';
 import type { InflateBudget } from './inflate-budget.js';
 import { SYNC_FLUSH_TAIL } from './compression.js';
+import { isLent } from '../codec/lent-memory.js';
 
 export const Opcode = { CONTINUATION: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG: 10 } as const;
 
@@ -66,6 +67,11 @@ export interface ProtocolOptions {
    * loop wait for room in it); unbounded without.
    */
   inflateBudget?: InflateBudget;
+  /**
+   * A message that arrives whole in one read is handed to sink.message() as a view of the bytes
+   * read, valid only during that call (no copy when the codec reuses its memory); others own theirs.
+   */
+  messageView?: boolean;
 }
 
 export type Utf8ValidatorChoice = 'native' | 'codec';
@@ -86,6 +92,8 @@ const IN_MESSAGE = 32;
 const MESSAGE_IS_BINARY = 64;
 /** RFC 7692 §6: the message's first frame had RSV1 set; its payload is DEFLATE data. */
 const MESSAGE_COMPRESSED = 128;
+/** ProtocolOptions.messageView. */
+const LENDS_MESSAGES = 256;
 
 /** RFC 6455 §5.5: a control frame's payload is at most 125 bytes, so a close reason at most 123. */
 const MAX_CONTROL_PAYLOAD = 125;
@@ -97,6 +105,11 @@ const MAX_CLOSE_REASON_BYTES = 123;
  */
 const PREALLOCATE_MAX_BYTES = 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
+
+/** A Buffer over work[start, start + length): no copy. */
+function view(work: Uint8Array, start: number, length: number): Buffer {
+  return length === 0 ? EMPTY : Buffer.from(work.buffer, work.byteOffset + start, length);
+}
 
 /**
  * Scan states not lent to any connection of this thread. Both codecs' states are plain
@@ -178,6 +191,7 @@ export class WebSocketProtocol {
     // Compressed text can only be checked once inflated: the codec's scan must not check it.
     if ((options.utf8Validator ?? 'native') === 'native' || this.#inflater !== undefined) this.#bits |= VALIDATES_UTF8;
     this.#restFlags = (this.#bits & VALIDATES_UTF8) !== 0 ? SF_CALLER_VALIDATES_UTF8 : 0;
+    if (options.messageView === true) this.#bits |= LENDS_MESSAGES;
   }
 
   /**
@@ -316,8 +330,16 @@ export class WebSocketProtocol {
     // Written here, not through a helper: the application's send is three calls from the socket.
     const frame = encodeFrame(this.#codec, this.#role, opcode, payload, rsv);
     if (frame.length > payload.length) this.#output.write(frame);
+    else if (isLent(payload)) this.#writeLent(frame, payload);
     else this.#output.write(frame, payload);
     return true;
+  }
+
+  /** A payload in the codec's memory (a message view sent back) is gone once the next read lands. */
+  #writeLent(header: Uint8Array, payload: Uint8Array): void {
+    const output = this.#output;
+    if (output.writeLent !== undefined) output.writeLent(header, payload);
+    else output.write(header, Buffer.from(payload));
   }
 
   ping(data: Uint8Array = Buffer.alloc(0)): void {
@@ -359,7 +381,10 @@ export class WebSocketProtocol {
           if ((this.#bits & (VALIDATES_UTF8 | MESSAGE_IS_BINARY)) === VALIDATES_UTF8
             && validateTextSegment(work, start, segmentLength, UTF8_ACCEPT) !== UTF8_ACCEPT) return this.#fail(invalidUtf8());
           this.#bits &= ~IN_MESSAGE;
-          if ((this.#bits & CLOSE_SENT) === 0) this.#sink.message(this.#own(work, start, segmentLength), (this.#bits & MESSAGE_IS_BINARY) !== 0);
+          if ((this.#bits & CLOSE_SENT) === 0) {
+            const data = (this.#bits & LENDS_MESSAGES) !== 0 ? view(work, start, segmentLength) : this.#own(work, start, segmentLength);
+            this.#sink.message(data, (this.#bits & MESSAGE_IS_BINARY) !== 0);
+          }
           return true;
         }
       } else if (opcode >= 8) {
@@ -411,7 +436,7 @@ export class WebSocketProtocol {
       own.set(work.subarray(start, start + length));
       return own;
     }
-    return Buffer.from(work.buffer, work.byteOffset + start, length);
+    return view(work, start, length);
   }
 
   #checkHeader(flags: number, opcode: number, length: number): ProtocolError | undefined {
