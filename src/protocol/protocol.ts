@@ -104,6 +104,12 @@ const MAX_CLOSE_REASON_BYTES = 123;
  * costs no more than it has sent.
  */
 const PREALLOCATE_MAX_BYTES = 1024 * 1024;
+/**
+ * Lent payloads from this size on are written to the kernel on their own (a system call each);
+ * smaller ones are copied and leave with the read's other replies (uWebSockets.js's cork buffer
+ * is 16 KiB).
+ */
+const WRITE_LENT_MIN_BYTES = 16 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 /** A Buffer over work[start, start + length): no copy. */
@@ -335,11 +341,21 @@ export class WebSocketProtocol {
     return true;
   }
 
-  /** A payload in the codec's memory (a message view sent back) is gone once the next read lands. */
+  /**
+   * A payload in memory the codec reuses (a message view sent back) is gone once the next read
+   * lands. A large one goes to writeLent(), which writes it to the kernel now; a smaller one is
+   * copied into its frame, which leaves with the read's other replies in one write.
+   */
   #writeLent(header: Uint8Array, payload: Uint8Array): void {
     const output = this.#output;
-    if (output.writeLent !== undefined) output.writeLent(header, payload);
-    else output.write(header, Buffer.from(payload));
+    if (payload.length >= WRITE_LENT_MIN_BYTES && output.writeLent !== undefined) {
+      output.writeLent(header, payload);
+      return;
+    }
+    const frame = Buffer.allocUnsafe(header.length + payload.length);
+    frame.set(header);
+    frame.set(payload, header.length);
+    output.write(frame);
   }
 
   ping(data: Uint8Array = Buffer.alloc(0)): void {
