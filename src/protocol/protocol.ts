@@ -437,7 +437,7 @@ export class WebSocketProtocol {
 
   /** Idle connections and those whose messages arrive whole never make one. */
   #assemblyOf(): MessageAssembly {
-    return (this.#assembly ??= new MessageAssembly(this.#maxPayload));
+    return (this.#assembly ??= new MessageAssembly(this.#maxPayload, (this.#bits & LENDS_MESSAGES) !== 0));
   }
 
   /**
@@ -512,10 +512,18 @@ export class WebSocketProtocol {
   }
 
   #deliverMessage(): void {
-    const data = this.#assembly?.take() ?? EMPTY; // fragments that were all empty
+    const assembly = this.#assembly;
     this.#bits &= ~IN_MESSAGE;
     // After our close frame, the application has said goodbye: data is read but not delivered.
-    if ((this.#bits & CLOSE_SENT) === 0) this.#sink.message(data, (this.#bits & MESSAGE_IS_BINARY) !== 0);
+    const delivers = (this.#bits & CLOSE_SENT) === 0;
+    if (assembly?.canLend === true) {
+      const data = assembly.lend();
+      if (delivers) this.#sink.message(data, (this.#bits & MESSAGE_IS_BINARY) !== 0);
+      assembly.giveBack();
+      return;
+    }
+    const data = assembly?.take() ?? EMPTY; // fragments that were all empty
+    if (delivers) this.#sink.message(data, (this.#bits & MESSAGE_IS_BINARY) !== 0);
   }
 
   /**
