@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import type { FrameCodec } from './codec.js';
 import * as layout from './layout.js';
 import { RECORD_CAPACITY, RECORD_WORDS, SCAN_STATE_WORDS } from './layout.js';
+import { noteReusedMemory } from './lent-memory.js';
 
 /** The compiled module, relative to dist/src/codec/wasm-codec.js. */
 const WASM_URL = new URL('../../../build/wasmsocket.wasm', import.meta.url);
@@ -24,8 +25,12 @@ const COPY_SCRATCH_BYTES = 32 * 1024;
 const TWO_POW_32 = 0x1_0000_0000;
 /** Room for the pending bytes before a read: the protocol keeps at most a partial header (13 bytes). */
 const PENDING_HEADROOM_BYTES = 16;
-/** One socket read: libuv's suggested read size, and the largest chunk load() takes once pinned. */
-export const READ_AREA_BYTES = 64 * 1024;
+/**
+ * One socket read, and the largest chunk load() takes once pinned. Memory of the thread, not of
+ * a connection: room for a few 64 KiB messages with their headers, so that such a message
+ * arrives in one read (handed on without assembly, or lent as a view) rather than in two.
+ */
+export const READ_AREA_BYTES = 256 * 1024;
 
 /** The exports of assembly/index.ts (pointers and u32 values are i32 on the JS side). */
 interface CodecExports {
@@ -234,6 +239,7 @@ export class WasmCodec implements FrameCodec {
 
   #refreshViews(): void {
     const buffer = this.#memory.buffer;
+    noteReusedMemory(buffer);
     this.#buffer = buffer;
     this.#bytes = new Uint8Array(buffer);
     this.#state = new Uint32Array(buffer, this.#stateOffset, SCAN_STATE_WORDS);

@@ -15,6 +15,11 @@ const SMALL_FRAME_BYTES = 1024;
 export interface FrameSink {
   /** Bytes for the transport, in order: a frame may come as header and payload in one call. */
   write(first: Uint8Array, second?: Uint8Array): void;
+  /**
+   * A frame whose payload is valid only during this call (it lies in memory the next read
+   * reuses): written at once, or copied. Without it the protocol copies the payload for write().
+   */
+  writeLent?(header: Uint8Array, payload: Uint8Array): void;
 }
 
 /**

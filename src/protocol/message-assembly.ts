@@ -5,8 +5,44 @@
  * is its payload bytes times at most 2 (amortised doubling), never a Buffer per 1-byte fragment.
  */
 
+import { noteReusedMemory } from '../codec/lent-memory.js';
+
 /** The capacity a first allocation starts from when nothing better is known. */
 const MIN_CAPACITY_BYTES = 256;
+
+/**
+ * A lending assembly (messageView) hands its message to the handler as a view and gets the
+ * buffer back: buffers from LENT_MIN_BYTES to LENT_MAX_BYTES are then kept by the thread for the
+ * next message that spans reads, of any connection (up to LENT_SPARE_BYTES of them), so that
+ * such messages cost no allocation either (smaller ones come from Node's pool). They are lent
+ * memory (codec/lent-memory.ts): a send copies what it would keep of them.
+ */
+const LENT_MIN_BYTES = 16 * 1024;
+const LENT_MAX_BYTES = 256 * 1024;
+const LENT_SPARE_BYTES = 1024 * 1024;
+const spares: Buffer[] = [];
+let spareBytes = 0;
+
+function takeSpare(size: number): Buffer {
+  for (let i = spares.length - 1; i >= 0; i--) {
+    const spare = spares[i]!;
+    if (spare.length < size) continue;
+    spares[i] = spares[spares.length - 1]!;
+    spares.pop();
+    spareBytes -= spare.length;
+    return spare;
+  }
+  // Its own memory, not a slice of Node's pool: all of it is lent, and nothing else is.
+  const buffer = Buffer.allocUnsafeSlow(size);
+  noteReusedMemory(buffer.buffer);
+  return buffer;
+}
+
+function giveBackSpare(buffer: Buffer): void {
+  if (spareBytes + buffer.length > LENT_SPARE_BYTES) return;
+  spares.push(buffer);
+  spareBytes += buffer.length;
+}
 
 export class MessageAssembly {
   /** The message's bytes so far are buffer[0, filled). */
@@ -14,9 +50,15 @@ export class MessageAssembly {
   #filled = 0;
   /** No message is larger than this (maxPayload), so no buffer needs to be either. */
   readonly #limit: number;
+  /** Messages may be lent (see lend()); #buffer is then a thread's spare when #bufferIsSpare. */
+  readonly #lends: boolean;
+  #bufferIsSpare = false;
+  /** The buffer of the message lent by lend(), until giveBack(). */
+  #lent: Buffer | undefined;
 
-  constructor(limit: number) {
+  constructor(limit: number, lends = false) {
     this.#limit = limit;
+    this.#lends = lends;
   }
 
   get length(): number {
@@ -38,9 +80,13 @@ export class MessageAssembly {
     const capacity = this.#buffer?.length ?? 0;
     if (needed <= capacity) return;
     const grown = capacity === 0 ? needed : Math.max(needed, Math.min(capacity * 2, this.#limit));
-    const buffer = Buffer.allocUnsafe(grown);
-    if (this.#filled > 0) this.#buffer!.copy(buffer, 0, 0, this.#filled);
+    const spare = this.#lends && grown >= LENT_MIN_BYTES && grown <= LENT_MAX_BYTES;
+    const buffer = spare ? takeSpare(grown) : Buffer.allocUnsafe(grown);
+    const old = this.#buffer;
+    if (this.#filled > 0) old!.copy(buffer, 0, 0, this.#filled);
+    if (old !== undefined && this.#bufferIsSpare) giveBackSpare(old);
     this.#buffer = buffer;
+    this.#bufferIsSpare = spare;
   }
 
   /** Copies `part` after the bytes received: the caller may reuse or overwrite `part` afterwards. */
@@ -61,14 +107,39 @@ export class MessageAssembly {
     const buffer = this.#buffer;
     const filled = this.#filled;
     this.#buffer = undefined;
+    this.#bufferIsSpare = false;
     this.#filled = 0;
     if (buffer === undefined) return Buffer.alloc(0);
     return filled === buffer.length ? buffer : buffer.subarray(0, filled);
   }
 
+  /** True when the message is in a thread's spare buffer: lend() and giveBack() instead of take(). */
+  get canLend(): boolean {
+    return this.#bufferIsSpare;
+  }
+
+  /** The message's bytes, valid until giveBack(); the assembly is empty again. */
+  lend(): Buffer {
+    const buffer = this.#buffer!;
+    const filled = this.#filled;
+    this.#lent = buffer;
+    this.#buffer = undefined;
+    this.#bufferIsSpare = false;
+    this.#filled = 0;
+    return buffer.subarray(0, filled);
+  }
+
+  /** The lent message is no longer used: its buffer serves the thread's next one. */
+  giveBack(): void {
+    if (this.#lent !== undefined) giveBackSpare(this.#lent);
+    this.#lent = undefined;
+  }
+
   /** Forgets the message (the connection failed). */
   clear(): void {
+    if (this.#buffer !== undefined && this.#bufferIsSpare) giveBackSpare(this.#buffer);
     this.#buffer = undefined;
+    this.#bufferIsSpare = false;
     this.#filled = 0;
   }
 }

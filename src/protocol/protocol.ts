@@ -27,6 +27,7 @@ import { MessageInflater, type InflateOutcome } from './message-inflater.js';
 import { MessageAssembly } from './message-assembly.js';
 import type { InflateBudget } from './inflate-budget.js';
 import { SYNC_FLUSH_TAIL } from './compression.js';
+import { isLent } from '../codec/lent-memory.js';
 
 export const Opcode = { CONTINUATION: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG: 10 } as const;
 
@@ -66,6 +67,11 @@ export interface ProtocolOptions {
    * loop wait for room in it); unbounded without.
    */
   inflateBudget?: InflateBudget;
+  /**
+   * A message that arrives whole in one read is handed to sink.message() as a view of the bytes
+   * read, valid only during that call (no copy when the codec reuses its memory); others own theirs.
+   */
+  messageView?: boolean;
 }
 
 export type Utf8ValidatorChoice = 'native' | 'codec';
@@ -86,6 +92,8 @@ const IN_MESSAGE = 32;
 const MESSAGE_IS_BINARY = 64;
 /** RFC 7692 §6: the message's first frame had RSV1 set; its payload is DEFLATE data. */
 const MESSAGE_COMPRESSED = 128;
+/** ProtocolOptions.messageView. */
+const LENDS_MESSAGES = 256;
 
 /** RFC 6455 §5.5: a control frame's payload is at most 125 bytes, so a close reason at most 123. */
 const MAX_CONTROL_PAYLOAD = 125;
@@ -96,7 +104,18 @@ const MAX_CLOSE_REASON_BYTES = 123;
  * costs no more than it has sent.
  */
 const PREALLOCATE_MAX_BYTES = 1024 * 1024;
+/**
+ * Lent payloads from this size on are written to the kernel on their own (a system call each);
+ * smaller ones are copied and leave with the read's other replies (uWebSockets.js's cork buffer
+ * is 16 KiB).
+ */
+const WRITE_LENT_MIN_BYTES = 16 * 1024;
 const EMPTY = Buffer.alloc(0);
+
+/** A Buffer over work[start, start + length): no copy. */
+function view(work: Uint8Array, start: number, length: number): Buffer {
+  return length === 0 ? EMPTY : Buffer.from(work.buffer, work.byteOffset + start, length);
+}
 
 /**
  * Scan states not lent to any connection of this thread. Both codecs' states are plain
@@ -178,6 +197,7 @@ export class WebSocketProtocol {
     // Compressed text can only be checked once inflated: the codec's scan must not check it.
     if ((options.utf8Validator ?? 'native') === 'native' || this.#inflater !== undefined) this.#bits |= VALIDATES_UTF8;
     this.#restFlags = (this.#bits & VALIDATES_UTF8) !== 0 ? SF_CALLER_VALIDATES_UTF8 : 0;
+    if (options.messageView === true) this.#bits |= LENDS_MESSAGES;
   }
 
   /**
@@ -316,8 +336,26 @@ export class WebSocketProtocol {
     // Written here, not through a helper: the application's send is three calls from the socket.
     const frame = encodeFrame(this.#codec, this.#role, opcode, payload, rsv);
     if (frame.length > payload.length) this.#output.write(frame);
+    else if (isLent(payload)) this.#writeLent(frame, payload);
     else this.#output.write(frame, payload);
     return true;
+  }
+
+  /**
+   * A payload in memory the codec reuses (a message view sent back) is gone once the next read
+   * lands. A large one goes to writeLent(), which writes it to the kernel now; a smaller one is
+   * copied into its frame, which leaves with the read's other replies in one write.
+   */
+  #writeLent(header: Uint8Array, payload: Uint8Array): void {
+    const output = this.#output;
+    if (payload.length >= WRITE_LENT_MIN_BYTES && output.writeLent !== undefined) {
+      output.writeLent(header, payload);
+      return;
+    }
+    const frame = Buffer.allocUnsafe(header.length + payload.length);
+    frame.set(header);
+    frame.set(payload, header.length);
+    output.write(frame);
   }
 
   ping(data: Uint8Array = Buffer.alloc(0)): void {
@@ -359,7 +397,10 @@ export class WebSocketProtocol {
           if ((this.#bits & (VALIDATES_UTF8 | MESSAGE_IS_BINARY)) === VALIDATES_UTF8
             && validateTextSegment(work, start, segmentLength, UTF8_ACCEPT) !== UTF8_ACCEPT) return this.#fail(invalidUtf8());
           this.#bits &= ~IN_MESSAGE;
-          if ((this.#bits & CLOSE_SENT) === 0) this.#sink.message(this.#own(work, start, segmentLength), (this.#bits & MESSAGE_IS_BINARY) !== 0);
+          if ((this.#bits & CLOSE_SENT) === 0) {
+            const data = (this.#bits & LENDS_MESSAGES) !== 0 ? view(work, start, segmentLength) : this.#own(work, start, segmentLength);
+            this.#sink.message(data, (this.#bits & MESSAGE_IS_BINARY) !== 0);
+          }
           return true;
         }
       } else if (opcode >= 8) {
@@ -396,7 +437,7 @@ export class WebSocketProtocol {
 
   /** Idle connections and those whose messages arrive whole never make one. */
   #assemblyOf(): MessageAssembly {
-    return (this.#assembly ??= new MessageAssembly(this.#maxPayload));
+    return (this.#assembly ??= new MessageAssembly(this.#maxPayload, (this.#bits & LENDS_MESSAGES) !== 0));
   }
 
   /**
@@ -411,7 +452,7 @@ export class WebSocketProtocol {
       own.set(work.subarray(start, start + length));
       return own;
     }
-    return Buffer.from(work.buffer, work.byteOffset + start, length);
+    return view(work, start, length);
   }
 
   #checkHeader(flags: number, opcode: number, length: number): ProtocolError | undefined {
@@ -471,10 +512,18 @@ export class WebSocketProtocol {
   }
 
   #deliverMessage(): void {
-    const data = this.#assembly?.take() ?? EMPTY; // fragments that were all empty
+    const assembly = this.#assembly;
     this.#bits &= ~IN_MESSAGE;
     // After our close frame, the application has said goodbye: data is read but not delivered.
-    if ((this.#bits & CLOSE_SENT) === 0) this.#sink.message(data, (this.#bits & MESSAGE_IS_BINARY) !== 0);
+    const delivers = (this.#bits & CLOSE_SENT) === 0;
+    if (assembly?.canLend === true) {
+      const data = assembly.lend();
+      if (delivers) this.#sink.message(data, (this.#bits & MESSAGE_IS_BINARY) !== 0);
+      assembly.giveBack();
+      return;
+    }
+    const data = assembly?.take() ?? EMPTY; // fragments that were all empty
+    if (delivers) this.#sink.message(data, (this.#bits & MESSAGE_IS_BINARY) !== 0);
   }
 
   /**

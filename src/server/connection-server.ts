@@ -130,6 +130,7 @@ export class ConnectionServer {
       permissions: new TopicPermissions<Connection>(settings.topicsPublic, app, broker.stats),
       budget: this.#budget,
       utf8Validator: settings.utf8Validator,
+      messageView: settings.messageView,
       compressor: settings.deflate,
       inflateBudget: this.#inflateBudget,
       handlerFailed(error, conn) {

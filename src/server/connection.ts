@@ -24,6 +24,7 @@ import { SocketLink, type LinkOwner, type SocketLinkOptions } from './socket-io.
 import type { BudgetedConnection, SendBudget } from './send-budget.js';
 import { turnBudgetSpent } from './turn-budget.js';
 import { traffic } from '../metrics/thread-traffic.js';
+import { isLent } from '../codec/lent-memory.js';
 
 /** What every connection of one connection server shares: made once per server, not per connection. */
 export interface ConnectionHost {
@@ -36,6 +37,8 @@ export interface ConnectionHost {
   readonly budget: SendBudget;
   readonly maxPayload: number;
   readonly utf8Validator: Utf8ValidatorChoice;
+  /** Message handlers get views valid only during the call (ProtocolOptions.messageView). */
+  readonly messageView?: boolean;
   /** The server's compression settings; a connection compresses when its handshake agreed on it. */
   readonly compressor: DeflateSettings | undefined;
   /** The thread's bound on inflated output held at once (see ProtocolOptions.inflateBudget). */
@@ -126,6 +129,7 @@ export class Connection implements ApplicationConnection, Subscriber, BudgetedCo
     }
     this.#machine = new WebSocketProtocol(host.codec, this, {
       role: 'server', maxPayload: host.maxPayload, utf8Validator: host.utf8Validator, inflateBudget: host.inflateBudget,
+      messageView: host.messageView,
       deflate: negotiated === undefined || compressor === undefined ? undefined : { negotiated, compressor },
     }, this.link);
   }
@@ -207,7 +211,8 @@ export class Connection implements ApplicationConnection, Subscriber, BudgetedCo
     const refusal = this.#host.permissions?.publish(this, topic);
     if (refusal !== undefined) return refusal;
     if (typeof data === 'string') this.#host.broker.publish(topic, Buffer.from(data, 'utf8'), isBinary === true);
-    else this.#host.broker.publish(topic, data, isBinary !== false);
+    // The broker keeps what it publishes (history, the backplane, queues): a message view is copied.
+    else this.#host.broker.publish(topic, isLent(data) ? Buffer.from(data) : data, isBinary !== false);
     return undefined;
   }
 

@@ -89,6 +89,10 @@ export const OPTIONS = {
     scope: 'thread', default: 16 * 1024 * 1024, min: 1, max: 2 ** 31 - 1, cli: { flag: 'max-payload', arg: 'BYTES' },
     doc: 'largest message accepted, else close 1009; with deflate, the limit is on the inflated size',
   }),
+  messageView: bool({
+    scope: 'thread', default: false, cli: { flag: 'message-view' },
+    doc: "a message handler's data is a view of the bytes read, valid only during the call: no copy per message; copy what you keep (sending it is safe)",
+  }),
   deflate: typed<boolean | DeflateOptions, DeflateSettings | undefined>('value')({
     scope: 'thread', default: false, resolve: resolveDeflateOptions, cli: { flag: 'deflate' },
     doc: 'offer permessage-deflate compression (RFC 7692) to clients that ask for it',

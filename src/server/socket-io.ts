@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { noteProgress } from './liveness.js';
 import type { SharedFrame } from '../protocol/shared-frame.js';
 import { readIntoMemory } from './wasm-reads.js';
+import { writeNow } from './write-now.js';
 import type { SendBudget } from './send-budget.js';
 import { QueuedWrites } from './queued-writes.js';
 import { traffic } from '../metrics/thread-traffic.js';
@@ -212,6 +213,24 @@ export class SocketLink {
       socket.uncork();
     }
     this.#checkHighWater();
+  }
+
+  /**
+   * A frame whose payload is valid only during this call (FrameSink.writeLent): written to the
+   * kernel now when nothing is queued before it, and whatever is left is copied and queued.
+   */
+  writeLent(header: Uint8Array, payload: Uint8Array): void {
+    const socket = this.#socket;
+    const total = header.length + payload.length;
+    const written = socket.writable && socket.writableLength === 0 && (this.#bits & CORKED) === 0
+      ? writeNow(socket, [header, payload]) : 0;
+    if (written === total) {
+      traffic.bytesOut += total;
+      return;
+    }
+    if (written < header.length) this.write(header.subarray(written), Buffer.from(payload));
+    else this.write(Buffer.from(payload.subarray(written - header.length)));
+    traffic.bytesOut += written;
   }
 
   /** Queues a frame that other links of this thread queue too: the budget counts its bytes once. */

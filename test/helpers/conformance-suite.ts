@@ -11,12 +11,15 @@ interface Variant {
   codec: CodecKind;
   workers: number;
   utf8Validator: Utf8ValidatorChoice;
+  /** Handlers get views valid only during the call (the echo sends them back). */
+  messageView?: boolean;
   label: string;
 }
 
 /**
  * Both codecs, inline and with 1 and 2 workers: the same RFC rules must hold in every mode.
- * UTF-8 is checked by the default 'native' validator choice, and inline also by each codec's own scan.
+ * UTF-8 is checked by the default 'native' validator choice, and inline also by each codec's own
+ * scan. Message views (messageView) inline with both codecs, and with 1 worker.
  */
 export const VARIANTS: readonly Variant[] = (['js', 'wasm'] as const).flatMap((codec) => [
   ...[0, 1, 2].map((workers) => ({
@@ -24,6 +27,8 @@ export const VARIANTS: readonly Variant[] = (['js', 'wasm'] as const).flatMap((c
     label: workers === 0 ? codec : `${codec}, ${workers} worker${workers > 1 ? 's' : ''}`,
   })),
   { codec, workers: 0, utf8Validator: 'codec' as const, label: `${codec}, codec UTF-8` },
+  { codec, workers: 0, utf8Validator: 'native' as const, messageView: true, label: `${codec}, message view` },
+  ...(codec === 'wasm' ? [{ codec, workers: 1, utf8Validator: 'native' as const, messageView: true, label: `${codec}, message view, 1 worker` }] : []),
 ]);
 
 type ConformanceRun = (t: ExecutionContext, port: number) => Promise<void>;
@@ -45,6 +50,7 @@ export function conformanceSuite(test: TestFn, options: Partial<ServerOptions> =
     for (const variant of VARIANTS) {
       servers.set(variant, await listen({
         host: '127.0.0.1', port: 0, app: 'echo', codec: variant.codec, workers: variant.workers, utf8Validator: variant.utf8Validator,
+        messageView: variant.messageView ?? false,
         maxPayload: 16 * 1024 * 1024, closeTimeoutMs: 1000, ...options,
       }));
     }
