@@ -103,7 +103,7 @@ await runSuite({
   name: 'e2e',
   title: 'wasmsocket against ws and uWebSockets.js, end to end',
   method: [
-    'Servers: `wasmsocket serve --app echo|pubsub --codec wasm|js --workers 0|1`, echo with `--message-view` (its handler gets a view of the bytes read, valid during the call, as uWebSockets.js\'s does) (the real CLI, run as its `#!` line runs it, and as `npm start` does: Node with `--max-semi-space-size=1`, in an environment with `MALLOC_TRIM_THRESHOLD_=33554432`; its workers cap their young generation at 3 MiB themselves); `ws` 8 (bench/apps/ws-echo.ts, ws-pubsub.ts) plain, with `WS_NO_BUFFER_UTIL=1`, ' +
+    'Servers: `wasmsocket serve --app echo|pubsub --codec wasm|js --workers 0|1` (the echo app declares `messageView`: its handler gets a view of the bytes read, valid during the call, as uWebSockets.js\'s does) (the real CLI, run as its `#!` line runs it, and as `npm start` does: Node with `--max-semi-space-size=1`, in an environment with `MALLOC_TRIM_THRESHOLD_=33554432`; its workers cap their young generation at 3 MiB themselves); `ws` 8 (bench/apps/ws-echo.ts, ws-pubsub.ts) plain, with `WS_NO_BUFFER_UTIL=1`, ' +
       'and with bufferutil (`--native`), on the same Node as wasmsocket; uWebSockets.js v20.30 from `@trufflesuite/uws-js-unofficial` (native binaries for Node 16/18/20 only, so it runs on a system Node that loads them, ' +
       'from PATH or `BENCH_UWS_NODE`; the app refuses the package\'s silent pure-JS fallback). Which Node ran which server: the "Generated" line below. ' +
       'On Node ≥ 18.14, `ws` validates UTF-8 with `buffer.isUtf8` and never loads `utf-8-validate`, so "ws + bufferutil" is also "ws + bufferutil + utf-8-validate". No permessage-deflate except in the "compressed" rows.',

@@ -81,9 +81,7 @@ export function wasmsocket(codec: 'wasm' | 'js', workers: number, colour: string
     node: process.execPath,
     env: CLI_ENV,
     args: (app, host, port, variant = PLAIN) => [...CLI_NODE_FLAGS, CLI, 'serve', '--host', host, '--port', String(port),
-      '--app', app === 'heavy' ? HEAVY_APP : app, '--codec', codec, '--workers', String(workers),
-      // Echo sends each message back during the call: it takes views, as uWebSockets.js's handler does.
-      ...(app === 'echo' ? ['--message-view'] : []), ...variantArgs(variant)],
+      '--app', app === 'heavy' ? HEAVY_APP : app, '--codec', codec, '--workers', String(workers), ...variantArgs(variant)],
   };
 }
 

@@ -147,6 +147,12 @@ export interface Application {
    * a handler's. The pubsub application serves its client page at `/` this way.
    */
   httpGet?(path: string): HttpPage | undefined;
+  /**
+   * The application's `message` handler is done with `data` when it returns (it sends it, or
+   * reads it, and keeps nothing): it gets views of the bytes read, as with the `messageView`
+   * server option, whatever that option says.
+   */
+  readonly messageView?: boolean;
 }
 
 /** What `httpGet` answers: a 200 with this body and `Content-Type`. */
@@ -187,6 +193,10 @@ export async function loadApplication(nameOrPath: string): Promise<Application> 
     if (value !== undefined && typeof value !== 'function') {
       throw new TypeError(`application "${nameOrPath}": ${handler} must be a function`);
     }
+  }
+  const { messageView } = app as Record<string, unknown>;
+  if (messageView !== undefined && typeof messageView !== 'boolean') {
+    throw new TypeError(`application "${nameOrPath}": messageView must be a boolean`);
   }
   return app as Application;
 }

@@ -130,7 +130,7 @@ export class ConnectionServer {
       permissions: new TopicPermissions<Connection>(settings.topicsPublic, app, broker.stats),
       budget: this.#budget,
       utf8Validator: settings.utf8Validator,
-      messageView: settings.messageView,
+      messageView: settings.messageView || app.messageView === true,
       compressor: settings.deflate,
       inflateBudget: this.#inflateBudget,
       handlerFailed(error, conn) {

@@ -6,7 +6,10 @@
  */
 import test from 'ava';
 import { listen } from '../../src/main-thread/server.js';
-import type { Application } from '../../src/apps/app.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadApplication, type Application } from '../../src/apps/app.js';
 import { CODEC_KINDS } from '../helpers/codecs.js';
 import { RawClient, binary, pattern, text } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
@@ -87,3 +90,33 @@ for (const codec of CODEC_KINDS) {
     t.deepEqual(frames.map((frame, i) => frame.payload.equals(payloads[i]!) ? i : `message ${i} differs`), payloads.map((_, i) => i));
   });
 }
+
+test('[wasm] an application that declares messageView gets views without the option; one that does not gets Buffers of its own', async (t) => {
+  const lent: boolean[] = [];
+  const app = (messageView: boolean): Application => ({
+    messageView,
+    message(conn, data, isBinary) {
+      lent.push(isLent(data));
+      conn.send(data, isBinary);
+    },
+  });
+  for (const declares of [true, false]) {
+    lent.length = 0;
+    const server = await listen({ port: 0, codec: 'wasm', app: app(declares) });
+    const client = await RawClient.connect(server.port);
+    const payload = pattern(SIZE, 7);
+    await client.send(binary(payload));
+    t.true((await client.nextFrame()).payload.equals(payload), 'echoed intact');
+    t.deepEqual(lent, [declares], declares ? 'a view' : 'its own Buffer');
+    client.destroy();
+    await server.close();
+  }
+});
+
+test('an application module whose messageView is not a boolean is refused when loaded', async (t) => {
+  const directory = mkdtempSync(join(tmpdir(), 'wasmsocket-app-'));
+  t.teardown(() => rmSync(directory, { recursive: true, force: true }));
+  const path = join(directory, 'app.mjs');
+  writeFileSync(path, 'export default { messageView: "yes", message() {} };\n');
+  await t.throwsAsync(loadApplication(path), { instanceOf: TypeError, message: /messageView must be a boolean/ });
+});
