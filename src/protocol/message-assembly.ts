@@ -7,6 +7,8 @@
 
 /** The capacity a first allocation starts from when nothing better is known. */
 const MIN_CAPACITY_BYTES = 256;
+/** Shorter ranges are copied byte by byte: cheaper than the view that TypedArray.set needs. */
+const COPY_BY_BYTE_MAX = 64;
 
 export class MessageAssembly {
   /** The message's bytes so far are buffer[0, filled). */
@@ -43,17 +45,26 @@ export class MessageAssembly {
     this.#buffer = buffer;
   }
 
-  /** Copies `part` after the bytes received: the caller may reuse or overwrite `part` afterwards. */
-  append(part: Uint8Array): void {
-    const length = part.length;
+  /**
+   * Copies source[start, start + length) (all of `source` by default) after the bytes received:
+   * the caller may reuse or overwrite `source` afterwards. A range, not a view of it: a message
+   * of millions of one-byte fragments would otherwise make a typed array per fragment.
+   */
+  append(source: Uint8Array, start = 0, length = source.length - start): void {
     if (length === 0) return;
     const capacity = this.#buffer?.length ?? 0;
     if (this.#filled + length > capacity) {
       // A frame larger than the caller reserved for (a large frame trickling in): grow by doubling.
       this.reserve(Math.max(length, Math.min(MIN_CAPACITY_BYTES, this.#limit - this.#filled)));
     }
-    this.#buffer!.set(part, this.#filled);
-    this.#filled += length;
+    const buffer = this.#buffer!;
+    const filled = this.#filled;
+    if (length < COPY_BY_BYTE_MAX) {
+      for (let i = 0; i < length; i++) buffer[filled + i] = source[start + i]!;
+    } else {
+      buffer.set(start === 0 && length === source.length ? source : source.subarray(start, start + length), filled);
+    }
+    this.#filled = filled + length;
   }
 
   /** The message's bytes, which now belong to the caller; the assembly is empty again. */

@@ -58,3 +58,14 @@ test('an empty message, and clear(), leave an empty buffer', (t) => {
   t.is(assembly.length, 0);
   t.is(assembly.take().length, 0);
 });
+
+test('a range of its source is copied, short and long alike, and the source may be overwritten at once', (t) => {
+  const assembly = new MessageAssembly(1 << 20);
+  const source = Buffer.alloc(1000);
+  for (let i = 0; i < source.length; i++) source[i] = i & 0xff;
+  const ranges: Array<[number, number]> = [[3, 1], [10, 63], [100, 64], [200, 700], [0, 0], [999, 1]];
+  for (const [start, length] of ranges) assembly.append(source, start, length);
+  const expected = Buffer.concat(ranges.map(([start, length]) => Buffer.from(source.subarray(start, start + length))));
+  source.fill(0);
+  t.true(assembly.take().equals(expected));
+});
