@@ -3,12 +3,20 @@
  * never an object per fragment or per read. A peer may split a message into as many frames as
  * it likes (RFC 6455 §5.4; Autobahn 9.3/9.4 send 65 536 of them), so the memory a message costs
  * is its payload bytes times at most 2 (amortised doubling), never a Buffer per 1-byte fragment.
+ * A large buffer grows by ArrayBuffer transfer(), which frees the buffer it grew from at once: a
+ * copy would leave it (half the new one) to the next GC, and a message of few large reads makes
+ * little garbage, so that GC may come only after the message has grown again.
  */
 
 /** The capacity a first allocation starts from when nothing better is known. */
 const MIN_CAPACITY_BYTES = 256;
 /** Shorter ranges are copied byte by byte: cheaper than the view that TypedArray.set needs. */
 const COPY_BY_BYTE_MAX = 64;
+/** From this size on, a buffer is an ArrayBuffer of its own (never Buffer's shared pool), grown by transfer(). */
+const TRANSFER_FROM_BYTES = 64 * 1024;
+
+/** ES2024's ArrayBuffer.prototype.transfer (Node ≥ 21), beyond the ES2022 library this project compiles against. */
+type TransferableArrayBuffer = ArrayBuffer & { transfer(newByteLength: number): ArrayBuffer };
 
 export class MessageAssembly {
   /** The message's bytes so far are buffer[0, filled). */
@@ -40,8 +48,14 @@ export class MessageAssembly {
     const capacity = this.#buffer?.length ?? 0;
     if (needed <= capacity) return;
     const grown = capacity === 0 ? needed : Math.max(needed, Math.min(capacity * 2, this.#limit));
-    const buffer = Buffer.allocUnsafe(grown);
-    if (this.#filled > 0) this.#buffer!.copy(buffer, 0, 0, this.#filled);
+    const old = this.#buffer;
+    if (old !== undefined && capacity >= TRANSFER_FROM_BYTES) {
+      // Copies the bytes into a new backing store and frees the old one now (old is detached).
+      this.#buffer = Buffer.from((old.buffer as TransferableArrayBuffer).transfer(grown));
+      return;
+    }
+    const buffer = grown >= TRANSFER_FROM_BYTES ? Buffer.allocUnsafeSlow(grown) : Buffer.allocUnsafe(grown);
+    if (this.#filled > 0) old!.copy(buffer, 0, 0, this.#filled);
     this.#buffer = buffer;
   }
 

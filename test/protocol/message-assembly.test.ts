@@ -69,3 +69,18 @@ test('a range of its source is copied, short and long alike, and the source may 
   source.fill(0);
   t.true(assembly.take().equals(expected));
 });
+
+test('a large buffer grows without keeping the one it grew from: its memory is freed at once, not at the next GC', (t) => {
+  const assembly = new MessageAssembly(16 << 20);
+  const part = Buffer.alloc(4 << 20);
+  for (let i = 0; i < part.length; i++) part[i] = (i * 13) & 0xff;
+  assembly.reserve(part.length);
+  assembly.append(part);
+  const before = process.memoryUsage().arrayBuffers;
+  assembly.append(part, 0, 1); // doubles to 8 MiB
+  const grown = process.memoryUsage().arrayBuffers - before;
+  t.is(assembly.capacity, 8 << 20);
+  // 8 MiB allocated, 4 MiB freed: a copy would leave the 4 MiB buffer alive beside the new one.
+  t.true(grown <= (4 << 20) + (1 << 20), `ArrayBuffer memory grew ${grown} bytes`);
+  t.true(assembly.take().equals(Buffer.concat([part, part.subarray(0, 1)])));
+});
