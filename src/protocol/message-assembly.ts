@@ -3,12 +3,22 @@
  * never an object per fragment or per read. A peer may split a message into as many frames as
  * it likes (RFC 6455 §5.4; Autobahn 9.3/9.4 send 65 536 of them), so the memory a message costs
  * is its payload bytes times at most 2 (amortised doubling), never a Buffer per 1-byte fragment.
+ * A large buffer grows by ArrayBuffer transfer(), which frees the buffer it grew from at once: a
+ * copy would leave it (half the new one) to the next GC, and a message of few large reads makes
+ * little garbage, so that GC may come only after the message has grown again.
  */
 
 import { noteReusedMemory } from '../codec/lent-memory.js';
 
 /** The capacity a first allocation starts from when nothing better is known. */
 const MIN_CAPACITY_BYTES = 256;
+/** Shorter ranges are copied byte by byte: cheaper than the view that TypedArray.set needs. */
+const COPY_BY_BYTE_MAX = 64;
+/** From this size on, a buffer is an ArrayBuffer of its own (never Buffer's shared pool), grown by transfer(). */
+const TRANSFER_FROM_BYTES = 64 * 1024;
+
+/** ES2024's ArrayBuffer.prototype.transfer (Node ≥ 21), beyond the ES2022 library this project compiles against. */
+type TransferableArrayBuffer = ArrayBuffer & { transfer(newByteLength: number): ArrayBuffer };
 
 /**
  * A lending assembly (messageView) hands its message to the handler as a view and gets the
@@ -80,26 +90,40 @@ export class MessageAssembly {
     const capacity = this.#buffer?.length ?? 0;
     if (needed <= capacity) return;
     const grown = capacity === 0 ? needed : Math.max(needed, Math.min(capacity * 2, this.#limit));
-    const spare = this.#lends && grown >= LENT_MIN_BYTES && grown <= LENT_MAX_BYTES;
-    const buffer = spare ? takeSpare(grown) : Buffer.allocUnsafe(grown);
     const old = this.#buffer;
+    const spare = this.#lends && grown >= LENT_MIN_BYTES && grown <= LENT_MAX_BYTES;
+    if (!spare && old !== undefined && !this.#bufferIsSpare && capacity >= TRANSFER_FROM_BYTES) {
+      // Copies the bytes into a new backing store and frees the old one now (old is detached).
+      this.#buffer = Buffer.from((old.buffer as TransferableArrayBuffer).transfer(grown));
+      return;
+    }
+    const buffer = spare ? takeSpare(grown) : grown >= TRANSFER_FROM_BYTES ? Buffer.allocUnsafeSlow(grown) : Buffer.allocUnsafe(grown);
     if (this.#filled > 0) old!.copy(buffer, 0, 0, this.#filled);
     if (old !== undefined && this.#bufferIsSpare) giveBackSpare(old);
     this.#buffer = buffer;
     this.#bufferIsSpare = spare;
   }
 
-  /** Copies `part` after the bytes received: the caller may reuse or overwrite `part` afterwards. */
-  append(part: Uint8Array): void {
-    const length = part.length;
+  /**
+   * Copies source[start, start + length) (all of `source` by default) after the bytes received:
+   * the caller may reuse or overwrite `source` afterwards. A range, not a view of it: a message
+   * of millions of one-byte fragments would otherwise make a typed array per fragment.
+   */
+  append(source: Uint8Array, start = 0, length = source.length - start): void {
     if (length === 0) return;
     const capacity = this.#buffer?.length ?? 0;
     if (this.#filled + length > capacity) {
       // A frame larger than the caller reserved for (a large frame trickling in): grow by doubling.
       this.reserve(Math.max(length, Math.min(MIN_CAPACITY_BYTES, this.#limit - this.#filled)));
     }
-    this.#buffer!.set(part, this.#filled);
-    this.#filled += length;
+    const buffer = this.#buffer!;
+    const filled = this.#filled;
+    if (length < COPY_BY_BYTE_MAX) {
+      for (let i = 0; i < length; i++) buffer[filled + i] = source[start + i]!;
+    } else {
+      buffer.set(start === 0 && length === source.length ? source : source.subarray(start, start + length), filled);
+    }
+    this.#filled = filled + length;
   }
 
   /** The message's bytes, which now belong to the caller; the assembly is empty again. */

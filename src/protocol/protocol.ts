@@ -425,7 +425,7 @@ export class WebSocketProtocol {
         this.#utf8State = validateTextSegment(work, start, segmentLength, this.#utf8State);
         if (this.#utf8State === UTF8_REJECT) return this.#fail(invalidUtf8());
       }
-      this.#assemblyOf().append(work.subarray(start, start + segmentLength));
+      this.#assemblyOf().append(work, start, segmentLength);
     }
     if (!frameDone || (flags & RF_FIN) === 0) return true;
     if ((this.#bits & MESSAGE_COMPRESSED) !== 0) return this.#inflateMessage();

@@ -58,3 +58,29 @@ test('an empty message, and clear(), leave an empty buffer', (t) => {
   t.is(assembly.length, 0);
   t.is(assembly.take().length, 0);
 });
+
+test('a range of its source is copied, short and long alike, and the source may be overwritten at once', (t) => {
+  const assembly = new MessageAssembly(1 << 20);
+  const source = Buffer.alloc(1000);
+  for (let i = 0; i < source.length; i++) source[i] = i & 0xff;
+  const ranges: Array<[number, number]> = [[3, 1], [10, 63], [100, 64], [200, 700], [0, 0], [999, 1]];
+  for (const [start, length] of ranges) assembly.append(source, start, length);
+  const expected = Buffer.concat(ranges.map(([start, length]) => Buffer.from(source.subarray(start, start + length))));
+  source.fill(0);
+  t.true(assembly.take().equals(expected));
+});
+
+test('a large buffer grows without keeping the one it grew from: its memory is freed at once, not at the next GC', (t) => {
+  const assembly = new MessageAssembly(16 << 20);
+  const part = Buffer.alloc(4 << 20);
+  for (let i = 0; i < part.length; i++) part[i] = (i * 13) & 0xff;
+  assembly.reserve(part.length);
+  assembly.append(part);
+  const before = process.memoryUsage().arrayBuffers;
+  assembly.append(part, 0, 1); // doubles to 8 MiB
+  const grown = process.memoryUsage().arrayBuffers - before;
+  t.is(assembly.capacity, 8 << 20);
+  // 8 MiB allocated, 4 MiB freed: a copy would leave the 4 MiB buffer alive beside the new one.
+  t.true(grown <= (4 << 20) + (1 << 20), `ArrayBuffer memory grew ${grown} bytes`);
+  t.true(assembly.take().equals(Buffer.concat([part, part.subarray(0, 1)])));
+});
