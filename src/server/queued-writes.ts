@@ -9,11 +9,11 @@
  * writev, a call per chunk) on broadcast's hottest path. And numbers, not frames, in the list: a
  * pointer to a new object stored in a long-lived array costs a write barrier per delivery.
  *
- * Small broadcast frames of one turn are not written one by one: they wait here (`batch`) and
- * leave copied into one buffer, one write, when the turn's deliveries are written (`takeBatch`).
- * A subscriber's writes of a turn through Node's Writable each cost a buffered-write record and a
- * chunk in the writev; one copy of a hundred bytes costs less. Their bytes count as the socket's
- * own from the delivery on (the copy is the socket's, not the shared frame).
+ * Small frames are not written one by one: a read's replies and a turn's broadcast frames wait
+ * here (`batch`) and leave copied into one buffer, one write, when the read is handled or the
+ * turn's deliveries are written (`takeBatch`). Writes through Node's Writable each cost a
+ * buffered-write record and a chunk in the writev; one copy of a hundred bytes costs less. Their
+ * bytes count as the socket's own from the write on (the copy is the socket's, not a shared frame).
  */
 import type { SharedFrame } from '../protocol/shared-frame.js';
 import { QUEUED_WRITE_OVERHEAD, type SendBudget } from './send-budget.js';

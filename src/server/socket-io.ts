@@ -40,8 +40,9 @@ export interface SocketLinkOptions {
 }
 
 /**
- * Broadcast frames up to this size are batched per socket and turn and copied into one write
- * (QueuedWrites.batch); larger ones are written as they are, one buffer for every subscriber.
+ * Frames up to this size written while a read is handled, and broadcast frames of a turn, are
+ * batched per socket and copied into one write (QueuedWrites.batch); larger ones are written as
+ * they are (a broadcast frame: one buffer for every subscriber).
  */
 const BATCHED_FRAME_MAX = 512;
 
@@ -66,7 +67,7 @@ export class SocketLink {
   readonly #socket: Socket;
   readonly #options: SocketLinkOptions;
   readonly #owner: LinkOwner;
-  /** CLOSED, READS_INTO_MEMORY, PAUSED, HELD, CORKED, OVERFLOWED, READ_SINCE_SWEEP (below the class): one field, not seven. */
+  /** CLOSED, READS_INTO_MEMORY, PAUSED, HELD, CORKED, OVERFLOWED, READ_SINCE_SWEEP, READING (below the class): one field, not eight. */
   #bits = 0;
   #backlogAtCork = 0;
   #closeTimer: NodeJS.Timeout | undefined;
@@ -151,11 +152,17 @@ export class SocketLink {
     this.#bits |= READ_SINCE_SWEEP;
     noteProgress();
     traffic.bytesIn += chunk.length;
-    // Every reply produced while handling one read leaves in one write (writev).
-    const socket = this.#socket;
-    socket.cork();
-    this.#owner.receive(chunk);
-    socket.uncork();
+    // Every reply produced while handling one read leaves in one write: the small ones copied
+    // into one buffer (a write through Node's Writable each would cost a record and a chunk in
+    // a writev), a large one after them.
+    this.#bits |= READING;
+    try {
+      this.#owner.receive(chunk);
+    } finally {
+      this.#bits &= ~READING;
+    }
+    // A link corked for the turn's deliveries writes its batch when the turn ends.
+    if (this.#queue !== undefined && (this.#bits & CORKED) === 0 && this.#socket.writable) this.#writeBatch(this.#queue);
     this.#settleQueue();
   }
 
@@ -200,6 +207,11 @@ export class SocketLink {
     if (!this.#admits(first.length + (second?.length ?? 0))) return;
     traffic.bytesOut += first.length + (second?.length ?? 0);
     const queue = this.#queue ??= this.#takeQueue();
+    if ((this.#bits & (READING | CORKED)) !== 0 && second === undefined && first.length <= BATCHED_FRAME_MAX) {
+      queue.batch(first);
+      this.#checkHighWater();
+      return;
+    }
     this.#writeBatch(queue); // what was delivered before goes first
     queue.settle(socket.writableLength);
     queue.queued(first.length);
@@ -401,6 +413,8 @@ const CORKED = 16;
 /** A write was refused for the send queue limit; the connection is closing. */
 const OVERFLOWED = 32;
 const READ_SINCE_SWEEP = 64;
+/** The owner is handling a read: small writes wait for its end (one write for all). */
+const READING = 128;
 
 /** The link of each socket, for the shared listeners. */
 const links = new WeakMap<Socket, SocketLink>();
