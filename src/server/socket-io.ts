@@ -232,9 +232,11 @@ export class SocketLink {
    * kernel now when nothing is queued before it, and whatever is left is copied and queued.
    */
   writeLent(header: Uint8Array, payload: Uint8Array): void {
+    fanOutBatchedBroadcasts();
     const socket = this.#socket;
     const total = header.length + payload.length;
-    const written = socket.writable && socket.writableLength === 0 && (this.#bits & CORKED) === 0
+    // Only with nothing before it: not in the socket's queue, nor batched for the read's or the turn's end.
+    const written = socket.writable && socket.writableLength === 0 && (this.#bits & CORKED) === 0 && (this.#queue?.batchedBytes ?? 0) === 0
       ? writeNow(socket, [header, payload]) : 0;
     if (written === total) {
       traffic.bytesOut += total;

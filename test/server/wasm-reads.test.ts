@@ -182,7 +182,7 @@ for (const workers of [0, 1]) {
   }
 }
 
-test('every write made while handling one read leaves in one writev, on both read paths', async (t) => {
+test('every write made while handling one read leaves in one write, on both read paths', async (t) => {
   for (const withArea of [true, false]) {
     const area = withArea ? createWasmCodec().readArea() : undefined;
     const calls: number[] = []; // chunks per _write / _writev call
@@ -208,7 +208,7 @@ test('every write made while handling one read leaves in one writev, on both rea
     await waitFor(() => answer.length === 3 * 'reply 0 '.length);
     t.is(answer, 'reply 0 reply 1 reply 2 ');
     t.is(reads, 1);
-    t.deepEqual(calls, [3], withArea ? 'read into memory' : 'data events');
+    t.deepEqual(calls, [1], withArea ? 'read into memory' : 'data events');
   }
 });
 
