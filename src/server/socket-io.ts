@@ -152,9 +152,11 @@ export class SocketLink {
     this.#bits |= READ_SINCE_SWEEP;
     noteProgress();
     traffic.bytesIn += chunk.length;
-    // Every reply produced while handling one read leaves in one write: the small ones copied
-    // into one buffer (a write through Node's Writable each would cost a record and a chunk in
-    // a writev), a large one after them.
+    // Every reply produced while handling one read leaves in one write (writev): the small ones
+    // copied into one buffer (a write through Node's Writable each would cost a record and a
+    // chunk in the writev), the large ones as they are.
+    const socket = this.#socket;
+    socket.cork();
     this.#bits |= READING;
     try {
       this.#owner.receive(chunk);
@@ -162,7 +164,8 @@ export class SocketLink {
       this.#bits &= ~READING;
     }
     // A link corked for the turn's deliveries writes its batch when the turn ends.
-    if (this.#queue !== undefined && (this.#bits & CORKED) === 0 && this.#socket.writable) this.#writeBatch(this.#queue);
+    if (this.#queue !== undefined && (this.#bits & CORKED) === 0 && socket.writable) this.#writeBatch(this.#queue);
+    socket.uncork();
     this.#settleQueue();
   }
 
