@@ -350,6 +350,8 @@ export class Broker implements BatchHolder {
   }
 
   #deliver(topic: string, payload: Uint8Array, isBinary: boolean, offset: number, except?: Subscriber): void {
+    // A publish nobody here can receive costs no frame (in worker mode every worker gets every publish).
+    if (!this.#index.mayMatch(topic)) return;
     const compressor = this.#options.compressor;
     const compressed = compressor !== undefined && compresses(compressor, payload.length);
     const joining = offset !== 0 && this.#joining.size !== 0 ? this.#joining.joining(topic) : undefined;

@@ -199,6 +199,14 @@ export class SubscriptionIndex<S> {
   }
 
   /**
+   * False when no subscriber can match `topic`: none holds its exact pattern and none holds a
+   * wildcard (true is a maybe while wildcards are held). One map lookup, no walk.
+   */
+  mayMatch(topic: string): boolean {
+    return this.#wildcardPatterns !== 0 || this.#byPattern.has(topic);
+  }
+
+  /**
    * Calls `visit` once for each subscriber with a pattern matching `topic` (once even when
    * several of its patterns match); returns how many were visited. Allocates nothing per
    * subscriber: a subscriber seen through several patterns is told by its visitedBy mark.

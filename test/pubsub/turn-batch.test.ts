@@ -126,3 +126,18 @@ test('a batch past its size fans out and a new one starts', (t) => {
   t.true(s.messages.every((m) => m === text));
   t.true(s.writes.length > 1 && s.writes.length < 10, `${s.writes.length} writes for 100 KiB of frames`);
 });
+
+test('a publish to a topic nobody here holds is not batched; one a wildcard may match is', (t) => {
+  const b = broker();
+  const s = new RecordingSubscriber();
+  b.subscribe('news', s);
+  b.publish('news', Buffer.from('one'), false);
+  b.publish('sport', Buffer.from('unheard'), false);
+  b.publish('news', Buffer.from('two'), false);
+  b.fanOut();
+  t.deepEqual(s.writes, [['one', 'two']], 'the publish to sport did not split the batch of news');
+  b.subscribe('sport.*', s);
+  b.publish('sport.tennis', Buffer.from('matched'), false);
+  b.fanOut();
+  t.deepEqual(s.messages, ['one', 'two', 'matched']);
+});
