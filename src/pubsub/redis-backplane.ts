@@ -115,6 +115,11 @@ const FORGET_AFTER_MS = 30_000;
 const PRESENCE_BYTES = Buffer.from(PRESENCE_CHANNEL);
 /** How long close() waits for its goodbye to be acknowledged. */
 const LEAVE_TIMEOUT_MS = 500;
+/**
+ * How long a join waits for Redis on a node that has not reached it yet (just started), or for
+ * its topic's subscription to be confirmed; then it is answered as with Redis unreachable.
+ */
+const JOIN_WAIT_MS = 5000;
 
 /**
  * ioredis is required when a backplane is made, not imported with this module: a server
@@ -128,6 +133,15 @@ function loadRedisClient(): typeof Redis {
 interface RedisSubscription {
   readonly kind: 'channel' | 'glob';
   readonly name: string;
+}
+
+interface WantedSubscription {
+  readonly subscription: RedisSubscription;
+  /** How many local patterns need it. */
+  patterns: number;
+  /** Resolves once Redis has confirmed it (by its own SUBSCRIBE, or the next 'ready''s). */
+  readonly live: Promise<void>;
+  readonly markLive: () => void;
 }
 
 export class RedisBackplane {
@@ -144,7 +158,7 @@ export class RedisBackplane {
   /** The patterns with local subscribers (each with one dummy subscriber): the exact re-check. */
   readonly #patterns = new SubscriptionIndex<true>();
   /** Redis subscriptions we want → how many patterns need each (`a.*` and `a.>` share a glob). */
-  readonly #wanted = new Map<string, { subscription: RedisSubscription; patterns: number; confirmed?: Promise<unknown> }>();
+  readonly #wanted = new Map<string, WantedSubscription>();
   /** Unsubscribes that may not have reached Redis; retried on the next 'ready'. */
   readonly #maybeSubscribed = new Map<string, RedisSubscription>();
   /** Origin nodeId → the highest seq seen from it. */
@@ -167,6 +181,8 @@ export class RedisBackplane {
   /** Presence counts asked of the other nodes: request → the sum so far and who is left. */
   readonly #counting = new Map<number, { sum: number; left: number; done: (sum: number) => void }>();
   #nextCount = 1;
+  /** Joins waiting for the first connection attempt to end. */
+  #connectWaiters: Array<() => void> = [];
 
   constructor(options: BackplaneOptions) {
     if (typeof options?.url !== 'string' || !/^rediss?:\/\//.test(options.url)) {
@@ -245,11 +261,12 @@ export class RedisBackplane {
       wanted.patterns++;
       return;
     }
-    const added = { subscription, patterns: 1, confirmed: undefined as Promise<unknown> | undefined };
-    this.#wanted.set(subscription.name, added);
+    let markLive!: () => void;
+    const live = new Promise<void>((resolve) => { markLive = resolve; });
+    this.#wanted.set(subscription.name, { subscription, patterns: 1, live, markLive });
     this.#maybeSubscribed.delete(subscription.name);
     // While not ready this fails at once (no offline queue); the next 'ready' subscribes it.
-    added.confirmed = this.#send(subscription, true).catch(() => {});
+    this.#send(subscription, true).then(markLive, ignore);
   }
 
   /** Unsubscribes this node from `pattern` (the broker calls it when the last local subscriber goes). */
@@ -350,16 +367,24 @@ export class RedisBackplane {
     });
   }
 
-  /** A topic's history from Redis; undefined while Redis is unreachable. */
+  /**
+   * A topic's history from Redis; undefined while Redis is unreachable. Read only once this node's
+   * subscription to the topic is live in Redis: a publish between the read and the subscription
+   * would otherwise reach a joining client neither way, and its position would hide the loss.
+   */
   read(topic: string, query: HistoryQuery, done: (reply: HistoryReply | undefined) => void): void {
     const limits = this.#options.history;
-    if (limits === undefined || this.#publisher.status !== 'ready') {
+    // A node that has not reached Redis yet waits for it; one that had it and lost it answers at once.
+    const firstConnect = this.#state === 'connecting';
+    if (limits === undefined || (!firstConnect && !this.#linksUp)) {
       done(undefined);
       return;
     }
-    // After this node's subscription to the topic is live in Redis: a publish between the read
-    // and the subscription would otherwise reach the joining client neither way.
-    this.#subscriptionLive(topic).then(() => readHistory(this.#publisher, limits, topic, query)).then(done, () => done(undefined));
+    const live = this.#wanted.get(CHANNEL_PREFIX + topic)?.live ?? Promise.resolve();
+    const ready = firstConnect ? Promise.all([this.#connected(), live]) : live;
+    withinMs(ready, JOIN_WAIT_MS)
+      .then((inTime) => (inTime && this.#linksUp ? readHistory(this.#publisher, limits, topic, query) : undefined))
+      .then(done, () => done(undefined));
   }
 
   /** Subscriptions to exactly `topic` on the other nodes, as many as answer within 5 s. */
@@ -380,10 +405,14 @@ export class RedisBackplane {
     });
   }
 
-  /** Resolves once the channel a joining subscriber of `topic` needs is subscribed in Redis. */
-  #subscriptionLive(topic: string): Promise<unknown> {
-    const wanted = this.#wanted.get(CHANNEL_PREFIX + topic);
-    return wanted?.confirmed ?? Promise.resolve();
+  get #linksUp(): boolean {
+    return this.#publisherReady && this.#subscriberReady;
+  }
+
+  /** Resolves when the first connection attempt ends, either way (state leaves 'connecting'). */
+  #connected(): Promise<void> {
+    if (this.#state !== 'connecting') return Promise.resolve();
+    return new Promise((resolve) => this.#connectWaiters.push(resolve));
   }
 
   /** Another node asks for a presence count, or answers ours. */
@@ -523,13 +552,15 @@ export class RedisBackplane {
     const epoch = ++this.#subscriberEpoch;
     const channels: string[] = [PRESENCE_CHANNEL, COUNT_CHANNEL];
     const globs: string[] = [];
-    for (const { subscription } of this.#wanted.values()) (subscription.kind === 'channel' ? channels : globs).push(subscription.name);
+    const sent = [...this.#wanted.values()];
+    for (const { subscription } of sent) (subscription.kind === 'channel' ? channels : globs).push(subscription.name);
     const confirmations: Promise<unknown>[] = [this.#subscriber.subscribe(...channels)];
     if (globs.length > 0) confirmations.push(this.#subscriber.psubscribe(...globs));
     // Redis answers a connection's commands in order: once these are confirmed, every
     // subscription is live and the heartbeat can say so.
     Promise.all(confirmations).then(() => {
       if (epoch !== this.#subscriberEpoch || !this.#subscriberReady) return;
+      for (const wanted of sent) wanted.markLive();
       this.#subscribed = true;
       this.#linkChanged();
     }, (error: Error) => {
@@ -638,6 +669,11 @@ export class RedisBackplane {
 
   #setState(state: BackplaneState): void {
     if (state === this.#state) return;
+    if (this.#state === 'connecting') {
+      const waiters = this.#connectWaiters;
+      this.#connectWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
     if (this.#state === 'down' && state !== 'closed') this.stats.reconnects++;
     this.#state = state;
     const url = redactedUrl(this.#options.url);
@@ -657,6 +693,16 @@ export class RedisBackplane {
 }
 
 function ignore(): void {}
+
+/** Whether `promise` settled within `ms` (a rejection counts as settled, and is passed on). */
+function withinMs(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  return Promise.race([promise.then(() => true), late]).finally(() => clearTimeout(timer));
+}
 
 /** The Redis subscription for a pattern: its channel if exact, else a glob. */
 function redisSubscription(pattern: string): RedisSubscription {
