@@ -124,17 +124,19 @@ export interface RedisLink {
   cut(): void;
   /** Proxies new connections again. */
   restore(): void;
+  /** New connections are accepted and wait, unanswered, until release(): a Redis not reached yet. */
+  hold(): void;
+  /** Proxies the held connections and new ones. */
+  release(): void;
   close(): Promise<void>;
 }
 
 export async function startRedisLink(target: RedisServer): Promise<RedisLink> {
   const open = new Set<net.Socket>();
   let cut = false;
-  const server = net.createServer((client) => {
-    if (cut) {
-      client.destroy();
-      return;
-    }
+  let held: net.Socket[] | undefined;
+  const proxy = (client: net.Socket) => {
+    if (client.destroyed) return;
     const upstream = net.connect(target.port, '127.0.0.1');
     open.add(client).add(upstream);
     const drop = () => {
@@ -149,6 +151,16 @@ export async function startRedisLink(target: RedisServer): Promise<RedisLink> {
     }
     client.pipe(upstream);
     upstream.pipe(client);
+  };
+  const server = net.createServer((client) => {
+    if (cut) {
+      client.destroy();
+    } else if (held !== undefined) {
+      client.on('error', () => client.destroy());
+      held.push(client);
+    } else {
+      proxy(client);
+    }
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -160,8 +172,14 @@ export async function startRedisLink(target: RedisServer): Promise<RedisLink> {
       for (const socket of open) socket.destroy();
     },
     restore: () => { cut = false; },
+    hold: () => { held ??= []; },
+    release: () => {
+      const waiting = held ?? [];
+      held = undefined;
+      waiting.forEach(proxy);
+    },
     close: async () => {
-      for (const socket of open) socket.destroy();
+      for (const socket of [...open, ...(held ?? [])]) socket.destroy();
       await new Promise((resolve) => server.close(resolve));
     },
   };

@@ -92,6 +92,32 @@ test('[2 nodes] a position from before a Redis flush, or older than the history,
   for (const c of [publisher, old, after]) c.close();
 });
 
+test('[2 nodes] a subscribe on a node that has not reached Redis yet waits for it: answered with the position, what follows delivered with no gap', async (t) => {
+  const redis = await startRedisServer();
+  t.teardown(() => redis.stop());
+  const link = await startRedisLink(redis);
+  t.teardown(() => link.close());
+  link.hold();
+  const late = await listen({ port: 0, app: 'pubsub', redis: link.url, redisPingIntervalMs: 100, log: () => {} });
+  t.teardown(() => late.close());
+  const other = await listen({ port: 0, app: 'pubsub', redis: redis.url, redisPingIntervalMs: 100, log: () => {} });
+  t.teardown(() => other.close());
+  await waitFor(async () => (await backplaneOf(other)).state === 'ready', 10_000, 50);
+  const publisher = await StreamClient.connect(other.port);
+  t.like(await publisher.request({ type: 'publish', topic: 'early.t', data: 'before' }), { offset: 1 });
+  const subscriber = await StreamClient.connect(late.port);
+  const answer = subscriber.request({ type: 'subscribe', topic: 'early.t' });
+  // The subscribe has reached the node (it holds the subscription) while Redis is still held back.
+  await waitFor(async () => ((await late.health()).pubsub as { subscriptions: number }).subscriptions === 1, 10_000, 20);
+  t.is((await backplaneOf(late)).state, 'connecting');
+  link.release();
+  t.like(await answer, { offset: 1 }, 'the position at the subscribe, read once the subscription was live');
+  t.like(await publisher.request({ type: 'publish', topic: 'early.t', data: 'after' }), { offset: 2 });
+  await subscriber.until(() => subscriber.messages().length === 1, 'the publish after the subscribe');
+  t.deepEqual(subscriber.messages().map((m) => [m.data, m.offset]), [['after', 2]]);
+  for (const c of [publisher, subscriber]) c.close();
+});
+
 test('[2 nodes] while Redis is unreachable, a publish is delivered on its node without an offset and not kept', async (t) => {
   const redis = await startRedisServer();
   t.teardown(() => redis.stop());
