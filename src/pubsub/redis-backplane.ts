@@ -1,17 +1,11 @@
 /**
  * Joins several server nodes through Redis pub/sub (ioredis, two connections: one publishes,
  * one subscribes). A node holds Redis subscriptions only for the patterns it has local
- * subscribers for: an exact pattern is a SUBSCRIBE to `wasmsocket:<topic>`; a wildcard pattern is
- * a PSUBSCRIBE to a glob that may over-match (`*` crosses dots), so incoming topics are checked
- * again against the exact pattern set.
+ * subscribers for (redis-subscriptions.ts).
  *
- * Message on the wire (one Buffer):
- *   [version u8 = 1][flags u8: bit0 binary][nodeId length u8][nodeId UTF-8][seq u64 BE][payload]
- * and, for a publish that keeps history (written by the Lua script of redis-history.ts):
- *   [version u8 = 2][flags][nodeId length][nodeId][seq u64 BE][offset length u8][offset ASCII]
- *   [epoch length u8][epoch][delivery with its offset]
- * A node ignores its own version 1 messages (it delivered them locally already); its own version
- * 2 messages are its local delivery, so that each node delivers a topic in offset order. Redis delivers one copy
+ * Messages carry their origin node and its sequence number (redis-wire.ts). A node ignores its
+ * own version 1 messages (it delivered them locally already); its own version 2 messages are its
+ * local delivery, so that each node delivers a topic in offset order. Redis delivers one copy
  * per matching SUBSCRIBE/PSUBSCRIBE of the connection, all before the next PUBLISH, and keeps
  * each publisher connection's order: so a message whose seq is not above the last seen from its
  * origin is a copy, dropped and counted in `duplicates`; `onMessage` runs once per publish.
@@ -24,12 +18,15 @@
  */
 import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
-import { SubscriptionIndex, topicError } from './topics.js';
+import { topicError } from './topics.js';
 import { PingWatch } from './redis-liveness.js';
 import { decodeHeartbeat, encodeHeartbeat, PeerSet, PRESENCE_CHANNEL } from './redis-presence.js';
 import { formatLogLine, type LogEntry, type LogSink } from '../logging/logger.js';
 import { withOffset, type HistoryLimits, type HistoryQuery, type HistoryReply, type Sequenced } from './history.js';
 import { defineHistoryCommands, publishWithHistory, readHistory } from './redis-history.js';
+import { RedisSubscriptions } from './redis-subscriptions.js';
+import { COUNT_BYTES, COUNT_CHANNEL, PresenceCounts } from './redis-presence-count.js';
+import { CHANNEL_PREFIX, CHANNEL_PREFIX_BYTES, decodeMessage, encodeHeader, encodeMessage, epochOf, headerLength, isFrom, originOf, VERSION_WITH_OFFSET } from './redis-wire.js';
 
 /**
  * `recovering`: both connections answer, but some other node has not confirmed its subscriptions
@@ -83,22 +80,8 @@ export interface BackplaneStats {
   duplicates: number;
 }
 
-const CHANNEL_PREFIX = 'wasmsocket:';
-const CHANNEL_PREFIX_BYTES = Buffer.byteLength(CHANNEL_PREFIX);
-const VERSION = 1;
-const VERSION_WITH_OFFSET = 2;
-/** Presence counts: `{"ask":node,"request":n,"topic":T}` and `{"to":node,"request":n,"count":c}`. */
-const COUNT_CHANNEL = 'wasmsocket-presence-count';
-const COUNT_BYTES = Buffer.from(COUNT_CHANNEL);
-/** How long a presence count waits for the other nodes' answers. */
-const COUNT_TIMEOUT_MS = 5000;
 /** How long a history publish's own delivery is waited for after Redis answered it. */
 const OWN_DELIVERY_WAIT_MS = 2000;
-const FLAG_BINARY = 1;
-/** version, flags, nodeId length. */
-const FIXED_HEADER = 3;
-const SEQ_BYTES = 8;
-const TWO_POW_32 = 2 ** 32;
 const MAX_RETRY_DELAY_MS = 1000;
 /**
  * PUBLISHes written but not yet acknowledged, in bytes, above which publishes are dropped: a
@@ -129,21 +112,6 @@ function loadRedisClient(): typeof Redis {
   return (createRequire(import.meta.url)('ioredis') as typeof import('ioredis')).Redis;
 }
 
-/** How a pattern is subscribed in Redis. */
-interface RedisSubscription {
-  readonly kind: 'channel' | 'glob';
-  readonly name: string;
-}
-
-interface WantedSubscription {
-  readonly subscription: RedisSubscription;
-  /** How many local patterns need it. */
-  patterns: number;
-  /** Resolves once Redis has confirmed it (by its own SUBSCRIBE, or the next 'ready''s). */
-  readonly live: Promise<void>;
-  readonly markLive: () => void;
-}
-
 export class RedisBackplane {
   readonly stats: BackplaneStats = { published: 0, unconfirmed: 0, received: 0, dropped: 0, duplicates: 0, stalls: 0, reconnects: 0 };
   readonly #options: BackplaneOptions;
@@ -155,12 +123,7 @@ export class RedisBackplane {
   readonly #peers: PeerSet;
   readonly #timer: NodeJS.Timeout;
   readonly #nodeIdBytes: Buffer;
-  /** The patterns with local subscribers (each with one dummy subscriber): the exact re-check. */
-  readonly #patterns = new SubscriptionIndex<true>();
-  /** Redis subscriptions we want → how many patterns need each (`a.*` and `a.>` share a glob). */
-  readonly #wanted = new Map<string, WantedSubscription>();
-  /** Unsubscribes that may not have reached Redis; retried on the next 'ready'. */
-  readonly #maybeSubscribed = new Map<string, RedisSubscription>();
+  readonly #subscriptions: RedisSubscriptions;
   /** Origin nodeId → the highest seq seen from it. */
   readonly #lastSeq = new Map<string, number>();
   #seq = 0;
@@ -178,9 +141,7 @@ export class RedisBackplane {
   #warnedMalformed = false;
   /** History publishes of this node waiting for their own delivery, by seq. */
   readonly #sequencing = new Map<number, { message: Uint8Array; done: (sequenced: Sequenced) => void }>();
-  /** Presence counts asked of the other nodes: request → the sum so far and who is left. */
-  readonly #counting = new Map<number, { sum: number; left: number; done: (sum: number) => void }>();
-  #nextCount = 1;
+  readonly #presenceCounts: PresenceCounts;
   /** Joins waiting for the first connection attempt to end. */
   #connectWaiters: Array<() => void> = [];
 
@@ -205,7 +166,7 @@ export class RedisBackplane {
     const common = {
       lazyConnect: true,
       // No offline queue: a publish while Redis is down is dropped and counted, and
-      // subscriptions are (re)sent from #wanted on every 'ready', so nothing needs queueing.
+      // subscriptions are all sent again on every 'ready', so nothing needs queueing.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       retryStrategy: (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 10), MAX_RETRY_DELAY_MS),
@@ -216,6 +177,13 @@ export class RedisBackplane {
     this.#publisher = new RedisClient(options.url, { ...common, connectionName: 'wasmsocket-pub', socketTimeout });
     if (options.history !== undefined) defineHistoryCommands(this.#publisher);
     this.#subscriber = new RedisClient(options.url, { ...common, connectionName: 'wasmsocket-sub', socketTimeout });
+    this.#subscriptions = new RedisSubscriptions(this.#subscriber);
+    this.#presenceCounts = new PresenceCounts({
+      nodeId: options.nodeId,
+      publish: (message) => this.#publisher.publish(COUNT_CHANNEL, message),
+      usable: () => this.#usable,
+      countSubscribers: options.countSubscribers,
+    });
     this.#publisherPing = new PingWatch(this.#publisher, pingTimeoutMs, () => this.#linkChanged());
     this.#subscriberPing = new PingWatch(this.#subscriber, pingTimeoutMs, () => this.#linkChanged());
     // Overdue: two heartbeats missed and a PING deadline on top.
@@ -254,33 +222,12 @@ export class RedisBackplane {
   addPattern(pattern: string): void {
     const error = topicError(pattern, true);
     if (error !== undefined) throw new TypeError(`invalid subscription pattern ${JSON.stringify(pattern)}: ${error}`);
-    if (this.#state === 'closed' || !this.#patterns.add(pattern, true)) return;
-    const subscription = redisSubscription(pattern);
-    const wanted = this.#wanted.get(subscription.name);
-    if (wanted !== undefined) {
-      wanted.patterns++;
-      return;
-    }
-    let markLive!: () => void;
-    const live = new Promise<void>((resolve) => { markLive = resolve; });
-    this.#wanted.set(subscription.name, { subscription, patterns: 1, live, markLive });
-    this.#maybeSubscribed.delete(subscription.name);
-    // While not ready this fails at once (no offline queue); the next 'ready' subscribes it.
-    this.#send(subscription, true).then(markLive, ignore);
+    if (this.#state !== 'closed') this.#subscriptions.add(pattern);
   }
 
   /** Unsubscribes this node from `pattern` (the broker calls it when the last local subscriber goes). */
   removePattern(pattern: string): void {
-    if (!this.#patterns.remove(pattern, true)) return;
-    const subscription = redisSubscription(pattern);
-    const wanted = this.#wanted.get(subscription.name);
-    if (wanted === undefined || --wanted.patterns > 0) return;
-    this.#wanted.delete(subscription.name);
-    if (this.#state === 'closed') return;
-    this.#send(subscription, false).catch(() => {
-      // ioredis's autoResubscribe may restore it after a reconnect: undo it then.
-      if (!this.#wanted.has(subscription.name)) this.#maybeSubscribed.set(subscription.name, subscription);
-    });
+    this.#subscriptions.remove(pattern, this.#state !== 'closed');
   }
 
   /**
@@ -296,14 +243,14 @@ export class RedisBackplane {
       this.stats.dropped++;
       return;
     }
-    const size = FIXED_HEADER + this.#nodeIdBytes.length + SEQ_BYTES + payload.length;
+    const size = headerLength(this.#nodeIdBytes.length) + payload.length;
     if (this.#inFlightBytes > 0 && this.#inFlightBytes + size > MAX_IN_FLIGHT_BYTES) {
       this.stats.dropped++;
       return;
     }
     const unconfirmed = !this.#peersConfirmed;
     try {
-      const reply = this.#publisher.publish(CHANNEL_PREFIX + topic, this.#encode(payload, isBinary));
+      const reply = this.#publisher.publish(CHANNEL_PREFIX + topic, encodeMessage(this.#nodeIdBytes, ++this.#seq, payload, isBinary));
       this.#inFlightBytes += size;
       reply.then(
         () => {
@@ -346,7 +293,7 @@ export class RedisBackplane {
     const seq = ++this.#seq;
     this.#sequencing.set(seq, { message, done });
     const unconfirmed = !this.#peersConfirmed;
-    publishWithHistory(this.#publisher, limits, CHANNEL_PREFIX + topic, topic, this.#header(false, VERSION_WITH_OFFSET, seq), message).then((position) => {
+    publishWithHistory(this.#publisher, limits, CHANNEL_PREFIX + topic, topic, encodeHeader(this.#nodeIdBytes, VERSION_WITH_OFFSET, seq, false), message).then((position) => {
       this.stats.published++;
       if (unconfirmed) this.stats.unconfirmed++;
       if (!this.#sequencing.has(seq)) return;
@@ -357,7 +304,7 @@ export class RedisBackplane {
         waiting.done({ payload: withOffset(message, position.offset), position, skipLocal: true });
       };
       // Its own copy comes (on the other connection) while this node is subscribed to the topic.
-      if (this.#patterns.match(topic, ignore) === 0) acknowledge();
+      if (!this.#subscriptions.matches(topic)) acknowledge();
       else setTimeout(acknowledge, OWN_DELIVERY_WAIT_MS).unref();
     }, () => {
       const waiting = this.#sequencing.get(seq);
@@ -380,29 +327,18 @@ export class RedisBackplane {
       done(undefined);
       return;
     }
-    const live = this.#wanted.get(CHANNEL_PREFIX + topic)?.live ?? Promise.resolve();
+    const live = this.#subscriptions.live(topic);
     const ready = firstConnect ? Promise.all([this.#connected(), live]) : live;
     withinMs(ready, JOIN_WAIT_MS)
       .then((inTime) => (inTime && this.#linksUp ? readHistory(this.#publisher, limits, topic, query) : undefined))
       .then(done, () => done(undefined));
   }
 
-  /** Subscriptions to exactly `topic` on the other nodes, as many as answer within 5 s. */
+  /** Subscriptions to exactly `topic` on the other nodes, as many as answer in time. */
   otherNodes(topic: string): Promise<number> {
     const nodes = this.#peers.size;
     if (nodes === 0 || !this.#usable) return Promise.resolve(0);
-    const request = this.#nextCount++;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => finish(), COUNT_TIMEOUT_MS);
-      const finish = () => {
-        clearTimeout(timer);
-        const counting = this.#counting.get(request);
-        this.#counting.delete(request);
-        resolve(counting?.sum ?? 0);
-      };
-      this.#counting.set(request, { sum: 0, left: nodes, done: finish });
-      this.#publisher.publish(COUNT_CHANNEL, JSON.stringify({ ask: this.#options.nodeId, request, topic })).catch(finish);
-    });
+    return this.#presenceCounts.ask(topic, nodes);
   }
 
   get #linksUp(): boolean {
@@ -413,28 +349,6 @@ export class RedisBackplane {
   #connected(): Promise<void> {
     if (this.#state !== 'connecting') return Promise.resolve();
     return new Promise((resolve) => this.#connectWaiters.push(resolve));
-  }
-
-  /** Another node asks for a presence count, or answers ours. */
-  #counted(message: Buffer): void {
-    let parsed: { ask?: unknown; to?: unknown; request?: unknown; topic?: unknown; count?: unknown };
-    try {
-      parsed = JSON.parse(message.toString('utf8'));
-    } catch {
-      return;
-    }
-    const { nodeId } = this.#options;
-    if (typeof parsed.ask === 'string' && parsed.ask !== nodeId && typeof parsed.topic === 'string' && topicError(parsed.topic, false) === undefined) {
-      const count = this.#options.countSubscribers?.(parsed.topic) ?? Promise.resolve(0);
-      void count.then((value) => {
-        if (this.#usable) this.#publisher.publish(COUNT_CHANNEL, JSON.stringify({ to: parsed.ask, request: parsed.request, count: value })).catch(ignore);
-      });
-    } else if (parsed.to === nodeId && typeof parsed.request === 'number' && typeof parsed.count === 'number') {
-      const counting = this.#counting.get(parsed.request);
-      if (counting === undefined) return;
-      counting.sum += parsed.count;
-      if (--counting.left === 0) counting.done(counting.sum);
-    }
   }
 
   /**
@@ -457,33 +371,6 @@ export class RedisBackplane {
     await Promise.all([disconnect(this.#publisher), disconnect(this.#subscriber)]);
   }
 
-  #encode(payload: Uint8Array, isBinary: boolean): Buffer {
-    const id = this.#nodeIdBytes;
-    const header = FIXED_HEADER + id.length + SEQ_BYTES;
-    const message = Buffer.allocUnsafe(header + payload.length);
-    this.#writeHeader(message, isBinary, VERSION, ++this.#seq);
-    message.set(payload, header);
-    return message;
-  }
-
-  /** The header alone (a history publish's: the Lua script appends the rest). */
-  #header(isBinary: boolean, version: number, seq: number): Buffer {
-    const header = Buffer.allocUnsafe(FIXED_HEADER + this.#nodeIdBytes.length + SEQ_BYTES);
-    this.#writeHeader(header, isBinary, version, seq);
-    return header;
-  }
-
-  #writeHeader(message: Buffer, isBinary: boolean, version: number, seq: number): void {
-    const id = this.#nodeIdBytes;
-    message[0] = version;
-    message[1] = isBinary ? FLAG_BINARY : 0;
-    message[2] = id.length;
-    id.copy(message, FIXED_HEADER);
-    // seq as u64 BE from a JS number: exact up to 2^53, far beyond any process's publish count.
-    message.writeUInt32BE(Math.floor(seq / TWO_POW_32), FIXED_HEADER + id.length);
-    message.writeUInt32BE(seq >>> 0, FIXED_HEADER + id.length + 4);
-  }
-
   #receive(channel: Buffer, message: Buffer): void {
     if (this.#state === 'closed') return;
     if (channel.equals(PRESENCE_BYTES)) {
@@ -491,40 +378,28 @@ export class RedisBackplane {
       return;
     }
     if (channel.equals(COUNT_BYTES)) {
-      this.#counted(message);
+      this.#presenceCounts.heard(message);
       return;
     }
-    const idLength = message.length >= FIXED_HEADER ? message[2]! : 0;
-    let header = FIXED_HEADER + idLength + SEQ_BYTES;
-    const version = message[0];
-    let offset: number | undefined;
-    if (version === VERSION_WITH_OFFSET && message.length > header) {
-      const digits = message[header]!;
-      offset = Number(message.toString('latin1', header + 1, header + 1 + digits));
-      const epochAt = header + 1 + digits;
-      header = epochAt + 1 + (message.length > epochAt ? message[epochAt]! : 0);
-    }
-    if (message.length < header || (version !== VERSION && !(offset! > 0)) || idLength === 0 || channel.length <= CHANNEL_PREFIX_BYTES) {
+    const decoded = decodeMessage(message);
+    if (decoded === undefined || channel.length <= CHANNEL_PREFIX_BYTES) {
       if (!this.#warnedMalformed) {
         this.#warnedMalformed = true;
         this.#log({ level: 'warn', event: 'backplane_malformed_message', message: 'redis backplane: ignoring malformed message(s) on the wasmsocket: channels' });
       }
       return;
     }
-    const seq = message.readUInt32BE(FIXED_HEADER + idLength) * TWO_POW_32 + message.readUInt32BE(FIXED_HEADER + idLength + 4);
-    if (idLength === this.#nodeIdBytes.length
-      && this.#nodeIdBytes.equals(message.subarray(FIXED_HEADER, FIXED_HEADER + idLength))) {
+    const { seq, offset, payloadAt } = decoded;
+    if (isFrom(message, decoded, this.#nodeIdBytes)) {
       // This node's history publish, in its place among the others: delivered here now.
       const waiting = offset === undefined ? undefined : this.#sequencing.get(seq);
       if (waiting !== undefined) {
         this.#sequencing.delete(seq);
-        const epochAt = FIXED_HEADER + idLength + SEQ_BYTES + 1 + message[FIXED_HEADER + idLength + SEQ_BYTES]!;
-        const epoch = message.toString('utf8', epochAt + 1, epochAt + 1 + message[epochAt]!);
-        waiting.done({ payload: message.subarray(header), position: { offset: offset!, epoch } });
+        waiting.done({ payload: message.subarray(payloadAt), position: { offset: offset!, epoch: epochOf(message, decoded) } });
       }
       return;
     }
-    const origin = message.toString('utf8', FIXED_HEADER, FIXED_HEADER + idLength);
+    const origin = originOf(message, decoded);
     const last = this.#lastSeq.get(origin);
     if (last !== undefined && seq <= last) {
       this.stats.duplicates++;
@@ -532,54 +407,30 @@ export class RedisBackplane {
     }
     const topic = channel.toString('utf8', CHANNEL_PREFIX_BYTES);
     // Globs over-match; and a message may arrive for a pattern removed a moment ago.
-    if (this.#patterns.match(topic, ignore) === 0) return;
+    if (!this.#subscriptions.matches(topic)) return;
     this.#lastSeq.set(origin, seq);
     this.stats.received++;
     try {
-      this.#options.onMessage(topic, message.subarray(header), (message[1]! & FLAG_BINARY) !== 0, offset);
+      this.#options.onMessage(topic, message.subarray(payloadAt), decoded.isBinary, offset);
     } catch (error) {
       this.#log({ level: 'error', event: 'backplane_handler_error', message: `redis backplane: onMessage threw: ${(error as Error)?.stack ?? error}` });
     }
   }
 
-  /**
-   * On every subscriber 'ready': ioredis's autoResubscribe restores what was confirmed before the
-   * connection dropped, but not subscriptions added while it was down (or before the first
-   * ready), and it restores ones removed while down. So subscribe all of #wanted (harmless for
-   * channels already subscribed) and unsubscribe the leftovers.
-   */
+  /** On every subscriber 'ready': every subscription sent again (RedisSubscriptions.resubscribe). */
   #resubscribe(): void {
     const epoch = ++this.#subscriberEpoch;
-    const channels: string[] = [PRESENCE_CHANNEL, COUNT_CHANNEL];
-    const globs: string[] = [];
-    const sent = [...this.#wanted.values()];
-    for (const { subscription } of sent) (subscription.kind === 'channel' ? channels : globs).push(subscription.name);
-    const confirmations: Promise<unknown>[] = [this.#subscriber.subscribe(...channels)];
-    if (globs.length > 0) confirmations.push(this.#subscriber.psubscribe(...globs));
-    // Redis answers a connection's commands in order: once these are confirmed, every
-    // subscription is live and the heartbeat can say so.
-    Promise.all(confirmations).then(() => {
+    const sent = this.#subscriptions.resubscribe([PRESENCE_CHANNEL, COUNT_CHANNEL]);
+    sent.confirmed.then(() => {
       if (epoch !== this.#subscriberEpoch || !this.#subscriberReady) return;
-      for (const wanted of sent) wanted.markLive();
+      sent.markLive();
+      // Every subscription is live: the heartbeat can say so.
       this.#subscribed = true;
       this.#linkChanged();
     }, (error: Error) => {
       // A lost connection is retried on the next 'ready'; anything else (an ACL refusal) is logged.
       if (epoch === this.#subscriberEpoch && this.#subscriberReady) this.#log({ level: 'warn', event: 'backplane_subscribe_failed', message: `redis backplane: subscribing failed: ${error?.message ?? error}` });
     });
-    const stale = [...this.#maybeSubscribed.values()].filter((s) => !this.#wanted.has(s.name));
-    this.#maybeSubscribed.clear();
-    for (const subscription of stale) {
-      this.#send(subscription, false).catch(() => this.#maybeSubscribed.set(subscription.name, subscription));
-    }
-  }
-
-  #send(subscription: RedisSubscription, subscribe: boolean): Promise<unknown> {
-    const redis = this.#subscriber;
-    if (subscription.kind === 'channel') {
-      return subscribe ? redis.subscribe(subscription.name) : redis.unsubscribe(subscription.name);
-    }
-    return subscribe ? redis.psubscribe(subscription.name) : redis.punsubscribe(subscription.name);
   }
 
   /** A heartbeat on the presence channel. */
@@ -702,16 +553,6 @@ function withinMs(promise: Promise<unknown>, ms: number): Promise<boolean> {
     timer.unref();
   });
   return Promise.race([promise.then(() => true), late]).finally(() => clearTimeout(timer));
-}
-
-/** The Redis subscription for a pattern: its channel if exact, else a glob. */
-function redisSubscription(pattern: string): RedisSubscription {
-  const segments = pattern.split('.');
-  if (!segments.some((s) => s === '*' || s === '>')) return { kind: 'channel', name: CHANNEL_PREFIX + pattern };
-  // `*` and `>` segments → `*` (it crosses dots: the receiving side re-checks); glob
-  // metacharacters that are literal in a topic are escaped.
-  const glob = segments.map((s) => (s === '*' || s === '>' ? '*' : s.replace(/[?*[\]\\]/g, '\\$&'))).join('.');
-  return { kind: 'glob', name: CHANNEL_PREFIX + glob };
 }
 
 function redactedUrl(url: string): string {
