@@ -24,7 +24,7 @@ import { RecoveringSubscribers } from './recovery.js';
 import { DeliveryAdmission, type AdmissionOptions, type AdmissionStats, type AdmittedSubscriber, type SendPressure, type SlowSubscriberPolicy } from './delivery-admission.js';
 
 export type { SendPressure, SlowSubscriberPolicy };
-import { awaitTurnEnd, BATCHED_PUBLISH_MAX, TurnBatch, type BatchHolder } from './turn-batch.js';
+import { awaitTurnEnd, BATCHED_PUBLISH_MAX, fanOutBatchedBroadcasts, TurnBatch, type BatchHolder } from './turn-batch.js';
 
 /** A connection as the broker sees it. */
 export interface Subscriber extends AdmittedSubscriber {
@@ -88,6 +88,11 @@ export interface BrokerOptions extends AdmissionOptions {
    * meets its own limit long before it can fill the broker for everyone.
    */
   maxSubscriptionsPerIp?: number;
+  /**
+   * The longest a turn's batch waits for this thread's history publishes still out for their
+   * offsets (fanOutAtTurnEnd); default HOLD_MAX_MS.
+   */
+  offsetWaitMs?: number;
 }
 
 /** Why a subscribe or publish was refused; the pubsub app answers it as an error reply. */
@@ -128,6 +133,8 @@ export function emptyBrokerStats(): BrokerStats {
 
 /** History publishes one thread may have waiting for their offsets before its publishers wait. */
 const MAX_AWAITING_OFFSETS = 256;
+/** The longest a batch waits for this thread's history publishes to come back. */
+const HOLD_MAX_MS = 1;
 
 const OPCODE_TEXT = 1;
 const OPCODE_BINARY = 2;
@@ -145,6 +152,8 @@ export class Broker implements BatchHolder {
   #history: HistorySource | undefined;
   /** History publishes of this thread sent for their offset and not back yet. */
   #awaitingOffsets = 0;
+  /** Forces out a batch kept for history publishes still coming back (see fanOutAtTurnEnd). */
+  #holdTimer: NodeJS.Timeout | undefined;
   /** Subscribers between their subscribe to a history topic and its answer. */
   readonly #joining = new RecoveringSubscribers<Subscriber>();
   /** This turn's plain publishes to one topic, fanned out together (turn-batch.ts). */
@@ -247,7 +256,8 @@ export class Broker implements BatchHolder {
     if (options?.history === true && history !== undefined) {
       this.#awaitingOffsets++;
       history.sequence(topic, payload, ({ payload: delivery, position, skipLocal }) => {
-        this.#awaitingOffsets--;
+        // The last one back ends the wait of a kept batch at this turn's end.
+        if (--this.#awaitingOffsets === 0 && this.#holdTimer !== undefined) awaitTurnEnd(this);
         if (skipLocal !== true) this.#deliver(topic, delivery, false, position?.offset ?? 0, options.except);
         options.onPublished?.(position);
       });
@@ -279,8 +289,30 @@ export class Broker implements BatchHolder {
     this.#deliver(topic, payload, isBinary, offset);
   }
 
+  /**
+   * At the turn end, a batch is kept while this thread's history publishes are out for their
+   * offsets (to Redis, or the main thread): they come back a few at a time over several turns,
+   * and each batch costs a write per subscriber. Kept `offsetWaitMs` at most, and fanned out
+   * before any other write of the thread's, as always.
+   */
+  fanOutAtTurnEnd(): boolean {
+    if (this.#awaitingOffsets === 0 || this.#batch.count === 0) {
+      this.fanOut();
+      return true;
+    }
+    this.#holdTimer ??= setTimeout(() => {
+      this.#holdTimer = undefined;
+      fanOutBatchedBroadcasts();
+    }, this.#options.offsetWaitMs ?? HOLD_MAX_MS);
+    return false;
+  }
+
   /** Delivers the publishes batched this turn now (turn-batch.ts). */
   fanOut(): void {
+    if (this.#holdTimer !== undefined) {
+      clearTimeout(this.#holdTimer);
+      this.#holdTimer = undefined;
+    }
     const batch = this.#batch;
     if (batch.count === 0) return;
     const count = batch.count;

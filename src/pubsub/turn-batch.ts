@@ -9,7 +9,8 @@
  * Order is kept: a batch holds one topic at a time (a publish to another topic fans out the batch
  * first), and anything else written to any socket of the thread first fans out what is batched
  * (`fanOutBatchedBroadcasts`, called by the socket link before every write of its own), as does a
- * change of subscriptions.
+ * change of subscriptions. A holder may keep its batch past a turn end while more publishes for it
+ * are on their way back (history offsets from Redis or the main thread: Broker.fanOutAtTurnEnd).
  */
 import { headerLength, type FrameCodec } from '../codec/codec.js';
 import { SharedFrame } from '../protocol/shared-frame.js';
@@ -73,6 +74,11 @@ export class TurnBatch {
 export interface BatchHolder {
   /** Fans out the frames it holds now. */
   fanOut(): void;
+  /**
+   * At a turn end: fans out, or keeps the batch for a later turn end (false) when publishes that
+   * would join it are about to come back; the holder then bounds the wait itself.
+   */
+  fanOutAtTurnEnd(): boolean;
 }
 
 let holders = new Set<BatchHolder>();
@@ -113,8 +119,10 @@ export function fanOutBatchedBroadcasts(): void {
 function endTurn(): void {
   scheduled = false;
   fanningOut = true;
+  const waiting = holders;
+  holders = new Set();
   try {
-    fanOutBatchedBroadcasts();
+    for (const holder of waiting) if (!holder.fanOutAtTurnEnd()) holders.add(holder);
   } finally {
     fanningOut = false;
   }

@@ -10,6 +10,8 @@ import { createCodec } from '../../src/codec/select.js';
 import { Broker, type Subscriber } from '../../src/pubsub/broker.js';
 import { fanOutBatchedBroadcasts } from '../../src/pubsub/turn-batch.js';
 import type { SharedFrame } from '../../src/protocol/shared-frame.js';
+import type { HistoryReply, HistorySource, Sequenced } from '../../src/pubsub/history.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** The text messages in a buffer of unmasked frames with 7-bit lengths. */
 function messagesIn(bytes: Uint8Array): string[] {
@@ -35,8 +37,8 @@ class RecordingSubscriber implements Subscriber {
   get messages(): string[] { return this.writes.flat(); }
 }
 
-function broker(): Broker {
-  return new Broker({ codec: createCodec('wasm'), slowSubscriberBytes: 1 << 20, slowPolicy: 'drop', maxSubscriptions: 10, maxTotalSubscriptions: 100 });
+function broker(offsetWaitMs?: number): Broker {
+  return new Broker({ codec: createCodec('wasm'), slowSubscriberBytes: 1 << 20, slowPolicy: 'drop', maxSubscriptions: 10, maxTotalSubscriptions: 100, offsetWaitMs });
 }
 
 test('a turn\'s publishes to one topic reach each subscriber once, as one shared buffer, in order, at the turn end', async (t) => {
@@ -140,4 +142,62 @@ test('a publish to a topic nobody here holds is not batched; one a wildcard may 
   b.publish('sport.tennis', Buffer.from('matched'), false);
   b.fanOut();
   t.deepEqual(s.messages, ['one', 'two', 'matched']);
+});
+
+// Serial: a fan-out of the thread's batches (a write, the wait's bound) reaches every broker of the
+// process, so these must not run beside the other tests of the file.
+
+/** Offsets that come back when the test says, as Redis's or the main thread's do: some turns later. */
+class LateOffsets implements HistorySource {
+  readonly #waiting: Array<{ message: Uint8Array; done: (sequenced: Sequenced) => void }> = [];
+  #offset = 0;
+  sequence(_topic: string, message: Uint8Array, done: (sequenced: Sequenced) => void): void {
+    this.#waiting.push({ message, done });
+  }
+  /** Gives the oldest `count` publishes their offsets. */
+  answer(count: number): void {
+    for (const { message, done } of this.#waiting.splice(0, count)) done({ payload: message, position: { offset: ++this.#offset, epoch: 'e' } });
+  }
+  read(_topic: string, _query: unknown, done: (reply: HistoryReply | undefined) => void): void { done(undefined); }
+  presence(_topic: string, local: number, done: (count: number) => void): void { done(local); }
+}
+
+function historyBroker(offsetWaitMs?: number): { b: Broker; offsets: LateOffsets; s: RecordingSubscriber } {
+  const b = broker(offsetWaitMs);
+  const offsets = new LateOffsets();
+  b.attachHistory(offsets);
+  const s = new RecordingSubscriber();
+  b.subscribe('log', s);
+  return { b, offsets, s };
+}
+
+test.serial('history publishes out for their offsets: the batch waits past the turn end, and the last one back ends the wait', async (t) => {
+  // A wait no loaded machine outlasts, so that only the offsets end it here.
+  const { b, offsets, s } = historyBroker(60_000);
+  for (const text of ['h1', 'h2', 'h3']) b.publish('log', Buffer.from(text), false, { history: true });
+  offsets.answer(1);
+  await nextTurn();
+  await nextTurn();
+  t.deepEqual(s.writes, [], 'kept while h2 and h3 are out');
+  offsets.answer(2);
+  await nextTurn();
+  t.deepEqual(s.writes, [['h1', 'h2', 'h3']], 'one write for the three');
+});
+
+test.serial('a batch waiting for offsets that do not come back goes out on its own, soon', async (t) => {
+  const { b, offsets, s } = historyBroker();
+  b.publish('log', Buffer.from('h1'), false, { history: true });
+  b.publish('log', Buffer.from('lost'), false, { history: true });
+  offsets.answer(1);
+  await waitFor(() => s.writes.length > 0, 5000, 2);
+  t.deepEqual(s.writes, [['h1']]);
+});
+
+test.serial('a batch waiting for offsets goes out before a write of the thread\'s own', (t) => {
+  const { b, offsets, s } = historyBroker(60_000);
+  b.publish('log', Buffer.from('h1'), false, { history: true });
+  b.publish('log', Buffer.from('h2'), false, { history: true });
+  offsets.answer(1);
+  fanOutBatchedBroadcasts();
+  t.deepEqual(s.writes, [['h1']]);
 });
