@@ -117,6 +117,14 @@ function view(work: Uint8Array, start: number, length: number): Buffer {
   return length === 0 ? EMPTY : Buffer.from(work.buffer, work.byteOffset + start, length);
 }
 
+/** A frame's header and its payload copied into one buffer. */
+function joined(header: Uint8Array, payload: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafe(header.length + payload.length);
+  frame.set(header);
+  frame.set(payload, header.length);
+  return frame;
+}
+
 /**
  * Scan states not lent to any connection of this thread. Both codecs' states are plain
  * Uint32Arrays of SCAN_STATE_WORDS, so one pool serves both. A read lends one for its scan and
@@ -335,27 +343,14 @@ export class WebSocketProtocol {
     }
     // Written here, not through a helper: the application's send is three calls from the socket.
     const frame = encodeFrame(this.#codec, this.#role, opcode, payload, rsv);
-    if (frame.length > payload.length) this.#output.write(frame);
-    else if (isLent(payload)) this.#writeLent(frame, payload);
-    else this.#output.write(frame, payload);
-    return true;
-  }
-
-  /**
-   * A payload in memory the codec reuses (a message view sent back) is gone once the next read
-   * lands. A large one goes to writeLent(), which writes it to the kernel now; a smaller one is
-   * copied into its frame, which leaves with the read's other replies in one write.
-   */
-  #writeLent(header: Uint8Array, payload: Uint8Array): void {
     const output = this.#output;
-    if (payload.length >= WRITE_LENT_MIN_BYTES && output.writeLent !== undefined) {
-      output.writeLent(header, payload);
-      return;
-    }
-    const frame = Buffer.allocUnsafe(header.length + payload.length);
-    frame.set(header);
-    frame.set(payload, header.length);
-    output.write(frame);
+    if (frame.length > payload.length) output.write(frame);
+    else if (!isLent(payload)) output.write(frame, payload);
+    // A payload in memory the codec reuses (a message view sent back) is gone once the next read
+    // lands: a large one is written to the kernel now (writeLent), a smaller one copied into its frame.
+    else if (payload.length >= WRITE_LENT_MIN_BYTES && output.writeLent !== undefined) output.writeLent(frame, payload);
+    else output.write(joined(frame, payload));
+    return true;
   }
 
   ping(data: Uint8Array = Buffer.alloc(0)): void {

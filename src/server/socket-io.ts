@@ -40,11 +40,14 @@ export interface SocketLinkOptions {
 }
 
 /**
- * Frames up to this size written while a read is handled, and broadcast frames of a turn, are
- * batched per socket and copied into one write (QueuedWrites.batch); larger ones are written as
- * they are (a broadcast frame: one buffer for every subscriber).
+ * Frames up to these sizes, written while a read is handled or delivered as a turn's broadcasts,
+ * are batched per socket and copied into one write (QueuedWrites.batch); larger ones are written
+ * as they are. A copy of a few KiB costs less than a chunk of Node's Writable (a record, a slot
+ * in the writev); a broadcast frame is one buffer for every subscriber, so only small ones are
+ * copied per subscriber.
  */
-const BATCHED_FRAME_MAX = 512;
+export const READ_BATCHED_FRAME_MAX = 4096;
+const BROADCAST_BATCHED_FRAME_MAX = 512;
 
 /** Spare queue records a server keeps: enough for the busy links of a turn, a bounded cost idle. */
 const SPARE_QUEUES_KEPT = 1024;
@@ -210,7 +213,8 @@ export class SocketLink {
     if (!this.#admits(first.length + (second?.length ?? 0))) return;
     traffic.bytesOut += first.length + (second?.length ?? 0);
     const queue = this.#queue ??= this.#takeQueue();
-    if ((this.#bits & (READING | CORKED)) !== 0 && second === undefined && first.length <= BATCHED_FRAME_MAX) {
+    const batchedMax = (this.#bits & READING) !== 0 ? READ_BATCHED_FRAME_MAX : BROADCAST_BATCHED_FRAME_MAX;
+    if ((this.#bits & (READING | CORKED)) !== 0 && second === undefined && first.length <= batchedMax) {
       queue.batch(first);
       this.#checkHighWater();
       return;
@@ -258,7 +262,7 @@ export class SocketLink {
     traffic.bytesOut += frame.bytes.length;
     const queue = this.#queue ??= this.#takeQueue();
     // Settled when the turn's deliveries have been written (uncork), not at each one.
-    if ((this.#bits & CORKED) !== 0 && frame.bytes.length <= BATCHED_FRAME_MAX) {
+    if ((this.#bits & CORKED) !== 0 && frame.bytes.length <= BROADCAST_BATCHED_FRAME_MAX) {
       queue.batch(frame.bytes);
     } else {
       this.#writeBatch(queue);

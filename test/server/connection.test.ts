@@ -14,6 +14,7 @@ import { createCodec } from '../../src/codec/select.js';
 import type { CodecKind } from '../../src/codec/codec.js';
 import { Broker } from '../../src/pubsub/broker.js';
 import { SendBudget } from '../../src/server/send-budget.js';
+import { READ_BATCHED_FRAME_MAX } from '../../src/server/socket-io.js';
 import type { Application } from '../../src/apps/app.js';
 import { listen } from '../../src/main-thread/server.js';
 import { RawClient, Op, binary, close, pattern, ping, text } from '../helpers/raw-client.js';
@@ -115,10 +116,12 @@ test('an echo app\'s send reaches socket.write through at most 3 calls of ours (
   t.teardown(() => server.close());
   const client = await RawClient.connect(server.port);
   t.teardown(() => client.destroy());
-  // Frames over 512 bytes go to the socket from the send itself (smaller ones are copied into the
-  // read's one write when it is handled); a large payload goes out as header and payload.
+  // Frames over READ_BATCHED_FRAME_MAX go to the socket from the send itself (smaller ones are
+  // copied into the read's one write when it is handled); a view sent back under 16 KiB is copied
+  // into its frame first.
   const marked = (what: string, size: number) => Buffer.concat([Buffer.from(`stack-marker ${what}`), Buffer.alloc(size, 0x2e)]);
-  const [textual, binaryPayload, large] = [marked('text', 600), marked('binary', 600), marked('large', 4000)];
+  const over = READ_BATCHED_FRAME_MAX + 100;
+  const [textual, binaryPayload, large] = [marked('text', over), marked('binary', over), marked('large', 2 * over)];
   await client.send(text(textual.toString()), binary(binaryPayload), binary(large));
   const echoed = await client.nextFrames(3);
   t.deepEqual(echoed.map((f) => f.payload.toString()), [textual.toString(), binaryPayload.toString(), large.toString()]);
