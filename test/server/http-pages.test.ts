@@ -4,10 +4,8 @@
  * a hook's own pages are served in every mode, and a hook that throws answers 500 and is reported.
  */
 import test from 'ava';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { listen, loadApplication, type Application } from '../../src/index.js';
+import { writeAppModule } from '../helpers/app-module.js';
 
 async function get(port: number, path: string): Promise<{ status: number; type: string | null; body: string }> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`);
@@ -53,9 +51,5 @@ test("an application object's httpGet answers its paths; one that throws answers
 });
 
 test('an application module whose httpGet is not a function is refused when loaded', async (t) => {
-  const directory = mkdtempSync(join(tmpdir(), 'wasmsocket-app-'));
-  t.teardown(() => rmSync(directory, { recursive: true, force: true }));
-  const path = join(directory, 'app.mjs');
-  writeFileSync(path, 'export default { httpGet: "index.html" };\n');
-  await t.throwsAsync(loadApplication(path), { instanceOf: TypeError, message: /httpGet must be a function/ });
+  await t.throwsAsync(loadApplication(writeAppModule(t, 'export default { httpGet: "index.html" };\n')), { instanceOf: TypeError, message: /httpGet must be a function/ });
 });

@@ -6,13 +6,11 @@
  */
 import test from 'ava';
 import { listen } from '../../src/main-thread/server.js';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { loadApplication, type Application } from '../../src/apps/app.js';
 import { CODEC_KINDS } from '../helpers/codecs.js';
 import { RawClient, binary, pattern, text } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
+import { writeAppModule } from '../helpers/app-module.js';
 import { isLent } from '../../src/codec/lent-memory.js';
 
 /** Small, so that the server's queue passes it (and it stops reading) soon after the kernel's buffers fill. */
@@ -114,9 +112,5 @@ test('[wasm] an application that declares messageView gets views without the opt
 });
 
 test('an application module whose messageView is not a boolean is refused when loaded', async (t) => {
-  const directory = mkdtempSync(join(tmpdir(), 'wasmsocket-app-'));
-  t.teardown(() => rmSync(directory, { recursive: true, force: true }));
-  const path = join(directory, 'app.mjs');
-  writeFileSync(path, 'export default { messageView: "yes", message() {} };\n');
-  await t.throwsAsync(loadApplication(path), { instanceOf: TypeError, message: /messageView must be a boolean/ });
+  await t.throwsAsync(loadApplication(writeAppModule(t, 'export default { messageView: "yes", message() {} };\n')), { instanceOf: TypeError, message: /messageView must be a boolean/ });
 });
